@@ -1,0 +1,46 @@
+# pylmer developer tasks. `make test` and `make demo` do the whole set-up when needed:
+# system packages for scikit-sparse (scripts/ensure-suitesparse.sh), the virtual
+# environment .venv and an editable install of pylmer with its test dependencies.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Remade whenever pyproject.toml changes, so a dependency change reinstalls.
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: test demo bench lint venv clean distclean
+
+test: $(INSTALLED)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: $(INSTALLED)
+	$(PY) -m pylmer.demo
+
+bench: $(INSTALLED)
+	$(PY) -m benchmarks
+
+lint: $(PY)
+	$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet ruff
+	$(PY) -m ruff check pylmer tests
+
+venv: $(INSTALLED)
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || \
+		{ echo "error: pylmer needs Python >= 3.10 ('$(PYTHON)' is missing or older);" \
+		       "run make with PYTHON=/path/to/python3.x" >&2; exit 1; }
+	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+
+$(INSTALLED): pyproject.toml | $(PY)
+	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
+	$(PY) -m pip install -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis .ruff_cache .tox
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Timing benchmarks for pylmer; run them with ``python -m benchmarks`` (``make bench``)."""

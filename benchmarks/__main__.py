@@ -1,0 +1,9 @@
+"""Entry point for ``python -m benchmarks``."""
+
+
+def main() -> None:
+    print("no benchmarks yet")
+
+
+if __name__ == "__main__":
+    main()
