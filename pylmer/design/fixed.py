@@ -1,0 +1,267 @@
+"""The fixed-effects model matrix X, through formulaic, with R's names and rank check.
+
+formulaic builds the columns (and keeps its ``ModelSpec``, whose stateful transforms —
+``scale()``, ``center()``, ``poly()`` — encode new data exactly as the training data);
+:mod:`pylmer.design.contrasts` makes the factor coding R's. This module renames columns as
+R prints them (``(Intercept)``, ``recipeB:temperature.L``, ``I(age^2)``) and drops
+columns of a rank-deficient X the way lme4 does (LINPACK's pivoted QR, tolerance 1e-7).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from formulaic.model_spec import ModelSpec
+
+from ..exceptions import RankDeficiencyWarning
+from ..formula.bars import MixedFormula
+from ..formula.rexpr import FormulaSyntaxError, deparse, parse, to_python
+from .contrasts import CONTRASTS, RMaterializer
+
+__all__ = ["FixedDesign", "fixed_design", "rank_pivot", "r_column_names"]
+
+
+@dataclass(frozen=True)
+class FixedDesign:
+    """X and what is needed to rebuild it for new data.
+
+    Attributes
+    ----------
+    X : numpy.ndarray, (n, p)
+        The model matrix, after dropping rank-deficient columns.
+    colnames : tuple of str
+        R's column names of X.
+    dropped : tuple of str
+        Columns dropped for rank deficiency.
+    spec : formulaic.ModelSpec
+        formulaic's spec (stateful transforms, factor levels) for encoding new data.
+    keep : numpy.ndarray of int
+        Positions of the kept columns in the full formulaic matrix.
+    contrasts : dict
+        Contrasts used for each factor in X (R's ``attr(X, "contrasts")``).
+    """
+
+    X: np.ndarray
+    colnames: tuple[str, ...]
+    dropped: tuple[str, ...]
+    spec: ModelSpec
+    keep: np.ndarray
+    contrasts: Mapping[str, str]
+
+    def model_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Encode new data with the training data's transforms and contrasts."""
+        mm = self.spec.get_model_matrix(newdata, na_action="ignore")
+        return np.asarray(mm, dtype=float)[:, self.keep]
+
+
+def python_formula(formula: MixedFormula) -> str:
+    """The fixed part in formulaic's spelling (``I(age^2)`` -> ``I(age ** 2)``)."""
+    if not formula.fixed_terms:
+        return "1"
+    out = []
+    for k, (sign, node) in enumerate(formula.fixed_terms):
+        text = to_python(node)
+        out.append(text if k == 0 and sign > 0 else ("- " if sign < 0 else "+ ") + text)
+    return " ".join(out)
+
+
+def _r_expr(expr: str) -> str:
+    """formulaic's (Python) spelling of a variable -> R's deparse()."""
+    try:
+        return deparse(parse(expr))
+    except FormulaSyntaxError:
+        return expr
+
+
+def _r_field(field: str) -> str:
+    # formulaic writes multi-column transforms as name[field]; R writes namefield
+    if field.startswith("[") and field.endswith("]"):
+        return field[1:-1]
+    return field
+
+
+def _split_column(column: str, exprs: list[str]) -> list[tuple[str, str]]:
+    """Split formulaic's ``expr1<field1>:expr2<field2>`` into (expr, field) pairs."""
+    pieces = []
+    pos = 0
+    for k, expr in enumerate(exprs):
+        if not column.startswith(expr, pos):
+            raise ValueError(f"cannot name column {column!r} from factors {exprs!r}")
+        pos += len(expr)
+        if k + 1 < len(exprs):
+            end = column.find(":" + exprs[k + 1], pos)
+            while end >= 0 and not _is_boundary(column, end, exprs[k + 1:]):
+                end = column.find(":" + exprs[k + 1], end + 1)
+        else:
+            end = len(column)
+        if end < 0:
+            raise ValueError(f"cannot name column {column!r} from factors {exprs!r}")
+        pieces.append((expr, column[pos:end]))
+        pos = end + 1
+    return pieces
+
+
+def _is_boundary(column: str, end: int, rest: list[str]) -> bool:
+    try:
+        _split_column(column[end + 1:], rest)
+        return True
+    except ValueError:
+        return False
+
+
+def r_column_names(spec: ModelSpec) -> list[str]:
+    """R's model.matrix column names for formulaic's columns, term by term."""
+    names: list[str] = []
+    for structure in spec.structure:
+        exprs = [factor.expr for factor in structure.term.factors if factor.expr != "1"]
+        for column in structure.columns:
+            if not exprs:
+                names.append("(Intercept)")
+                continue
+            pieces = _split_column(column, exprs)
+            names.append(":".join(_r_expr(e) + _r_field(f) for e, f in pieces))
+    return names
+
+
+def rank_pivot(X: np.ndarray, tol: float = 1e-7) -> tuple[int, np.ndarray]:
+    """Rank and column pivot of R's ``qr(X, LAPACK = FALSE)`` (LINPACK dqrdc2).
+
+    dqrdc2 moves a column to the end when its remaining norm falls below ``tol`` times its
+    original norm, so the first ``rank`` pivots are the columns lme4 keeps.
+    """
+    x = np.array(X, dtype=float, order="F")
+    n, p = x.shape
+    qraux = np.sqrt((x**2).sum(axis=0))
+    work1 = qraux.copy()
+    work2 = np.where(qraux == 0.0, 1.0, qraux)
+    pivot = np.arange(p)
+    k = p
+    for l in range(min(n, p)):
+        while l < k and qraux[l] < work2[l] * tol:
+            order = list(range(l)) + list(range(l + 1, p)) + [l]
+            x = x[:, order]
+            pivot, qraux, work1, work2 = pivot[order], qraux[order], work1[order], work2[order]
+            k -= 1
+        if l == n - 1:
+            break
+        nrmxl = np.linalg.norm(x[l:, l])
+        if nrmxl == 0.0:
+            continue
+        if x[l, l] != 0.0:
+            nrmxl = np.copysign(nrmxl, x[l, l])
+        x[l:, l] /= nrmxl
+        x[l, l] += 1.0
+        for j in range(l + 1, p):
+            t = -np.dot(x[l:, l], x[l:, j]) / x[l, l]
+            x[l:, j] += t * x[l:, l]
+            if qraux[j] == 0.0:
+                continue
+            tt = max(1.0 - (abs(x[l, j]) / qraux[j]) ** 2, 0.0)
+            if abs(tt) < 1e-6:
+                qraux[j] = np.linalg.norm(x[l + 1:, j])
+                work1[j] = qraux[j]
+            else:
+                qraux[j] *= np.sqrt(tt)
+        qraux[l] = x[l, l]
+        x[l, l] = -nrmxl
+    return min(k, n), pivot
+
+
+def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
+    p = X.shape[1]
+    if action == "ignore" or p == 0:
+        return np.arange(p)
+    rank, pivot = rank_pivot(X)
+    if rank == p:
+        return np.arange(p)
+    dropped = [names[j] for j in sorted(pivot[rank:])]
+    if action == "stop.deficient":
+        raise ValueError(
+            f"the fixed-effects model matrix is rank deficient (rank {rank} < {p} columns); "
+            f"aliased columns: {', '.join(dropped)}"
+        )
+    if action != "silent.drop.cols":
+        k = p - rank
+        plural = "column / coefficient" if k == 1 else "columns / coefficients"
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {k} {plural}: "
+            + ", ".join(dropped),
+            RankDeficiencyWarning,
+            stacklevel=4,
+        )
+    return np.sort(pivot[:rank])
+
+
+def _factor_contrasts(spec: ModelSpec, frame: pd.DataFrame,
+                      chosen: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for name in spec.variables:
+        if name in frame.columns:
+            values = frame[name]
+            if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or \
+                    pd.api.types.is_string_dtype(values.dtype) or \
+                    pd.api.types.is_bool_dtype(values.dtype):
+                ordered = getattr(values.dtype, "ordered", False)
+                out[name] = chosen.get(name) or ("contr.poly" if ordered else "contr.treatment")
+    return out
+
+
+def _bools_as_factors(frame: pd.DataFrame) -> pd.DataFrame:
+    """R codes a logical column as a factor with levels FALSE, TRUE (column ``xTRUE``)."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if pd.api.types.is_bool_dtype(frame[name].dtype):
+            frame[name] = pd.Categorical(
+                np.where(frame[name].to_numpy(), "TRUE", "FALSE"), categories=["FALSE", "TRUE"]
+            )
+    return frame
+
+
+def fixed_design(formula: MixedFormula, frame: pd.DataFrame,
+                 contrasts: Mapping[str, str] | None = None,
+                 check_rankX: str = "message+drop.cols") -> FixedDesign:
+    """Build X for the fixed part of ``formula`` on the model frame (R: ``model.matrix``)."""
+    contrasts = dict(contrasts or {})
+    for name, kind in contrasts.items():
+        if kind not in CONTRASTS:
+            raise ValueError(
+                f"contrasts for {name!r}: {kind!r} is not supported; use one of "
+                + ", ".join(CONTRASTS)
+            )
+    frame = _bools_as_factors(frame)
+    spec = ModelSpec(
+        formula=Formula(python_formula(formula)),
+        materializer=RMaterializer,
+        materializer_params={"contrasts": contrasts},
+        na_action="ignore",
+        output="numpy",
+    )
+    try:
+        mm = spec.get_model_matrix(frame)
+    except Exception as exc:  # formulaic's errors name the term; add the formula
+        raise ValueError(
+            f"cannot build the fixed-effects matrix of {formula.text!r}: {exc}"
+        ) from exc
+    spec = mm.model_spec
+    full = np.asarray(mm, dtype=float)
+    if full.ndim == 1:
+        full = full[:, None]
+    names = r_column_names(spec)
+    unknown = set(contrasts) - set(spec.variables)
+    if unknown:
+        raise ValueError(f"contrasts given for {sorted(unknown)}, which are not in the fixed part")
+    keep = _check_rank(full, names, check_rankX)
+    dropped = tuple(n for j, n in enumerate(names) if j not in set(keep))
+    return FixedDesign(
+        X=np.ascontiguousarray(full[:, keep]),
+        colnames=tuple(names[j] for j in keep),
+        dropped=dropped,
+        spec=spec,
+        keep=keep,
+        contrasts=_factor_contrasts(spec, frame, contrasts),
+    )

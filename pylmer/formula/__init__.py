@@ -1,0 +1,1 @@
+"""Formula handling: R formula syntax, random-effect bars, the model frame."""
