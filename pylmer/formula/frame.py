@@ -65,6 +65,7 @@ class ModelFrame:
     weights: np.ndarray | None
     offset: np.ndarray | None
     response_factor: pd.Series | None = field(default=None, repr=False)
+    n_dropped: int = 0
 
     @property
     def n(self) -> int:
@@ -221,4 +222,5 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
         weights=w,
         offset=total_offset,
         response_factor=factor,
+        n_dropped=len(data) - len(rows),
     )

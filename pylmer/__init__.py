@@ -1,0 +1,26 @@
+"""pylmer: linear and generalized linear mixed-effects models with lme4's formulas and numbers.
+
+R users write what they wrote in R::
+
+    from pylmer import lFormula, load_dataset
+    lf = lFormula("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+"""
+
+from .control import GlmerControl, LmerControl
+from .datasets import list_datasets, load_dataset
+from .exceptions import (
+    GroupingFactorWarning,
+    MissingDataWarning,
+    PylmerWarning,
+    RankDeficiencyWarning,
+)
+from .formula.rexpr import FormulaSyntaxError
+from .modular import LFormula, glFormula, lFormula
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "lFormula", "glFormula", "LFormula", "LmerControl", "GlmerControl",
+    "load_dataset", "list_datasets", "FormulaSyntaxError",
+    "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning", "GroupingFactorWarning",
+]

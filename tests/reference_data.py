@@ -1,0 +1,50 @@
+"""Access to the lme4 reference outputs copied into tests/reference/."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sps
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@lru_cache(maxsize=None)
+def load_json(kind: str, name: str) -> dict:
+    with open(REFERENCE / kind / f"{name}.json") as fh:
+        return json.load(fh)
+
+
+def names(kind: str) -> list[str]:
+    return sorted(p.stem for p in (REFERENCE / kind).glob("*.json") if p.stem != "index")
+
+
+def model_ids(model_type: str | None = None) -> list[str]:
+    out = []
+    for name in names("models"):
+        record = load_json("models", name)
+        if record.get("kind") == "model" and model_type in (None, record["model_type"]):
+            out.append(name)
+    return out
+
+
+def as_list(value) -> list:
+    """jsonlite unboxes length-one vectors: give them back their list."""
+    return value if isinstance(value, list) else [value]
+
+
+def as_float(value) -> float:
+    return {"Inf": np.inf, "-Inf": -np.inf}.get(value, value) if isinstance(value, str) \
+        else float(value)
+
+
+def triplets(record: dict) -> sps.csc_matrix:
+    """A sparse matrix stored as 0-based triplets i, j, x."""
+    return sps.csc_matrix(
+        (np.asarray(as_list(record["x"]), dtype=float),
+         (np.asarray(as_list(record["i"])), np.asarray(as_list(record["j"])))),
+        shape=(record["nrow"], record["ncol"]),
+    )
