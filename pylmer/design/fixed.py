@@ -20,7 +20,7 @@ from formulaic.model_spec import ModelSpec
 
 from ..exceptions import RankDeficiencyWarning
 from ..formula.bars import MixedFormula
-from ..formula.rexpr import FormulaSyntaxError, deparse, parse, to_python
+from ..formula.rexpr import FormulaSyntaxError, deparse, from_python, to_python
 from .contrasts import CONTRASTS, RMaterializer
 
 __all__ = ["FixedDesign", "fixed_design", "rank_pivot", "r_column_names"]
@@ -73,8 +73,8 @@ def python_formula(formula: MixedFormula) -> str:
 def _r_expr(expr: str) -> str:
     """formulaic's (Python) spelling of a variable -> R's deparse()."""
     try:
-        return deparse(parse(expr))
-    except FormulaSyntaxError:
+        return deparse(from_python(expr))
+    except (FormulaSyntaxError, SyntaxError, KeyError):
         return expr
 
 

@@ -258,11 +258,14 @@ _SYNTACTIC = re.compile(r"^((\.[A-Za-z._]|[A-Za-z])[A-Za-z0-9._]*|\.)$")
 _R_RESERVED = {"if", "else", "repeat", "while", "function", "for", "next", "break",
                "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "in"}
 # operators R's deparse() prints without surrounding spaces
-_TIGHT = {"^", ":", "/"}
+_TIGHT = {"^", ":", "/", "%%", "%/%"}
+
+
+_R_CONSTANTS = {"TRUE", "FALSE", "NULL", "Inf", "NaN", "NA"}
 
 
 def _r_name(name: str) -> str:
-    if _SYNTACTIC.match(name) and name not in _R_RESERVED:
+    if name in _R_CONSTANTS or (_SYNTACTIC.match(name) and name not in _R_RESERVED):
         return name
     return f"`{name}`"
 
@@ -333,8 +336,13 @@ def to_python(node: Node, inside_call: bool = False) -> str:
         op = "not " if (node.op == "!" and inside_call) else node.op
         return op + to_python(node.operand, inside_call)
     if isinstance(node, BinOp):
-        op = _PY_OPS.get(node.op, node.op) if inside_call else node.op
-        return f"{to_python(node.left, inside_call)} {op} {to_python(node.right, inside_call)}"
+        if not inside_call:
+            return f"{to_python(node.left)} {node.op} {to_python(node.right)}"
+        # Python's precedence differs from R's (x > 2 & z): keep R's grouping explicit
+        left, right = (to_python(n, True) for n in (node.left, node.right))
+        left = f"({left})" if isinstance(node.left, BinOp) else left
+        right = f"({right})" if isinstance(node.right, BinOp) else right
+        return f"{left} {_PY_OPS.get(node.op, node.op)} {right}"
     if isinstance(node, Call):
         parts = [to_python(a, True) for a in node.args]
         parts += [f"{k}={to_python(v, True)}" for k, v in node.kwargs]
@@ -365,3 +373,100 @@ def variables(node: Node) -> list[str]:
 
     walk(node)
     return out
+
+
+# --------------------------------------------------------------------------- Python -> R
+
+_FROM_PY_BINOP = {
+    "Add": "+", "Sub": "-", "Mult": "*", "Div": "/", "Pow": "^", "Mod": "%%",
+    "FloorDiv": "%/%", "BitAnd": "&", "BitOr": "|",
+}
+_FROM_PY_CMP = {"Eq": "==", "NotEq": "!=", "Lt": "<", "Gt": ">", "LtE": "<=", "GtE": ">="}
+_FROM_PY_CONST = {True: "TRUE", False: "FALSE", None: "NULL"}
+
+
+def from_python(expr: str) -> Node:
+    """formulaic's (Python) spelling of an expression -> an R tree.
+
+    formulaic normalises what we give it (``I(age ** 2)``, ``x % 3``); R names columns by
+    deparsing the R expression (``I(age^2)``, ``x%%3``), so we translate back.
+    """
+    import ast
+
+    quoted: dict[str, str] = {}
+
+    def unquote(match: re.Match) -> str:
+        key = f"_pylmer_q{len(quoted)}_"
+        quoted[key] = match.group(1)
+        return key
+
+    tree = ast.parse(re.sub(r"`([^`]*)`", unquote, expr), mode="eval").body
+
+    def name(text: str) -> Name:
+        return Name(quoted.get(text, text))
+
+    def conv(n: ast.AST) -> Node:
+        if isinstance(n, ast.Name):
+            return name(n.id)
+        if isinstance(n, ast.Attribute):  # total.fruits reads as an attribute in Python
+            inner = conv(n.value)
+            if isinstance(inner, Name):
+                return Name(f"{inner.id}.{n.attr}")
+            raise FormulaSyntaxError(f"cannot translate {expr!r}")
+        if isinstance(n, ast.Constant):
+            if isinstance(n.value, bool) or n.value is None:
+                return Name(_FROM_PY_CONST[n.value])
+            if isinstance(n.value, str):
+                return Str(n.value)
+            return Num(repr(n.value))
+        if isinstance(n, ast.BinOp):
+            return BinOp(_FROM_PY_BINOP[type(n.op).__name__], conv(n.left), conv(n.right))
+        if isinstance(n, ast.UnaryOp):
+            op = {"USub": "-", "UAdd": "+", "Not": "!", "Invert": "!"}[type(n.op).__name__]
+            return UnaryOp(op, conv(n.operand))
+        if isinstance(n, ast.Compare) and len(n.ops) == 1:
+            return BinOp(_FROM_PY_CMP[type(n.ops[0]).__name__], conv(n.left),
+                         conv(n.comparators[0]))
+        if isinstance(n, ast.BoolOp):
+            op = "&&" if isinstance(n.op, ast.And) else "||"
+            out = conv(n.values[0])
+            for v in n.values[1:]:
+                out = BinOp(op, out, conv(v))
+            return out
+        if isinstance(n, ast.Call):
+            fn = conv(n.func)
+            if not isinstance(fn, Name):
+                raise FormulaSyntaxError(f"cannot translate {expr!r}")
+            return Call(fn.id, tuple(conv(a) for a in n.args),
+                        tuple((k.arg, conv(k.value)) for k in n.keywords))
+        raise FormulaSyntaxError(f"cannot translate {expr!r}")
+
+    return _parenthesize(conv(tree))
+
+
+_PRECEDENCE = {"|": 1, "||": 1, "&": 2, "&&": 2, "==": 3, "!=": 3, "<": 3, ">": 3, "<=": 3,
+               ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5, "%%": 6, "%/%": 6, ":": 7, "^": 9}
+
+
+def _parenthesize(node: Node) -> Node:
+    """Python trees carry no parentheses: add R's where precedence needs them."""
+    if isinstance(node, BinOp):
+        left, right = _parenthesize(node.left), _parenthesize(node.right)
+        mine = _PRECEDENCE.get(node.op, 0)
+        if isinstance(left, BinOp) and _PRECEDENCE.get(left.op, 0) < mine:
+            left = Paren(left)
+        if isinstance(right, BinOp) and (_PRECEDENCE.get(right.op, 0) < mine or (
+                _PRECEDENCE.get(right.op, 0) == mine and node.op != "^")):
+            right = Paren(right)
+        if node.op == "^" and isinstance(left, UnaryOp):
+            left = Paren(left)
+        return BinOp(node.op, left, right)
+    if isinstance(node, UnaryOp):
+        inner = _parenthesize(node.operand)
+        if isinstance(inner, BinOp) and _PRECEDENCE.get(inner.op, 0) < 9:
+            inner = Paren(inner)
+        return UnaryOp(node.op, inner)
+    if isinstance(node, Call):
+        return Call(node.fn, tuple(_parenthesize(a) for a in node.args),
+                    tuple((k, _parenthesize(v)) for k, v in node.kwargs))
+    return node

@@ -1,0 +1,220 @@
+"""Bad input gets a clear exception naming the column, term or value."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pylmer import (
+    FormulaSyntaxError, GlmerControl, LmerControl, MissingDataWarning, glFormula, lFormula,
+    load_dataset,
+)
+from pylmer.exceptions import GroupingFactorWarning
+
+
+@pytest.fixture
+def sleep():
+    return load_dataset("sleepstudy")
+
+
+def test_unknown_column_is_named(sleep):
+    with pytest.raises(ValueError, match=r"unknown column 'Dayz'.*columns: Reaction, Days"):
+        lFormula("Reaction ~ Dayz + (1 | Subject)", sleep)
+
+
+def test_unknown_grouping_column_is_named(sleep):
+    with pytest.raises(ValueError, match="unknown column 'Subj'"):
+        lFormula("Reaction ~ Days + (1 | Subj)", sleep)
+
+
+def test_unknown_column_inside_a_function(sleep):
+    with pytest.raises(ValueError, match="unknown column 'dayz'"):
+        lFormula("Reaction ~ log(dayz + 1) + (1 | Subject)", sleep)
+
+
+def test_no_random_effects_points_to_ordinary_models(sleep):
+    with pytest.raises(ValueError, match="no random effects terms.*GLM"):
+        lFormula("Reaction ~ Days", sleep)
+
+
+def test_no_response(sleep):
+    with pytest.raises(ValueError, match="no response"):
+        lFormula("~ Days + (1 | Subject)", sleep)
+
+
+def test_grouping_factor_with_one_level(sleep):
+    data = sleep.assign(one="a")
+    with pytest.raises(ValueError, match=r"grouping factors must have > 1 sampled level "
+                                         r"\(problems: one\)"):
+        lFormula("Reaction ~ Days + (1 | one)", data)
+
+
+def test_one_level_check_can_be_relaxed(sleep):
+    data = sleep.assign(one="a")
+    lf = lFormula("Reaction ~ Days + (1 | one)", data,
+                  control=LmerControl(check_nlev_gtr_1="ignore"))
+    assert lf.reTrms.Zt.shape == (1, 180)
+
+
+def test_as_many_levels_as_observations_is_an_error_for_lmer(sleep):
+    data = sleep.assign(obs=np.arange(len(sleep)))
+    with pytest.raises(ValueError, match=r"number of levels of each grouping factor must be "
+                                         r"< number of observations \(problems: obs"):
+        lFormula("Reaction ~ Days + (1 | obs)", data)
+
+
+def test_as_many_levels_as_observations_is_allowed_for_glmer():
+    # an observation-level random effect (grouseticks' INDEX) is a common GLMM device
+    cbpp = load_dataset("cbpp")
+    data = cbpp.assign(obs=np.arange(len(cbpp)))
+    lf = glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)",
+                   data, family="binomial")
+    assert lf.reTrms.cnms[0] == ("obs", ["(Intercept)"])
+    assert lf.reTrms.Zt.shape == (56 + 15, 56)
+
+
+def test_more_levels_than_observations_is_an_error_for_glmer_too():
+    cbpp = load_dataset("cbpp")
+    data = cbpp.assign(obs=pd.Categorical(np.arange(len(cbpp)), categories=np.arange(100)))
+    # unused levels are dropped first, as R's model.frame does: 56 levels, allowed
+    lf = glFormula("incidence ~ (1 | obs)", data)
+    assert len(lf.reTrms.flist["obs"].categories) == 56
+
+
+def test_nobs_vs_number_of_random_effects(sleep):
+    # (Days | Subject) on 2 days per subject: 36 observations, 36 random effects
+    data = sleep[sleep["Days"] < 2]
+    with pytest.raises(ValueError, match=r"number of observations \(=36\) <= number of random "
+                                         r"effects \(=36\) for term \(Days \| Subject\)"):
+        lFormula("Reaction ~ Days + (Days | Subject)", data)
+    lf = glFormula("Reaction ~ Days + (Days | Subject)", data, family="gaussian")
+    assert lf.reTrms.q == 36
+
+
+def test_check_as_warning(sleep):
+    data = sleep[sleep["Subject"].isin(["308", "309", "310"])]
+    with pytest.warns(GroupingFactorWarning, match="< 5 sampled levels"):
+        lFormula("Reaction ~ Days + (1 | Subject)", data,
+                 control=LmerControl(check_nlev_gtreq_5="warning"))
+
+
+def test_bad_check_action():
+    with pytest.raises(ValueError, match="check_nlev_gtr_1='maybe'"):
+        LmerControl(check_nlev_gtr_1="maybe")
+    with pytest.raises(ValueError, match="check_rankX"):
+        GlmerControl(check_rankX="drop")
+
+
+def test_missing_values_dropped_with_a_count(sleep):
+    data = sleep.copy()
+    data.loc[[3, 7], "Reaction"] = np.nan
+    data.loc[10, "Days"] = None
+    with pytest.warns(MissingDataWarning, match=r"dropped 3 of 180 rows with missing values "
+                                                r"in: Reaction \(2\), Days \(1\)"):
+        lf = lFormula("Reaction ~ Days + (1 | Subject)", data)
+    assert lf.n == 177
+    assert 3 not in lf.rows and 10 not in lf.rows
+    np.testing.assert_array_equal(lf.y, data["Reaction"].to_numpy()[lf.rows])
+
+
+def test_missing_grouping_value_dropped(sleep):
+    data = sleep.copy()
+    data["Subject"] = data["Subject"].astype(object)
+    data.loc[0, "Subject"] = None
+    with pytest.warns(MissingDataWarning, match="Subject"):
+        lf = lFormula("Reaction ~ Days + (1 | Subject)", data)
+    assert lf.n == 179
+
+
+def test_missing_values_fail(sleep):
+    data = sleep.copy()
+    data.loc[5, "Reaction"] = np.nan
+    with pytest.raises(ValueError, match=r"missing values in columns used by the model: "
+                                         r"Reaction \(1\)"):
+        lFormula("Reaction ~ Days + (1 | Subject)", data, na_action="fail")
+
+
+def test_unused_columns_with_missing_values_do_not_drop_rows(sleep):
+    data = sleep.assign(other=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lFormula("Reaction ~ Days + (1 | Subject)", data).n == 180
+
+
+def test_bad_na_action(sleep):
+    with pytest.raises(ValueError, match="na_action='drop'"):
+        lFormula("Reaction ~ Days + (1 | Subject)", sleep, na_action="drop")
+
+
+def test_non_numeric_response(sleep):
+    with pytest.raises(TypeError, match="response 'Subject' is not numeric"):
+        lFormula("Subject ~ Days + (1 | Subject)", sleep)
+
+
+def test_factor_response_with_many_levels_for_glmer():
+    cbpp = load_dataset("cbpp")
+    with pytest.raises(ValueError, match="response 'period' is a factor with 4 levels"):
+        glFormula("period ~ size + (1 | herd)", cbpp)
+
+
+def test_non_finite_response(sleep):
+    data = sleep.assign(Reaction=np.where(sleep["Days"] == 0, np.inf, sleep["Reaction"]))
+    with pytest.raises(ValueError, match="non-finite"):
+        lFormula("Reaction ~ Days + (1 | Subject)", data)
+
+
+@pytest.mark.parametrize("formula", [
+    "Reaction ~ Days + (Days |)",
+    "Reaction ~ Days + (| Subject)",
+    "Reaction ~ Days + (Days | Subject",
+    "Reaction ~ Days + Days | Subject)",
+])
+def test_malformed_bars(sleep, formula):
+    with pytest.raises(FormulaSyntaxError, match="formula"):
+        lFormula(formula, sleep)
+
+
+def test_bad_weights_and_offset(sleep):
+    with pytest.raises(ValueError, match="weights='w' is not a column"):
+        lFormula("Reaction ~ Days + (1 | Subject)", sleep, weights="w")
+    with pytest.raises(ValueError, match="offset must be a column name or a vector of length 180"):
+        lFormula("Reaction ~ Days + (1 | Subject)", sleep, offset=np.ones(3))
+    with pytest.raises(ValueError, match="weights must be non-negative"):
+        lFormula("Reaction ~ Days + (1 | Subject)", sleep, weights=-np.ones(180))
+
+
+def test_non_finite_offset(sleep):
+    with pytest.raises(ValueError, match="offset has non-finite values"):
+        lFormula("Reaction ~ Days + offset(log(Days)) + (1 | Subject)", sleep)
+
+
+def test_unsupported_function_in_response(sleep):
+    with pytest.raises(ValueError, match=r"function sinh\(\) .* not supported"):
+        lFormula("sinh(Reaction) ~ Days + (1 | Subject)", sleep)
+
+
+def test_bad_contrasts(sleep):
+    cbpp = load_dataset("cbpp")
+    with pytest.raises(ValueError, match="'contr.foo' is not supported"):
+        glFormula("incidence ~ period + (1 | herd)", cbpp, contrasts={"period": "contr.foo"})
+    with pytest.raises(ValueError, match=r"contrasts given for \['size'\]"):
+        glFormula("incidence ~ period + (1 | herd)", cbpp, contrasts={"size": "contr.sum"})
+
+
+def test_data_must_be_a_frame():
+    with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
+        lFormula("y ~ (1 | g)", [1, 2, 3])
+
+
+def test_callers_data_is_not_modified(sleep):
+    data = sleep.copy()
+    data.loc[0, "Reaction"] = np.nan
+    data["flag"] = data["Days"] > 4
+    before = data.copy(deep=True)
+    dtypes = data.dtypes.copy()
+    with pytest.warns(MissingDataWarning):
+        lFormula("Reaction ~ Days + flag + I(Days^2) + (Days | Subject)", data,
+                 weights=np.ones(180), offset="Days")
+    pd.testing.assert_frame_equal(data, before)
+    pd.testing.assert_series_equal(data.dtypes, dtypes)
