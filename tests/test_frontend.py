@@ -203,9 +203,17 @@ def test_dict_and_polars_input(sleep):
     ref = lFormula("Reaction ~ Days + (Days | Subject)", sleep)
     np.testing.assert_array_equal(lf.X, ref.X)
     assert (lf.reTrms.Zt != ref.reTrms.Zt).nnz == 0
-    polars = pytest.importorskip("polars", reason="polars not installed")
-    lf = lFormula("Reaction ~ Days + (Days | Subject)", polars.from_pandas(sleep))
+    import polars
+
+    levels = list(sleep["Subject"].cat.categories)
+    frame = polars.DataFrame({
+        "Reaction": sleep["Reaction"].to_numpy(), "Days": sleep["Days"].to_numpy(),
+        "Subject": polars.Series(sleep["Subject"].astype(str).tolist(),
+                                 dtype=polars.Enum(levels)),
+    })
+    lf = lFormula("Reaction ~ Days + (Days | Subject)", frame)
     assert (lf.reTrms.Zt != ref.reTrms.Zt).nnz == 0
+    assert list(lf.reTrms.flist["Subject"].categories) == levels
 
 
 def test_rows_used_refer_to_the_callers_positions(sleep):

@@ -28,7 +28,9 @@ def as_pandas(data: object) -> pd.DataFrame:
     """Accept a pandas or polars DataFrame or a dict of columns; never alter the original."""
     if isinstance(data, pd.DataFrame):
         return data
-    if hasattr(data, "to_pandas") and callable(data.to_pandas):  # polars, pyarrow
+    if type(data).__module__.startswith("polars"):
+        return _polars_to_pandas(data)
+    if hasattr(data, "to_pandas") and callable(data.to_pandas):  # pyarrow tables
         return data.to_pandas()
     if isinstance(data, dict):
         return pd.DataFrame(data)
@@ -36,6 +38,23 @@ def as_pandas(data: object) -> pd.DataFrame:
         f"data must be a pandas DataFrame (or polars DataFrame, or dict of columns), "
         f"got {type(data).__name__}"
     )
+
+
+def _polars_to_pandas(data) -> pd.DataFrame:
+    """Column by column (polars' own to_pandas needs pyarrow); Enum / Categorical columns
+    become pandas Categoricals with the same level order."""
+    columns = {}
+    for name in data.columns:
+        series = data[name]
+        kind = series.dtype.__class__.__name__
+        if kind == "Enum":
+            levels = list(series.dtype.categories)
+            columns[name] = pd.Categorical(series.cast(str).to_list(), categories=levels)
+        elif kind == "Categorical":  # no fixed level order: R's factor() sorts
+            columns[name] = pd.Categorical(series.cast(str).to_list())
+        else:
+            columns[name] = series.to_numpy()
+    return pd.DataFrame(columns)
 
 
 @dataclass(frozen=True)
