@@ -20,7 +20,16 @@ from .modular import LFormula, glFormula, lFormula
 __version__ = "0.1.0"
 
 __all__ = [
-    "lFormula", "glFormula", "LFormula", "LmerControl", "GlmerControl",
-    "load_dataset", "list_datasets", "FormulaSyntaxError",
-    "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning", "GroupingFactorWarning",
+    "FormulaSyntaxError",
+    "GlmerControl",
+    "GroupingFactorWarning",
+    "LFormula",
+    "LmerControl",
+    "MissingDataWarning",
+    "PylmerWarning",
+    "RankDeficiencyWarning",
+    "glFormula",
+    "lFormula",
+    "list_datasets",
+    "load_dataset",
 ]

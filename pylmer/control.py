@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LmerControl", "GlmerControl", "CHECK_ACTIONS", "RANKX_ACTIONS"]
+__all__ = ["CHECK_ACTIONS", "RANKX_ACTIONS", "GlmerControl", "LmerControl"]
 
 CHECK_ACTIONS = ("ignore", "warning", "stop")
 RANKX_ACTIONS = ("message+drop.cols", "silent.drop.cols", "warn+drop.cols", "stop.deficient",

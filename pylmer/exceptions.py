@@ -7,10 +7,10 @@ filter them (``warnings.simplefilter("error", pylmer.SingularFitWarning)``).
 from __future__ import annotations
 
 __all__ = [
-    "PylmerWarning",
-    "MissingDataWarning",
-    "RankDeficiencyWarning",
     "GroupingFactorWarning",
+    "MissingDataWarning",
+    "PylmerWarning",
+    "RankDeficiencyWarning",
 ]
 
 

@@ -19,7 +19,7 @@ from .design.random import ReTrms, mkReTrms
 from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, model_frame
 
-__all__ = ["LFormula", "lFormula", "glFormula"]
+__all__ = ["LFormula", "glFormula", "lFormula"]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import scipy.sparse as sps
 REFERENCE = Path(__file__).parent / "reference"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_json(kind: str, name: str) -> dict:
     with open(REFERENCE / kind / f"{name}.json") as fh:
         return json.load(fh)

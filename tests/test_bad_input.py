@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from pylmer import (
-    FormulaSyntaxError, GlmerControl, LmerControl, MissingDataWarning, glFormula, lFormula,
+    FormulaSyntaxError,
+    GlmerControl,
+    LmerControl,
+    MissingDataWarning,
+    glFormula,
+    lFormula,
     load_dataset,
 )
 from pylmer.exceptions import GroupingFactorWarning

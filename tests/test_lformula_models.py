@@ -6,9 +6,9 @@ names and lower bounds, nobs, ngrps and the dimensions in lme4's devcomp, exactl
 
 import numpy as np
 import pytest
+from reference_data import as_float, as_list, load_json, model_ids
 
 from pylmer import glFormula, lFormula, load_dataset
-from reference_data import as_float, as_list, load_json, model_ids
 
 MODELS = model_ids()
 

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 import pytest
+from reference_data import as_float, as_list, load_json, names, triplets
 
 from pylmer import lFormula, load_dataset
-from reference_data import as_float, as_list, load_json, names, triplets
 
 STRUCTURES = names("structure")
 
@@ -44,7 +44,7 @@ def test_Lind_is_lme4s_minus_one(case):
 
 
 def test_Lind_maps_theta_to_Lambdat(case):
-    ref, lf = case
+    _, lf = case
     rt = lf.reTrms
     np.testing.assert_array_equal(rt.Lambdat.data, rt.theta[rt.Lind])
 

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sps
 from formulaic.materializers import PandasMaterializer
-from interface_meta import override
 from formulaic.transforms.contrasts import Contrasts, encode_contrasts
 from formulaic.utils.cast import as_columns
 from formulaic.utils.null_handling import drop_rows as drop_nulls
+from interface_meta import override
 
-__all__ = ["RContrasts", "RMaterializer", "CONTRASTS", "contr_poly"]
+__all__ = ["CONTRASTS", "RContrasts", "RMaterializer", "contr_poly"]
 
 CONTRASTS = ("contr.treatment", "contr.poly", "contr.sum", "contr.helmert", "contr.SAS")
 

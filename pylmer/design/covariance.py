@@ -13,8 +13,15 @@ import numpy as np
 import scipy.sparse as sps
 
 __all__ = [
-    "n_theta", "theta_index", "block_pattern", "lambdat_template", "theta_start",
-    "theta_lower", "theta_names", "theta_to_block", "block_to_theta",
+    "block_pattern",
+    "block_to_theta",
+    "lambdat_template",
+    "n_theta",
+    "theta_index",
+    "theta_lower",
+    "theta_names",
+    "theta_start",
+    "theta_to_block",
 ]
 
 

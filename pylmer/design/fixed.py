@@ -23,7 +23,7 @@ from ..formula.bars import MixedFormula
 from ..formula.rexpr import FormulaSyntaxError, deparse, from_python, to_python
 from .contrasts import CONTRASTS, RMaterializer
 
-__all__ = ["FixedDesign", "fixed_design", "rank_pivot", "r_column_names"]
+__all__ = ["FixedDesign", "fixed_design", "r_column_names", "rank_pivot"]
 
 
 @dataclass(frozen=True)

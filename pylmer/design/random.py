@@ -9,6 +9,7 @@ only when some count increases), and ``Zt``, ``Lambdat``, ``Lind``, ``theta``, `
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from . import covariance
 from .contrasts import RMaterializer
 from .fixed import r_column_names
 
-__all__ = ["ReTerm", "ReTrms", "grouping_factor", "term_model_matrix", "mkReTrms"]
+__all__ = ["ReTerm", "ReTrms", "grouping_factor", "mkReTrms", "term_model_matrix"]
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def _term_zt(mm: np.ndarray, codes: np.ndarray, nl: int) -> sps.csc_matrix:
 
 def _lme4_order(nls: list[int]) -> list[int]:
     """lme4's term order: ``rev(order(nl))`` when any count increases, else as written."""
-    if not any(b > a for a, b in zip(nls, nls[1:])):
+    if not any(b > a for a, b in itertools.pairwise(nls)):
         return list(range(len(nls)))
     ascending = sorted(range(len(nls)), key=lambda k: nls[k])  # stable, as R's order()
     return ascending[::-1]

@@ -12,10 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .rexpr import (
-    BinOp, Call, FormulaSyntaxError, Name, Node, Num, Paren, UnaryOp, deparse, parse,
+    BinOp,
+    Call,
+    FormulaSyntaxError,
+    Name,
+    Node,
+    Num,
+    Paren,
+    UnaryOp,
+    deparse,
+    parse,
 )
 
-__all__ = ["RandomTerm", "MixedFormula", "parse_mixed_formula"]
+__all__ = ["MixedFormula", "RandomTerm", "parse_mixed_formula"]
 
 
 @dataclass(frozen=True)

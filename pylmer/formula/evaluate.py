@@ -14,7 +14,7 @@ import pandas as pd
 
 from .rexpr import BinOp, Call, Name, Node, Num, Paren, Str, UnaryOp, deparse
 
-__all__ = ["evaluate", "FUNCTIONS", "CONSTANTS"]
+__all__ = ["CONSTANTS", "FUNCTIONS", "evaluate"]
 
 
 def _log(x, base=None):

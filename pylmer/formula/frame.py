@@ -19,7 +19,7 @@ from .bars import MixedFormula
 from .evaluate import CONSTANTS, evaluate
 from .rexpr import Node, deparse, variables
 
-__all__ = ["ModelFrame", "model_frame", "as_pandas", "NA_ACTIONS"]
+__all__ = ["NA_ACTIONS", "ModelFrame", "as_pandas", "model_frame"]
 
 NA_ACTIONS = ("omit", "exclude", "fail")
 

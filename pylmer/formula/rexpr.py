@@ -17,8 +17,18 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "Node", "Name", "Num", "Str", "Call", "BinOp", "UnaryOp", "Paren",
-    "parse", "deparse", "to_python", "FormulaSyntaxError",
+    "BinOp",
+    "Call",
+    "FormulaSyntaxError",
+    "Name",
+    "Node",
+    "Num",
+    "Paren",
+    "Str",
+    "UnaryOp",
+    "deparse",
+    "parse",
+    "to_python",
 ]
 
 
