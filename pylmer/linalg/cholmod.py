@@ -1,0 +1,148 @@
+"""Sparse Cholesky factorization of ``Lambda' Z'Z Lambda + I``: the only module that
+imports scikit-sparse.
+
+:class:`SparseCholesky` hides the backend. With scikit-sparse (CHOLMOD) the symbolic
+analysis — the fill-reducing permutation — is done once; each evaluation is a numeric
+refactorization. The ordering is chosen at analysis time by measuring the size of the
+factor (nnz(L)) under AMD, METIS and nested dissection: on crossed designs such as
+InstEval METIS gives a factor a third smaller and a refactorization about 3x faster than
+CHOLMOD's default.
+
+Without scikit-sparse a SciPy backend factors a dense copy (correct, slower, fine for
+q up to a few thousand); a :class:`BackendWarning` says how to install CHOLMOD.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sps
+
+from ..exceptions import PylmerWarning
+
+try:  # pragma: no branch
+    from sksparse.cholmod import CholmodNotPositiveDefiniteError, analyze
+
+    HAVE_CHOLMOD = True
+except ImportError:  # pragma: no cover - exercised by forcing backend="scipy"
+    HAVE_CHOLMOD = False
+
+__all__ = ["SparseCholesky", "HAVE_CHOLMOD", "BackendWarning", "available_backends"]
+
+_ORDERINGS = ("amd", "metis", "nesdis")
+_warned = False
+
+
+class BackendWarning(PylmerWarning):
+    """scikit-sparse (CHOLMOD) is not installed; pylmer falls back to SciPy."""
+
+
+def available_backends() -> list[str]:
+    return (["cholmod"] if HAVE_CHOLMOD else []) + ["scipy"]
+
+
+def _default_backend() -> str:
+    global _warned
+    if HAVE_CHOLMOD:
+        return "cholmod"
+    if not _warned:
+        warnings.warn(
+            "scikit-sparse is not installed, so pylmer uses a slower SciPy factorization; "
+            "install it with: apt-get install libsuitesparse-dev && pip install "
+            "'scikit-sparse>=0.4.16,<0.5'",
+            BackendWarning,
+            stacklevel=3,
+        )
+        _warned = True
+    return "scipy"
+
+
+class SparseCholesky:
+    """P (A + I) P' = L L' for a sparse symmetric A whose pattern never changes.
+
+    Parameters
+    ----------
+    A : scipy.sparse matrix, (q, q)
+        A representative matrix (its values at the starting point).
+    backend : {"cholmod", "scipy"}, optional
+        Default: CHOLMOD when scikit-sparse is importable.
+    ordering : str, optional
+        Force a CHOLMOD ordering ("amd", "metis", "nesdis", "natural"); by default the one
+        giving the smallest factor.
+    """
+
+    def __init__(self, A: sps.spmatrix, backend: str | None = None,
+                 ordering: str | None = None):
+        self.backend = backend or _default_backend()
+        if self.backend not in available_backends():
+            raise ValueError(f"backend {self.backend!r} is not available here; "
+                             f"use one of {available_backends()}")
+        A = sps.csc_matrix(A)
+        if self.backend == "cholmod":
+            self.ordering, self._factor = self._analyze(A, ordering)
+        else:
+            self.ordering, self._factor = "natural", None
+        self.factorize(A)
+
+    @staticmethod
+    def _analyze(A: sps.csc_matrix, ordering: str | None):
+        candidates = (ordering,) if ordering else _ORDERINGS
+        best = None
+        for method in candidates:
+            factor = analyze(A, mode="simplicial", ordering_method=method)
+            try:
+                factor.cholesky_inplace(A, beta=1.0)
+            except CholmodNotPositiveDefiniteError:  # pragma: no cover - A + I is SPD
+                continue
+            size = factor.L_D()[0].nnz
+            if best is None or size < best[0]:
+                best = (size, method, factor)
+        if best is None:  # pragma: no cover
+            raise np.linalg.LinAlgError("Lambda'Z'Z Lambda + I is not positive definite")
+        return best[1], best[2]
+
+    def factorize(self, A: sps.spmatrix) -> None:
+        """Numeric factorization of ``A + I`` (same non-zero pattern as at analysis)."""
+        if self.backend == "cholmod":
+            self._factor.cholesky_inplace(A, beta=1.0)
+            # simplicial CHOLMOD keeps L D L'; we need the L of L L' = L D^(1/2)
+            self._sqrt_d = np.sqrt(self._factor.D())
+        else:
+            dense = A.toarray() if sps.issparse(A) else np.array(A)
+            dense[np.diag_indices_from(dense)] += 1.0
+            self._dense_L = sla.cholesky(dense, lower=True, check_finite=False)
+
+    def logdet(self) -> float:
+        """log det(A + I) = ldL2."""
+        if self.backend == "cholmod":
+            return 2.0 * float(np.sum(np.log(self._sqrt_d)))
+        return 2.0 * float(np.sum(np.log(np.diag(self._dense_L))))
+
+    def solve_L(self, B: np.ndarray) -> np.ndarray:
+        """``L^{-1} P B`` for a dense vector or matrix B."""
+        if self.backend == "cholmod":
+            x = self._factor.solve_L(self._factor.apply_P(B), use_LDLt_decomposition=True)
+            return (x.T / self._sqrt_d).T
+        return sla.solve_triangular(self._dense_L, B, lower=True, check_finite=False)
+
+    def solve_Lt(self, B: np.ndarray) -> np.ndarray:
+        """``P' L'^{-1} B``."""
+        if self.backend == "cholmod":
+            x = self._factor.solve_Lt((B.T / self._sqrt_d).T, use_LDLt_decomposition=True)
+            return self._factor.apply_Pt(x)
+        return sla.solve_triangular(self._dense_L, B, lower=True, trans="T", check_finite=False)
+
+    def L(self) -> sps.csc_matrix:
+        """The factor L of ``P (A + I) P' = L L'`` (sparse)."""
+        if self.backend == "cholmod":
+            unit_L, _ = self._factor.L_D()
+            return sps.csc_matrix(unit_L @ sps.diags(self._sqrt_d))
+        return sps.csc_matrix(self._dense_L)
+
+    def P(self) -> np.ndarray:
+        """The fill-reducing permutation: row i of P A P' is row ``P()[i]`` of A."""
+        if self.backend == "cholmod":
+            return np.asarray(self._factor.P())
+        return np.arange(self._dense_L.shape[0])
