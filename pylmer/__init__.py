@@ -6,16 +6,20 @@ R users write what they wrote in R::
     lf = lFormula("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
 """
 
+from .api import lmer
 from .control import GlmerControl, LmerControl
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
+    ConvergenceWarning,
     GroupingFactorWarning,
     MissingDataWarning,
     PylmerWarning,
     RankDeficiencyWarning,
+    SingularFitWarning,
 )
 from .formula.rexpr import FormulaSyntaxError
-from .modular import LFormula, glFormula, lFormula
+from .modular import LFormula, glFormula, lFormula, mkLmerDevfun, mkMerMod, optimizeLmer
+from .results.lmermod import LmerMod
 
 __version__ = "0.1.0"
 

@@ -6,11 +6,13 @@ Each data check has an action, spelled as in lme4: ``"ignore"``, ``"warning"`` o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["CHECK_ACTIONS", "RANKX_ACTIONS", "GlmerControl", "LmerControl"]
+__all__ = ["CHECK_ACTIONS", "OPTIMIZERS", "RANKX_ACTIONS", "GlmerControl", "LmerControl"]
 
 CHECK_ACTIONS = ("ignore", "warning", "stop")
+# nloptwrap and bobyqa: nlopt's BOBYQA; Nelder_Mead and L-BFGS-B: scipy.optimize
+OPTIMIZERS = ("nloptwrap", "bobyqa", "Nelder_Mead", "L-BFGS-B")
 RANKX_ACTIONS = ("message+drop.cols", "silent.drop.cols", "warn+drop.cols", "stop.deficient",
                  "ignore")
 
@@ -33,6 +35,27 @@ class LmerControl:
         What to do with a rank-deficient fixed-effects matrix: ``"message+drop.cols"``
         (drop columns and say which), ``"silent.drop.cols"``, ``"warn+drop.cols"``,
         ``"stop.deficient"`` or ``"ignore"``.
+    optimizer : str
+        ``"nloptwrap"`` (lme4's default: nlopt's BOBYQA), ``"bobyqa"`` (the same
+        algorithm), ``"Nelder_Mead"`` or ``"L-BFGS-B"`` (scipy.optimize).
+    optCtrl : dict
+        Optimizer settings: ``xtol_abs``, ``ftol_abs``, ``maxeval`` (nlopt's names; lme4's
+        defaults 1e-8, 1e-8, 100000), or scipy's options for the scipy optimizers.
+    restart_edge : bool
+        Restart the optimizer when it stops on a boundary that the deviance slopes away
+        from (lme4's ``restart_edge``).
+    boundary_tol : float
+        Parameters closer than this to their bound are tried on the bound, and kept there
+        if the deviance is no larger (lme4's ``boundary.tol``).
+    calc_derivs : bool
+        Compute the finite-difference gradient and Hessian at the optimum for the
+        convergence checks.
+    check_conv_grad, check_conv_grad_tol : str, float
+        Warn (``ConvergenceWarning``) when the scaled gradient exceeds the tolerance.
+    check_conv_singular, check_conv_singular_tol : str, float
+        Singular fit check (``SingularFitWarning``, "boundary (singular) fit").
+    check_conv_hess, check_conv_hess_tol : str, float
+        Hessian checks (negative or tiny eigenvalues).
     """
 
     check_nobs_vs_nlev: str = "stop"
@@ -40,16 +63,30 @@ class LmerControl:
     check_nlev_gtreq_5: str = "ignore"
     check_nobs_vs_nRE: str = "stop"
     check_rankX: str = "message+drop.cols"
+    optimizer: str = "nloptwrap"
+    optCtrl: dict = field(default_factory=dict)
+    restart_edge: bool = True
+    boundary_tol: float = 1e-5
+    calc_derivs: bool = True
+    check_conv_grad: str = "warning"
+    check_conv_grad_tol: float = 2e-3
+    check_conv_singular: str = "warning"
+    check_conv_singular_tol: float = 1e-4
+    check_conv_hess: str = "warning"
+    check_conv_hess_tol: float = 1e-6
 
     # lmer: a factor with one observation per level is an error; glmer allows it
     allow_n_levels_equal_nobs = False
 
     def __post_init__(self) -> None:
         for name in ("check_nobs_vs_nlev", "check_nlev_gtr_1", "check_nlev_gtreq_5",
-                     "check_nobs_vs_nRE"):
+                     "check_nobs_vs_nRE", "check_conv_grad", "check_conv_singular",
+                     "check_conv_hess"):
             value = getattr(self, name)
             if value not in CHECK_ACTIONS:
                 raise ValueError(f"{name}={value!r}: use one of {', '.join(CHECK_ACTIONS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         if self.check_rankX not in RANKX_ACTIONS:
             raise ValueError(
                 f"check_rankX={self.check_rankX!r}: use one of {', '.join(RANKX_ACTIONS)}"

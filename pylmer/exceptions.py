@@ -7,6 +7,8 @@ filter them (``warnings.simplefilter("error", pylmer.SingularFitWarning)``).
 from __future__ import annotations
 
 __all__ = [
+    "ConvergenceWarning",
+    "SingularFitWarning",
     "GroupingFactorWarning",
     "MissingDataWarning",
     "PylmerWarning",
@@ -28,3 +30,14 @@ class RankDeficiencyWarning(PylmerWarning):
 
 class GroupingFactorWarning(PylmerWarning):
     """A grouping-factor check set to ``"warning"`` failed (lme4's ``check.nlev.*``)."""
+
+
+class SingularFitWarning(PylmerWarning):
+    """The fit is singular: a variance is (nearly) zero or a correlation is +-1.
+
+    lme4's words: "boundary (singular) fit: see help('isSingular')".
+    """
+
+
+class ConvergenceWarning(PylmerWarning):
+    """The optimizer may not have converged (lme4's "Model failed to converge ...")."""

@@ -1,4 +1,4 @@
-"""lme4's modular steps. This module has the first: ``lFormula`` / ``glFormula``.
+"""lme4's modular steps: ``lFormula`` -> ``mkLmerDevfun`` -> ``optimizeLmer`` -> ``mkMerMod``.
 
 ``lFormula(formula, data)`` parses an lme4 formula, builds the model frame, the
 fixed-effects matrix ``X`` and the random-effects structure ``reTrms`` — the same
@@ -184,3 +184,121 @@ def glFormula(formula: str, data: object, family: object = "binomial", weights: 
     return _build(formula, data, weights=weights, offset=offset, na_action=na_action,
                   control=control or GlmerControl(), contrasts=contrasts, binary_factor=True,
                   REML=False, family=family)
+
+
+# --------------------------------------------------------------------------- LMM steps
+
+@dataclass(frozen=True)
+class OptInfo:
+    """What the optimization did (R: ``m@optinfo``).
+
+    Attributes
+    ----------
+    optimizer : str
+    par, fval : the optimum (theta) and the objective there
+    feval : int
+        Objective evaluations by the optimizer (restarts included).
+    conv : int
+        Optimizer return code (0 = success).
+    message : str
+        The optimizer's message.
+    derivs : Derivs or None
+        Finite-difference gradient and Hessian at the optimum.
+    messages : tuple of str
+        lme4's convergence messages (singular fit, gradient, Hessian).
+    """
+
+    optimizer: str
+    par: np.ndarray
+    fval: float
+    feval: int
+    conv: int
+    message: str
+    derivs: object = None
+    messages: tuple[str, ...] = ()
+
+
+def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = None):
+    """The profiled deviance / REML criterion as a function of theta (R: ``mkLmerDevfun``).
+
+    Returns
+    -------
+    LmerDevfun
+        Callable ``devfun(theta) -> float``, with ``lower``, ``theta0`` (lme4's start)
+        and ``feval``.
+    """
+    from .objective import LmerDevfun
+
+    return LmerDevfun(lf, REML=REML, backend=backend)
+
+
+def _restart_edge(devfun, opt, control):
+    """lme4's restart_edge: if the deviance decreases away from a bound, optimize again."""
+    on_bound = np.flatnonzero(opt.par == devfun.lower)
+    if len(on_bound) == 0:
+        return opt
+    d0 = devfun(opt.par)
+    btol = 1e-5
+    for i in on_bound:
+        theta = opt.par.copy()
+        theta[i] = devfun.lower[i] + btol
+        if (devfun(theta) - d0) / btol < 0:
+            from .optimize import minimize
+
+            again = minimize(devfun, opt.par, devfun.lower, optimizer=control.optimizer,
+                             options=control.optCtrl)
+            return type(again)(again.optimizer, again.par, again.fval,
+                               opt.feval + again.feval, again.conv, again.message)
+    return opt
+
+
+def _check_boundary(devfun, opt, tol):
+    """lme4's check.boundary: parameters within ``tol`` of a bound are tried on it."""
+    diff = opt.par - devfun.lower
+    near = np.flatnonzero((diff > 0) & (diff < tol))
+    if len(near) == 0:
+        return opt
+    par = opt.par.copy()
+    for i in near:
+        trial = par.copy()
+        trial[i] = devfun.lower[i]
+        if devfun(trial) < opt.fval:
+            par[i] = trial[i]
+    return type(opt)(opt.optimizer, par, devfun(par), opt.feval, opt.conv, opt.message)
+
+
+def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptInfo:
+    """Minimize an LMM devfun over theta (R: ``optimizeLmer``).
+
+    nlopt's BOBYQA by default, from lme4's start, with lme4's ``restart_edge``, boundary
+    check and convergence checks (warnings in lme4's words).
+    """
+    from .convergence import check_conv, deriv12
+    from .optimize import minimize
+
+    control = control or LmerControl()
+    x0 = devfun.theta0 if start is None else np.asarray(start, dtype=float)
+    if x0.shape != devfun.lower.shape:
+        raise ValueError(f"start must have {len(devfun.lower)} theta values, got {x0.shape}")
+    if np.any(x0 < devfun.lower):
+        raise ValueError("start is below the lower bounds of theta (0 for variances)")
+    opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer,
+                   options=control.optCtrl)
+    if control.restart_edge:
+        opt = _restart_edge(devfun, opt, control)
+    if control.boundary_tol > 0:
+        opt = _check_boundary(devfun, opt, control.boundary_tol)
+    derivs = None
+    if control.calc_derivs:
+        derivs = deriv12(devfun, opt.par, opt.fval, devfun.lower)
+    fval = devfun(opt.par)  # leave the workspace at the optimum
+    messages = check_conv(derivs, opt.par, devfun.lower, control)
+    return OptInfo(opt.optimizer, opt.par.copy(), fval, opt.feval, opt.conv, opt.message,
+                   derivs, messages)
+
+
+def mkMerMod(lf: LFormula, devfun, optinfo: OptInfo):
+    """The fitted model from the optimum (R: ``mkMerMod``)."""
+    from .results.lmermod import LmerMod
+
+    return LmerMod(lf, devfun, optinfo)

@@ -1,0 +1,79 @@
+"""``lmer()``: lme4's modular steps, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .control import LmerControl
+from .modular import lFormula, mkLmerDevfun, mkMerMod, optimizeLmer
+
+__all__ = ["lmer"]
+
+
+def _start_theta(start):
+    if start is None:
+        return None
+    if isinstance(start, Mapping):
+        unknown = set(start) - {"theta"}
+        if unknown:
+            raise ValueError(f"start: unknown components {sorted(unknown)}; lmer takes "
+                             "start={'theta': [...]} or a vector of theta values")
+        start = start.get("theta")
+    return None if start is None else np.asarray(start, dtype=float)
+
+
+def _check_identifiable(lf) -> None:
+    y = lf.y
+    if np.ptp(y) == 0:
+        raise ValueError(f"the response {lf.fr.response_name!r} is constant (zero variance): "
+                         "there is nothing to model")
+    n_par = lf.X.shape[1] + len(lf.reTrms.theta) + 1
+    if lf.n < n_par:
+        raise ValueError(f"{lf.n} observations are fewer than the {n_par} parameters of the "
+                         "model (fixed effects, variance parameters and the residual variance)")
+
+
+def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
+         na_action: str = "omit", control: LmerControl | None = None, start=None,
+         contrasts: Mapping[str, str] | None = None):
+    """Fit a linear mixed-effects model (R: ``lme4::lmer``).
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas.DataFrame
+        The data (polars DataFrames and dicts of columns are accepted). Not modified.
+    REML : bool, default True
+        Fit by REML (True) or maximum likelihood (False).
+    weights, offset : str or array-like, optional
+        Prior weights and an offset: a column name or one value per row of ``data``.
+    na_action : {"omit", "exclude", "fail"}
+        What to do with rows holding missing values in model columns.
+    control : LmerControl, optional
+        Optimizer, tolerances and the action of each check (R: ``lmerControl()``).
+    start : array-like or {"theta": array-like}, optional
+        Starting theta (default: lme4's).
+    contrasts : dict, optional
+        Contrasts by factor, e.g. ``{"recipe": "contr.sum"}``.
+
+    Returns
+    -------
+    LmerMod
+
+    Examples
+    --------
+    >>> from pylmer import lmer, load_dataset
+    >>> m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+    >>> round(m.REMLcrit(), 4)
+    1743.6283
+    """
+    control = control or LmerControl()
+    lf = lFormula(formula, data, REML=REML, weights=weights, offset=offset,
+                  na_action=na_action, control=control, contrasts=contrasts)
+    _check_identifiable(lf)
+    devfun = mkLmerDevfun(lf)
+    opt = optimizeLmer(devfun, control, start=_start_theta(start))
+    return mkMerMod(lf, devfun, opt)

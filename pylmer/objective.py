@@ -1,0 +1,88 @@
+"""The LMM objective: lme4's ``mkLmerDevfun``.
+
+:class:`LmerDevfun` is the profiled deviance (ML) or REML criterion as a function of
+theta. It owns the only mutable state of a fit — the penalized least squares workspace —
+and counts its evaluations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .linalg.pls import PLSWorkspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .modular import LFormula
+
+__all__ = ["LmerDevfun", "moment_start"]
+
+
+def moment_start(lf: LFormula) -> np.ndarray | None:
+    """lme4 1.1-31's starting theta for models with only scalar intercept terms.
+
+    Each grouping factor's share of the response variance, estimated from the variance
+    of the group means, relative to the rest: ``theta_f = sqrt(v_f / v_e)``. None where
+    lme4 would start from theta = 1 (other terms, or the estimate is not usable).
+    """
+    rt = lf.reTrms
+    if not all(cols == ["(Intercept)"] for _, cols in rt.cnms):
+        return None
+    if len(rt.flist) != len(rt.lower):
+        return None
+    y = np.asarray(lf.y, dtype=float)
+    if y.ndim != 1 or len(y) < 2:
+        return None
+    v = []
+    for factor in rt.flist.values():
+        codes = np.asarray(factor.codes)
+        sums = np.bincount(codes, weights=y)
+        counts = np.bincount(codes)
+        v.append(np.var((sums / counts)[codes], ddof=1))
+    v = np.array(v)
+    v_e = np.var(y, ddof=1) - v.sum()
+    if not np.isfinite(v_e) or v_e <= 0:
+        return None
+    rel = v / v_e
+    if not np.all(rel >= rt.lower**2):
+        return None
+    return np.sqrt(rel)
+
+
+class LmerDevfun:
+    """``devfun(theta) -> float``: profiled deviance or REML criterion (R: mkLmerDevfun).
+
+    Attributes
+    ----------
+    lf : LFormula
+    REML : bool
+    lower : numpy.ndarray
+        Bounds on theta (0 for diagonal elements, -inf otherwise).
+    theta0 : numpy.ndarray
+        lme4's starting value (moment-based for scalar intercept models).
+    workspace : PLSWorkspace
+        The penalized least squares state at the last theta evaluated.
+    feval : int
+        Evaluations so far.
+    """
+
+    def __init__(self, lf: LFormula, REML: bool | None = None, backend: str | None = None,
+                 dense: bool | None = None):
+        self.lf = lf
+        self.REML = lf.REML if REML is None else bool(REML)
+        rt = lf.reTrms
+        self.lower = rt.lower.copy()
+        self.workspace = PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind,
+                                      weights=lf.weights, offset=lf.offset, backend=backend,
+                                      dense=dense)
+        start = moment_start(lf)
+        self.theta0 = rt.theta.copy() if start is None else start
+        self.feval = 0
+
+    def __call__(self, theta) -> float:
+        self.feval += 1
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != self.lower.shape:
+            raise ValueError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
+        return float(self.workspace.set_theta(theta).deviance(self.REML))

@@ -1,0 +1,109 @@
+"""Optimizer adaptors: nlopt's BOBYQA (lme4's ``nloptwrap``) and scipy's alternatives.
+
+Each takes an objective, a start, bounds and options, and returns an :class:`OptResult`
+with the same fields lme4 keeps in ``optinfo`` (par, fval, feval, conv, message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import nlopt
+import numpy as np
+import scipy.optimize as so
+
+__all__ = ["OptResult", "minimize", "NLOPT_DEFAULTS"]
+
+# lme4's nloptwrap defaults
+NLOPT_DEFAULTS = {"xtol_abs": 1e-8, "ftol_abs": 1e-8, "maxeval": 100000}
+
+_NLOPT_MESSAGES = {
+    1: "NLOPT_SUCCESS: Generic success return value.",
+    2: "NLOPT_STOPVAL_REACHED: Optimization stopped because stopval was reached.",
+    3: "NLOPT_FTOL_REACHED: Optimization stopped because ftol_rel or ftol_abs was reached.",
+    4: "NLOPT_XTOL_REACHED: Optimization stopped because xtol_rel or xtol_abs was reached.",
+    5: "NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval was reached.",
+    6: "NLOPT_MAXTIME_REACHED: Optimization stopped because maxtime was reached.",
+}
+
+
+@dataclass(frozen=True)
+class OptResult:
+    """What an optimizer returned.
+
+    Attributes
+    ----------
+    optimizer : str
+    par : numpy.ndarray
+    fval : float
+    feval : int
+        Number of objective evaluations.
+    conv : int
+        0 on success; otherwise the optimizer's code (lme4's ``optinfo$conv$opt``).
+    message : str
+    """
+
+    optimizer: str
+    par: np.ndarray
+    fval: float
+    feval: int
+    conv: int
+    message: str
+
+
+def _nlopt_bobyqa(fn, x0, lower, upper, options, name):
+    n = len(x0)
+    opts = {**NLOPT_DEFAULTS, **options}
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_lower_bounds(np.asarray(lower, dtype=float))
+    opt.set_upper_bounds(np.asarray(upper, dtype=float))
+    opt.set_min_objective(lambda x, grad: float(fn(x)))
+    opt.set_xtol_abs(opts["xtol_abs"])
+    opt.set_ftol_abs(opts["ftol_abs"])
+    if "xtol_rel" in opts:
+        opt.set_xtol_rel(opts["xtol_rel"])
+    if "ftol_rel" in opts:
+        opt.set_ftol_rel(opts["ftol_rel"])
+    opt.set_maxeval(int(opts["maxeval"]))
+    if "initial_step" in opts:
+        opt.set_initial_step(opts["initial_step"])
+    try:
+        par = opt.optimize(np.asarray(x0, dtype=float))
+        status = opt.last_optimize_result()
+    except nlopt.RoundoffLimited:
+        par, status = np.asarray(x0, dtype=float), -4
+    fval = opt.last_optimum_value()
+    conv = status if (status < 0 or status == 5) else 0
+    return OptResult(name, np.asarray(par, dtype=float), float(fval), int(opt.get_numevals()),
+                     conv, _NLOPT_MESSAGES.get(status, f"NLOPT status {status}"))
+
+
+def _scipy(fn, x0, lower, upper, options, name):
+    bounds = list(zip(lower, upper))
+    count = [0]
+
+    def counted(x):
+        count[0] += 1
+        return float(fn(x))
+
+    method = "Nelder-Mead" if name == "Nelder_Mead" else "L-BFGS-B"
+    defaults = {"maxfev": 100000, "xatol": 1e-8, "fatol": 1e-8} if method == "Nelder-Mead" \
+        else {"maxfun": 100000}
+    res = so.minimize(counted, np.asarray(x0, dtype=float), method=method, bounds=bounds,
+                      options={**defaults, **options})
+    return OptResult(name, np.asarray(res.x, dtype=float), float(res.fun), count[0],
+                     0 if res.success else int(res.status or 1), str(res.message))
+
+
+def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
+             optimizer: str = "nloptwrap", options: Mapping | None = None) -> OptResult:
+    """Minimize ``fn`` over a box, with the named optimizer."""
+    x0 = np.asarray(x0, dtype=float)
+    upper = np.full(len(x0), np.inf) if upper is None else np.asarray(upper, dtype=float)
+    options = dict(options or {})
+    if optimizer in ("nloptwrap", "bobyqa"):
+        return _nlopt_bobyqa(fn, x0, lower, upper, options, optimizer)
+    if optimizer in ("Nelder_Mead", "L-BFGS-B"):
+        return _scipy(fn, x0, lower, upper, options, optimizer)
+    raise ValueError(f"unknown optimizer {optimizer!r}")
