@@ -323,7 +323,7 @@ class LmerMod:
             "sigmaREML": float(np.sqrt(self._pwrss / (n - p))),
         }
         dims = {"N": n, "n": n, "p": p, "nmp": n - p, "q": self._lf.reTrms.q,
-                "nth": self._nth, "useSc": 1, "reTrms": 1, "spFe": 0,
+                "nth": self._nth, "useSc": 1, "reTrms": len(self._lf.reTrms.cnms), "spFe": 0,
                 "REML": p if self._REML else 0, "GLMM": 0, "NLMM": 0}
         return {"cmp": cmp, "dims": dims}
 
