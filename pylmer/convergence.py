@@ -77,8 +77,8 @@ def _hessian_messages(H: np.ndarray, tol: float) -> list[str]:
         return ["Problem with Hessian check (infinite or missing values?)"]
     negative = int(np.sum(ev < -tol))
     if negative:
-        return [f"Model failed to converge: degenerate  Hessian with {negative} negative "
-                "eigenvalues"]
+        message = f"Model failed to converge: degenerate  Hessian with {negative} negative eigenvalues"
+        return [message]
     if np.any(np.abs(ev) < tol) or np.min(ev) <= 0:
         return [" Hessian is numerically singular: parameters are not uniquely determined"]
     out = []

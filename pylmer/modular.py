@@ -218,8 +218,12 @@ class OptInfo:
     messages: tuple[str, ...] = ()
 
 
-def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = None):
+def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = None,
+                 dense: bool | None = None):
     """The profiled deviance / REML criterion as a function of theta (R: ``mkLmerDevfun``).
+
+    ``backend`` ("cholmod" or "scipy") chooses the sparse factorization and ``dense``
+    forces (True) or forbids (False) the dense path used for small models.
 
     Returns
     -------
@@ -229,7 +233,7 @@ def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = N
     """
     from .objective import LmerDevfun
 
-    return LmerDevfun(lf, REML=REML, backend=backend)
+    return LmerDevfun(lf, REML=REML, backend=backend, dense=dense)
 
 
 def _restart_edge(devfun, opt, control):

@@ -10,9 +10,9 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_data import load_json, model_ids
 
 from pylmer import lmer, load_dataset
-from reference_data import load_json, model_ids
 
 LMMS = [m for m in model_ids("LMM") if m != "insteval_reml"]
 

@@ -133,7 +133,6 @@ class PLSWorkspace:
         return self
 
     def _decompose_dense(self, values):
-        q = self.q
         Lt = self._Lt
         Lt.flat[self._lt_flat] = values
         if self.diagonal:

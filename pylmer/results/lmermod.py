@@ -31,8 +31,7 @@ class LogLik(float):
         return out
 
     def __repr__(self) -> str:
-        kind = "'log Lik.'" if not self.REML else "'log Lik.' (REML)"
-        return f"{kind} {float(self):.7g} (df={self.df})"
+        return f"'log Lik.' {float(self):.7g} (df={self.df})"
 
 
 class Ranef(dict):

@@ -1,0 +1,126 @@
+"""The penalized least squares kernel: the objective at lme4's theta, on every path.
+
+lme4's objective at its optimum theta must be reproduced to rtol 1e-9 by the dense path,
+the sparse CHOLMOD path and the SciPy fallback backend alike.
+"""
+
+import numpy as np
+import pytest
+from reference_data import load_json, model_ids
+
+from pylmer import lFormula, load_dataset, mkLmerDevfun, mkMerMod, optimizeLmer
+from pylmer.linalg.cholmod import HAVE_CHOLMOD, SparseCholesky
+from pylmer.linalg.pls import PLSWorkspace
+
+LMMS = model_ids("LMM")
+BACKENDS = ["cholmod", "scipy"]
+
+
+def test_cholmod_is_installed():
+    # the project's set-up installs scikit-sparse; the fallback must not hide its absence
+    assert HAVE_CHOLMOD
+
+
+@pytest.fixture(scope="module")
+def formulas():
+    out = {}
+    for model_id in LMMS:
+        ref = load_json("models", model_id)
+        out[model_id] = (ref, lFormula(ref["formula"], load_dataset(ref["dataset"]),
+                                       REML=ref["REML"]))
+    return out
+
+
+def workspace(lf, **kwargs):
+    rt = lf.reTrms
+    return PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind, weights=lf.weights,
+                        offset=lf.offset, **kwargs)
+
+
+@pytest.mark.parametrize("model_id", LMMS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_objective_at_lme4_theta(formulas, model_id, backend):
+    ref, lf = formulas[model_id]
+    theta = np.array(list(ref["theta"].values()), dtype=float)
+    ws = workspace(lf, backend=backend, dense=False).set_theta(theta)
+    np.testing.assert_allclose(ws.deviance(ref["REML"]), ref["minus2logLik"], rtol=1e-9)
+    if lf.reTrms.q <= 200:
+        dense = workspace(lf, dense=True).set_theta(theta)
+        np.testing.assert_allclose(dense.deviance(ref["REML"]), ref["minus2logLik"], rtol=1e-9)
+        np.testing.assert_allclose(dense.beta, ws.beta, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dense.u(), ws.u(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("model_id", ["sleepstudy_slope_reml", "penicillin_ml"])
+def test_decomposition_matches_lme4s_devcomp(formulas, model_id):
+    ref, lf = formulas[model_id]
+    theta = np.array(list(ref["theta"].values()), dtype=float)
+    ws = workspace(lf).set_theta(theta)
+    cmp = ref["devcomp_cmp"]
+    np.testing.assert_allclose(ws.ldL2, cmp["ldL2"], rtol=1e-10)
+    np.testing.assert_allclose(ws.ldRX2, cmp["ldRX2"], rtol=1e-10)
+    np.testing.assert_allclose(ws.pwrss, cmp["pwrss"], rtol=1e-10)
+    np.testing.assert_allclose(ws.u() @ ws.u(), cmp["ussq"], rtol=1e-8)
+
+
+def test_pls_solution_against_dense_normal_equations():
+    # the penalized least squares problem written out densely, solved by numpy
+    lf = lFormula("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+    rt = lf.reTrms
+    theta = np.array([0.9, -0.1, 0.3])
+    ws = workspace(lf).set_theta(theta)
+    Lambda = rt.Lambdat.copy()
+    Lambda.data = theta[rt.Lind]
+    ZL = (rt.Zt.T @ Lambda.T).toarray()
+    q = ZL.shape[1]
+    A = np.block([[ZL.T @ ZL + np.eye(q), ZL.T @ lf.X], [lf.X.T @ ZL, lf.X.T @ lf.X]])
+    sol = np.linalg.solve(A, np.concatenate([ZL.T @ lf.y, lf.X.T @ lf.y]))
+    np.testing.assert_allclose(ws.u(), sol[:q], rtol=1e-9)
+    np.testing.assert_allclose(ws.beta, sol[q:], rtol=1e-11)
+    r = lf.y - ZL @ sol[:q] - lf.X @ sol[q:]
+    np.testing.assert_allclose(ws.pwrss, r @ r + sol[:q] @ sol[:q], rtol=1e-10)
+    np.testing.assert_allclose(ws.ldL2, np.linalg.slogdet(ZL.T @ ZL + np.eye(q))[1], rtol=1e-12)
+
+
+def test_weights_and_offset_enter_as_lme4():
+    # with weights w the objective is that of sqrt(w)-scaled data minus sum(log w)
+    lf = lFormula("Reaction ~ Days + (1 | Subject)", load_dataset("sleepstudy"))
+    w = np.linspace(0.5, 2.0, lf.n)
+    rt = lf.reTrms
+    weighted = PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind, weights=w).set_theta([1.2])
+    sw = np.sqrt(w)
+    scaled = PLSWorkspace(lf.X * sw[:, None], lf.y * sw, rt.Zt @ np.diag(sw), rt.Lambdat,
+                          rt.Lind).set_theta([1.2])
+    np.testing.assert_allclose(weighted.deviance(False),
+                               scaled.deviance(False) - np.sum(np.log(w)), rtol=1e-12)
+    off = np.linspace(-3, 3, lf.n)
+    shifted = PLSWorkspace(lf.X, lf.y + off, rt.Zt, rt.Lambdat, rt.Lind,
+                           offset=off).set_theta([1.2])
+    plain = workspace(lf).set_theta([1.2])
+    np.testing.assert_allclose(shifted.deviance(True), plain.deviance(True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fit_with_each_backend(backend):
+    ref = load_json("models", "penicillin_reml")
+    lf = lFormula(ref["formula"], load_dataset(ref["dataset"]))
+    devfun = mkLmerDevfun(lf, backend=backend, dense=False)
+    assert devfun.workspace.dense is False
+    m = mkMerMod(lf, devfun, optimizeLmer(devfun))
+    np.testing.assert_allclose(m.REMLcrit(), ref["REMLcrit"], rtol=1e-7)
+    np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=1e-5)
+
+
+def test_cholmod_factor_is_a_cholesky_factor():
+    lf = lFormula("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+    ZtZ = (lf.reTrms.Zt @ lf.reTrms.Zt.T).tocsc()
+    chol = SparseCholesky(ZtZ)
+    L, P = chol.L().toarray(), chol.P()
+    M = ZtZ.toarray() + np.eye(ZtZ.shape[0])
+    np.testing.assert_allclose(L @ L.T, M[np.ix_(P, P)], rtol=1e-12, atol=1e-10)
+    assert chol.ordering in ("amd", "metis", "nesdis")
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend 'magic'"):
+        SparseCholesky(np.eye(3), backend="magic")
