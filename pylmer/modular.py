@@ -278,6 +278,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
     check and convergence checks (warnings in lme4's words).
     """
     from .convergence import check_conv, deriv12
+    from .linalg.threads import single_threaded_blas
     from .optimize import minimize
 
     control = control or LmerControl()
@@ -286,16 +287,18 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
         raise ValueError(f"start must have {len(devfun.lower)} theta values, got {x0.shape}")
     if np.any(x0 < devfun.lower):
         raise ValueError("start is below the lower bounds of theta (0 for variances)")
-    opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer,
-                   options=control.optCtrl)
-    if control.restart_edge:
-        opt = _restart_edge(devfun, opt, control)
-    if control.boundary_tol > 0:
-        opt = _check_boundary(devfun, opt, control.boundary_tol)
-    derivs = None
-    if control.calc_derivs:
-        derivs = deriv12(devfun, opt.par, opt.fval, devfun.lower)
-    fval = devfun(opt.par)  # leave the workspace at the optimum
+    ws = devfun.workspace
+    with single_threaded_blas(ws.dense or ws.chol.backend == "cholmod"):
+        opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer,
+                       options=control.optCtrl)
+        if control.restart_edge:
+            opt = _restart_edge(devfun, opt, control)
+        if control.boundary_tol > 0:
+            opt = _check_boundary(devfun, opt, control.boundary_tol)
+        derivs = None
+        if control.calc_derivs:
+            derivs = deriv12(devfun, opt.par, opt.fval, devfun.lower)
+        fval = devfun(opt.par)  # leave the workspace at the optimum
     messages = check_conv(derivs, opt.par, devfun.lower, control)
     return OptInfo(opt.optimizer, opt.par.copy(), fval, opt.feval, opt.conv, opt.message,
                    derivs, messages)

@@ -85,4 +85,12 @@ class LmerDevfun:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != self.lower.shape:
             raise ValueError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
-        return float(self.workspace.set_theta(theta).deviance(self.REML))
+        value = float(self.workspace.set_theta(theta).deviance(self.REML))
+        if not np.isfinite(value):
+            # e.g. a response fitted exactly (zero residual sum of squares)
+            raise FloatingPointError(
+                f"the {'REML criterion' if self.REML else 'deviance'} is not finite at "
+                f"theta = {theta.tolist()} (penalized residual sum of squares "
+                f"{self.workspace.pwrss:g}); check the response and the model"
+            )
+        return value

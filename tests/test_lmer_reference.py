@@ -14,7 +14,7 @@ from reference_data import load_json, model_ids
 
 from pylmer import lmer, load_dataset
 
-LMMS = [m for m in model_ids("LMM") if m != "insteval_reml"]
+LMMS = model_ids("LMM")
 
 
 def fit(model_id):

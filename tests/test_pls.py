@@ -124,3 +124,20 @@ def test_cholmod_factor_is_a_cholesky_factor():
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend 'magic'"):
         SparseCholesky(np.eye(3), backend="magic")
+
+
+def test_fallback_backend_warns_once_with_the_install_command(monkeypatch):
+    import warnings
+
+    from pylmer.linalg import cholmod
+
+    monkeypatch.setattr(cholmod, "HAVE_CHOLMOD", False)
+    monkeypatch.setattr(cholmod, "_warned", False)
+    A = np.eye(4) * 2.0
+    with pytest.warns(cholmod.BackendWarning, match="pip install 'scikit-sparse"):
+        chol = SparseCholesky(A)
+    assert chol.backend == "scipy"
+    np.testing.assert_allclose(chol.logdet(), 4 * np.log(3.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SparseCholesky(A)  # only once per process

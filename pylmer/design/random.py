@@ -21,8 +21,8 @@ from formulaic.model_spec import ModelSpec
 
 from ..control import LmerControl
 from ..exceptions import GroupingFactorWarning
-from ..formula.bars import RandomTerm
-from ..formula.rexpr import to_python
+from ..formula.bars import RandomTerm, flatten_sum
+from ..formula.rexpr import Name, Num, deparse, to_python
 from . import covariance
 from .contrasts import RMaterializer
 from .fixed import r_column_names
@@ -44,15 +44,16 @@ class ReTerm:
         R names of the term's columns (``("(Intercept)", "Days")``).
     mm : numpy.ndarray, (n, nc)
         The term's model matrix.
-    spec : formulaic.ModelSpec
-        To encode the term's columns for new data.
+    spec : formulaic.ModelSpec or None
+        To encode the term's columns for new data (None when they are plain numeric
+        columns, taken as they are).
     """
 
     term: RandomTerm
     factor: pd.Categorical
     columns: tuple[str, ...]
     mm: np.ndarray
-    spec: ModelSpec
+    spec: ModelSpec | None
 
     @property
     def nc(self) -> int:
@@ -169,9 +170,37 @@ def grouping_factor(frame: pd.DataFrame, variables: tuple[str, ...]) -> pd.Categ
     return pd.Categorical.from_codes(inverse.astype(np.int64), categories=names)
 
 
+def _plain_columns(term: RandomTerm, frame: pd.DataFrame) -> list[str] | None:
+    """For an lhs of ``1``, ``0`` and numeric column names only (the common case:
+    ``1``, ``Days``, ``0 + Days``), the R column names; None for anything else."""
+    names: list[str] = []
+    intercept = True
+    for sign, node in flatten_sum(term.lhs):
+        if isinstance(node, Num) and node.text in ("0", "1"):
+            intercept = (node.text == "1") == (sign > 0)
+        elif (sign > 0 and isinstance(node, Name) and node.id in frame.columns
+              and pd.api.types.is_numeric_dtype(frame[node.id].dtype)
+              and not pd.api.types.is_bool_dtype(frame[node.id].dtype)):
+            if node.id not in names:
+                names.append(node.id)
+        else:
+            return None
+    return (["(Intercept)"] if intercept else []) + names
+
+
 def term_model_matrix(term: RandomTerm, frame: pd.DataFrame) -> tuple[np.ndarray, list[str],
-                                                                      ModelSpec]:
-    """The model matrix of a term's left-hand side, R's ``model.matrix(~ lhs)``."""
+                                                                      ModelSpec | None]:
+    """The model matrix of a term's left-hand side, R's ``model.matrix(~ lhs)``.
+
+    Plain numeric columns are taken directly (no formulaic spec is needed to encode new
+    data: the spec is None); anything else goes through formulaic with R's contrasts.
+    """
+    plain = _plain_columns(term, frame)
+    if plain:
+        columns = [np.ones(len(frame)) if name == "(Intercept)"
+                   else frame[name].to_numpy(dtype=float) for name in plain]
+        return np.column_stack(columns), [deparse(Name(n)) if n != "(Intercept)" else n
+                                          for n in plain], None
     spec = ModelSpec(
         formula=Formula(to_python(term.lhs)),
         materializer=RMaterializer,

@@ -103,13 +103,13 @@ def _join_terms(terms: tuple[tuple[int, Node], ...]) -> str:
     return out
 
 
-def _flatten_sum(node: Node, sign: int = 1) -> list[tuple[int, Node]]:
+def flatten_sum(node: Node, sign: int = 1) -> list[tuple[int, Node]]:
     """Split ``a + b - c`` into signed top-level terms."""
     if isinstance(node, BinOp) and node.op in ("+", "-"):
         right_sign = sign if node.op == "+" else -sign
-        return _flatten_sum(node.left, sign) + _flatten_sum(node.right, right_sign)
+        return flatten_sum(node.left, sign) + flatten_sum(node.right, right_sign)
     if isinstance(node, UnaryOp) and node.op in ("+", "-"):
-        return _flatten_sum(node.operand, sign if node.op == "+" else -sign)
+        return flatten_sum(node.operand, sign if node.op == "+" else -sign)
     return [(sign, node)]
 
 
@@ -175,7 +175,7 @@ def _interaction_name(variables: list[str], node: Node) -> str:
 
 def _expand_double_vert(lhs: Node) -> list[Node]:
     """``(1 + x + z || g)`` -> lhs ``1``, ``0 + x``, ``0 + z`` (lme4's expandDoubleVerts)."""
-    terms = _flatten_sum(lhs)
+    terms = flatten_sum(lhs)
     no_intercept = any(
         (s < 0 and isinstance(t, Num) and t.text == "1") or (s > 0 and isinstance(t, Num)
                                                               and t.text == "0")
@@ -233,7 +233,7 @@ def parse_mixed_formula(formula: str) -> MixedFormula:
     fixed: list[tuple[int, Node]] = []
     offsets: list[Node] = []
     random: list[RandomTerm] = []
-    for sign, term in _flatten_sum(rhs):
+    for sign, term in flatten_sum(rhs):
         if _is_bar(term):
             raise FormulaSyntaxError(
                 f"random-effect term {deparse(term)!r} in {formula!r} must be in parentheses, "

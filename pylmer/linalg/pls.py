@@ -122,7 +122,6 @@ class PLSWorkspace:
         theta = np.asarray(theta, dtype=float)
         self.theta = theta.copy()
         values = theta[self.Lind]
-        self.Lambdat.data[:] = values
         if self.dense:
             RZXcu = self._decompose_dense(values)
         else:
@@ -152,6 +151,7 @@ class PLSWorkspace:
         return sol
 
     def _decompose_sparse(self, values):
+        self.Lambdat.data[:] = values
         if self.diagonal:
             self._set_A_diagonal(values)
         else:
