@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..formula.bars import _expand_double_vert
-from ..formula.rexpr import BinOp, Call, Node, Num, Paren, UnaryOp, deparse, parse
+from ..formula.rexpr import BinOp, Call, Node, Paren, UnaryOp, deparse, parse
 
 __all__ = [
     "r_round", "r_format", "zapsmall", "quantile7", "abbreviate", "print_matrix",
@@ -64,7 +64,7 @@ def _fround(x: float, digits: float) -> float:
         return 0.0
     if digits == 0.0:
         return float(np.rint(x))
-    dig = int(math.floor(digits + 0.5))
+    dig = math.floor(digits + 0.5)
     sgn = -1.0 if x < 0 else 1.0
     x = abs(x)
     l10x = math.log10(2.0) * (0.5 + (math.frexp(x)[1] - 1))
@@ -165,7 +165,7 @@ def _scientific(x: float, digits: int) -> tuple[int, int, int, bool]:
 def format_real_info(x, digits: int = DIGITS, nsmall: int = 0) -> tuple[int, int, int]:
     """R's ``formatReal``: common (width, decimals, exponent flag) for a numeric vector."""
     values = np.asarray(x, dtype=float).ravel()
-    naflag = nanflag = posinf = neginf = False
+    nanflag = posinf = neginf = False
     neg = 0
     mxl = rgt = mxsl = mxns = None
     mnl = None
@@ -204,8 +204,6 @@ def format_real_info(x, digits: int = DIGITS, nsmall: int = 0) -> tuple[int, int
                 rgt = nsmall
                 wF = mxsl + rgt + (rgt != 0)
             d, w = rgt, wF
-    if naflag:
-        w = max(w, 2)
     if nanflag or posinf:
         w = max(w, 3)
     if neginf:
@@ -215,6 +213,8 @@ def format_real_info(x, digits: int = DIGITS, nsmall: int = 0) -> tuple[int, int
 
 def encode_real(x: float, w: int, d: int, e: int) -> str:
     """R's ``encodeReal0``: one number in the common format, right-justified to ``w``."""
+    if x == 0.0:
+        x = 0.0  # R drops the sign of zero: round(-1e-17, 3) prints as 0.000
     if np.isnan(x):
         text = "NaN"
     elif not math.isfinite(x):
@@ -515,9 +515,15 @@ def method_title(REML: bool) -> str:
     return "Linear mixed model fit by " + ("REML" if REML else "maximum likelihood ")
 
 
+def prints_as_reml(m) -> bool:
+    """lme4 records REML as the number of fixed effects (``dims[["REML"]]``), so a REML
+    fit without fixed effects prints as a maximum likelihood fit."""
+    return bool(m.REML) and len(m.fixef()) > 0
+
+
 def header_lines(m, data_name: str | None, cls: str = "lmerMod") -> list[str]:
     """``.prt.methTit`` and ``.prt.call``: title, formula and (when known) data."""
-    lines = [f"{method_title(m.REML)} ['{cls}']"]
+    lines = [f"{method_title(prints_as_reml(m))} ['{cls}']"]
     lines += formula_lines(m.formula)
     if data_name:
         lines += cat_fill(["   Data:", data_name])
@@ -527,7 +533,7 @@ def header_lines(m, data_name: str | None, cls: str = "lmerMod") -> list[str]:
 def aictab_lines(m, digits: int) -> list[str]:
     """``.prt.aictab``: the REML criterion, or the AIC BIC logLik deviance df.resid table,
     rounded to ``digits`` decimals."""
-    if m.REML:
+    if prints_as_reml(m):
         value = r_round(m.REMLcrit(), digits)
         return cat_fill(["REML criterion at convergence:", format_number(value)])
     values = [m.AIC(), m.BIC(), float(m.logLik()), m.deviance(), float(m.df_residual())]

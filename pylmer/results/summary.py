@@ -20,6 +20,7 @@ from .format import (
     ngrps_lines,
     print_matrix,
     print_named,
+    prints_as_reml,
     quantile7,
     r_format,
     r_round,
@@ -64,7 +65,7 @@ class LmerSummary:
         self.model = model
         self.data_name = data_name if data_name is not None else getattr(
             model.lf, "data_name", None)
-        self.methTitle = method_title(model.REML).rstrip()
+        self.methTitle = method_title(prints_as_reml(model)).rstrip()
         self.objClass = "lmerMod"
         self.REML = model.REML
         self.formula = model.formula
