@@ -42,6 +42,9 @@ class LFormula:
         The control settings used for the checks.
     family : object or None
         The family given to ``glFormula`` (None for ``lFormula``).
+    data_name : str or None
+        The data's name, printed by summaries (``DataFrame.attrs["name"]``, which
+        :func:`~pylmer.load_dataset` sets).
     """
 
     formula: MixedFormula
@@ -51,6 +54,7 @@ class LFormula:
     REML: bool
     control: LmerControl
     family: object = None
+    data_name: str | None = None
 
     @property
     def X(self) -> np.ndarray:
@@ -128,7 +132,9 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
                          "after evaluation); remove or fix those rows")
     fixed = fixed_design(parsed, fr.data, contrasts=contrasts, check_rankX=control.check_rankX)
     re = mkReTrms(parsed.random, fr.data, control)
-    return LFormula(parsed, fr, fixed, re, REML, control, family)
+    name = getattr(data, "attrs", {}).get("name")
+    return LFormula(parsed, fr, fixed, re, REML, control, family,
+                    data_name=name if isinstance(name, str) else None)
 
 
 def lFormula(formula: str, data: object, REML: bool = True, weights: object = None,

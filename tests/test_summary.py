@@ -165,8 +165,19 @@ def test_printed_own_fit(models, model, kind):
         assert len(a) == len(b) and _numbers_close(a, b), (a, b)
 
 
-def test_summary_without_data_name_leaves_out_the_data_line(models):
+def test_data_line_comes_from_the_data_sets_name(models):
+    # load_dataset names its frames; the summary prints "Data: sleepstudy" as lme4's does
     m = models.fit("sleepstudy_reml")
+    assert str(m.summary()) + "\n" == r_text("sleepstudy_reml", "summary")
+    assert repr(m) + "\n" == r_text("sleepstudy_reml", "print")
+
+
+def test_summary_without_data_name_leaves_out_the_data_line():
+    data = load_dataset("sleepstudy")
+    data.attrs.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = lmer("Reaction ~ Days + (Days | Subject)", data)
     expected = r_text("sleepstudy_reml", "summary").replace("   Data: sleepstudy\n", "")
     assert str(m.summary()) + "\n" == expected
     expected = r_text("sleepstudy_reml", "print").replace("   Data: sleepstudy\n", "")

@@ -146,7 +146,11 @@ def load_dataset(name: str) -> pd.DataFrame:
     >>> sleepstudy["Subject"].cat.categories[:3].tolist()
     ['308', '309', '310']
     """
-    return _load_cached(_canonical_name(name)).copy()
+    canonical = _canonical_name(name)
+    frame = _load_cached(canonical).copy()
+    # remembered so that summaries print "Data: sleepstudy", as lme4's do
+    frame.attrs["name"] = canonical
+    return frame
 
 
 def list_datasets() -> pd.DataFrame:

@@ -371,7 +371,7 @@ class LmerMod:
     def __repr__(self) -> str:
         from .format import format_lmermod
 
-        return format_lmermod(self)
+        return format_lmermod(self, data_name=self._lf.data_name)
 
     def _repr_html_(self) -> str:
         return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"

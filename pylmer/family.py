@@ -1,0 +1,617 @@
+"""GLM families and link functions as R's ``stats`` package defines them.
+
+``Link`` reproduces R's ``make.link()`` (the logit link R's C code, with its clamping);
+``Family`` and its subclasses reproduce ``binomial()``, ``poisson()``, ``Gamma()``,
+``inverse.gaussian()`` and ``gaussian()``: variance, deviance residuals, AIC, validity
+checks and the ``initialize`` step that turns the response into ``y``, ``weights`` and
+``mustart``. Both are immutable values, equal by value and hashable.
+
+lme4's C++ PIRLS kernel (``glmFamily.cpp``) does not call R for the common links: its
+inverse links and ``mu.eta`` clamp differently at extreme ``eta`` (and the binomial
+variance is bounded below by ``DBL_EPSILON``). Those kernels are ``Link.linkinv_lme4``,
+``Link.mu_eta_lme4`` and ``Family.variance_lme4``; they agree with R's functions except
+in the tails.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+from scipy import special, stats
+
+from .exceptions import PylmerWarning
+
+__all__ = [
+    "Link", "Family", "Initialized",
+    "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
+    "binomial", "poisson", "inverse_gaussian", "gaussian",
+    "get_family",
+]
+
+EPS = np.finfo(float).eps  # R: .Machine$double.eps, C: DBL_EPSILON
+_LOGIT_THRESH = 30.0  # R's family.c: THRESH / MTHRESH
+_PROBIT_THRESH = 8.125890664701906  # R: -qnorm(.Machine$double.eps) (scipy's is 1 ulp off)
+_CAUCHIT_THRESH = 1433540284805664.8  # R: -qcauchy(.Machine$double.eps)
+_M_1_SQRT_2PI = 0.398942280401432677939946059934
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+# --------------------------------------------------------- R's nmath densities and cdfs
+
+def _dnorm(x):
+    """R's ``dnorm(x)`` (nmath dnorm4), splitting x in the tail to keep precision."""
+    x = np.abs(x)
+    x1 = np.ldexp(np.round(np.ldexp(x, 16)), -16)
+    x2 = x - x1
+    with np.errstate(over="ignore"):
+        tail = _M_1_SQRT_2PI * (np.exp(-0.5 * x1 * x1) * np.exp((-0.5 * x2 - x1) * x2))
+    return np.where(x < 5, _M_1_SQRT_2PI * np.exp(-0.5 * x * x), tail)
+
+
+def _pcauchy(x):
+    """R's ``pcauchy(x)``: atan(1/x) in the tails, where 0.5 + atan(x)/pi loses digits."""
+    with np.errstate(divide="ignore"):
+        y = np.arctan(1 / x) / np.pi
+    return np.where(np.abs(x) > 1, np.where(x > 0, 0.5 - y + 0.5, -y), 0.5 + np.arctan(x) / np.pi)
+
+
+def _tanpi(p):
+    # R's tanpi for p in [0, 1/2]: exact at 1/4, where tan(pi / 4) is 1 ulp short of 1
+    return np.where(p == 0.25, 1.0, np.tan(np.pi * p))
+
+
+def _qcauchy(p):
+    """R's ``qcauchy(p)``: -1/tan(pi p), reflected for p > 1/2."""
+    with np.errstate(divide="ignore"):
+        q = np.where(p > 0.5, 1 / _tanpi(1 - p), -1 / _tanpi(p))
+    return np.where(p == 0.5, 0.0, q)
+
+
+def _dcauchy(x):
+    return 1 / (np.pi * (1 + x * x))
+
+
+# ------------------------------------------------------------------------ link functions
+
+def _logit_linkfun(mu):
+    bad = (mu < 0) | (mu > 1)
+    if np.any(bad):
+        raise ValueError(f"logit link: value {mu[bad][0]:g} out of range (0, 1); "
+                         "mu must be a probability")
+    with np.errstate(divide="ignore"):
+        return np.log(mu / (1 - mu))
+
+
+def _logit_linkinv(eta):
+    # R's C logit_linkinv: exp(eta) replaced by DBL_EPSILON / 1/DBL_EPSILON beyond +-30
+    tmp = np.where(eta < -_LOGIT_THRESH, EPS,
+                   np.where(eta > _LOGIT_THRESH, 1 / EPS,
+                            np.exp(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))))
+    return tmp / (1 + tmp)
+
+
+def _logit_mu_eta(eta):
+    e = np.exp(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))
+    opexp = 1 + e
+    return np.where(np.abs(eta) > _LOGIT_THRESH, EPS, e / (opexp * opexp))
+
+
+def _cloglog_mu_eta(eta):
+    eta = np.minimum(eta, 700)
+    return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), EPS)
+
+
+def _true(eta) -> bool:
+    return True
+
+
+def _finite_nonzero(eta) -> bool:
+    return bool(np.all(np.isfinite(eta)) and np.all(eta != 0))
+
+
+def _finite_positive(eta) -> bool:
+    return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
+
+
+class _LinkFunctions(NamedTuple):
+    linkfun: Callable
+    linkinv: Callable
+    mu_eta: Callable
+    valideta: Callable = _true
+    linkinv_lme4: Callable | None = None  # None: lme4 evaluates R's function
+    mu_eta_lme4: Callable | None = None
+
+
+def _clamp01(p):
+    return np.maximum(EPS, np.minimum(1 - EPS, p))
+
+
+def _exp_eps(eta):
+    return np.maximum(np.exp(eta), EPS)
+
+
+_LINKS: dict[str, _LinkFunctions] = {
+    "logit": _LinkFunctions(
+        _logit_linkfun, _logit_linkinv, _logit_mu_eta,
+        linkinv_lme4=lambda eta: _clamp01(1 / (1 + np.exp(-eta))),  # plogis
+        mu_eta_lme4=lambda eta: np.maximum(  # dlogis
+            EPS, np.exp(-np.abs(eta)) / (1 + np.exp(-np.abs(eta))) ** 2)),
+    "probit": _LinkFunctions(
+        special.ndtri,
+        lambda eta: special.ndtr(np.clip(eta, -_PROBIT_THRESH, _PROBIT_THRESH)),
+        lambda eta: np.maximum(_dnorm(eta), EPS),
+        linkinv_lme4=lambda eta: np.minimum(1 - EPS, special.ndtr(eta)),
+        mu_eta_lme4=_dnorm),
+    "cauchit": _LinkFunctions(
+        _qcauchy,
+        lambda eta: _pcauchy(np.clip(eta, -_CAUCHIT_THRESH, _CAUCHIT_THRESH)),
+        lambda eta: np.maximum(_dcauchy(eta), EPS),
+        linkinv_lme4=lambda eta: np.minimum(1 - EPS, _pcauchy(eta)),
+        mu_eta_lme4=_dcauchy),
+    "cloglog": _LinkFunctions(
+        lambda mu: np.log(-np.log(1 - mu)),
+        lambda eta: _clamp01(-np.expm1(-np.exp(eta))),
+        _cloglog_mu_eta,
+        mu_eta_lme4=lambda eta: np.maximum(EPS, np.exp(eta - np.exp(eta)))),
+    "log": _LinkFunctions(np.log, _exp_eps, _exp_eps),
+    "identity": _LinkFunctions(lambda mu: mu, lambda eta: eta, np.ones_like),
+    "inverse": _LinkFunctions(
+        lambda mu: 1 / mu, lambda eta: 1 / eta, lambda eta: -1 / (eta ** 2),
+        _finite_nonzero, mu_eta_lme4=lambda eta: -((1 / eta) ** 2)),
+    "sqrt": _LinkFunctions(np.sqrt, lambda eta: eta ** 2, lambda eta: 2 * eta,
+                           _finite_positive),
+    "1/mu^2": _LinkFunctions(lambda mu: 1 / mu ** 2, lambda eta: 1 / np.sqrt(eta),
+                             lambda eta: -1 / (2 * eta ** 1.5), _finite_positive),
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    """A GLM link function (R: ``make.link(name)``, class ``"link-glm"``).
+
+    Parameters
+    ----------
+    name : str
+        One of ``"logit"``, ``"probit"``, ``"cauchit"``, ``"cloglog"``, ``"log"``,
+        ``"identity"``, ``"inverse"``, ``"sqrt"``, ``"1/mu^2"``.
+
+    Notes
+    -----
+    The methods take and return float arrays, computed as R computes them, including R's
+    clamping of the inverse links (e.g. logit: ``exp(eta)`` replaced by ``DBL_EPSILON``
+    below ``eta = -30`` and by ``1/DBL_EPSILON`` above 30).
+    """
+
+    name: str
+
+    def __post_init__(self):
+        if self.name not in _LINKS:
+            raise ValueError(f"link {self.name!r} not recognised; use one of "
+                             + ", ".join(repr(k) for k in _LINKS))
+
+    def linkfun(self, mu) -> np.ndarray:
+        """eta = g(mu) (R: ``linkfun``)."""
+        return _LINKS[self.name].linkfun(_arr(mu))
+
+    def linkinv(self, eta) -> np.ndarray:
+        """mu = g^-1(eta), clamped as R clamps it (R: ``linkinv``)."""
+        return _LINKS[self.name].linkinv(_arr(eta))
+
+    def mu_eta(self, eta) -> np.ndarray:
+        """d mu / d eta (R: ``mu.eta``)."""
+        return _LINKS[self.name].mu_eta(_arr(eta))
+
+    def valideta(self, eta) -> bool:
+        """Whether eta is in the link's domain (R: ``valideta``)."""
+        return _LINKS[self.name].valideta(_arr(eta))
+
+    def linkinv_lme4(self, eta) -> np.ndarray:
+        """The inverse link of lme4's C++ PIRLS kernel (lme4: ``glmLink::linkInv``).
+
+        Differs from :meth:`linkinv` only in the tails: e.g. logit is
+        ``max(eps, min(1 - eps, plogis(eta)))``, probit ``min(1 - eps, pnorm(eta))``.
+        """
+        f = _LINKS[self.name].linkinv_lme4 or _LINKS[self.name].linkinv
+        return f(_arr(eta))
+
+    def mu_eta_lme4(self, eta) -> np.ndarray:
+        """d mu / d eta of lme4's C++ PIRLS kernel (lme4: ``glmLink::muEta``)."""
+        f = _LINKS[self.name].mu_eta_lme4 or _LINKS[self.name].mu_eta
+        return f(_arr(eta))
+
+
+# ------------------------------------------------------------------------------ families
+
+class Initialized(NamedTuple):
+    """What R's ``family$initialize`` leaves behind: response, prior weights, mustart."""
+
+    y: np.ndarray
+    weights: np.ndarray
+    mustart: np.ndarray
+
+
+def _y_log_y(y, mu):
+    # R's C y_log_y: y * log(y / mu), defined as 0 when y == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y != 0, y * np.log(y / mu), 0.0)
+
+
+@dataclass(frozen=True, repr=False)
+class Family:
+    """A GLM family: distribution and link (R: an object of class ``"family"``).
+
+    Use a subclass: :class:`Binomial`, :class:`Poisson`, :class:`Gamma`,
+    :class:`InverseGaussian`, :class:`Gaussian` (or :func:`get_family`).
+
+    Attributes
+    ----------
+    link : Link
+        The link; a link name is accepted and converted.
+    family : str
+        R's family name (``"binomial"``, ``"Gamma"``, ``"inverse.gaussian"``, ...).
+    ok_links : tuple of str
+        The links R's constructor lists for this family.
+    estimates_dispersion : bool
+        Whether the scale parameter is estimated (R's ``dispersion`` is ``NA``); False for
+        binomial and Poisson, whose dispersion is 1.
+    """
+
+    link: Link
+    family: ClassVar[str] = ""
+    ok_links: ClassVar[tuple[str, ...]] = ()
+    estimates_dispersion: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if type(self) is Family:
+            raise TypeError("Family is abstract; use binomial(), poisson(), Gamma(), "
+                            "inverse_gaussian() or gaussian()")
+        name = self.link.name if isinstance(self.link, Link) else self.link
+        if not isinstance(name, str) or name not in self.ok_links:
+            raise ValueError(f"link {name!r} not available for {self.family} family; "
+                             "available links are " + ", ".join(map(repr, self.ok_links)))
+        object.__setattr__(self, "link", Link(name))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(link={self.link.name!r})"
+
+    def __str__(self) -> str:
+        return f"Family: {self.family} \nLink function: {self.link.name}"
+
+    # the link, as R's family object carries it
+    def linkfun(self, mu) -> np.ndarray:
+        """eta = g(mu) (R: ``family$linkfun``)."""
+        return self.link.linkfun(mu)
+
+    def linkinv(self, eta) -> np.ndarray:
+        """mu = g^-1(eta) (R: ``family$linkinv``)."""
+        return self.link.linkinv(eta)
+
+    def mu_eta(self, eta) -> np.ndarray:
+        """d mu / d eta (R: ``family$mu.eta``)."""
+        return self.link.mu_eta(eta)
+
+    def valideta(self, eta) -> bool:
+        """Whether eta is valid for the link (R: ``family$valideta``)."""
+        return self.link.valideta(eta)
+
+    # the distribution
+    def variance(self, mu) -> np.ndarray:
+        """Variance function V(mu) (R: ``family$variance``)."""
+        raise NotImplementedError
+
+    def variance_lme4(self, mu) -> np.ndarray:
+        """V(mu) in lme4's C++ kernel (lme4: ``glmDist::variance``); R's but for binomial."""
+        return self.variance(mu)
+
+    def validmu(self, mu) -> bool:
+        """Whether mu is in the family's domain (R: ``family$validmu``)."""
+        return True
+
+    def dev_resids(self, y, mu, wt) -> np.ndarray:
+        """Unit deviances times prior weights (R: ``family$dev.resids``)."""
+        raise NotImplementedError
+
+    def aic(self, y, n, mu, wt, dev) -> float:
+        """-2 log-likelihood (+2 for an estimated scale) (R: ``family$aic``).
+
+        Parameters
+        ----------
+        y, mu, wt : array_like, (n,)
+            Response (proportions for binomial), fitted means, prior weights (as
+            returned by :meth:`initialize`).
+        n : array_like, (n,)
+            Binomial trials per observation (:meth:`n_trials`); ignored by other families.
+        dev : float
+            The total deviance, used by the families with a dispersion parameter.
+        """
+        raise NotImplementedError
+
+    def initialize(self, y, weights=None, *, start_given: bool = False) -> Initialized:
+        """Check the response and derive starting means (R: ``family$initialize``).
+
+        Parameters
+        ----------
+        y : array_like, (n,) or (n, 2)
+            The response; two columns (successes, failures) only for binomial.
+        weights : array_like, (n,), optional
+            Prior weights; ones when omitted.
+        start_given : bool
+            True when the caller supplies ``start``, ``mustart`` or ``etastart``; only
+            gaussian consults it (R skips its starting-value check then).
+
+        Returns
+        -------
+        Initialized
+            ``(y, weights, mustart)``: the response as a vector, the prior weights (times
+            the trials for a two-column binomial response) and R's ``mustart``.
+
+        Raises
+        ------
+        ValueError
+            For a response outside the family's domain, with R's message.
+        """
+        y = _arr(y)
+        weights = np.ones(len(y)) if weights is None else _arr(weights).copy()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if weights.shape != (len(y),):
+            raise ValueError(f"weights have shape {weights.shape}; need one weight per "
+                             f"observation ({len(y)})")
+        if y.ndim == 2 and not isinstance(self, Binomial):
+            raise ValueError(f"the response must be a vector for the {self.family!r} "
+                             "family; a two-column response is for binomial only")
+        return self._initialize(y.copy(), weights, start_given)
+
+    def _initialize(self, y, weights, start_given) -> Initialized:
+        return Initialized(y, weights, y.copy())
+
+    def n_trials(self, y) -> np.ndarray:
+        """Binomial trials per observation, R's ``n`` set by ``initialize`` (ones here)."""
+        y = _arr(y)
+        return np.ones(len(y))
+
+
+@dataclass(frozen=True, repr=False)
+class Binomial(Family):
+    """The binomial family (R: ``binomial(link = "logit")``).
+
+    Links: ``"logit"`` (default), ``"probit"``, ``"cloglog"``, ``"cauchit"``, ``"log"``.
+    The response is a 0/1 vector, proportions with the trials as weights, or a
+    two-column array of (successes, failures).
+    """
+
+    link: Link = Link("logit")
+    family: ClassVar[str] = "binomial"
+    ok_links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog", "cauchit", "log")
+    estimates_dispersion: ClassVar[bool] = False
+
+    def variance(self, mu):
+        mu = _arr(mu)
+        return mu * (1 - mu)
+
+    def variance_lme4(self, mu):
+        return np.maximum(EPS, self.variance(mu))
+
+    def validmu(self, mu):
+        mu = _arr(mu)
+        return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
+
+    def dev_resids(self, y, mu, wt):
+        y, mu, wt = _arr(y), _arr(mu), _arr(wt)
+        return 2 * wt * (_y_log_y(y, mu) + _y_log_y(1 - y, 1 - mu))
+
+    def aic(self, y, n, mu, wt, dev):
+        y, n, mu, wt = np.broadcast_arrays(_arr(y), _arr(n), _arr(mu), _arr(wt))
+        m = n if np.any(n > 1) else wt
+        share = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
+        return float(-2 * np.sum(share * stats.binom.logpmf(np.round(m * y), np.round(m), mu)))
+
+    def _initialize(self, y, weights, start_given):
+        if y.ndim == 1:
+            y[weights == 0] = 0
+            if np.any((y < 0) | (y > 1)):
+                raise ValueError("y values must be 0 <= y <= 1 (for binomial, give "
+                                 "proportions with the trials as weights, or two columns "
+                                 "cbind(successes, failures))")
+            m = weights * y
+            if np.any(np.abs(m - np.round(m)) > 0.001):
+                warnings.warn("non-integer #successes in a binomial glm! (weights * y "
+                              "should be whole numbers of successes)", PylmerWarning,
+                              stacklevel=3)
+            return Initialized(y, weights, (weights * y + 0.5) / (weights + 1))
+        if y.ndim != 2 or y.shape[1] != 2:
+            raise ValueError("for the 'binomial' family, y must be a vector of 0 and 1's or "
+                             "a 2 column matrix where col 1 is no. successes and col 2 is "
+                             f"no. failures; got shape {y.shape}")
+        for j, what in enumerate(("successes (first column)", "failures (second column)")):
+            if np.any(y[:, j] < 0):
+                raise ValueError(
+                    f"negative counts of {what} in the two-column binomial response; "
+                    "the columns are successes and failures: write "
+                    "cbind(successes, trials - successes), with successes <= trials")
+        if np.any(np.abs(y - np.round(y)) > 0.001):
+            warnings.warn("non-integer counts in a binomial glm!", PylmerWarning,
+                          stacklevel=3)
+        n = y[:, 0] + y[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prop = np.where(n == 0, 0.0, y[:, 0] / n)
+        return Initialized(prop, weights * n, (n * prop + 0.5) / (n + 1))
+
+    def n_trials(self, y):
+        """R's ``n`` after ``initialize``: successes + failures for a two-column response."""
+        y = _arr(y)
+        if y.ndim == 2 and y.shape[1] == 2:
+            return y[:, 0] + y[:, 1]
+        return np.ones(len(y))
+
+
+@dataclass(frozen=True, repr=False)
+class Poisson(Family):
+    """The Poisson family (R: ``poisson(link = "log")``); links ``"log"``, ``"sqrt"``,
+    ``"identity"``."""
+
+    link: Link = Link("log")
+    family: ClassVar[str] = "poisson"
+    ok_links: ClassVar[tuple[str, ...]] = ("log", "identity", "sqrt")
+    estimates_dispersion: ClassVar[bool] = False
+
+    def variance(self, mu):
+        return _arr(mu).copy()
+
+    def validmu(self, mu):
+        mu = _arr(mu)
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+
+    def dev_resids(self, y, mu, wt):
+        y, mu, wt = np.broadcast_arrays(_arr(y), _arr(mu), _arr(wt))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(y > 0, wt * (y * np.log(y / mu) - (y - mu)), mu * wt)
+        return 2 * r
+
+    def aic(self, y, n, mu, wt, dev):
+        return float(-2 * np.sum(stats.poisson.logpmf(_arr(y), _arr(mu)) * _arr(wt)))
+
+    def _initialize(self, y, weights, start_given):
+        if np.any(y < 0):
+            raise ValueError("negative values not allowed for the 'Poisson' family; "
+                             "the response must be counts >= 0")
+        return Initialized(y, weights, y + 0.1)
+
+
+@dataclass(frozen=True, repr=False)
+class Gamma(Family):
+    """The Gamma family (R: ``Gamma(link = "inverse")``); links ``"inverse"``, ``"log"``,
+    ``"identity"``."""
+
+    link: Link = Link("inverse")
+    family: ClassVar[str] = "Gamma"
+    ok_links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+
+    def variance(self, mu):
+        return _arr(mu) ** 2
+
+    def validmu(self, mu):
+        mu = _arr(mu)
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+
+    def dev_resids(self, y, mu, wt):
+        y, mu, wt = _arr(y), _arr(mu), _arr(wt)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(y == 0, 1.0, y / mu)
+        return -2 * wt * (np.log(ratio) - (y - mu) / mu)
+
+    def aic(self, y, n, mu, wt, dev):
+        y, mu, wt = np.broadcast_arrays(_arr(y), _arr(mu), _arr(wt))
+        disp = dev / np.sum(wt)
+        return float(-2 * np.sum(stats.gamma.logpdf(y, 1 / disp, scale=mu * disp) * wt) + 2)
+
+    def _initialize(self, y, weights, start_given):
+        if np.any(y <= 0):
+            raise ValueError("non-positive values not allowed for the 'Gamma' family; "
+                             "the response must be > 0")
+        return Initialized(y, weights, y.copy())
+
+
+@dataclass(frozen=True, repr=False)
+class InverseGaussian(Family):
+    """The inverse Gaussian family (R: ``inverse.gaussian(link = "1/mu^2")``); links
+    ``"1/mu^2"``, ``"inverse"``, ``"log"``, ``"identity"``."""
+
+    link: Link = Link("1/mu^2")
+    family: ClassVar[str] = "inverse.gaussian"
+    ok_links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity", "1/mu^2")
+
+    def variance(self, mu):
+        return _arr(mu) ** 3
+
+    def dev_resids(self, y, mu, wt):
+        y, mu, wt = _arr(y), _arr(mu), _arr(wt)
+        return wt * ((y - mu) ** 2) / (y * mu ** 2)
+
+    def aic(self, y, n, mu, wt, dev):
+        y, wt = np.broadcast_arrays(_arr(y), _arr(wt))
+        sw = np.sum(wt)
+        return float(sw * (1 + np.log(dev / sw * 2 * np.pi)) + 3 * np.sum(np.log(y) * wt) + 2)
+
+    def _initialize(self, y, weights, start_given):
+        if np.any(y <= 0):
+            raise ValueError("positive values only are allowed for the 'inverse.gaussian' "
+                             "family")
+        return Initialized(y, weights, y.copy())
+
+
+@dataclass(frozen=True, repr=False)
+class Gaussian(Family):
+    """The Gaussian family (R: ``gaussian(link = "identity")``); links ``"identity"``,
+    ``"log"``, ``"inverse"``."""
+
+    link: Link = Link("identity")
+    family: ClassVar[str] = "gaussian"
+    ok_links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+
+    def variance(self, mu):
+        return np.ones_like(_arr(mu))
+
+    def dev_resids(self, y, mu, wt):
+        y, mu, wt = _arr(y), _arr(mu), _arr(wt)
+        return wt * ((y - mu) ** 2)
+
+    def aic(self, y, n, mu, wt, dev):
+        y, wt = np.broadcast_arrays(_arr(y), _arr(wt))
+        nobs = y.size
+        return float(nobs * (np.log(dev / nobs * 2 * np.pi) + 1) + 2 - np.sum(np.log(wt)))
+
+    def _initialize(self, y, weights, start_given):
+        name = self.link.name
+        if not start_given and ((name == "inverse" and np.any(y == 0))
+                                or (name == "log" and np.any(y <= 0))):
+            raise ValueError("cannot find valid starting values: please specify some "
+                             f"(the {name} link needs y {'!= 0' if name == 'inverse' else '> 0'}"
+                             "; give start, mustart or etastart)")
+        return Initialized(y, weights, y.copy())
+
+
+# R's spellings (R's Gamma is the class itself)
+binomial = Binomial
+poisson = Poisson
+inverse_gaussian = InverseGaussian
+gaussian = Gaussian
+
+_BY_NAME: dict[str, type[Family]] = {
+    "binomial": Binomial, "poisson": Poisson, "gamma": Gamma,
+    "inverse.gaussian": InverseGaussian, "inverse_gaussian": InverseGaussian,
+    "gaussian": Gaussian,
+}
+
+
+def get_family(spec) -> Family:
+    """The family a ``family=`` argument names (R: ``glmer``'s handling of ``family``).
+
+    Parameters
+    ----------
+    spec : str, Family or Family subclass
+        A name (``"binomial"``, ``"poisson"``, ``"Gamma"``/``"gamma"``,
+        ``"inverse.gaussian"``/``"inverse_gaussian"``, ``"gaussian"``; any case), a family
+        object (returned as is), or a family class such as ``binomial`` (R's
+        ``family = binomial``), used with its default link.
+    """
+    if isinstance(spec, Family):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Family) and spec is not Family:
+        return spec()
+    if isinstance(spec, str):
+        cls = _BY_NAME.get(spec.lower())
+        if cls is None:
+            raise ValueError(f"unknown family {spec!r}; use one of 'binomial', 'poisson', "
+                             "'Gamma', 'inverse.gaussian', 'gaussian' (or a family object "
+                             "such as binomial(link='probit'))")
+        return cls()
+    raise TypeError(f"family must be a family name or a family object such as "
+                    f"binomial(link='probit'), not {type(spec).__name__}")
