@@ -27,11 +27,11 @@ import pytest
 
 from pylmer import lmer, load_dataset
 from pylmer.modular import OptInfo, lFormula, mkLmerDevfun, mkMerMod
-from pylmer.results.format import (
+from pylmer.results.format import format_lmermod
+from pylmer.results.rprint import (
     abbreviate,
     cat_fill,
     deparse_lines,
-    format_lmermod,
     formula_lines,
     print_matrix,
     print_named,

@@ -173,7 +173,7 @@ def _interaction_name(variables: list[str], node: Node) -> str:
     return _group_name(variables)
 
 
-def _expand_double_vert(lhs: Node) -> list[Node]:
+def expand_double_vert(lhs: Node) -> list[Node]:
     """``(1 + x + z || g)`` -> lhs ``1``, ``0 + x``, ``0 + z`` (lme4's expandDoubleVerts)."""
     terms = flatten_sum(lhs)
     no_intercept = any(
@@ -196,7 +196,7 @@ def _bar_terms(node: Node, formula: str) -> list[RandomTerm]:
         raise FormulaSyntaxError(
             f"term {deparse(node)!r} mixes random-effect bars with other terms in {formula!r}"
         )
-    lhs_nodes = _expand_double_vert(node.left) if node.op == "||" else [node.left]
+    lhs_nodes = expand_double_vert(node.left) if node.op == "||" else [node.left]
     groups = _group_variables(node.right, formula)
     terms = []
     for variables in groups:

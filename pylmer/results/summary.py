@@ -10,21 +10,23 @@ import numpy as np
 import pandas as pd
 
 from .format import (
-    DIGITS,
-    abbreviate,
     aictab_lines,
     convergence_lines,
     fit_warning_lines,
     header_lines,
     method_title,
     ngrps_lines,
+    prints_as_reml,
+    varcorr_lines,
+)
+from .rprint import (
+    DIGITS,
+    abbreviate,
     print_matrix,
     print_named,
-    prints_as_reml,
     quantile7,
     r_format,
     r_round,
-    varcorr_lines,
     zapsmall,
 )
 
