@@ -1,6 +1,6 @@
 """GLM families and link functions as R's ``stats`` package defines them.
 
-``Link`` reproduces R's ``make.link()`` (the logit link R's C code, with its clamping);
+``Link`` reproduces R's ``make.link()`` (logit from R's C code, clamping included);
 ``Family`` and its subclasses reproduce ``binomial()``, ``poisson()``, ``Gamma()``,
 ``inverse.gaussian()`` and ``gaussian()``: variance, deviance residuals, AIC, validity
 checks and the ``initialize`` step that turns the response into ``y``, ``weights`` and
@@ -50,15 +50,13 @@ def _dnorm(x):
     x = np.abs(x)
     x1 = np.ldexp(np.round(np.ldexp(x, 16)), -16)
     x2 = x - x1
-    with np.errstate(over="ignore"):
-        tail = _M_1_SQRT_2PI * (np.exp(-0.5 * x1 * x1) * np.exp((-0.5 * x2 - x1) * x2))
+    tail = _M_1_SQRT_2PI * (np.exp(-0.5 * x1 * x1) * np.exp((-0.5 * x2 - x1) * x2))
     return np.where(x < 5, _M_1_SQRT_2PI * np.exp(-0.5 * x * x), tail)
 
 
 def _pcauchy(x):
     """R's ``pcauchy(x)``: atan(1/x) in the tails, where 0.5 + atan(x)/pi loses digits."""
-    with np.errstate(divide="ignore"):
-        y = np.arctan(1 / x) / np.pi
+    y = np.arctan(1 / x) / np.pi
     return np.where(np.abs(x) > 1, np.where(x > 0, 0.5 - y + 0.5, -y), 0.5 + np.arctan(x) / np.pi)
 
 
@@ -69,8 +67,7 @@ def _tanpi(p):
 
 def _qcauchy(p):
     """R's ``qcauchy(p)``: -1/tan(pi p), reflected for p > 1/2."""
-    with np.errstate(divide="ignore"):
-        q = np.where(p > 0.5, 1 / _tanpi(1 - p), -1 / _tanpi(p))
+    q = np.where(p > 0.5, 1 / _tanpi(1 - p), -1 / _tanpi(p))
     return np.where(p == 0.5, 0.0, q)
 
 
@@ -85,8 +82,7 @@ def _logit_linkfun(mu):
     if np.any(bad):
         raise ValueError(f"logit link: value {mu[bad][0]:g} out of range (0, 1); "
                          "mu must be a probability")
-    with np.errstate(divide="ignore"):
-        return np.log(mu / (1 - mu))
+    return np.log(mu / (1 - mu))
 
 
 def _logit_linkinv(eta):
@@ -108,16 +104,16 @@ def _cloglog_mu_eta(eta):
     return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), EPS)
 
 
-def _true(eta) -> bool:
+def _true(x) -> bool:
     return True
 
 
-def _finite_nonzero(eta) -> bool:
-    return bool(np.all(np.isfinite(eta)) and np.all(eta != 0))
+def _finite_nonzero(x) -> bool:
+    return bool(np.all(np.isfinite(x)) and np.all(x != 0))
 
 
-def _finite_positive(eta) -> bool:
-    return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
+def _finite_positive(x) -> bool:
+    return bool(np.all(np.isfinite(x)) and np.all(x > 0))
 
 
 class _LinkFunctions(NamedTuple):
@@ -196,21 +192,29 @@ class Link:
             raise ValueError(f"link {self.name!r} not recognised; use one of "
                              + ", ".join(repr(k) for k in _LINKS))
 
+    def _apply(self, what: str, x):
+        # R is silent where exp overflows or 1/0 gives Inf; so are we (NaN still warns)
+        f = getattr(_LINKS[self.name], what)
+        if f is None:  # lme4 evaluates R's function for this link
+            f = getattr(_LINKS[self.name], what.removesuffix("_lme4"))
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            return f(_arr(x))
+
     def linkfun(self, mu) -> np.ndarray:
         """eta = g(mu) (R: ``linkfun``)."""
-        return _LINKS[self.name].linkfun(_arr(mu))
+        return self._apply("linkfun", mu)
 
     def linkinv(self, eta) -> np.ndarray:
         """mu = g^-1(eta), clamped as R clamps it (R: ``linkinv``)."""
-        return _LINKS[self.name].linkinv(_arr(eta))
+        return self._apply("linkinv", eta)
 
     def mu_eta(self, eta) -> np.ndarray:
         """d mu / d eta (R: ``mu.eta``)."""
-        return _LINKS[self.name].mu_eta(_arr(eta))
+        return self._apply("mu_eta", eta)
 
     def valideta(self, eta) -> bool:
         """Whether eta is in the link's domain (R: ``valideta``)."""
-        return _LINKS[self.name].valideta(_arr(eta))
+        return self._apply("valideta", eta)
 
     def linkinv_lme4(self, eta) -> np.ndarray:
         """The inverse link of lme4's C++ PIRLS kernel (lme4: ``glmLink::linkInv``).
@@ -218,13 +222,11 @@ class Link:
         Differs from :meth:`linkinv` only in the tails: e.g. logit is
         ``max(eps, min(1 - eps, plogis(eta)))``, probit ``min(1 - eps, pnorm(eta))``.
         """
-        f = _LINKS[self.name].linkinv_lme4 or _LINKS[self.name].linkinv
-        return f(_arr(eta))
+        return self._apply("linkinv_lme4", eta)
 
     def mu_eta_lme4(self, eta) -> np.ndarray:
         """d mu / d eta of lme4's C++ PIRLS kernel (lme4: ``glmLink::muEta``)."""
-        f = _LINKS[self.name].mu_eta_lme4 or _LINKS[self.name].mu_eta
-        return f(_arr(eta))
+        return self._apply("mu_eta_lme4", eta)
 
 
 # ------------------------------------------------------------------------------ families
@@ -259,8 +261,7 @@ class Family:
     ok_links : tuple of str
         The links R's constructor lists for this family.
     estimates_dispersion : bool
-        Whether the scale parameter is estimated (R's ``dispersion`` is ``NA``); False for
-        binomial and Poisson, whose dispersion is 1.
+        Whether the scale is estimated; False for binomial and Poisson (dispersion 1).
     """
 
     link: Link
@@ -321,15 +322,8 @@ class Family:
     def aic(self, y, n, mu, wt, dev) -> float:
         """-2 log-likelihood (+2 for an estimated scale) (R: ``family$aic``).
 
-        Parameters
-        ----------
-        y, mu, wt : array_like, (n,)
-            Response (proportions for binomial), fitted means, prior weights (as
-            returned by :meth:`initialize`).
-        n : array_like, (n,)
-            Binomial trials per observation (:meth:`n_trials`); ignored by other families.
-        dev : float
-            The total deviance, used by the families with a dispersion parameter.
+        ``y``, ``wt``: the response and weights :meth:`initialize` returns; ``n``: the
+        binomial trials (:meth:`n_trials`); ``dev``: the total deviance.
         """
         raise NotImplementedError
 
@@ -350,12 +344,8 @@ class Family:
         -------
         Initialized
             ``(y, weights, mustart)``: the response as a vector, the prior weights (times
-            the trials for a two-column binomial response) and R's ``mustart``.
-
-        Raises
-        ------
-        ValueError
-            For a response outside the family's domain, with R's message.
+            the trials for a two-column binomial response) and R's ``mustart``. A response
+            outside the family's domain raises ValueError with R's message.
         """
         y = _arr(y)
         weights = np.ones(len(y)) if weights is None else _arr(weights).copy()
@@ -374,8 +364,7 @@ class Family:
 
     def n_trials(self, y) -> np.ndarray:
         """Binomial trials per observation, R's ``n`` set by ``initialize`` (ones here)."""
-        y = _arr(y)
-        return np.ones(len(y))
+        return np.ones(len(_arr(y)))
 
 
 @dataclass(frozen=True, repr=False)
@@ -401,7 +390,7 @@ class Binomial(Family):
 
     def validmu(self, mu):
         mu = _arr(mu)
-        return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
+        return _finite_positive(mu) and bool(np.all(mu < 1))
 
     def dev_resids(self, y, mu, wt):
         y, mu, wt = _arr(y), _arr(mu), _arr(wt)
@@ -466,8 +455,7 @@ class Poisson(Family):
         return _arr(mu).copy()
 
     def validmu(self, mu):
-        mu = _arr(mu)
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+        return _finite_positive(_arr(mu))
 
     def dev_resids(self, y, mu, wt):
         y, mu, wt = np.broadcast_arrays(_arr(y), _arr(mu), _arr(wt))
@@ -498,8 +486,7 @@ class Gamma(Family):
         return _arr(mu) ** 2
 
     def validmu(self, mu):
-        mu = _arr(mu)
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+        return _finite_positive(_arr(mu))
 
     def dev_resids(self, y, mu, wt):
         y, mu, wt = _arr(y), _arr(mu), _arr(wt)
