@@ -85,16 +85,45 @@ class LmerControl:
             value = getattr(self, name)
             if value not in CHECK_ACTIONS:
                 raise ValueError(f"{name}={value!r}: use one of {', '.join(CHECK_ACTIONS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        for optimizer in self.optimizer_stages():
+            if optimizer not in OPTIMIZERS:
+                raise ValueError(
+                    f"optimizer={optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         if self.check_rankX not in RANKX_ACTIONS:
             raise ValueError(
                 f"check_rankX={self.check_rankX!r}: use one of {', '.join(RANKX_ACTIONS)}"
             )
 
 
+    def optimizer_stages(self) -> tuple[str, ...]:
+        """The optimizer of each stage (one for lmer, two for glmer)."""
+        if isinstance(self.optimizer, str):
+            return (self.optimizer,)
+        return tuple(self.optimizer)
+
+
 @dataclass(frozen=True)
 class GlmerControl(LmerControl):
-    """Settings for ``glmer`` (R: ``glmerControl()``); checks as in :class:`LmerControl`."""
+    """Settings for ``glmer`` (R: ``glmerControl()``); checks as in :class:`LmerControl`.
+
+    Attributes
+    ----------
+    optimizer : str or (str, str)
+        Optimizers of stage 1 (theta, nAGQ = 0) and stage 2 (theta and beta). Default:
+        nlopt's BOBYQA for both (lme4 uses BOBYQA, then Nelder-Mead); one name serves
+        both stages.
+    tolPwrss : float
+        PIRLS convergence tolerance (relative change of the penalized deviance).
+    restart_edge : bool
+        Not used by glmer (as in lme4).
+    """
+
+    optimizer: object = ("bobyqa", "bobyqa")
+    restart_edge: bool = False
+    tolPwrss: float = 1e-7
 
     allow_n_levels_equal_nobs = True
+
+    def optimizer_stages(self) -> tuple[str, str]:
+        stages = super().optimizer_stages()
+        return (stages[0], stages[0]) if len(stages) == 1 else (stages[0], stages[1])

@@ -30,11 +30,16 @@ class Derivs:
 
 
 def deriv12(fun: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
-            lower: np.ndarray, upper: np.ndarray | None = None,
+            lower: np.ndarray | None = None, upper: np.ndarray | None = None,
             delta: float = 1e-4) -> Derivs:
-    """Central finite-difference gradient and Hessian (lme4's ``deriv12``)."""
+    """Central finite-difference gradient and Hessian (lme4's ``deriv12``).
+
+    lme4 calls it without bounds (steps may cross a bound of theta; the objectives
+    accept that), which is the default here.
+    """
     x = np.asarray(x, dtype=float)
     nx = len(x)
+    lower = np.full(nx, -np.inf) if lower is None else lower
     upper = np.full(nx, np.inf) if upper is None else upper
     H = np.empty((nx, nx))
     g = np.empty(nx)

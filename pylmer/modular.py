@@ -255,7 +255,7 @@ def _restart_edge(devfun, opt, control):
         if (devfun(theta) - d0) / btol < 0:
             from .optimize import minimize
 
-            again = minimize(devfun, opt.par, devfun.lower, optimizer=control.optimizer,
+            again = minimize(devfun, opt.par, devfun.lower, optimizer=control.optimizer_stages()[0],
                              options=control.optCtrl)
             return type(again)(again.optimizer, again.par, again.fval,
                                opt.feval + again.feval, again.conv, again.message)
@@ -295,7 +295,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
         raise ValueError("start is below the lower bounds of theta (0 for variances)")
     ws = devfun.workspace
     with single_threaded_blas(ws.dense or ws.chol.backend == "cholmod"):
-        opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer,
+        opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer_stages()[0],
                        options=control.optCtrl)
         if control.restart_edge:
             opt = _restart_edge(devfun, opt, control)
@@ -303,7 +303,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
             opt = _check_boundary(devfun, opt, control.boundary_tol)
         derivs = None
         if control.calc_derivs:
-            derivs = deriv12(devfun, opt.par, opt.fval, devfun.lower)
+            derivs = deriv12(devfun, opt.par, opt.fval)
         fval = devfun(opt.par)  # leave the workspace at the optimum
     messages = check_conv(derivs, opt.par, devfun.lower, control)
     return OptInfo(opt.optimizer, opt.par.copy(), fval, opt.feval, opt.conv, opt.message,

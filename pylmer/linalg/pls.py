@@ -52,27 +52,19 @@ class PLSWorkspace:
     """
 
     def __init__(self, X, y, Zt, Lambdat, Lind, weights=None, offset=None,
-                 backend=None, dense=None):
+                 backend=None, dense=None, reweightable=False):
         n, p = X.shape
         self.n, self.p = n, p
         self.q = Zt.shape[0]
-        yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
-        if weights is not None:
-            sw = np.sqrt(weights)
-            X = X * sw[:, None]
-            yy = yy * sw
-            Zt = sps.csc_matrix(Zt @ sps.diags(sw))
-            positive = weights[weights > 0]
-            self.ldW = float(np.sum(np.log(positive)))
-        else:
-            self.ldW = 0.0
-        Zt = sps.csc_matrix(Zt)
-        self.ZtZ = sps.csc_matrix(Zt @ Zt.T)
+        self.X = np.asarray(X, dtype=float)
+        self.Zt = sps.csc_matrix(Zt)
+        self.Zt.sort_indices()
+        # the pattern of Z'WZ does not depend on the (positive) weights
+        self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
         self.ZtZ.sort_indices()
-        self.ZtXy = np.asarray(Zt @ np.column_stack([X, yy]))  # (q, p + 1)
-        self.XtX = X.T @ X
-        self.Xty = X.T @ yy
-        self.yty = float(yy @ yy)
+        self._pairs = self._pair_map() if reweightable else None
+        yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
+        self._set_crossproducts(yy, weights)
 
         self.Lambdat = sps.csc_matrix(Lambdat, copy=True)
         self.Lind = np.asarray(Lind, dtype=np.int64)
@@ -85,6 +77,70 @@ class PLSWorkspace:
         else:
             self._init_sparse(backend)
         self.theta = None
+
+    # ------------------------------------------------------------------ cross-products
+    def _pair_map(self):
+        """For each observation, the pairs of its non-zeros in Zt and their slots in Z'Z.
+
+        With these, Z'WZ for new weights is one weighted bincount: O(n k^2) for k
+        non-zeros per row of Z, with no sparse matrix product.
+        """
+        Zt, q = self.Zt, self.q
+        counts = np.diff(Zt.indptr)
+        obs, slot, prod = [], [], []
+        keys = np.repeat(np.arange(q), np.diff(self.ZtZ.indptr)) * q + self.ZtZ.indices
+        for k in np.unique(counts):
+            if k == 0:
+                continue
+            cols = np.flatnonzero(counts == k)
+            at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
+            rows, vals = Zt.indices[at], Zt.data[at]
+            a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+            key = rows[:, b.ravel()] * q + rows[:, a.ravel()]  # column-major slot of (a, b)
+            obs.append(np.repeat(cols, k * k))
+            slot.append(np.searchsorted(keys, key.ravel()))
+            prod.append((vals[:, a.ravel()] * vals[:, b.ravel()]).ravel())
+        return np.concatenate(obs), np.concatenate(slot), np.concatenate(prod)
+
+    def _set_crossproducts(self, yy, weights):
+        X, Zt = self.X, self.Zt
+        if weights is not None:
+            weights = np.asarray(weights, dtype=float)
+            sw = np.sqrt(weights)
+            Xw, yw = X * sw[:, None], yy * sw
+            positive = weights[weights > 0]
+            self.ldW = float(np.sum(np.log(positive)))
+        else:
+            Xw, yw = X, yy
+            self.ldW = 0.0
+        if self._pairs is not None:
+            obs, slot, prod = self._pairs
+            w = prod if weights is None else prod * weights[obs]
+            self.ZtZ.data = np.bincount(slot, weights=w, minlength=self.ZtZ.nnz)
+            Ztw = Zt if weights is None else Zt @ sps.diags(sw)
+        else:
+            Ztw = Zt if weights is None else sps.csc_matrix(Zt @ sps.diags(sw))
+            ZtZ = sps.csc_matrix(Ztw @ Ztw.T)
+            ZtZ.sort_indices()
+            self.ZtZ = ZtZ
+        self.ZtXy = np.asarray(Ztw @ np.column_stack([Xw, yw]))  # (q, p + 1)
+        self.XtX = Xw.T @ Xw
+        self.Xty = Xw.T @ yw
+        self.yty = float(yw @ yw)
+
+    def reweight(self, y, weights) -> PLSWorkspace:
+        """New working response and weights (a GLMM's PIRLS step), same theta to follow.
+
+        O(n) accumulation into the cross-products; the factorization's symbolic analysis is
+        kept. Requires ``reweightable=True``.
+        """
+        if self._pairs is None:
+            raise RuntimeError("this workspace was not built with reweightable=True")
+        self._set_crossproducts(np.asarray(y, dtype=float), weights)
+        if self.dense:
+            self.ZtZ_dense = self.ZtZ.toarray()
+        self.theta = None
+        return self
 
     # ------------------------------------------------------------------ set-up
     def _init_dense(self):
@@ -191,8 +247,12 @@ class PLSWorkspace:
         return self.ldL2 - self.ldW + n * (1.0 + LOG_2PI + np.log(self.pwrss / n))
 
     def u(self) -> np.ndarray:
-        """Spherical random effects at the current theta and beta."""
-        v = self.cu - self.RZX @ self.beta
+        """Spherical random effects at the current theta and (profiled) beta."""
+        return self.u_at(self.beta)
+
+    def u_at(self, beta: np.ndarray) -> np.ndarray:
+        """Conditional modes of u for a given beta: ``P' L'^{-1} (cu - RZX beta)``."""
+        v = self.cu - self.RZX @ beta
         if self.dense:
             out, _ = lapack.dtrtrs(self.L_dense, v, lower=1, trans=1)
             return out
@@ -210,6 +270,14 @@ class PLSWorkspace:
         if self.dense:
             return sps.csc_matrix(self.L_dense)
         return self.chol.L()
+
+    def L_diagonal(self) -> np.ndarray:
+        """Diagonal of the factor L, in the original (unpermuted) order of the effects."""
+        if self.dense:
+            return np.diagonal(self.L_dense).copy()
+        out = np.empty(self.q)
+        out[self.chol.P()] = self.chol.L().diagonal()
+        return out
 
     def perm(self) -> np.ndarray:
         """Fill-reducing permutation of the factor (identity on the dense path)."""

@@ -1,0 +1,129 @@
+"""``glmer()``: lme4's two-stage GLMM fit.
+
+Stage 1 optimizes theta with beta profiled inside PIRLS (nAGQ = 0). Stage 2, unless
+``nAGQ = 0``, optimizes (theta, beta) jointly with the Laplace (nAGQ = 1) or adaptive
+Gauss-Hermite (nAGQ > 1) deviance, starting from stage 1's estimates. As lme4, standard
+errors of the fixed effects come from the finite-difference Hessian of that deviance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .control import GlmerControl
+from .convergence import check_conv, deriv12
+from .family import Family, get_family
+from .linalg.threads import single_threaded_blas
+from .modular import OptInfo, glFormula
+from .optimize import minimize
+from .pirls import GlmerDevfun
+
+__all__ = ["glmer", "mkGlmerDevfun", "optimizeGlmer"]
+
+
+def mkGlmerDevfun(lf, family: Family | str, nAGQ: int = 0,
+                  control: GlmerControl | None = None) -> GlmerDevfun:
+    """The GLMM deviance function (R: ``mkGlmerDevfun``), first at nAGQ = 0."""
+    control = control or GlmerControl()
+    return GlmerDevfun(lf, get_family(family), nAGQ=nAGQ, tol=control.tolPwrss)
+
+
+def _check_boundary(devfun, opt, tol):
+    diff = opt.par - devfun.lower
+    near = np.flatnonzero((diff > 0) & (diff < tol))
+    if len(near) == 0:
+        return opt
+    par = opt.par.copy()
+    for i in near:
+        trial = par.copy()
+        trial[i] = devfun.lower[i]
+        if devfun(trial) < opt.fval:
+            par[i] = trial[i]
+    return type(opt)(opt.optimizer, par, devfun(par), opt.feval, opt.conv, opt.message)
+
+
+def _stage2_steps(devfun, theta, beta) -> np.ndarray:
+    """lme4's initial simplex for stage 2: 0.2 * (0.1 for theta, min(sd(beta), 10))."""
+    ws = devfun.ws
+    ws.set_theta(theta)
+    RXinv = np.linalg.inv(ws.RX)
+    beta_sd = np.sqrt(np.sum(RXinv**2, axis=1))
+    return 0.2 * np.concatenate([np.full(len(theta), 0.1), np.minimum(beta_sd, 10.0)])
+
+
+def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
+                  nAGQ: int = 1, start=None) -> OptInfo:
+    """Both stages of lme4's glmer optimization (R: ``optimizeGlmer`` twice)."""
+    control = control or GlmerControl()
+    stage1, stage2 = control.optimizer_stages()
+    x0 = devfun.theta0 if start is None else np.asarray(start, dtype=float)
+    with single_threaded_blas():
+        opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl)
+        devfun(opt.par)
+        if control.boundary_tol > 0:
+            opt = _check_boundary(devfun, opt, control.boundary_tol)
+        feval = opt.feval
+        if nAGQ > 0:
+            theta1, beta1 = opt.par, devfun.state.beta
+            steps = _stage2_steps(devfun, theta1, beta1)
+            devfun.set_nAGQ(nAGQ)
+            options = {"initial_step": steps, **control.optCtrl}
+            opt = minimize(devfun, np.concatenate([theta1, beta1]), devfun.lower,
+                           optimizer=stage2, options=options)
+            feval += opt.feval
+            if control.boundary_tol > 0:
+                opt = _check_boundary(devfun, opt, control.boundary_tol)
+        derivs = deriv12(devfun, opt.par, opt.fval) if control.calc_derivs else None
+        fval = devfun(opt.par)  # leave the PIRLS state at the optimum
+    ntheta = devfun.ntheta
+    messages = check_conv(derivs, opt.par[:ntheta], devfun.lower[:ntheta], control)
+    return OptInfo(opt.optimizer, opt.par.copy(), fval, feval, opt.conv, opt.message,
+                   derivs, messages)
+
+
+def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
+          weights=None, offset=None, na_action: str = "omit",
+          control: GlmerControl | None = None, start=None,
+          contrasts: Mapping[str, str] | None = None):
+    """Fit a generalized linear mixed-effects model (R: ``lme4::glmer``).
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula; binomial responses as 0/1, logical, a two-level factor (first level =
+        failure), ``cbind(successes, failures)``, or proportions with ``weights=`` trials.
+    data : pandas.DataFrame
+    family : str or Family
+        ``"binomial"``, ``"poisson"``, ``"Gamma"``, ... or ``binomial(link="probit")``.
+    nAGQ : int, default 1
+        0: beta estimated inside PIRLS (fast, approximate); 1: the Laplace approximation;
+        > 1: adaptive Gauss-Hermite quadrature with that many points (a single scalar
+        random-effects term only).
+    weights, offset : str or array-like, optional
+        Prior weights (binomial: numbers of trials for proportions) and an offset.
+    control : GlmerControl, optional
+        Optimizers for the two stages, ``tolPwrss``, check actions (R: ``glmerControl``).
+    start : array-like or {"theta": ...}, optional
+        Starting theta for stage 1.
+
+    Returns
+    -------
+    GlmerMod
+    """
+    from .results.glmermod import GlmerMod
+
+    control = control or GlmerControl()
+    fam = get_family(family)
+    if not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
+        raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
+    lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,
+                   na_action=na_action, control=control, contrasts=contrasts)
+    if isinstance(start, Mapping):
+        start = start.get("theta")
+    devfun = mkGlmerDevfun(lf, fam, nAGQ=0, control=control)
+    if nAGQ > 1:
+        devfun.check_nAGQ(nAGQ)
+    opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start)
+    return GlmerMod(lf, devfun, opt)

@@ -1,0 +1,222 @@
+"""GLMM objective: PIRLS, the Laplace approximation and adaptive Gauss-Hermite quadrature.
+
+For given theta (and beta, when nAGQ > 0) penalized iteratively reweighted least squares
+finds the conditional modes u of the spherical random effects: each step reweights the
+cross-products (an O(n) accumulation, the symbolic factorization kept), solves the penalized
+weighted least squares problem and halves the step until the penalized deviance
+``sum(dev.resids) + |u|^2`` decreases (lme4's ``pwrssUpdate``). Then, as lme4:
+
+- Laplace (nAGQ 0 and 1):  ``ldL2 + |u|^2 + aic(y, n, mu, wt)``;
+- AGQ (nAGQ > 1, one scalar term): ``sum_i devc_i(u) + ldL2 - 2 sum_i log(m_i)``, with
+  ``m_i`` the Gauss-Hermite sum of ``exp(-(devc_i(u_i + z sd_i) - devc_i(u_i)) / 2)``
+  over the knots ``z`` scaled by the conditional sd of each level.
+
+Each evaluation starts from the same linear predictor ``lp0`` (lme4's behaviour), so the
+objective is a function of its arguments alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .linalg.pls import PLSWorkspace
+
+__all__ = ["PirlsError", "GlmmState", "GlmerDevfun", "gh_rule"]
+
+
+class PirlsError(RuntimeError):
+    """PIRLS could not reduce the penalized deviance (lme4's pwrssUpdate errors)."""
+
+
+@dataclass(frozen=True)
+class GlmmState:
+    """The conditional modes and everything computed with them."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    devres: np.ndarray
+    ldL2: float
+    pdev: float
+    iterations: int
+
+
+def gh_rule(n: int) -> np.ndarray:
+    """lme4's ``GHrule(n)``: columns z, w, log dnorm(z) of the Gauss-Hermite rule for the
+    standard normal density (weights summing to 1)."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / np.sqrt(2.0 * np.pi)
+    z[np.abs(z) < 1e-14] = 0.0
+    ldnorm = -0.5 * z * z - 0.5 * np.log(2.0 * np.pi)
+    return np.column_stack([z, w, ldnorm])
+
+
+class GlmerDevfun:
+    """The GLMM deviance (R: the function ``mkGlmerDevfun`` returns).
+
+    ``nAGQ = 0``: a function of theta, beta profiled inside PIRLS. ``nAGQ >= 1``: a function
+    of ``concatenate([theta, beta])``, beta entering as an offset.
+
+    Parameters
+    ----------
+    lf : LFormula (from ``glFormula``)
+    family : Family
+    nAGQ : int
+    tol : float
+        PIRLS convergence tolerance on the relative change of the penalized deviance
+        (lme4's ``tolPwrss``).
+    maxit : int
+    """
+
+    def __init__(self, lf, family, nAGQ: int = 0, tol: float = 1e-7, maxit: int = 100,
+                 backend: str | None = None):
+        self.lf = lf
+        self.family = family
+        self.tol, self.maxit = tol, maxit
+        init = family.initialize(lf.y, lf.weights)
+        self.y = np.asarray(init.y, dtype=float)
+        self.pw = np.asarray(init.weights, dtype=float)
+        self.n_trials = np.asarray(family.n_trials(lf.y), dtype=float)
+        self.offset = np.zeros(lf.n) if lf.offset is None else np.asarray(lf.offset, float)
+        rt = lf.reTrms
+        self.p = lf.X.shape[1]
+        self.ntheta = len(rt.theta)
+        self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
+                               weights=np.ones(lf.n), reweightable=True, backend=backend)
+        self.feval = 0
+        # lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0
+        eta_start = family.linkfun(np.asarray(init.mustart, dtype=float))
+        self.theta0 = rt.theta.copy()
+        state = self.pirls(self.theta0, None, eta_start)
+        self.beta0 = state.beta
+        self.lp0 = state.eta - self.offset
+        self.state = state
+        self.set_nAGQ(nAGQ)
+
+    # ------------------------------------------------------------------ set-up
+    def check_nAGQ(self, nAGQ: int) -> None:
+        """lme4's restrictions on adaptive Gauss-Hermite quadrature."""
+        rt = self.lf.reTrms
+        if nAGQ > 1 and (len(rt.terms) != 1 or rt.nc != [1]):
+            raise ValueError("nAGQ > 1 is only available for models with a single, scalar "
+                             "random-effects term; use nAGQ = 1 (the Laplace approximation)")
+        if nAGQ > 25:
+            raise ValueError(f"nAGQ = {nAGQ}: lme4 allows at most 25 quadrature points")
+
+    def set_nAGQ(self, nAGQ: int) -> None:
+        """Switch to stage 2 (R: ``updateGlmerDevfun``): lp0 from the current state."""
+        rt = self.lf.reTrms
+        self.check_nAGQ(nAGQ)
+        self.nAGQ = int(nAGQ)
+        self.lp0 = self.state.eta - self.offset
+        lower = rt.lower
+        self.lower = lower.copy() if nAGQ == 0 else np.concatenate([lower, np.full(self.p,
+                                                                                  -np.inf)])
+        self.gh = gh_rule(nAGQ) if nAGQ > 1 else None
+        self._codes = np.asarray(rt.terms[0].factor.codes) if nAGQ > 1 else None
+
+    # ------------------------------------------------------------------ PIRLS
+    def _mu_parts(self, eta):
+        fam = self.family
+        mu = fam.link.linkinv_lme4(eta)
+        return mu, fam.link.mu_eta_lme4(eta), fam.variance_lme4(mu)
+
+    def _pdev(self, eta, u):
+        mu = self.family.link.linkinv_lme4(eta)
+        devres = self.family.dev_resids(self.y, mu, self.pw)
+        return float(np.sum(devres) + u @ u), mu, devres
+
+    def pirls(self, theta, beta, eta_start) -> GlmmState:
+        """Conditional modes at theta; beta fixed (given) or estimated (None)."""
+        ws, X, Zt = self.ws, self.lf.X, self.lf.reTrms.Zt
+        u_only = beta is not None
+        offset = self.offset if not u_only else self.offset + X @ beta
+        eta = np.asarray(eta_start, dtype=float) + (self.offset if eta_start is not None
+                                                    else 0.0)
+        u = np.zeros(ws.q)
+        b_cur = beta if u_only else np.zeros(self.p)
+        oldpdev = np.inf
+        Lambdat = self.lf.reTrms.Lambdat.copy()
+        Lambdat.data = np.asarray(theta, dtype=float)[self.lf.reTrms.Lind]
+        ZL = (Lambdat @ Zt).T.tocsr()  # Z Lambda, (n, q)
+        for it in range(1, self.maxit + 1):
+            mu, mu_eta, var = self._mu_parts(eta)
+            w = self.pw * mu_eta * mu_eta / var
+            z = eta - offset + (self.y - mu) / mu_eta
+            ws.reweight(z, w).set_theta(theta)
+            if u_only:
+                u_new, b_new = ws.u_at(np.zeros(self.p)), beta
+            else:
+                u_new, b_new = ws.u(), ws.beta.copy()
+            du, db = u_new - u, b_new - b_cur
+            step = 1.0
+            eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
+            pdev, mu_new, devres = self._pdev(eta_new, u_new)
+            if np.isfinite(oldpdev):
+                halvings = 0
+                while not (pdev <= oldpdev) and halvings < 10:
+                    step /= 2.0
+                    u_try, b_try = u + step * du, b_cur + step * db
+                    eta_new = offset + ZL @ u_try + (0.0 if u_only else X @ b_try)
+                    pdev, mu_new, devres = self._pdev(eta_new, u_try)
+                    halvings += 1
+                if not np.isfinite(pdev) or pdev - oldpdev > self.tol:
+                    raise PirlsError("PIRLS step-halvings failed to reduce deviance in "
+                                     "pwrssUpdate")
+            u, b_cur = u + step * du, b_cur + step * db
+            eta = eta_new
+            if abs((oldpdev - pdev) / pdev) < self.tol:
+                return GlmmState(np.asarray(theta, dtype=float).copy(), b_cur.copy(), u.copy(),
+                                 eta, mu_new, devres, ws.ldL2, pdev, it)
+            oldpdev = pdev
+        raise PirlsError(f"pwrssUpdate did not converge in {self.maxit} iterations")
+
+    # ------------------------------------------------------------------ objective
+    def laplace(self, state: GlmmState) -> float:
+        fam = self.family
+        dev = float(np.sum(state.devres))
+        aic = fam.aic(self.y, self.n_trials, state.mu, self.pw, dev)
+        return state.ldL2 + float(state.u @ state.u) + aic
+
+    def agq(self, state: GlmmState) -> float:
+        codes, nl = self._codes, self.ws.q
+        devc0 = np.bincount(codes, weights=state.devres, minlength=nl) + state.u**2
+        # the factor of a single scalar term is diagonal: conditional sd = 1 / L_ii
+        sd = 1.0 / self.ws.L_diagonal()
+        ZL = self._ZL(state.theta)
+        mult = np.zeros(nl)
+        for z, w, ldnorm in self.gh:
+            if z == 0.0:
+                mult += w
+                continue
+            u = state.u + z * sd
+            eta = state.eta + ZL @ (u - state.u)
+            mu = self.family.link.linkinv_lme4(eta)
+            devres = self.family.dev_resids(self.y, mu, self.pw)
+            devc = np.bincount(codes, weights=devres, minlength=nl) + u**2
+            mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / np.sqrt(2.0 * np.pi)
+        return float(devc0.sum() + state.ldL2 - 2.0 * np.sum(np.log(mult)))
+
+    def _ZL(self, theta):
+        rt = self.lf.reTrms
+        Lambdat = rt.Lambdat.copy()
+        Lambdat.data = np.asarray(theta, dtype=float)[rt.Lind]
+        return (Lambdat @ rt.Zt).T.tocsr()
+
+    def __call__(self, pars) -> float:
+        self.feval += 1
+        pars = np.asarray(pars, dtype=float)
+        if self.nAGQ == 0:
+            theta, beta = pars, None
+        else:
+            theta, beta = pars[: self.ntheta], pars[self.ntheta:]
+        state = self.pirls(theta, beta, self.lp0)
+        self.state = state
+        value = self.laplace(state) if self.nAGQ <= 1 else self.agq(state)
+        if not np.isfinite(value):
+            raise FloatingPointError(f"the GLMM deviance is not finite at {pars.tolist()}")
+        return value

@@ -1,0 +1,189 @@
+"""The fitted generalized linear mixed model: lme4's ``glmerMod``.
+
+Shares :class:`~pylmer.results.lmermod.LmerMod`'s random-effects machinery (ranef,
+condVar, coef, VarCorr, getME); what differs for a GLMM is here: the Laplace / AGQ
+log-likelihood, lme4's GLMM ``deviance()`` (the sum of squared deviance residuals),
+fitted values on the response scale, the residual types, and standard errors from the
+finite-difference Hessian of the deviance.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..linalg.pls import PLSWorkspace
+from .lmermod import LmerMod, LogLik
+from .varcorr import VarCorr
+
+__all__ = ["GlmerMod"]
+
+
+class GlmerMod(LmerMod):
+    """A fitted generalized linear mixed-effects model (R: ``glmerMod``).
+
+    Made by :func:`pylmer.glmer`.
+    """
+
+    def __init__(self, lf, devfun, optinfo):
+        state = devfun.state
+        ntheta = devfun.ntheta
+        self._lf = lf
+        self._REML = False
+        self._family = devfun.family
+        self._nAGQ = devfun.nAGQ
+        self._theta = optinfo.par[:ntheta].copy()
+        self._beta = state.beta.copy() if devfun.nAGQ == 0 else optinfo.par[ntheta:].copy()
+        self._u = state.u.copy()
+        self._eta = state.eta.copy()
+        self._mu = state.mu.copy()
+        self._devres = state.devres.copy()
+        self._ldL2 = state.ldL2
+        self._y, self._pw, self._n_trials = devfun.y.copy(), devfun.pw.copy(), devfun.n_trials
+        self._objective = float(optinfo.fval)
+        self._backend = None if devfun.ws.dense else devfun.ws.chol.backend
+        self._hessian_vcov = None
+        if devfun.nAGQ > 0 and optinfo.derivs is not None:
+            self._hessian_vcov = _vcov_from_hessian(optinfo.derivs.Hessian, ntheta)
+        ws = devfun.ws
+        self._RX = ws.RX.copy()
+        self._RZX = ws.RZX.copy()
+        self._ldRX2 = ws.ldRX2
+        self._pwrss = float(self._u @ self._u) + float(np.sum(self._devres))
+        self._ldW = 0.0
+        self._optinfo = optinfo
+        self._frozen = True
+
+    # ------------------------------------------------------------------ scale
+    @property
+    def family(self):
+        return self._family
+
+    @property
+    def nAGQ(self) -> int:
+        return self._nAGQ
+
+    def sigma(self) -> float:
+        """1 for binomial and Poisson; lme4's Pearson estimate for dispersion families."""
+        if not self._family.estimates_dispersion:
+            return 1.0
+        r = (self._y - self._mu) * np.sqrt(self._pw / self._family.variance(self._mu))
+        return float(np.sqrt(np.sum(r * r) / (self._n - self._p)))
+
+    # ------------------------------------------------------------------ criteria
+    def logLik(self, REML: bool | None = None) -> LogLik:
+        """The Laplace (nAGQ <= 1) or AGQ approximation to the log-likelihood."""
+        df = self._p + self._nth + (1 if self._family.estimates_dispersion else 0)
+        return LogLik(-0.5 * self._objective, df, self._n, False)
+
+    def deviance(self, REML: bool | None = None) -> float:
+        """lme4's GLMM deviance: the sum of squared deviance residuals (not -2 logLik)."""
+        return float(np.sum(self._devres))
+
+    def REMLcrit(self) -> float:
+        raise ValueError("REMLcrit is not defined for a GLMM: use logLik() or deviance()")
+
+    def df_residual(self) -> int:
+        return self._n - self.logLik().df
+
+    # ------------------------------------------------------------------ fixed effects
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of the fixed effects.
+
+        As lme4: from the finite-difference Hessian of the deviance over (theta, beta) when
+        nAGQ > 0 (``use.hessian``), otherwise ``sigma^2 (RX' RX)^{-1}`` at the PIRLS weights.
+        """
+        names = list(self._lf.X_colnames)
+        if self._hessian_vcov is not None:
+            v = self._hessian_vcov
+        else:
+            RXinv = np.linalg.solve(self._RX, np.eye(self._p))
+            v = self.sigma() ** 2 * RXinv @ RXinv.T
+        return pd.DataFrame(v, index=names, columns=names)
+
+    # ------------------------------------------------------------------ random effects
+    @cached_property
+    def _workspace(self) -> PLSWorkspace:
+        """A workspace with the PIRLS weights at the conditional modes."""
+        lf, rt = self._lf, self._lf.reTrms
+        mu = self._family.link.linkinv_lme4(self._eta)
+        mu_eta = self._family.link.mu_eta_lme4(self._eta)
+        w = self._pw * mu_eta * mu_eta / self._family.variance_lme4(mu)
+        ws = PLSWorkspace(lf.X, np.zeros(self._n), rt.Zt, rt.Lambdat, rt.Lind, weights=w,
+                          backend=self._backend)
+        return ws.set_theta(self._theta)
+
+    def VarCorr(self) -> VarCorr:
+        if self._family.estimates_dispersion:
+            s = self.sigma()
+            return VarCorr.from_theta(self._theta, self._lf.reTrms.cnms, sigma=s, scale=s)
+        return VarCorr.from_theta(self._theta, self._lf.reTrms.cnms, sigma=None)
+
+    # ------------------------------------------------------------------ fitted values
+    @cached_property
+    def _fitted(self) -> np.ndarray:
+        return self._mu
+
+    def fitted(self) -> pd.Series:
+        """Conditional means on the response scale (R: ``fitted``)."""
+        return self._series(self._mu.copy(), "fitted")
+
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:
+        """Residuals: ``"deviance"`` (default), ``"pearson"``, ``"response"`` or
+        ``"working"`` (R: ``residuals(m, type)``)."""
+        y, mu, fam = self._y, self._mu, self._family
+        if type == "deviance":
+            r = np.sign(y - mu) * np.sqrt(np.maximum(self._devres, 0.0))
+        elif type == "pearson":
+            r = (y - mu) * np.sqrt(self._pw / fam.variance(mu))
+        elif type == "response":
+            r = y - mu
+        elif type == "working":
+            r = (y - mu) / fam.link.mu_eta(self._eta)
+        else:
+            raise ValueError(f"type={type!r}: use 'deviance', 'pearson', 'response' or "
+                             "'working'")
+        if scaled:
+            r = r / self.sigma()
+        return self._series(r, "residuals")
+
+    def devcomp(self) -> dict:
+        out = super().devcomp()
+        out["cmp"].update({"drsum": self.deviance(), "REML": None, "dev": self._objective,
+                           "sigmaML": None, "sigmaREML": None,
+                           "wrss": float(np.sum(self._devres)),
+                           "pwrss": self._pwrss})
+        out["dims"].update({"GLMM": 1, "REML": 0, "useSc": int(
+            self._family.estimates_dispersion), "nAGQ": self._nAGQ})
+        return out
+
+    def summary(self):
+        from .summary import LmerSummary
+
+        return LmerSummary(self)
+
+    def __repr__(self) -> str:
+        lines = [
+            f"Generalized linear mixed model fit by maximum likelihood "
+            f"({'Laplace Approximation' if self._nAGQ <= 1 else 'Adaptive Gauss-Hermite Quadrature, nAGQ = ' + str(self._nAGQ)}) ['glmerMod']",
+            f" Family: {self._family.family}  ( {self._family.link.name} )",
+            f"Formula: {self.formula}",
+            f"      AIC       BIC    logLik  deviance  df.resid",
+            f"{self.AIC():9.4f} {self.BIC():9.4f} {float(self.logLik()):9.4f} "
+            f"{-2 * float(self.logLik()):9.4f} {self.df_residual():9d}",
+            "Fixed Effects:",
+            self.fixef().to_string(),
+        ]
+        return "\n".join(lines)
+
+
+def _vcov_from_hessian(H: np.ndarray, ntheta: int) -> np.ndarray:
+    """lme4's ``calc.vcov.hess``: the beta block of ``solve(H / 2)``, symmetrized."""
+    try:
+        inv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.full((H.shape[0] - ntheta,) * 2, np.nan)
+    block = inv[ntheta:, ntheta:]
+    return block + block.T
