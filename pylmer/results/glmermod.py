@@ -66,11 +66,12 @@ class GlmerMod(LmerMod):
         return self._nAGQ
 
     def sigma(self) -> float:
-        """1 for binomial and Poisson; lme4's Pearson estimate for dispersion families."""
+        """1 for binomial and Poisson. For dispersion families lme4's estimate
+        ``sqrt((sum of squared Pearson residuals + |u|^2) / n)`` (not maximum likelihood)."""
         if not self._family.estimates_dispersion:
             return 1.0
-        r = (self._y - self._mu) * np.sqrt(self._pw / self._family.variance(self._mu))
-        return float(np.sqrt(np.sum(r * r) / (self._n - self._p)))
+        r = (self._y - self._mu) * np.sqrt(self._pw / self._family.variance_lme4(self._mu))
+        return float(np.sqrt((np.sum(r * r) + self._u @ self._u) / self._n))
 
     # ------------------------------------------------------------------ criteria
     def logLik(self, REML: bool | None = None) -> LogLik:
