@@ -45,6 +45,67 @@ class GlmmState:
     iterations: int
 
 
+class _Response:
+    """y, prior weights and family for the PIRLS loop, with per-fit constants cached.
+
+    Deviance residuals and the aic of binomial and Poisson models split into a part that
+    depends on mu and one that does not (``y log y``, ``log choose(m, k)``, ``log y!``);
+    the constant part is computed once per fit. Other families use their own methods.
+    Values equal the family's to rounding (tests check this).
+    """
+
+    def __init__(self, family, y, pw, n_trials):
+        self.family, self.y, self.pw, self.n_trials = family, y, pw, n_trials
+        self.link = family.link
+        self.kind = family.family if family.family in ("binomial", "poisson") else None
+        if self.kind == "binomial":
+            from scipy.special import gammaln
+
+            self._dev0 = 2 * pw * (_xlogx(y) + _xlogx(1 - y))
+            m = n_trials if np.any(n_trials > 1) else pw
+            k = np.round(m * y)
+            share = np.divide(pw, m, out=np.zeros_like(pw), where=m > 0)
+            self._aic_k, self._aic_f = share * k, share * (np.round(m) - k)
+            mr = np.round(m)
+            self._aic0 = float(np.sum(share * (gammaln(mr + 1) - gammaln(k + 1)
+                                               - gammaln(mr - k + 1))))
+        elif self.kind == "poisson":
+            from scipy.special import gammaln
+
+            self._dev0 = 2 * pw * (_xlogx(y) - y)
+            self._aic0 = float(np.sum(pw * gammaln(y + 1)))
+
+    def mu_parts(self, eta):
+        mu = self.link.linkinv_lme4(eta)
+        return mu, self.link.mu_eta_lme4(eta), self.family.variance_lme4(mu)
+
+    def devres(self, mu):
+        y, pw = self.y, self.pw
+        if self.kind == "binomial":
+            return self._dev0 - 2 * pw * (_xlogy(y, mu) + _xlogy(1 - y, 1 - mu))
+        if self.kind == "poisson":
+            return self._dev0 - 2 * pw * (_xlogy(y, mu) - mu)
+        return self.family.dev_resids(y, mu, pw)
+
+    def aic(self, mu, devres) -> float:
+        if self.kind == "binomial":
+            return -2.0 * (self._aic0 + float(self._aic_k @ np.log(mu)
+                                              + self._aic_f @ np.log1p(-mu)))
+        if self.kind == "poisson":
+            return -2.0 * (float(self.pw @ (_xlogy(self.y, mu) - mu)) - self._aic0)
+        return self.family.aic(self.y, self.n_trials, mu, self.pw, float(np.sum(devres)))
+
+
+def _xlogx(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+
+
+def _xlogy(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x != 0, x * np.log(y), 0.0)
+
+
 def gh_rule(n: int) -> np.ndarray:
     """lme4's ``GHrule(n)``: columns z, w, log dnorm(z) of the Gauss-Hermite rule for the
     standard normal density (weights summing to 1)."""
@@ -87,6 +148,11 @@ class GlmerDevfun:
         self.ntheta = len(rt.theta)
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
+        self.response = _Response(family, self.y, self.pw, self.n_trials)
+        # Z Lambda shares Z's pattern when Lambda is diagonal: scale the stored values
+        self._Z = rt.Zt.T.tocsr()
+        self._ZL_cols = self._Z.indices
+        self._ZL_data = self._Z.data.copy()
         self.feval = 0
         # lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0
         eta_start = family.linkfun(np.asarray(init.mustart, dtype=float))
@@ -120,19 +186,26 @@ class GlmerDevfun:
         self._codes = np.asarray(rt.terms[0].factor.codes) if nAGQ > 1 else None
 
     # ------------------------------------------------------------------ PIRLS
-    def _mu_parts(self, eta):
-        fam = self.family
-        mu = fam.link.linkinv_lme4(eta)
-        return mu, fam.link.mu_eta_lme4(eta), fam.variance_lme4(mu)
-
     def _pdev(self, eta, u):
-        mu = self.family.link.linkinv_lme4(eta)
-        devres = self.family.dev_resids(self.y, mu, self.pw)
+        mu = self.response.link.linkinv_lme4(eta)
+        devres = self.response.devres(mu)
         return float(np.sum(devres) + u @ u), mu, devres
+
+    def _ZL(self, theta):
+        """Z Lambda(theta) as CSR (n, q)."""
+        rt = self.lf.reTrms
+        values = np.asarray(theta, dtype=float)[rt.Lind]
+        if self.ws.diagonal:
+            ZL = self._Z.copy()
+            ZL.data = self._ZL_data * values[self._ZL_cols]
+            return ZL
+        Lambdat = rt.Lambdat.copy()
+        Lambdat.data = values
+        return (Lambdat @ rt.Zt).T.tocsr()
 
     def pirls(self, theta, beta, eta_start) -> GlmmState:
         """Conditional modes at theta; beta fixed (given) or estimated (None)."""
-        ws, X, Zt = self.ws, self.lf.X, self.lf.reTrms.Zt
+        ws, X = self.ws, self.lf.X
         u_only = beta is not None
         offset = self.offset if not u_only else self.offset + X @ beta
         eta = np.asarray(eta_start, dtype=float) + (self.offset if eta_start is not None
@@ -140,11 +213,9 @@ class GlmerDevfun:
         u = np.zeros(ws.q)
         b_cur = beta if u_only else np.zeros(self.p)
         oldpdev = np.inf
-        Lambdat = self.lf.reTrms.Lambdat.copy()
-        Lambdat.data = np.asarray(theta, dtype=float)[self.lf.reTrms.Lind]
-        ZL = (Lambdat @ Zt).T.tocsr()  # Z Lambda, (n, q)
+        ZL = self._ZL(theta)
         for it in range(1, self.maxit + 1):
-            mu, mu_eta, var = self._mu_parts(eta)
+            mu, mu_eta, var = self.response.mu_parts(eta)
             w = self.pw * mu_eta * mu_eta / var
             z = eta - offset + (self.y - mu) / mu_eta
             ws.reweight(z, w).set_theta(theta)
@@ -177,9 +248,7 @@ class GlmerDevfun:
 
     # ------------------------------------------------------------------ objective
     def laplace(self, state: GlmmState) -> float:
-        fam = self.family
-        dev = float(np.sum(state.devres))
-        aic = fam.aic(self.y, self.n_trials, state.mu, self.pw, dev)
+        aic = self.response.aic(state.mu, state.devres)
         return state.ldL2 + float(state.u @ state.u) + aic
 
     def agq(self, state: GlmmState) -> float:
@@ -195,17 +264,10 @@ class GlmerDevfun:
                 continue
             u = state.u + z * sd
             eta = state.eta + ZL @ (u - state.u)
-            mu = self.family.link.linkinv_lme4(eta)
-            devres = self.family.dev_resids(self.y, mu, self.pw)
+            devres = self.response.devres(self.response.link.linkinv_lme4(eta))
             devc = np.bincount(codes, weights=devres, minlength=nl) + u**2
             mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / np.sqrt(2.0 * np.pi)
         return float(devc0.sum() + state.ldL2 - 2.0 * np.sum(np.log(mult)))
-
-    def _ZL(self, theta):
-        rt = self.lf.reTrms
-        Lambdat = rt.Lambdat.copy()
-        Lambdat.data = np.asarray(theta, dtype=float)[rt.Lind]
-        return (Lambdat @ rt.Zt).T.tocsr()
 
     def __call__(self, pars) -> float:
         self.feval += 1

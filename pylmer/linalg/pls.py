@@ -63,6 +63,7 @@ class PLSWorkspace:
         self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
         self.ZtZ.sort_indices()
         self._pairs = self._pair_map() if reweightable else None
+        self._Xy = np.column_stack([self.X, np.zeros(n)]) if reweightable else None
         yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
         self._set_crossproducts(yy, weights)
 
@@ -104,29 +105,41 @@ class PLSWorkspace:
 
     def _set_crossproducts(self, yy, weights):
         X, Zt = self.X, self.Zt
+        if self._pairs is not None:
+            self._reweighted_crossproducts(yy, weights)
+            return
         if weights is not None:
             weights = np.asarray(weights, dtype=float)
             sw = np.sqrt(weights)
             Xw, yw = X * sw[:, None], yy * sw
-            positive = weights[weights > 0]
-            self.ldW = float(np.sum(np.log(positive)))
+            Ztw = sps.csc_matrix(Zt @ sps.diags(sw))
+            self.ldW = float(np.sum(np.log(weights[weights > 0])))
         else:
-            Xw, yw = X, yy
+            Xw, yw, Ztw = X, yy, Zt
             self.ldW = 0.0
-        if self._pairs is not None:
-            obs, slot, prod = self._pairs
-            w = prod if weights is None else prod * weights[obs]
-            self.ZtZ.data = np.bincount(slot, weights=w, minlength=self.ZtZ.nnz)
-            Ztw = Zt if weights is None else Zt @ sps.diags(sw)
-        else:
-            Ztw = Zt if weights is None else sps.csc_matrix(Zt @ sps.diags(sw))
-            ZtZ = sps.csc_matrix(Ztw @ Ztw.T)
-            ZtZ.sort_indices()
-            self.ZtZ = ZtZ
+        ZtZ = sps.csc_matrix(Ztw @ Ztw.T)
+        ZtZ.sort_indices()
+        self.ZtZ = ZtZ
         self.ZtXy = np.asarray(Ztw @ np.column_stack([Xw, yw]))  # (q, p + 1)
         self.XtX = Xw.T @ Xw
         self.Xty = Xw.T @ yw
         self.yty = float(yw @ yw)
+
+    def _reweighted_crossproducts(self, yy, weights):
+        """The GLMM path: Z'WZ by bincount over the pair map, the rest by dense products
+        with W applied to one side (no sparse matrices are built)."""
+        obs, slot, prod = self._pairs
+        w = np.ones(self.n) if weights is None else np.asarray(weights, dtype=float)
+        self.ZtZ.data = np.bincount(slot, weights=prod * w[obs], minlength=self.ZtZ.nnz)
+        Xy = self._Xy
+        Xy[:, self.p] = yy
+        WXy = Xy * w[:, None]
+        self.ZtXy = np.asarray(self.Zt @ WXy)
+        XtWXy = self.X.T @ WXy
+        self.XtX = XtWXy[:, : self.p]
+        self.Xty = XtWXy[:, self.p]
+        self.yty = float(yy @ WXy[:, self.p])
+        self.ldW = float(np.sum(np.log(w[w > 0])))
 
     def reweight(self, y, weights) -> PLSWorkspace:
         """New working response and weights (a GLMM's PIRLS step), same theta to follow.
