@@ -2,13 +2,30 @@
 
 R users write what they wrote in R::
 
-    from pylmer import lmer, load_dataset, fixef, VarCorr
+    from pylmer import lmer, glmer, load_dataset, fixef, VarCorr
     m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
     print(m.summary())
+    g = glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+              load_dataset("cbpp"), family="binomial")
 """
 
 from .api import lmer
 from .control import GlmerControl, LmerControl
+from .family import (
+    Binomial,
+    Family,
+    Gamma,
+    Gaussian,
+    InverseGaussian,
+    Link,
+    Poisson,
+    binomial,
+    gaussian,
+    get_family,
+    inverse_gaussian,
+    poisson,
+)
+from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ConvergenceWarning,
@@ -28,6 +45,8 @@ from .modular import (
     mkMerMod,
     optimizeLmer,
 )
+from .pirls import PirlsError
+from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
 from .rstyle import (
     AIC,
@@ -55,8 +74,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     # fitting and lme4's modular steps
-    "lmer", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
-    "LFormula", "LmerMod", "OptInfo", "LmerControl", "GlmerControl",
+    "lmer", "glmer", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
+    "mkGlmerDevfun", "optimizeGlmer",
+    "LFormula", "LmerMod", "GlmerMod", "OptInfo", "LmerControl", "GlmerControl",
+    # families
+    "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
+    "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",
@@ -65,5 +88,5 @@ __all__ = [
     "load_dataset", "list_datasets",
     # errors and warnings
     "FormulaSyntaxError", "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning",
-    "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning",
+    "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning", "PirlsError",
 ]

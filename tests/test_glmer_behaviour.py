@@ -1,0 +1,139 @@
+"""glmer's behaviour beyond the reference set: response forms, links, domain errors,
+nAGQ rules, immutability. R numbers from R 4.2.2 / lme4 1.1-31 (the call is given)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pylmer import (
+    GlmerControl, GlmerMod, PirlsError, binomial, glmer, load_dataset, mkGlmerDevfun,
+    glFormula,
+)
+
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+@pytest.fixture(scope="module")
+def cbpp():
+    return load_dataset("cbpp")
+
+
+@pytest.fixture(scope="module")
+def fit(cbpp):
+    return glmer(CBPP, cbpp, family="binomial")
+
+
+def test_cbind_and_proportions_with_weights_give_the_same_fit(cbpp, fit):
+    data = cbpp.assign(prop=cbpp["incidence"] / cbpp["size"])
+    m = glmer("prop ~ period + (1 | herd)", data, family="binomial", weights="size")
+    np.testing.assert_allclose(float(m.logLik()), float(fit.logLik()), rtol=1e-9)
+    np.testing.assert_allclose(m.fixef(), fit.fixef(), rtol=1e-6)
+    np.testing.assert_allclose(m.theta, fit.theta, rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov())), np.sqrt(np.diag(fit.vcov())),
+                               rtol=1e-5)
+
+
+def test_binary_response_forms_agree():
+    verb = load_dataset("VerbAgg").iloc[:2000]
+    formula = "{} ~ Anger + Gender + (1 | id)"
+    control = GlmerControl(calc_derivs=False)
+    factor = glmer(formula.format("r2"), verb, control=control)
+    numeric = glmer(formula.format("y01"), verb.assign(y01=(verb["r2"] == "Y").astype(int)),
+                    control=control)
+    logical = glmer(formula.format("yes"), verb.assign(yes=verb["r2"] == "Y"), control=control)
+    for other in (numeric, logical):
+        np.testing.assert_allclose(float(other.logLik()), float(factor.logLik()), rtol=1e-12)
+
+
+def test_probit_link_matches_lme4(cbpp):
+    # R: glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp,
+    #          family = binomial(link = "probit"))
+    m = glmer(CBPP, cbpp, family=binomial(link="probit"))
+    np.testing.assert_allclose(-2 * float(m.logLik()), 185.24248514299836, rtol=1e-6)
+    np.testing.assert_allclose(m.fixef(), [-0.83547492963578063, -0.52803273971962494,
+                                           -0.61685429816547721, -0.79957259813835257],
+                               rtol=5e-4)
+    np.testing.assert_allclose(m.theta, [0.33798934647415446], atol=5e-4)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov())),
+                               [0.12623282599776503, 0.16058841029571694,
+                                0.16945773696142666, 0.20468124391563450], rtol=5e-4)
+
+
+def test_nAGQ0_is_a_function_of_theta_and_1_of_theta_and_beta(cbpp):
+    lf = glFormula(CBPP, cbpp)
+    devfun = mkGlmerDevfun(lf, "binomial", nAGQ=0)
+    a = devfun([0.6])
+    assert devfun([0.6]) == a  # every evaluation starts from the same lp0
+    devfun.set_nAGQ(1)
+    assert len(devfun.lower) == 5
+    assert np.isfinite(devfun(np.concatenate([[0.6], devfun.state.beta])))
+
+
+@pytest.mark.parametrize("nAGQ, message", [
+    (26, "at most 25"),
+    (-1, "non-negative integer"),
+    (1.5, "non-negative integer"),
+])
+def test_bad_nAGQ(cbpp, nAGQ, message):
+    with pytest.raises(ValueError, match=message):
+        glmer(CBPP, cbpp, nAGQ=nAGQ)
+
+
+def test_nAGQ_above_one_needs_a_single_scalar_term():
+    grouse = load_dataset("grouseticks")
+    with pytest.raises(ValueError, match="single, scalar random-effects term"):
+        glmer("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", grouse, family="poisson",
+              nAGQ=5)
+
+
+def test_domain_errors(cbpp):
+    with pytest.raises(ValueError, match="negative values not allowed for the 'Poisson'"):
+        glmer("y ~ period + (1 | herd)", cbpp.assign(y=cbpp["incidence"] - 1), family="poisson")
+    with pytest.raises(ValueError, match="y values must be 0 <= y <= 1"):
+        glmer("incidence ~ period + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(ValueError, match="negative counts of failures"):
+        glmer("cbind(incidence, incidence - size) ~ period + (1 | herd)", cbpp)
+    with pytest.raises(ValueError, match="non-positive values not allowed for the 'Gamma'"):
+        glmer("incidence ~ period + (1 | herd)", cbpp, family="Gamma")
+    with pytest.raises(ValueError, match="factor with 4 levels"):
+        glmer("period ~ size + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(ValueError, match="unknown family 'binomal'"):
+        glmer(CBPP, cbpp, family="binomal")
+
+
+def test_fitted_values_and_residual_types(fit, cbpp):
+    prop = cbpp["incidence"] / cbpp["size"]
+    np.testing.assert_allclose(fit.residuals(type="response"), prop - fit.fitted(), rtol=1e-12)
+    mu = fit.fitted().to_numpy()
+    pearson = (prop - mu) * np.sqrt(cbpp["size"] / (mu * (1 - mu)))
+    np.testing.assert_allclose(fit.residuals(type="pearson"), pearson, rtol=1e-10)
+    np.testing.assert_allclose(np.sum(fit.residuals() ** 2), fit.deviance(), rtol=1e-10)
+    eta = np.log(mu / (1 - mu))
+    np.testing.assert_allclose(fit.residuals(type="working"),
+                               (prop - mu) / (mu * (1 - mu)), rtol=1e-8)
+    assert np.isfinite(eta).all()
+    with pytest.raises(ValueError, match="type='partial'"):
+        fit.residuals(type="partial")
+
+
+def test_glmm_model_is_immutable(fit):
+    assert isinstance(fit, GlmerMod)
+    with pytest.raises(AttributeError, match="immutable"):
+        fit.theta = 0
+    with pytest.raises(ValueError, match="REMLcrit is not defined"):
+        fit.REMLcrit()
+
+
+def test_pirls_failure_is_an_exception_not_a_nan():
+    # a response the linear predictor can fit perfectly drives mu to the boundary
+    data = pd.DataFrame({"y": [0, 0, 0, 1, 1, 1] * 5, "x": [-3, -2, -1, 1, 2, 3] * 5,
+                         "g": np.repeat(list("abcde"), 6)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            m = glmer("y ~ x + (1 | g)", data, family="binomial")
+        except (PirlsError, FloatingPointError, np.linalg.LinAlgError):
+            return
+    assert np.isfinite(float(m.logLik())) and np.all(np.isfinite(m.fixef()))
