@@ -11,6 +11,15 @@ R users write what they wrote in R::
 
 from .api import lmer
 from .control import GlmerControl, LmerControl
+from .datasets import list_datasets, load_dataset
+from .exceptions import (
+    ConvergenceWarning,
+    GroupingFactorWarning,
+    MissingDataWarning,
+    PylmerWarning,
+    RankDeficiencyWarning,
+    SingularFitWarning,
+)
 from .family import (
     Binomial,
     Family,
@@ -25,17 +34,8 @@ from .family import (
     inverse_gaussian,
     poisson,
 )
-from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
-from .datasets import list_datasets, load_dataset
-from .exceptions import (
-    ConvergenceWarning,
-    GroupingFactorWarning,
-    MissingDataWarning,
-    PylmerWarning,
-    RankDeficiencyWarning,
-    SingularFitWarning,
-)
 from .formula.rexpr import FormulaSyntaxError
+from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
 from .modular import (
     LFormula,
     OptInfo,

@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from pylmer import (
-    GlmerControl, GlmerMod, PirlsError, binomial, glmer, load_dataset, mkGlmerDevfun,
+    GlmerControl,
+    GlmerMod,
+    PirlsError,
+    binomial,
     glFormula,
+    glmer,
+    load_dataset,
+    mkGlmerDevfun,
 )
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"

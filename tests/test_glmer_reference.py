@@ -10,11 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_data import load_json, model_ids
 
 from pylmer import load_dataset
 from pylmer.family import Gamma
 from pylmer.glmm import glmer
-from reference_data import load_json, model_ids
 
 GLMMS = model_ids("GLMM")
 RTOL = 5e-4

@@ -166,14 +166,16 @@ class GlmerMod(LmerMod):
         return LmerSummary(self)
 
     def __repr__(self) -> str:
+        method = ("Laplace Approximation" if self._nAGQ <= 1 else
+                  f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self._nAGQ}")
+        ll = float(self.logLik())
         lines = [
-            f"Generalized linear mixed model fit by maximum likelihood "
-            f"({'Laplace Approximation' if self._nAGQ <= 1 else 'Adaptive Gauss-Hermite Quadrature, nAGQ = ' + str(self._nAGQ)}) ['glmerMod']",
+            f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']",
             f" Family: {self._family.family}  ( {self._family.link.name} )",
             f"Formula: {self.formula}",
-            f"      AIC       BIC    logLik  deviance  df.resid",
-            f"{self.AIC():9.4f} {self.BIC():9.4f} {float(self.logLik()):9.4f} "
-            f"{-2 * float(self.logLik()):9.4f} {self.df_residual():9d}",
+            "      AIC       BIC    logLik  deviance  df.resid",
+            (f"{self.AIC():9.4f} {self.BIC():9.4f} {ll:9.4f} {-2 * ll:9.4f} "
+             f"{self.df_residual():9d}"),
             "Fixed Effects:",
             self.fixef().to_string(),
         ]
