@@ -1,0 +1,132 @@
+"""The benchmark models and their data, identical for pylmer and lme4.
+
+Every case names a CSV file plus a column spec (``type`` of each column and, for factors,
+R's level order) in the format of ``pylmer/datasets/data/<name>.columns.json``. pylmer reads
+shipped data sets with ``load_dataset`` and simulated ones with :func:`read_frame` (the same
+rules); the R side reads the same file with the same types and levels (see ``r_side.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REFERENCE_MODELS = Path(__file__).resolve().parent.parent / "tests" / "reference" / "models"
+INSTEVAL_ID = "insteval_reml"
+CROSSED_FORMULA = "y ~ x + (1 | f1) + (1 | f2)"
+CROSSED_LEVELS = (1_000, 10_000)  # levels of f1 and f2
+CROSSED_SEED = 20240611
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model to fit on both sides.
+
+    name : row label; formula, REML : the lmer arguments; csv, columns : the data file and
+    its column spec; dataset : shipped data set name (pylmer loads it with load_dataset), or
+    None for simulated data; large : fit in a separate process per side, peak memory measured.
+    """
+
+    name: str
+    formula: str
+    REML: bool
+    csv: str
+    columns: dict
+    dataset: str | None = None
+    large: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> Case:
+        return cls(**json.loads(text))
+
+
+def _shipped(name: str) -> tuple[str, dict]:
+    data = importlib.resources.files("pylmer.datasets") / "data"
+    spec = json.loads((data / f"{name}.columns.json").read_text(encoding="utf-8"))
+    return str(data / f"{name}.csv"), spec["columns"]
+
+
+def reference_cases() -> list[Case]:
+    """The reference LMMs of tests/reference/models (lme4's calls), InstEval marked large."""
+    cases = []
+    for path in sorted(REFERENCE_MODELS.glob("*.json")):
+        ref = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(ref, dict) or ref.get("model_type") != "LMM":
+            continue
+        csv, columns = _shipped(ref["dataset"])
+        cases.append(Case(ref["model_id"], ref["formula"], bool(ref["REML"]), csv, columns,
+                          dataset=ref["dataset"], large=ref["model_id"] == INSTEVAL_ID))
+    return cases
+
+
+def simulate_crossed(n: int) -> pd.DataFrame:
+    """y = 1 + 0.5 x + a[f1] + b[f2] + e with 1e3 x 1e4 crossed levels (seeded by n)."""
+    rng = np.random.default_rng([CROSSED_SEED, n])
+    n1, n2 = CROSSED_LEVELS
+    f1, f2 = rng.integers(n1, size=n), rng.integers(n2, size=n)
+    a, b = rng.normal(0.0, 1.0, n1), rng.normal(0.0, 0.5, n2)
+    x = _dyadic(rng.normal(size=n))
+    y = _dyadic(1.0 + 0.5 * x + a[f1] + b[f2] + rng.normal(size=n))
+    return pd.DataFrame({"y": y, "x": x, "f1": f1 + 1, "f2": f2 + 1})
+
+
+def _dyadic(values: np.ndarray) -> np.ndarray:
+    """Round to multiples of 2**-10, whose short decimals every CSV reader parses exactly.
+
+    R's read.csv misreads about 1 in 20000 shortest-round-trip doubles by one ulp; values
+    with at most 10 decimals and 12 digits are read exactly by both R and pandas.
+    """
+    return np.round(values * 1024.0) / 1024.0
+
+
+def crossed_case(n: int, directory: Path) -> Case:
+    """Simulate the crossed design with n rows and write it to ``directory`` for both sides."""
+    csv = directory / f"crossed_{n}.csv"
+    if not csv.exists():
+        # Shortest round-trip strings of the dyadic values: both sides read the same doubles.
+        simulate_crossed(n).to_csv(csv, index=False)
+    columns = {"y": {"type": "numeric"}, "x": {"type": "numeric"}}
+    for col, nlev in zip(("f1", "f2"), CROSSED_LEVELS):
+        columns[col] = {"type": "factor", "levels": [str(i) for i in range(1, nlev + 1)]}
+    return Case(f"crossed_{size_label(n)}", CROSSED_FORMULA, True, str(csv), columns,
+                large=True)
+
+
+def size_label(n: int) -> str:
+    """1e5 for 100000, otherwise the plain number."""
+    exp = len(str(n)) - 1
+    return f"1e{exp}" if n == 10**exp else str(n)
+
+
+# Mirrors pylmer.datasets: exact float parsing, factor labels read as strings.
+_PANDAS_VERSION = tuple(int(part) for part in re.findall(r"\d+", pd.__version__)[:2])
+_EXACT_FLOATS = {"float_precision": "round_trip"} if _PANDAS_VERSION < (3, 1) else {}
+_READ_DTYPE = {"numeric": "float64", "integer": "int64", "factor": str, "ordered": str}
+
+
+def read_frame(csv: str, columns: dict) -> pd.DataFrame:
+    """Read a CSV with its column spec the way ``pylmer.load_dataset`` does."""
+    frame = pd.read_csv(csv, dtype={c: _READ_DTYPE[i["type"]] for c, i in columns.items()},
+                        **_EXACT_FLOATS)
+    for col, info in columns.items():
+        if info["type"] in ("factor", "ordered"):
+            frame[col] = pd.Categorical(frame[col], categories=info["levels"],
+                                        ordered=info["type"] == "ordered")
+    return frame
+
+
+def load_case_data(case: Case) -> pd.DataFrame:
+    if case.dataset is not None:
+        from pylmer import load_dataset
+
+        return load_dataset(case.dataset)
+    return read_frame(case.csv, case.columns)

@@ -1,0 +1,64 @@
+"""Peak memory of benchmark processes.
+
+Two measurements, both resident set size (RSS, MB = 2**20 bytes):
+
+* ``fit peak``: the process's high-water RSS while it fits. On Linux the process resets its
+  high-water mark (``echo 5 > /proc/self/clear_refs``) after loading the data and just
+  before the fits, and reads ``VmHWM`` afterwards. The figure therefore includes what was
+  already resident (interpreter, libraries, the data frame): that baseline is reported too.
+* ``process max``: the whole process's max RSS (``ru_maxrss`` of the child, from
+  ``os.wait4``), including start-up and reading the CSV. Used where ``/proc`` is missing.
+
+The R process uses the same /proc files (see ``r_side.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def proc_status_mb() -> dict:
+    """``{"rss": VmRSS, "hwm": VmHWM}`` in MB from /proc/self/status, or {} if unavailable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key[2:].lower()] = int(value.split()[0]) / 1024  # kB -> MB
+    return out
+
+
+def reset_peak() -> bool:
+    """Reset this process's RSS high-water mark (Linux >= 4.0); False if not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def run_measured(cmd: list[str], cwd=None) -> tuple[int, str, str, float]:
+    """Run ``cmd``; return (returncode, stdout, stderr, max RSS of the child in MB)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=cwd)
+        try:
+            # os.wait4 rather than proc.wait(): it returns the child's own resource usage.
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        # ru_maxrss is in kB on Linux, in bytes on macOS.
+        scale = 2**20 if sys.platform == "darwin" else 2**10
+        return proc.returncode, out.read(), err.read(), usage.ru_maxrss / scale
