@@ -214,13 +214,14 @@ class GlmerDevfun:
         b_cur = beta if u_only else np.zeros(self.p)
         oldpdev = np.inf
         ZL = self._ZL(theta)
+        zeros = np.zeros(self.p)
         for it in range(1, self.maxit + 1):
             mu, mu_eta, var = self.response.mu_parts(eta)
             w = self.pw * mu_eta * mu_eta / var
             z = eta - offset + (self.y - mu) / mu_eta
-            ws.reweight(z, w).set_theta(theta)
+            ws.reweight(z, w).set_theta(theta, profile_beta=not u_only)
             if u_only:
-                u_new, b_new = ws.u_at(np.zeros(self.p)), beta
+                u_new, b_new = ws.u_at(zeros), beta
             else:
                 u_new, b_new = ws.u(), ws.beta.copy()
             du, db = u_new - u, b_new - b_cur
@@ -256,17 +257,17 @@ class GlmerDevfun:
         devc0 = np.bincount(codes, weights=state.devres, minlength=nl) + state.u**2
         # the factor of a single scalar term is diagonal: conditional sd = 1 / L_ii
         sd = 1.0 / self.ws.L_diagonal()
-        ZL = self._ZL(state.theta)
-        mult = np.zeros(nl)
-        for z, w, ldnorm in self.gh:
-            if z == 0.0:
-                mult += w
-                continue
-            u = state.u + z * sd
-            eta = state.eta + ZL @ (u - state.u)
-            devres = self.response.devres(self.response.link.linkinv_lme4(eta))
-            devc = np.bincount(codes, weights=devres, minlength=nl) + u**2
-            mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / np.sqrt(2.0 * np.pi)
+        # moving u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j: all knots at once
+        step = self._ZL(state.theta) @ sd
+        knots = self.gh[self.gh[:, 0] != 0.0]
+        z, w, ldnorm = knots[:, 0], knots[:, 1], knots[:, 2]
+        eta = state.eta[None, :] + z[:, None] * step[None, :]
+        devres = self.response.devres(self.response.link.linkinv_lme4(eta))
+        devc = np.stack([np.bincount(codes, weights=row, minlength=nl) for row in devres])
+        devc += (state.u[None, :] + z[:, None] * sd[None, :]) ** 2
+        mult = np.sum(np.exp(-0.5 * (devc - devc0[None, :]) - ldnorm[:, None])
+                      * (w / np.sqrt(2.0 * np.pi))[:, None], axis=0)
+        mult += np.sum(self.gh[self.gh[:, 0] == 0.0, 1])
         return float(devc0.sum() + state.ldL2 - 2.0 * np.sum(np.log(mult)))
 
     def __call__(self, pars) -> float:

@@ -139,7 +139,7 @@ class PLSWorkspace:
         self.XtX = XtWXy[:, : self.p]
         self.Xty = XtWXy[:, self.p]
         self.yty = float(yy @ WXy[:, self.p])
-        self.ldW = float(np.sum(np.log(w[w > 0])))
+        self.ldW = 0.0  # working weights are not prior weights: no log-det term
 
     def reweight(self, y, weights) -> PLSWorkspace:
         """New working response and weights (a GLMM's PIRLS step), same theta to follow.
@@ -186,8 +186,12 @@ class PLSWorkspace:
         return A
 
     # ------------------------------------------------------------------ evaluation
-    def set_theta(self, theta) -> PLSWorkspace:
-        """Solve the penalized least squares problem at ``theta``."""
+    def set_theta(self, theta, profile_beta: bool = True) -> PLSWorkspace:
+        """Solve the penalized least squares problem at ``theta``.
+
+        ``profile_beta=False`` stops after the random-effects part (cu, RZX, L): enough for
+        :meth:`u_at` with a given beta, as PIRLS needs when beta is fixed.
+        """
         theta = np.asarray(theta, dtype=float)
         self.theta = theta.copy()
         values = theta[self.Lind]
@@ -197,7 +201,8 @@ class PLSWorkspace:
             RZXcu = self._decompose_sparse(values)
         self.RZX = RZXcu[:, : self.p]
         self.cu = RZXcu[:, self.p]
-        self._solve_fixed()
+        if profile_beta:
+            self._solve_fixed()
         return self
 
     def _decompose_dense(self, values):
