@@ -122,8 +122,9 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
                    na_action=na_action, control=control, contrasts=contrasts)
     if isinstance(start, Mapping):
         start = start.get("theta")
-    devfun = mkGlmerDevfun(lf, fam, nAGQ=0, control=control)
     if nAGQ > 1:
-        devfun.check_nAGQ(nAGQ)
-    opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start)
+        GlmerDevfun.check_nAGQ_for(lf, nAGQ)
+    with single_threaded_blas():
+        devfun = mkGlmerDevfun(lf, fam, nAGQ=0, control=control)
+        opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start)
     return GlmerMod(lf, devfun, opt)

@@ -166,7 +166,11 @@ class GlmerDevfun:
     # ------------------------------------------------------------------ set-up
     def check_nAGQ(self, nAGQ: int) -> None:
         """lme4's restrictions on adaptive Gauss-Hermite quadrature."""
-        rt = self.lf.reTrms
+        self.check_nAGQ_for(self.lf, nAGQ)
+
+    @staticmethod
+    def check_nAGQ_for(lf, nAGQ: int) -> None:
+        rt = lf.reTrms
         if nAGQ > 1 and (len(rt.terms) != 1 or rt.nc != [1]):
             raise ValueError("nAGQ > 1 is only available for models with a single, scalar "
                              "random-effects term; use nAGQ = 1 (the Laplace approximation)")
