@@ -213,6 +213,8 @@ def _factor_contrasts(spec: ModelSpec, frame: pd.DataFrame,
 
 def _bools_as_factors(frame: pd.DataFrame) -> pd.DataFrame:
     """R codes a logical column as a factor with levels FALSE, TRUE (column ``xTRUE``)."""
+    if not any(pd.api.types.is_bool_dtype(dtype) for dtype in frame.dtypes):
+        return frame
     frame = frame.copy()
     for name in frame.columns:
         if pd.api.types.is_bool_dtype(frame[name].dtype):

@@ -124,8 +124,13 @@ class ReTrms:
 def _level_labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """R's ``factor()`` of one column: codes and level labels."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cat = values.cat.remove_unused_categories()
-        return cat.cat.codes.to_numpy(), [str(c) for c in cat.cat.categories]
+        codes = values.cat.codes.to_numpy()
+        categories = values.cat.categories
+        used = np.bincount(codes, minlength=len(categories)) > 0
+        if not used.all():
+            cat = values.cat.remove_unused_categories()
+            codes, categories = cat.cat.codes.to_numpy(), cat.cat.categories
+        return codes.astype(np.int64), [str(c) for c in categories]
     if pd.api.types.is_bool_dtype(values.dtype):
         codes = values.to_numpy().astype(np.int64)
         present = sorted(set(codes.tolist()))
@@ -153,6 +158,9 @@ def grouping_factor(frame: pd.DataFrame, variables: tuple[str, ...]) -> pd.Categ
     Interaction levels are ``"a1:b1"``, ordered with the first variable varying slowest;
     combinations that do not occur are dropped, as R's ``factor()`` drops them.
     """
+    if len(variables) == 1:
+        codes, levels = _level_labels(frame[variables[0]])
+        return pd.Categorical.from_codes(codes, categories=levels)
     code = np.zeros(len(frame), dtype=np.int64)
     labels: list[list[str]] = []
     for name in variables:

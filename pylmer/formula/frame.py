@@ -171,8 +171,12 @@ def _complete_rows(frame: pd.DataFrame, na_action: str) -> np.ndarray:
 
 def _drop_unused_levels(frame: pd.DataFrame) -> pd.DataFrame:
     for name in frame.columns:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = frame[name].cat.remove_unused_categories()
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            used = np.bincount(column.cat.codes.to_numpy() + 1,
+                               minlength=len(column.cat.categories) + 1)[1:] > 0
+            if not used.all():  # (re-coding a factor is slow: only when needed)
+                frame[name] = column.cat.remove_unused_categories()
     return frame
 
 
@@ -209,12 +213,14 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
     data = as_pandas(data)
     needed = _required_columns(formula)
     _check_columns(needed, data, formula)
-    frame = data.loc[:, needed].copy()
+    frame = data[needed].copy(deep=False)
     extras = {"(weights)": _vector_argument(weights, data, "weights"),
               "(offset)": _vector_argument(offset, data, "offset")}
     checked = frame.assign(**{k: v for k, v in extras.items() if v is not None})
     rows = _complete_rows(checked, na_action)
-    frame = _drop_unused_levels(frame.iloc[rows].copy())
+    if len(rows) < len(frame):
+        frame = frame.iloc[rows].copy()
+    frame = _drop_unused_levels(frame)
 
     response = factor = None
     if formula.response is not None:
