@@ -1,6 +1,6 @@
 """lme4's printed form of fitted models: ``print(VarCorr(m))`` (:func:`format_varcorr`),
-``print(m)`` (:func:`format_lmermod`) and the shared pieces of ``print(summary(m))``
-(see :mod:`pylmer.results.summary`), built on R's layout rules in
+``print(m)`` (:func:`format_lmermod`, for lmerMod and glmerMod) and the shared pieces of
+``print(summary(m))`` (see :mod:`pylmer.results.summary`), built on R's layout rules in
 :mod:`pylmer.results.rprint`.
 """
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from .rprint import (
     DIGITS,
+    WIDTH,
     cat_fill,
     format_number,
     formula_lines,
@@ -29,15 +30,81 @@ def method_title(REML: bool) -> str:
     return "Linear mixed model fit by " + ("REML" if REML else "maximum likelihood ")
 
 
+def glmm_method_title(nAGQ: int) -> str:
+    """lme4's ``methTitle`` for a generalized linear mixed model (nAGQ = 0 is called
+    quadrature too, as lme4 does)."""
+    how = ("(Laplace Approximation)" if nAGQ == 1 else
+           f"(Adaptive Gauss-Hermite Quadrature, nAGQ = {nAGQ})")
+    return "Generalized linear mixed model fit by maximum likelihood " + how
+
+
+def is_glmm(m) -> bool:
+    """Whether ``m`` is a GLMM (a glmerMod: it has a family)."""
+    return getattr(m, "family", None) is not None
+
+
+def model_class(m) -> str:
+    """R's ``class(m)``: "glmerMod" or "lmerMod"."""
+    return "glmerMod" if is_glmm(m) else "lmerMod"
+
+
+def model_title(m) -> str:
+    """lme4's ``methTitle(m@devcomp$dims)`` for either kind of model."""
+    return glmm_method_title(m.nAGQ) if is_glmm(m) else method_title(prints_as_reml(m))
+
+
 def prints_as_reml(m) -> bool:
     """lme4 records REML as the number of fixed effects (``dims[["REML"]]``), so a REML
     fit without fixed effects prints as a maximum likelihood fit."""
     return bool(m.REML) and len(m.fixef()) > 0
 
 
-def header_lines(m, data_name: str | None, cls: str = "lmerMod") -> list[str]:
-    """``.prt.methTit`` and ``.prt.call``: title, formula and (when known) data."""
-    lines = [f"{method_title(prints_as_reml(m))} ['{cls}']"]
+def strwrap(text: str, width: int, exdent: int = 0) -> list[str]:
+    """R's ``strwrap(text, width, exdent = exdent)`` for one paragraph of plain words: a
+    line is filled while its length stays below ``width``."""
+    lines: list[list[str]] = [[]]
+    used = 0
+    limit = width
+    for word in text.split():
+        if lines[-1] and used + len(word) + 1 > limit:
+            lines.append([])
+            used = 0
+            limit = width - exdent
+        lines[-1].append(word)
+        used += len(word) + 1
+    return [" " * (exdent if k else 0) + " ".join(words) for k, words in enumerate(lines)]
+
+
+def title_lines(mtit: str, cls: str, width: int = WIDTH) -> list[str]:
+    """lme4's ``.prt.methTit``: "<title> ['<class>']", or, when that is wider than the
+    console, the title wrapped with its class in brackets:
+    ``cat(strwrap(mtit, width - 2, exdent = 2), " [", cls, "]", sep = "", fill = TRUE)``."""
+    if len(mtit) + 5 + len(cls) <= width:
+        return [f"{mtit} ['{cls}']"]
+    lines: list[str] = []
+    used = 0
+    for item in strwrap(mtit, width - 2, exdent=2) + [" [", cls, "]"]:
+        if lines and used + len(item) > width:  # cat(fill=) with sep = ""
+            lines.append("")
+            used = 0
+        if not lines:
+            lines.append("")
+        lines[-1] += item
+        used += len(item)
+    return lines
+
+
+def family_lines(family) -> list[str]:
+    """lme4's ``.prt.family``: " Family: binomial  ( logit )"."""
+    return cat_fill([" Family:", family.family, f" ( {family.link.name} )"])
+
+
+def header_lines(m, data_name: str | None, cls: str | None = None) -> list[str]:
+    """``.prt.methTit``, ``.prt.family`` and ``.prt.call``: title, family (GLMMs),
+    formula and (when known) data."""
+    lines = title_lines(model_title(m), cls or model_class(m))
+    if is_glmm(m):
+        lines += family_lines(m.family)
     lines += formula_lines(m.formula)
     if data_name:
         lines += cat_fill(["   Data:", data_name])
@@ -46,11 +113,17 @@ def header_lines(m, data_name: str | None, cls: str = "lmerMod") -> list[str]:
 
 def aictab_lines(m, digits: int) -> list[str]:
     """``.prt.aictab``: the REML criterion, or the AIC BIC logLik deviance df.resid table,
-    rounded to ``digits`` decimals."""
+    rounded to ``digits`` decimals.
+
+    The "deviance" is lme4's ``devCrit``: for a GLMM -2 logLik (the Laplace / AGQ
+    deviance), not ``deviance(m)``, the sum of squared deviance residuals.
+    """
     if prints_as_reml(m):
         value = r_round(m.REMLcrit(), digits)
         return cat_fill(["REML criterion at convergence:", format_number(value)])
-    values = [m.AIC(), m.BIC(), float(m.logLik()), m.deviance(), float(m.df_residual())]
+    loglik = float(m.logLik())
+    dev = -2.0 * loglik if is_glmm(m) else m.deviance()
+    values = [m.AIC(), m.BIC(), loglik, dev, float(m.df_residual())]
     rounded = r_round(np.array(values), digits)
     text = r_format(rounded)
     text[4] = r_format([rounded[4]])[0]
@@ -140,7 +213,7 @@ def convergence_lines(optinfo, summary: bool) -> list[str]:
 
 
 def format_lmermod(m, data_name: str | None = None, digits: int = max(3, DIGITS - 3)) -> str:
-    """lme4's ``print(m)`` of a fitted lmerMod (``print.merMod``)."""
+    """lme4's ``print(m)`` of a fitted lmerMod or glmerMod (``print.merMod``)."""
     lines = header_lines(m, data_name)
     lines += aictab_lines(m, 4)
     lines.append("Random effects:")

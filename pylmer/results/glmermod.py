@@ -161,25 +161,12 @@ class GlmerMod(LmerMod):
         return out
 
     def summary(self):
-        from .summary import LmerSummary
+        """lme4's ``summary(m)`` for a GLMM: print it, or read its parts."""
+        from .summary import GlmerSummary
 
-        return LmerSummary(self)
+        return GlmerSummary(self)
 
-    def __repr__(self) -> str:
-        method = ("Laplace Approximation" if self._nAGQ <= 1 else
-                  f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self._nAGQ}")
-        ll = float(self.logLik())
-        lines = [
-            f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']",
-            f" Family: {self._family.family}  ( {self._family.link.name} )",
-            f"Formula: {self.formula}",
-            "      AIC       BIC    logLik  deviance  df.resid",
-            (f"{self.AIC():9.4f} {self.BIC():9.4f} {ll:9.4f} {-2 * ll:9.4f} "
-             f"{self.df_residual():9d}"),
-            "Fixed Effects:",
-            self.fixef().to_string(),
-        ]
-        return "\n".join(lines)
+    # repr(m) is LmerMod's: lme4's print.merMod, which prints the family line for a GLMM
 
 
 def _vcov_from_hessian(H: np.ndarray, ntheta: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""``summary(m)`` of a fitted linear mixed model, printed as lme4 prints it."""
+"""``summary(m)`` of a fitted linear or generalized linear mixed model, printed as lme4
+prints it (:class:`LmerSummary`, :class:`GlmerSummary`)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from .format import (
     aictab_lines,
     convergence_lines,
     fit_warning_lines,
     header_lines,
-    method_title,
+    model_class,
+    model_title,
     ngrps_lines,
-    prints_as_reml,
     varcorr_lines,
 )
 from .rprint import (
@@ -30,9 +32,16 @@ from .rprint import (
     zapsmall,
 )
 
-__all__ = ["LmerSummary", "format_coefmat", "format_summary"]
+__all__ = ["LmerSummary", "GlmerSummary", "format_coefmat", "format_pval", "format_summary"]
 
 COR_MAX = 12  # getOption("lme4.summary.cor.max")
+EPS = float(np.finfo(float).eps)  # .Machine$double.eps, printCoefmat's eps.Pvalue
+# symnum's cut points and symbols in printCoefmat, and their legend (R in a UTF-8 locale
+# quotes the symbols with sQuote's typographic quotes)
+SIGNIF_CUTS = (0.001, 0.01, 0.05, 0.1)
+SIGNIF_SYMBOLS = ("***", "**", "*", ".", " ")
+SIGNIF_LEGEND = " ".join(f"{cut} \u2018{sym}\u2019" for cut, sym in
+                         zip(("0",) + SIGNIF_CUTS, SIGNIF_SYMBOLS)) + " 1"
 
 
 class LmerSummary:
@@ -67,8 +76,8 @@ class LmerSummary:
         self.model = model
         self.data_name = data_name if data_name is not None else getattr(
             model.lf, "data_name", None)
-        self.methTitle = method_title(prints_as_reml(model)).rstrip()
-        self.objClass = "lmerMod"
+        self.methTitle = model_title(model).rstrip()
+        self.objClass = model_class(model)
         self.REML = model.REML
         self.formula = model.formula
         self.sigma = model.sigma()
@@ -126,16 +135,110 @@ class LmerSummary:
         return "<pre>" + html.escape(self.format()) + "</pre>"
 
 
-def format_coefmat(coef: pd.DataFrame, digits: int) -> list[str]:
-    """R's ``printCoefmat`` for Estimate, Std. Error and a test statistic (no p-values).
+class GlmerSummary(LmerSummary):
+    """lme4's ``summary(glmerMod)``: print it, or read its parts.
+
+    As :class:`LmerSummary`, with what differs for a GLMM:
+
+    Attributes
+    ----------
+    coefficients : pandas.DataFrame
+        Estimate, Std. Error, z value (t value for families with a dispersion parameter,
+        such as Gamma, as lme4 labels it) and Pr(>|z|), the Wald p-value from the normal
+        distribution for both labels, as lme4 computes it.
+    family, link : str
+        R's names of the family and link (``"binomial"``, ``"logit"``).
+    useScale : bool
+        Whether the family estimates a dispersion parameter (a "Residual" row in
+        ``varcor``; ``sigma`` is 1 otherwise).
+    deviance : float
+        What lme4 prints as "deviance" under the title: -2 logLik (the Laplace or
+        adaptive Gauss-Hermite deviance). The model's ``deviance()`` is the sum of squared
+        deviance residuals, lme4's ``deviance(m)`` for a GLMM.
+    residuals : pandas.Series
+        Pearson residuals divided by sigma (lme4: ``residuals(m, "pearson", scaled =
+        TRUE)``).
+    nAGQ : int
+        Quadrature points (0: beta from PIRLS; 1: the Laplace approximation).
+    """
+
+    def __init__(self, model, data_name: str | None = None):
+        super().__init__(model, data_name)
+        self.family = model.family.family
+        self.link = model.family.link.name
+        self.useScale = bool(model.family.estimates_dispersion)
+        self.nAGQ = model.nAGQ
+        self.deviance = -2.0 * float(self.logLik)
+
+    @cached_property
+    def coefficients(self) -> pd.DataFrame:
+        est = self.model.fixef().to_numpy()
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        stat = est / se
+        return pd.DataFrame({"Estimate": est, "Std. Error": se,
+                             ("t value" if self.useScale else "z value"): stat,
+                             "Pr(>|z|)": 2.0 * ndtr(-np.abs(stat))},
+                            index=self.model.fixef().index)
+
+
+def format_pval(pv, digits: int, eps: float = EPS) -> list[str]:
+    """R's ``format.pval(pv, digits, eps)``: p-values of at least 1e-4 (1e-3 for
+    ``digits = 1``) in fixed notation, smaller ones in scientific notation (each group
+    formatted together), those below ``eps`` as "<2e-16"."""
+    pv = np.asarray(pv, dtype=float)
+    out = ["NA" if np.isnan(v) else "" for v in pv]
+    ok = ~np.isnan(pv)
+    is0 = ok & (pv < eps)
+    rest = np.flatnonzero(ok & ~is0)
+    rr: list[str] = []
+    if rest.size:
+        vals = pv[rest]
+        expo = np.floor(np.log10(np.where(vals > 0, vals, 1e-50)))
+        fixp = (expo >= -3) | ((expo == -4) & (digits > 1))
+        for group in (fixp, ~fixp):
+            if group.any():
+                for i, text in zip(rest[group], r_format(vals[group], digits)):
+                    out[i] = text
+        rr = [out[i] for i in rest]
+    if is0.any():
+        dig = max(1, digits - 2)
+        if rr:
+            nc = max(len(t) for t in rr)
+            if dig > 1 and dig + 6 > nc:
+                dig = max(1, nc - 7)
+            sep = "" if dig == 1 and nc <= 6 else " "
+        else:
+            sep = "" if dig == 1 else " "
+        below = "<" + sep + r_format([eps], dig)[0]
+        for i in np.flatnonzero(is0):
+            out[i] = below
+    return out
+
+
+def _signif_symbol(p: float) -> str:
+    """R's ``symnum(p, cutpoints = c(0, .001, .01, .05, .1, 1), na = FALSE)``."""
+    if np.isnan(p):
+        return ""
+    for cut, symbol in zip(SIGNIF_CUTS, SIGNIF_SYMBOLS):
+        if p <= cut:
+            return symbol
+    return SIGNIF_SYMBOLS[-1]
+
+
+def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -> list[str]:
+    """R's ``printCoefmat`` for Estimate, Std. Error, a test statistic and, when the last
+    column is a p-value ("Pr(..."), that p-value with significance stars and their legend.
 
     Estimates and standard errors are rounded together to the decimals that give the
     smallest of them ``digits`` significant digits, then formatted as one block; the
-    statistic is rounded to ``dig.tst`` decimals.
+    statistic is rounded to ``dig.tst`` decimals; p-values are ``format.pval``'ed with
+    ``dig.tst`` digits.
     """
     xm = coef.to_numpy(dtype=float)
-    p = xm.shape[0]
-    cells = [["" for _ in range(3)] for _ in range(p)]
+    p, nc = xm.shape
+    labels = list(coef.columns)
+    has_p = nc >= 4 and labels[-1][:3] in ("Pr(", "p-v")
+    cells = [["" for _ in range(nc)] for _ in range(p)]
     coef_se = xm[:, :2]
     acs = np.abs(coef_se)
     finite = acs[np.isfinite(acs)]
@@ -161,10 +264,26 @@ def format_coefmat(coef: pd.DataFrame, digits: int) -> list[str]:
             if (x == 0) != shown_zero and not np.isnan(x):
                 cells[i][j] = r_format([x], max(1, digits - 1))[0]
     for i in range(p):
-        for j in range(3):
+        for j in range(nc):
             if np.isnan(xm[i, j]):
                 cells[i][j] = "NaN"
-    return print_matrix(cells, list(coef.index), list(coef.columns), right=True)
+    stars = False
+    if has_p:
+        pv = xm[:, -1]
+        ok = ~np.isnan(pv)
+        for i, text in zip(np.flatnonzero(ok), format_pval(pv[ok], dig_tst)):
+            cells[i][-1] = text
+        stars = signif_stars and bool(np.any(pv[ok] < 0.1))
+        if stars:
+            symbols = [_signif_symbol(v) for v in pv]
+            w = max(len(sym) for sym in symbols)
+            for row, sym in zip(cells, symbols):
+                row.append(sym.ljust(w))  # format(): a common width, left-justified
+            labels.append("")
+    lines = print_matrix(cells, list(coef.index), labels, right=True)
+    if stars:
+        lines += ["---", "Signif. codes:  " + SIGNIF_LEGEND]
+    return lines
 
 
 def _correlation_lines(vcov: pd.DataFrame) -> list[str]:
