@@ -4,7 +4,7 @@ imports scikit-sparse.
 :class:`SparseCholesky` hides the backend. With scikit-sparse (CHOLMOD) the symbolic
 analysis — the fill-reducing permutation — is done once; each evaluation is a numeric
 refactorization. The ordering is chosen at analysis time by measuring the size of the
-factor (nnz(L)) under AMD, METIS and nested dissection: on crossed designs such as
+factor (nnz(L)) under AMD and METIS (nested dissection was never smaller here): on crossed designs such as
 InstEval METIS gives a factor a third smaller and a refactorization about 3x faster than
 CHOLMOD's default.
 
@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - exercised by forcing backend="scipy"
 
 __all__ = ["SparseCholesky", "HAVE_CHOLMOD", "BackendWarning", "available_backends"]
 
-_ORDERINGS = ("amd", "metis", "nesdis")
+_ORDERINGS = ("amd", "metis")
 _warned = False
 
 
