@@ -16,7 +16,7 @@ from .control import GlmerControl
 from .convergence import check_conv, deriv12
 from .family import Family, get_family
 from .linalg.threads import single_threaded_blas
-from .modular import OptInfo, glFormula
+from .modular import OptInfo, check_boundary, glFormula
 from .optimize import minimize
 from .pirls import GlmerDevfun
 
@@ -28,20 +28,6 @@ def mkGlmerDevfun(lf, family: Family | str, nAGQ: int = 0,
     """The GLMM deviance function (R: ``mkGlmerDevfun``), first at nAGQ = 0."""
     control = control or GlmerControl()
     return GlmerDevfun(lf, get_family(family), nAGQ=nAGQ, tol=control.tolPwrss)
-
-
-def _check_boundary(devfun, opt, tol):
-    diff = opt.par - devfun.lower
-    near = np.flatnonzero((diff > 0) & (diff < tol))
-    if len(near) == 0:
-        return opt
-    par = opt.par.copy()
-    for i in near:
-        trial = par.copy()
-        trial[i] = devfun.lower[i]
-        if devfun(trial) < opt.fval:
-            par[i] = trial[i]
-    return type(opt)(opt.optimizer, par, devfun(par), opt.feval, opt.conv, opt.message)
 
 
 def _stage2_steps(devfun, theta, beta) -> np.ndarray:
@@ -63,7 +49,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
         opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl)
         devfun(opt.par)
         if control.boundary_tol > 0:
-            opt = _check_boundary(devfun, opt, control.boundary_tol)
+            opt = check_boundary(devfun, opt, control.boundary_tol)
         feval = opt.feval
         if nAGQ > 0:
             theta1, beta1 = opt.par, devfun.state.beta
@@ -74,7 +60,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
                            optimizer=stage2, options=options)
             feval += opt.feval
             if control.boundary_tol > 0:
-                opt = _check_boundary(devfun, opt, control.boundary_tol)
+                opt = check_boundary(devfun, opt, control.boundary_tol)
         derivs = deriv12(devfun, opt.par, opt.fval) if control.calc_derivs else None
         fval = devfun(opt.par)  # leave the PIRLS state at the optimum
     ntheta = devfun.ntheta

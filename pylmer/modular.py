@@ -262,7 +262,7 @@ def _restart_edge(devfun, opt, control):
     return opt
 
 
-def _check_boundary(devfun, opt, tol):
+def check_boundary(devfun, opt, tol):
     """lme4's check.boundary: parameters within ``tol`` of a bound are tried on it."""
     diff = opt.par - devfun.lower
     near = np.flatnonzero((diff > 0) & (diff < tol))
@@ -300,7 +300,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
         if control.restart_edge:
             opt = _restart_edge(devfun, opt, control)
         if control.boundary_tol > 0:
-            opt = _check_boundary(devfun, opt, control.boundary_tol)
+            opt = check_boundary(devfun, opt, control.boundary_tol)
         derivs = None
         if control.calc_derivs:
             derivs = deriv12(devfun, opt.par, opt.fval)
