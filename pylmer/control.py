@@ -47,9 +47,14 @@ class LmerControl:
     boundary_tol : float
         Parameters closer than this to their bound are tried on the bound, and kept there
         if the deviance is no larger (lme4's ``boundary.tol``).
-    calc_derivs : bool
+    calc_derivs : bool or None
         Compute the finite-difference gradient and Hessian at the optimum for the
-        convergence checks.
+        convergence checks. None (lmer's default, as in current lme4): only for fewer than
+        ``check_conv_nobsmax`` observations and ``check_conv_nparmax`` parameters, where the
+        extra evaluations are cheap. glmer computes them by default: its standard errors
+        come from that Hessian.
+    check_conv_nobsmax, check_conv_nparmax : int
+        The limits above (lme4's ``check.conv.nobsmax``, ``check.conv.nparmax``).
     check_conv_grad, check_conv_grad_tol : str, float
         Warn (``ConvergenceWarning``) when the scaled gradient exceeds the tolerance.
     check_conv_singular, check_conv_singular_tol : str, float
@@ -67,7 +72,9 @@ class LmerControl:
     optCtrl: dict = field(default_factory=dict)
     restart_edge: bool = True
     boundary_tol: float = 1e-5
-    calc_derivs: bool = True
+    calc_derivs: bool | None = None
+    check_conv_nobsmax: int = 10_000
+    check_conv_nparmax: int = 20
     check_conv_grad: str = "warning"
     check_conv_grad_tol: float = 2e-3
     check_conv_singular: str = "warning"
@@ -95,6 +102,12 @@ class LmerControl:
             )
 
 
+    def derivs_wanted(self, nobs: int, npar: int) -> bool:
+        """Whether to compute the derivatives at the optimum (``calc_derivs`` resolved)."""
+        if self.calc_derivs is not None:
+            return bool(self.calc_derivs)
+        return nobs < self.check_conv_nobsmax and npar < self.check_conv_nparmax
+
     def optimizer_stages(self) -> tuple[str, ...]:
         """The optimizer of each stage (one for lmer, two for glmer)."""
         if isinstance(self.optimizer, str):
@@ -120,6 +133,7 @@ class GlmerControl(LmerControl):
 
     optimizer: object = ("bobyqa", "bobyqa")
     restart_edge: bool = False
+    calc_derivs: bool | None = True
     tolPwrss: float = 1e-7
 
     allow_n_levels_equal_nobs = True

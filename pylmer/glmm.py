@@ -61,7 +61,8 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
             feval += opt.feval
             if control.boundary_tol > 0:
                 opt = check_boundary(devfun, opt, control.boundary_tol)
-        derivs = deriv12(devfun, opt.par, opt.fval) if control.calc_derivs else None
+        derivs = (deriv12(devfun, opt.par, opt.fval)
+                  if control.derivs_wanted(devfun.lf.n, len(opt.par)) else None)
         fval = devfun(opt.par)  # leave the PIRLS state at the optimum
     ntheta = devfun.ntheta
     messages = check_conv(derivs, opt.par[:ntheta], devfun.lower[:ntheta], control)

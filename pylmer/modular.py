@@ -302,7 +302,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
         if control.boundary_tol > 0:
             opt = check_boundary(devfun, opt, control.boundary_tol)
         derivs = None
-        if control.calc_derivs:
+        if control.derivs_wanted(devfun.lf.n, len(devfun.lower)):
             derivs = deriv12(devfun, opt.par, opt.fval)
         fval = devfun(opt.par)  # leave the workspace at the optimum
     messages = check_conv(derivs, opt.par, devfun.lower, control)

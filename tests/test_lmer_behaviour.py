@@ -208,3 +208,13 @@ def test_polars_and_dict_data_fit_the_same(sleep, fm):
     data = {c: sleep[c].to_numpy() for c in ["Reaction", "Days", "Subject"]}
     m = lmer("Reaction ~ Days + (Days | Subject)", data)
     np.testing.assert_allclose(m.REMLcrit(), fm.REMLcrit(), rtol=1e-12)
+
+
+def test_derivative_checks_follow_lme4s_size_limits(fm):
+    control = LmerControl()
+    assert control.derivs_wanted(180, 3)
+    assert not control.derivs_wanted(10_000, 3)  # check.conv.nobsmax
+    assert not control.derivs_wanted(500, 20)  # check.conv.nparmax
+    assert LmerControl(calc_derivs=True).derivs_wanted(10**6, 50)
+    assert fm.optinfo.derivs is not None
+    assert pylmer.GlmerControl().derivs_wanted(10**6, 50)  # glmer's SEs need the Hessian
