@@ -16,22 +16,30 @@ Models (``--models``, comma-separated groups; default ``all``):
 * ``crossed``: simulated ``y = 1 + 0.5 x + a[f1] + b[f2] + e`` (f1: 1e3 levels, f2: 1e4
   levels, fixed seed), fitted as ``y ~ x + (1 | f1) + (1 | f2)`` with REML, for each row count
   of ``--sizes`` (default ``1e5,1e6``).
-* ``all``: the three groups. The default run (all, 1e5 and 1e6) takes about 7 minutes on 2
+* ``glmm``: every reference GLMM of ``tests/reference/models`` (cbpp with Laplace, 25-point
+  adaptive Gauss-Hermite and nAGQ = 0, cbpp's null model, grouseticks, VerbAgg, the simulated
+  Gamma(log) and Poisson-with-offset data sets) with lme4's formula, data set, family, link
+  and nAGQ, otherwise lme4's default control.
+* ``all``: the four groups. The default run (all, 1e5 and 1e6) takes about 7 minutes on 2
   cores, most of it in the crossed 1e6 design; ``--sizes 1e5`` takes about 3 minutes.
 
 What is measured:
 
 * Time: "formula + data frame in memory -> fitted model", i.e. ``lmer(formula, df, REML=...)``
-  in Python (``time.perf_counter``) and ``system.time(lmer(formula, data = d, REML = ...))``
-  in R, the data loaded beforehand. Each model is fitted 1 + N times on each side, N = ``--reps``
-  (default 5) for small models and ``--large-reps`` (default 1) for InstEval and the crossed
-  designs. The table gives the median of the last N fits; the first fit, which carries
-  first-call costs (lazy imports, caches), is shown separately for pylmer. The ratio is
-  lme4 median / pylmer median (above 1: pylmer is faster). With N = 0 the median is the
-  first fit.
+  or ``glmer(formula, df, family=..., nAGQ=...)`` in Python (``time.perf_counter``) and
+  ``system.time(lmer(formula, data = d, REML = ...))`` or ``system.time(glmer(formula,
+  data = d, family = ..., nAGQ = ...))`` in R, the data loaded beforehand. Each model is
+  fitted 1 + N times on each side, N = ``--reps`` (default 5) for small models (all but
+  InstEval and the crossed designs; every GLMM is small) and ``--large-reps`` (default 1) for
+  InstEval and the crossed designs. The table gives the median of the last N fits; the first
+  fit, which carries first-call costs (lazy imports, caches), is shown separately for pylmer.
+  The ratio is lme4 median / pylmer median (above 1: pylmer is faster). With N = 0 the median
+  is the first fit.
 * Evaluations: ``optinfo.feval`` (R: ``m@optinfo$feval``) of the last fit.
-* obj diff: pylmer - lme4 of the REML criterion (REML fits) or deviance (ML fits); negative
-  means pylmer found a lower (better) optimum.
+* fit: REML or ML (LMMs); Laplace, AGQ <nAGQ> or nAGQ 0 (GLMMs).
+* obj diff: pylmer - lme4 of the REML criterion (REML fits), deviance (ML fits) or -2 logLik
+  (GLMMs: the Laplace or adaptive Gauss-Hermite approximation of -2 log-likelihood,
+  ``-2 * logLik(m)``); negative means pylmer found a lower (better) optimum.
 * Memory, large models only (InstEval and crossed): each side fits each large model in its own
   fresh process (``python -m benchmarks.pylmer_side`` / ``Rscript``). "MB" in the table is the
   process's high-water RSS during the fits: the process resets the mark (Linux
@@ -60,19 +68,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cases import INSTEVAL_ID, Case, crossed_case, reference_cases
+from .cases import INSTEVAL_ID, Case, crossed_case, glmm_cases, reference_cases
 from .pylmer_side import time_case, time_case_in_child
 from .r_side import lme4_version, run_lme4
 from .table import format_notes, format_table
 
-GROUPS = ("small", "insteval", "crossed")
+GROUPS = ("small", "insteval", "crossed", "glmm")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all",
-                        help="comma-separated: small, insteval, crossed, all (default: all)")
+                        help="comma-separated: small, insteval, crossed, glmm, all (default: all)")
     parser.add_argument("--sizes", default="1e5,1e6",
                         help="rows of the crossed designs, comma-separated (default: 1e5,1e6)")
     parser.add_argument("--reps", type=int, default=5,
@@ -102,6 +110,8 @@ def select_cases(groups: set[str], sizes: list[int], workdir: Path) -> list[Case
     for case in reference_cases():
         if ("insteval" if case.name == INSTEVAL_ID else "small") in groups:
             cases.append(case)
+    if "glmm" in groups:
+        cases += glmm_cases()
     if "crossed" in groups:
         cases += [crossed_case(n, workdir) for n in sizes]
     return sorted(cases, key=lambda case: case.large)  # small ones first, otherwise as listed
@@ -165,8 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     print(report(args, res))
     if args.json:
         raw = {k: v for k, v in res.items() if k != "cases"}
-        raw["cases"] = [{"name": c.name, "formula": c.formula, "REML": c.REML}
-                        for c in res["cases"]]
+        raw["cases"] = [{"name": c.name, "formula": c.formula, "fit": c.fit_kind,
+                         "family": c.family, "link": c.link} for c in res["cases"]]
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")
 
 

@@ -31,6 +31,9 @@ class Case:
     name : row label; formula, REML : the lmer arguments; csv, columns : the data file and
     its column spec; dataset : shipped data set name (pylmer loads it with load_dataset), or
     None for simulated data; large : fit in a separate process per side, peak memory measured.
+    family, link, nAGQ : for GLMMs (fitted with glmer), R's family name (``binomial``,
+    ``poisson``, ``Gamma``), its link and the number of quadrature points; family is None for
+    LMMs (fitted with lmer).
     """
 
     name: str
@@ -40,6 +43,25 @@ class Case:
     columns: dict
     dataset: str | None = None
     large: bool = False
+    family: str | None = None
+    link: str | None = None
+    nAGQ: int = 1
+
+    @property
+    def glmm(self) -> bool:
+        return self.family is not None
+
+    @property
+    def fit_kind(self) -> str:
+        """REML or ML (LMMs); Laplace, AGQ <n> or nAGQ 0 (GLMMs)."""
+        if not self.glmm:
+            return "REML" if self.REML else "ML"
+        return {0: "nAGQ 0", 1: "Laplace"}.get(self.nAGQ, f"AGQ {self.nAGQ}")
+
+    @property
+    def family_label(self) -> str:
+        """``family(link)``, e.g. ``Gamma(log)``; empty for LMMs."""
+        return f"{self.family}({self.link})" if self.glmm else ""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -55,16 +77,34 @@ def _shipped(name: str) -> tuple[str, dict]:
     return str(data / f"{name}.csv"), spec["columns"]
 
 
+def _reference_models(model_type: str) -> list[dict]:
+    refs = []
+    for path in sorted(REFERENCE_MODELS.glob("*.json")):
+        ref = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(ref, dict) and ref.get("model_type") == model_type:
+            refs.append(ref)
+    return refs
+
+
 def reference_cases() -> list[Case]:
     """The reference LMMs of tests/reference/models (lme4's calls), InstEval marked large."""
     cases = []
-    for path in sorted(REFERENCE_MODELS.glob("*.json")):
-        ref = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(ref, dict) or ref.get("model_type") != "LMM":
-            continue
+    for ref in _reference_models("LMM"):
         csv, columns = _shipped(ref["dataset"])
         cases.append(Case(ref["model_id"], ref["formula"], bool(ref["REML"]), csv, columns,
                           dataset=ref["dataset"], large=ref["model_id"] == INSTEVAL_ID))
+    return cases
+
+
+def glmm_cases() -> list[Case]:
+    """The reference GLMMs of tests/reference/models: formula, family, link and nAGQ of
+    lme4's glmer call (otherwise lme4's defaults)."""
+    cases = []
+    for ref in _reference_models("GLMM"):
+        csv, columns = _shipped(ref["dataset"])
+        cases.append(Case(ref["model_id"], ref["formula"], False, csv, columns,
+                          dataset=ref["dataset"], family=ref["family"], link=ref["link"],
+                          nAGQ=int(ref["nAGQ"])))
     return cases
 
 

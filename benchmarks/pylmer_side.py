@@ -1,6 +1,7 @@
 """Time pylmer fits: in this process (small models) or in a child process (large models).
 
-Timed quantity: ``lmer(formula, df, REML=...)`` with ``df`` already in memory
+Timed quantity: ``lmer(formula, df, REML=...)`` (LMMs) or
+``glmer(formula, df, family=..., nAGQ=...)`` (GLMMs) with ``df`` already in memory
 (``time.perf_counter`` around the call). Each case is fitted ``1 + reps`` times: the first
 fit is reported separately (first-call effects: lazy imports, caches), the median is over
 the other ``reps`` fits.
@@ -25,10 +26,28 @@ from .memory import proc_status_mb, reset_peak, run_measured
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _fitter(case: Case):
+    """A function of the data frame that fits ``case`` as the timed call does."""
+    import pylmer
+
+    if not case.glmm:
+        return lambda df: pylmer.lmer(case.formula, df, REML=case.REML)
+    # R's family names: binomial, poisson, Gamma, gaussian, inverse.gaussian.
+    family = getattr(pylmer, case.family.replace(".", "_"))(link=case.link)
+    return lambda df: pylmer.glmer(case.formula, df, family=family, nAGQ=case.nAGQ)
+
+
+def objective(case: Case, model) -> float:
+    """REML criterion (REML LMMs), deviance (ML LMMs) or -2 log-likelihood (GLMMs: the
+    Laplace / adaptive Gauss-Hermite approximation, as lme4's ``-2 * logLik(m)``)."""
+    if case.glmm:
+        return -2.0 * float(model.logLik())
+    return float(model.REMLcrit() if case.REML else model.deviance())
+
+
 def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
     """Fit ``case`` 1 + reps times; times, evaluations, objective (and memory) as a dict."""
-    from pylmer import lmer
-
+    fit = _fitter(case)
     df = load_case_data(case)
     result: dict = {"times": [], "warnings": []}
     if measure_memory:
@@ -40,7 +59,7 @@ def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 start = time.perf_counter()
-                model = lmer(case.formula, df, REML=case.REML)
+                model = fit(df)
                 result["times"].append(time.perf_counter() - start)
             result["warnings"] += [str(w.message) for w in caught
                                    if str(w.message) not in result["warnings"]]
@@ -53,7 +72,8 @@ def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
         first=times[0],
         median=statistics.median(times[1:]) if reps else times[0],
         feval=int(model.optinfo.feval),
-        objective=float(model.REMLcrit() if case.REML else model.deviance()),
+        optimizer=str(model.optinfo.optimizer),
+        objective=objective(case, model),
     )
     if measure_memory:
         result["peak_mb"] = proc_status_mb().get("hwm")

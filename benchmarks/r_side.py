@@ -2,9 +2,12 @@
 
 The script reads each case's CSV with the column types and factor levels of its column spec,
 as ``pylmer.load_dataset`` does, so both sides fit identical data. Timed quantity:
-``system.time(lmer(formula, data = d, REML = ...))["elapsed"]`` with ``d`` already loaded
-(``system.time`` runs ``gc()`` first, untimed). As on the pylmer side each case is fitted
-``1 + reps`` times; the median is over the last ``reps``.
+``system.time(lmer(formula, data = d, REML = ...))["elapsed"]`` (LMMs) or
+``system.time(glmer(formula, data = d, family = f(link = "..."), nAGQ = ...))["elapsed"]``
+(GLMMs, lme4's default control) with ``d`` already loaded (``system.time`` runs ``gc()``
+first, untimed). Objective: ``REMLcrit(m)`` (REML), ``deviance(m)`` (ML LMMs) or
+``-2 * logLik(m)`` (GLMMs; ``deviance()`` of a glmerMod is the residual deviance). As on
+the pylmer side each case is fitted ``1 + reps`` times; the median is over the last ``reps``.
 
 Memory (large cases, one Rscript process each): the process resets its RSS high-water mark
 after loading lme4 and the data and reads ``VmHWM`` after the fits (see ``memory.py``); it
@@ -62,9 +65,10 @@ bench <- function(name, fit, reps, memory) {
       g <- gc()
       heap <- sum(g[, which(colnames(g) == "max used") + 1])
     }
-    obj <- if (isREML(m)) REMLcrit(m) else deviance(m)
-    sprintf('"times": [%s], "nobs": %d, "feval": %s, "objective": %s, "base_mb": %s, "peak_mb": %s, "rheap_mb": %s, "warnings": [%s]',
+    obj <- if (isGLMM(m)) -2 * as.numeric(logLik(m)) else if (isREML(m)) REMLcrit(m) else deviance(m)
+    sprintf('"times": [%s], "nobs": %d, "feval": %s, "optimizer": %s, "objective": %s, "base_mb": %s, "peak_mb": %s, "rheap_mb": %s, "warnings": [%s]',
             paste(sprintf("%.3f", times), collapse = ", "), nobs(m), json_num(m@optinfo$feval),
+            json_str(as.character(m@optinfo$optimizer)),
             json_num(obj), json_num(base), json_num(peak), json_num(heap),
             paste(vapply(warns, json_str, ""), collapse = ", "))
   }, error = function(e) sprintf('"error": %s', json_str(conditionMessage(e))))
@@ -94,13 +98,20 @@ def _load_code(case: Case) -> str:
             f"  structure(list({levels}), ordered = as.list({ordered})))")
 
 
+def _fit_call(case: Case) -> str:
+    if case.glmm:
+        return (f"glmer({case.formula}, data = d, family = {case.family}(link = "
+                f"{_r_string(case.link)}), nAGQ = {case.nAGQ})")
+    return f"lmer({case.formula}, data = d, REML = {'TRUE' if case.REML else 'FALSE'})"
+
+
 def r_script(cases: list[Case], reps: int, memory: bool) -> str:
     """An R script that loads each distinct data file once and benchmarks every case."""
     lines = [_PRELUDE, "frames <- list()"]
     for csv, case in {case.csv: case for case in cases}.items():
         lines.append(f"frames[[{_r_string(csv)}]] <- {_load_code(case)}")
     for case in cases:
-        call = f"lmer({case.formula}, data = d, REML = {'TRUE' if case.REML else 'FALSE'})"
+        call = _fit_call(case)
         lines.append(f"d <- frames[[{_r_string(case.csv)}]]")
         lines.append(f"bench({_r_string(case.name)}, function() {call}, {reps}, "
                      f"{'TRUE' if memory else 'FALSE'})")

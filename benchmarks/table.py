@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .cases import Case
 
-COLUMNS = ["model", "n", "pylmer s", "pylmer 1st s", "lme4 s", "lme4/pylmer",
+COLUMNS = ["model", "fit", "n", "pylmer s", "pylmer 1st s", "lme4 s", "lme4/pylmer",
            "pylmer feval", "lme4 feval", "obj diff", "pylmer MB", "lme4 MB"]
+TEXT = 2  # left-aligned columns (model, fit); the others are right-aligned
 
 
 def _num(value, fmt: str) -> str:
@@ -20,7 +21,8 @@ def _row(case: Case, py: dict, r: dict | None) -> list[str]:
     if py.get("objective") is not None and r.get("objective") is not None:
         diff = py["objective"] - r["objective"]
     return [
-        case.name + ("" if case.REML else " (ML)"),
+        case.name,
+        case.fit_kind,
         _num(py.get("nobs", r.get("nobs")), "d"),
         "FAILED" if "error" in py else _num(py.get("median"), ".3f"),
         _num(py.get("first"), ".3f"),
@@ -40,15 +42,34 @@ def format_table(cases: list[Case], pylmer: dict, lme4: dict | None) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = []
     for k, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(row[1:], widths[1:])]
+        cells = ([v.ljust(w) for v, w in zip(row[:TEXT], widths[:TEXT])]
+                 + [v.rjust(w) for v, w in zip(row[TEXT:], widths[TEXT:])])
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("-" * len(lines[0]))
     return "\n".join(lines)
 
 
+def _glmm_feval_notes(cases: list[Case], pylmer: dict, lme4: dict | None) -> list[str]:
+    """What the feval columns count for GLMMs with nAGQ > 0 (two optimization stages)."""
+    two_stage = [c for c in cases if c.glmm and c.nAGQ > 0]
+    if not two_stage:
+        return []
+
+    def optimizers(results: dict) -> str:
+        names = {results.get(c.name, {}).get("optimizer") for c in two_stage} - {None}
+        return "/".join(sorted(names)) or "-"
+
+    text = ("GLMM feval (nAGQ > 0): pylmer counts both optimization stages (theta with "
+            "nAGQ = 0, then theta and beta), lme4's optinfo$feval only the second; "
+            f"second-stage optimizer: pylmer {optimizers(pylmer)}")
+    if lme4 is not None:
+        text += f", lme4 {optimizers(lme4)}"
+    return [text]
+
+
 def format_notes(cases: list[Case], pylmer: dict, lme4: dict | None) -> str:
-    """Failures, warnings and the memory details of the large cases."""
+    """Failures, warnings, what GLMM evaluations count and the memory of the large cases."""
     lines = []
     for side, results in (("pylmer", pylmer), ("lme4", lme4 or {})):
         for case in cases:
@@ -57,6 +78,7 @@ def format_notes(cases: list[Case], pylmer: dict, lme4: dict | None) -> str:
                 lines.append(f"{side} failed on {case.name}: {res['error']}")
             for message in res.get("warnings", []):
                 lines.append(f"{side} warning on {case.name}: {message}")
+    lines += _glmm_feval_notes(cases, pylmer, lme4)
     large = [c for c in cases if c.large]
     if large:
         lines.append("memory of the large cases, MB (base = RSS before the fits; fit peak = "
