@@ -199,6 +199,11 @@ class GlmerDevfun:
         """Z Lambda(theta) as CSR (n, q)."""
         rt = self.lf.reTrms
         values = np.asarray(theta, dtype=float)[rt.Lind]
+        Z = self.ws.Z_dense()
+        if Z is not None:  # small model: dense products beat sparse call overhead
+            Lambdat = rt.Lambdat.copy()
+            Lambdat.data = values
+            return Z @ Lambdat.T.toarray()
         if self.ws.diagonal:
             ZL = self._Z.copy()
             ZL.data = self._ZL_data * values[self._ZL_cols]

@@ -34,6 +34,8 @@ __all__ = ["PLSWorkspace", "DENSE_MAX_Q"]
 # Above this many random effects the sparse factorization wins over dense LAPACK
 # (measured: q = 130, Exam, 0.2 ms sparse against several ms dense).
 DENSE_MAX_Q = 64
+# Below this many flops, n (q + p + 1)^2, a dense cross-product beats the sparse updates.
+DENSE_CROSSPRODUCT_FLOPS = 4_000_000
 LOG_2PI = np.log(2.0 * np.pi)
 
 
@@ -62,8 +64,17 @@ class PLSWorkspace:
         # the pattern of Z'WZ does not depend on the (positive) weights
         self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
         self.ZtZ.sort_indices()
-        self._pairs = self._pair_map() if reweightable else None
+        self.dense = (self.q <= DENSE_MAX_Q) if dense is None else bool(dense)
+        # small models reweight through one dense product [Z X y]' W [Z X y]
+        self.dense_crossproducts = bool(
+            reweightable and self.dense
+            and n * (self.q + p + 1) ** 2 <= DENSE_CROSSPRODUCT_FLOPS)
+        self._pairs = self._pair_map() if reweightable and not self.dense_crossproducts \
+            else None
         self._Xy = np.column_stack([self.X, np.zeros(n)]) if reweightable else None
+        self._ZXy = (np.column_stack([self.Zt.T.toarray(), self.X, np.zeros(n)])
+                     if self.dense_crossproducts else None)
+        self.reweightable = bool(reweightable)
         yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
         self._set_crossproducts(yy, weights)
 
@@ -72,7 +83,6 @@ class PLSWorkspace:
         ncol_entries = np.diff(self.Lambdat.indptr)
         self.diagonal = bool(np.all(ncol_entries == 1)) and bool(
             np.all(self.Lambdat.indices == np.arange(self.q)))
-        self.dense = (self.q <= DENSE_MAX_Q) if dense is None else bool(dense)
         if self.dense:
             self._init_dense()
         else:
@@ -105,6 +115,9 @@ class PLSWorkspace:
 
     def _set_crossproducts(self, yy, weights):
         X, Zt = self.X, self.Zt
+        if self.dense_crossproducts:
+            self._dense_crossproducts(yy, weights)
+            return
         if self._pairs is not None:
             self._reweighted_crossproducts(yy, weights)
             return
@@ -141,16 +154,34 @@ class PLSWorkspace:
         self.yty = float(yy @ WXy[:, self.p])
         self.ldW = 0.0  # working weights are not prior weights: no log-det term
 
+    def _dense_crossproducts(self, yy, weights):
+        """All cross-products of a small model from one dense product."""
+        q, p = self.q, self.p
+        M = self._ZXy
+        M[:, -1] = yy
+        w = np.ones(self.n) if weights is None else np.asarray(weights, dtype=float)
+        C = M.T @ (M * w[:, None])
+        self.ZtZ_dense = C[:q, :q]
+        self.ZtXy = C[:q, q:]
+        self.XtX = C[q:q + p, q:q + p]
+        self.Xty = C[q:q + p, -1]
+        self.yty = float(C[-1, -1])
+        self.ldW = 0.0
+
+    def Z_dense(self) -> np.ndarray | None:
+        """Z as a dense (n, q) array where the small-model path keeps one, else None."""
+        return self._ZXy[:, : self.q] if self.dense_crossproducts else None
+
     def reweight(self, y, weights) -> PLSWorkspace:
         """New working response and weights (a GLMM's PIRLS step), same theta to follow.
 
         O(n) accumulation into the cross-products; the factorization's symbolic analysis is
         kept. Requires ``reweightable=True``.
         """
-        if self._pairs is None:
+        if not self.reweightable:
             raise RuntimeError("this workspace was not built with reweightable=True")
         self._set_crossproducts(np.asarray(y, dtype=float), weights)
-        if self.dense:
+        if self.dense and not self.dense_crossproducts:
             self.ZtZ_dense = self.ZtZ.toarray()
         self.theta = None
         return self
@@ -158,7 +189,8 @@ class PLSWorkspace:
     # ------------------------------------------------------------------ set-up
     def _init_dense(self):
         q = self.q
-        self.ZtZ_dense = self.ZtZ.toarray()
+        if not self.dense_crossproducts:
+            self.ZtZ_dense = self.ZtZ.toarray()
         cols = np.repeat(np.arange(q), np.diff(self.Lambdat.indptr))
         # position in a row-major q x q array of each stored value of Lambdat
         self._lt_flat = self.Lambdat.indices.astype(np.int64) * q + cols
