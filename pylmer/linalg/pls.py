@@ -35,7 +35,7 @@ __all__ = ["PLSWorkspace", "DENSE_MAX_Q"]
 # (measured: q = 130, Exam, 0.2 ms sparse against several ms dense).
 DENSE_MAX_Q = 64
 # Below this many flops, n (q + p + 1)^2, a dense cross-product beats the sparse updates.
-DENSE_CROSSPRODUCT_FLOPS = 4_000_000
+DENSE_CROSSPRODUCT_FLOPS = 500_000
 LOG_2PI = np.log(2.0 * np.pi)
 
 
