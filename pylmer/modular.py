@@ -294,7 +294,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
     if np.any(x0 < devfun.lower):
         raise ValueError("start is below the lower bounds of theta (0 for variances)")
     ws = devfun.workspace
-    with single_threaded_blas(ws.dense or ws.chol.backend == "cholmod"):
+    with single_threaded_blas(not ws.wants_threads()):
         opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer_stages()[0],
                        options=control.optCtrl)
         if control.restart_edge:

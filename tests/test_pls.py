@@ -141,3 +141,36 @@ def test_fallback_backend_warns_once_with_the_install_command(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SparseCholesky(A)  # only once per process
+
+
+def test_blocked_factor_is_a_cholesky_factor():
+    from pylmer.linalg.blocked import BlockCholesky
+
+    lf = lFormula("diameter ~ 1 + (1 | plate) + (1 | sample)", load_dataset("Penicillin"))
+    rt = lf.reTrms
+    ws = workspace(lf, dense=False).set_theta([1.5, 3.2])
+    A = ws._A
+    chol = BlockCholesky(A, int(rt.Gp[1]))
+    M = A.toarray() + np.eye(rt.q)
+    L = chol.L().toarray()
+    np.testing.assert_allclose(L @ L.T, M, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(chol.logdet(), np.linalg.slogdet(M)[1], rtol=1e-12)
+    B = np.random.default_rng(3).standard_normal((rt.q, 3))
+    np.testing.assert_allclose(chol.solve_L(B), np.linalg.solve(L, B), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(chol.solve_Lt(B), np.linalg.solve(L.T, B), rtol=1e-10,
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="not diagonal"):
+        BlockCholesky(A, rt.q)
+
+
+def test_blocked_backend_fits_as_lme4():
+    ref = load_json("models", "penicillin_ml")
+    lf = lFormula(ref["formula"], load_dataset(ref["dataset"]), REML=False)
+    devfun = mkLmerDevfun(lf, backend="blocked", dense=False)
+    assert devfun.workspace.chol.backend == "blocked"
+    m = mkMerMod(lf, devfun, optimizeLmer(devfun))
+    np.testing.assert_allclose(m.deviance(), ref["deviance"], rtol=1e-7)
+    np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=1e-5)
+    re = m.ranef()
+    np.testing.assert_allclose(re.condsd("plate").to_numpy(), ref["ranef"]["plate"]["condsd"],
+                               rtol=1e-4)

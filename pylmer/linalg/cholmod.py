@@ -141,6 +141,12 @@ class SparseCholesky:
             return sps.csc_matrix(unit_L @ sps.diags(self._sqrt_d))
         return sps.csc_matrix(self._dense_L)
 
+    def seconds_estimate(self) -> float:
+        """Rough time of one refactorization: sum of squared column counts of L at the
+        simplicial rate measured here (about 1.5 Gflop/s)."""
+        counts = np.diff(self.L().indptr).astype(float)
+        return float(np.sum(counts * counts)) / 1.5e9
+
     def P(self) -> np.ndarray:
         """The fill-reducing permutation: row i of P A P' is row ``P()[i]`` of A."""
         if self.backend == "cholmod":

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sps
 from scipy.linalg import lapack
 
+from .blocked import BlockCholesky
 from .cholmod import SparseCholesky
 
 __all__ = ["PLSWorkspace", "DENSE_MAX_Q"]
@@ -34,6 +35,9 @@ __all__ = ["PLSWorkspace", "DENSE_MAX_Q"]
 # Above this many random effects the sparse factorization wins over dense LAPACK
 # (measured: q = 130, Exam, 0.2 ms sparse against several ms dense).
 DENSE_MAX_Q = 64
+# The blocked factorization factors the rest after a leading diagonal block densely: only
+# while that rest is small enough for a dense Cholesky to be quick.
+BLOCKED_MAX_Q2 = 2000
 # Below this many flops, n (q + p + 1)^2, a dense cross-product beats the sparse updates.
 DENSE_CROSSPRODUCT_FLOPS = 500_000
 LOG_2PI = np.log(2.0 * np.pi)
@@ -207,7 +211,28 @@ class PLSWorkspace:
             self._set_A_diagonal(self.Lambdat.data)
         else:
             self._A = self._sparse_A()
+        if backend == "blocked":  # asked for (a model rebuilt from a blocked fit)
+            blocked = self._blocked_candidate() if self.diagonal else None
+            if blocked is None:
+                raise ValueError("the blocked factorization needs scalar terms whose first "
+                                 "block is diagonal and larger than the rest")
+            self.chol = blocked
+            return
         self.chol = SparseCholesky(self._A, backend=backend)
+        if self.diagonal and backend is None:
+            self.chol = _faster(self.chol, self._blocked_candidate(), self._A)
+
+    def _blocked_candidate(self):
+        """A :class:`BlockCholesky` where the leading diagonal block makes one worthwhile."""
+        A = self._A
+        rows = A.indices
+        cols = np.repeat(np.arange(self.q), np.diff(A.indptr))
+        off = rows != cols
+        q1 = int(np.min(np.maximum(rows[off], cols[off]))) if off.any() else self.q
+        q2 = self.q - q1
+        if q2 < 1 or q2 > BLOCKED_MAX_Q2 or q1 < q2:
+            return None
+        return BlockCholesky(A, q1)
 
     def _set_A_diagonal(self, lam):
         self._A.data[:] = self.ZtZ.data * lam[self._A_rows] * lam[self._A_cols]
@@ -321,6 +346,18 @@ class PLSWorkspace:
             return sps.csc_matrix(self.L_dense)
         return self.chol.L()
 
+    def wants_threads(self) -> bool:
+        """Whether each evaluation does large dense work that a multi-threaded BLAS speeds
+        up (the SciPy fallback's dense factor, the blocked factor's dense block); small
+        models run faster on one BLAS thread."""
+        if self.dense:
+            return False
+        if self.chol.backend == "scipy":
+            return self.q > 500
+        if self.chol.backend == "blocked":
+            return self.q - self.chol.q1 >= 500
+        return False
+
     def L_diagonal(self) -> np.ndarray:
         """Diagonal of the factor L, in the original (unpermuted) order of the effects."""
         if self.dense:
@@ -332,3 +369,11 @@ class PLSWorkspace:
     def perm(self) -> np.ndarray:
         """Fill-reducing permutation of the factor (identity on the dense path)."""
         return np.arange(self.q) if self.dense else self.chol.P()
+
+
+def _faster(first, second, A):
+    """The factorization expected to refactor ``A`` faster, from operation counts (kept
+    deterministic: no timing at run time). Both give the same factor up to rounding."""
+    if second is None:
+        return first
+    return second if second.seconds_estimate() < first.seconds_estimate() else first
