@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack
 
 from .linalg.pls import PLSWorkspace
 
@@ -43,6 +44,7 @@ class GlmmState:
     ldL2: float
     pdev: float
     iterations: int
+    L_diag: np.ndarray | None = None
 
 
 class _Response:
@@ -149,6 +151,9 @@ class GlmerDevfun:
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
         self.response = _Response(family, self.y, self.pw, self.n_trials)
+        # small models: PIRLS solves the joint dense system (see _solve)
+        self._ZLX = (np.column_stack([np.zeros((lf.n, self.ws.q)), lf.X])
+                     if self.ws.dense_crossproducts else None)
         # Z Lambda shares Z's pattern when Lambda is diagonal: scale the stored values
         self._Z = rt.Zt.T.tocsr()
         self._ZL_cols = self._Z.indices
@@ -201,9 +206,9 @@ class GlmerDevfun:
         values = np.asarray(theta, dtype=float)[rt.Lind]
         Z = self.ws.Z_dense()
         if Z is not None:  # small model: dense products beat sparse call overhead
-            Lambdat = rt.Lambdat.copy()
-            Lambdat.data = values
-            return Z @ Lambdat.T.toarray()
+            Lt = np.zeros((self.ws.q, self.ws.q))
+            Lt.flat[self.ws._lt_flat] = values
+            return Z @ Lt.T
         if self.ws.diagonal:
             ZL = self._Z.copy()
             ZL.data = self._ZL_data * values[self._ZL_cols]
@@ -223,16 +228,13 @@ class GlmerDevfun:
         b_cur = beta if u_only else np.zeros(self.p)
         oldpdev = np.inf
         ZL = self._ZL(theta)
-        zeros = np.zeros(self.p)
         for it in range(1, self.maxit + 1):
             mu, mu_eta, var = self.response.mu_parts(eta)
             w = self.pw * mu_eta * mu_eta / var
             z = eta - offset + (self.y - mu) / mu_eta
-            ws.reweight(z, w).set_theta(theta, profile_beta=not u_only)
+            u_new, b_new, ldL2, L_diag = self._solve(theta, ZL, z, w, u_only)
             if u_only:
-                u_new, b_new = ws.u_at(zeros), beta
-            else:
-                u_new, b_new = ws.u(), ws.beta.copy()
+                b_new = beta
             du, db = u_new - u, b_new - b_cur
             step = 1.0
             eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
@@ -252,9 +254,45 @@ class GlmerDevfun:
             eta = eta_new
             if abs((oldpdev - pdev) / pdev) < self.tol:
                 return GlmmState(np.asarray(theta, dtype=float).copy(), b_cur.copy(), u.copy(),
-                                 eta, mu_new, devres, ws.ldL2, pdev, it)
+                                 eta, mu_new, devres, ldL2, pdev, it, L_diag)
             oldpdev = pdev
         raise PirlsError(f"pwrssUpdate did not converge in {self.maxit} iterations")
+
+    def _solve(self, theta, ZL, z, w, u_only):
+        """One penalized weighted least squares solve: (u, beta or None, ldL2, diag(L)).
+
+        Small models solve the joint system [ZL X]' W [ZL X] + diag(I, 0) densely (one
+        product, one Cholesky: the leading block of its factor is L); larger ones go
+        through the sparse workspace.
+        """
+        if self._ZLX is None:
+            ws = self.ws
+            ws.reweight(z, w).set_theta(theta, profile_beta=not u_only)
+            if u_only:
+                return ws.u_at(np.zeros(self.p)), None, ws.ldL2, None
+            return ws.u(), ws.beta.copy(), ws.ldL2, None
+        q = self.ws.q
+        M = ZL if u_only else self._ZLX
+        if not u_only:
+            M[:, :q] = ZL
+        B = M * w[:, None]
+        A = M.T @ B
+        A.flat[: q * (A.shape[0] + 1): A.shape[0] + 1] += 1.0
+        L, info = lapack.dpotrf(A, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
+                                        "positive definite")
+        sol, _ = lapack.dpotrs(L, B.T @ z, lower=1)
+        L_diag = np.diagonal(L)[:q].copy()
+        ldL2 = 2.0 * float(np.sum(np.log(L_diag)))
+        return sol[:q], (None if u_only else sol[q:]), ldL2, L_diag
+
+    def sync_workspace(self, state: GlmmState) -> PLSWorkspace:
+        """The workspace decomposed at a state's weights (for RX, RZX and the factor)."""
+        mu, mu_eta, var = self.response.mu_parts(state.eta)
+        w = self.pw * mu_eta * mu_eta / var
+        z = state.eta - self.offset + (self.y - mu) / mu_eta
+        return self.ws.reweight(z, w).set_theta(state.theta)
 
     # ------------------------------------------------------------------ objective
     def laplace(self, state: GlmmState) -> float:
@@ -265,7 +303,7 @@ class GlmerDevfun:
         codes, nl = self._codes, self.ws.q
         devc0 = np.bincount(codes, weights=state.devres, minlength=nl) + state.u**2
         # the factor of a single scalar term is diagonal: conditional sd = 1 / L_ii
-        sd = 1.0 / self.ws.L_diagonal()
+        sd = 1.0 / (state.L_diag if state.L_diag is not None else self.ws.L_diagonal())
         # moving u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j: all knots at once
         step = self._ZL(state.theta) @ sd
         knots = self.gh[self.gh[:, 0] != 0.0]

@@ -53,6 +53,9 @@ OWN_FIT_NOT_EXACT = {
     ("grouseticks_poisson", "summary"), ("grouseticks_poisson", "varcorr"),
     ("verbagg_laplace", "summary"), ("verbagg_laplace", "print"),
     ("gamma_sim_log", "summary"),
+    # the dense small-model PIRLS solve rounds differently from the sparse one, which moves
+    # BOBYQA's stop by 1e-5 in theta (objective within 2e-11 of lme4's): 0.64751 vs 0.64752
+    ("cbpp_agq25", "varcorr"),
 }
 
 

@@ -47,7 +47,7 @@ class GlmerMod(LmerMod):
         self._hessian_vcov = None
         if devfun.nAGQ > 0 and optinfo.derivs is not None:
             self._hessian_vcov = _vcov_from_hessian(optinfo.derivs.Hessian, ntheta)
-        ws = devfun.ws
+        ws = devfun.sync_workspace(state)  # RX, RZX at the final weights
         self._RX = ws.RX.copy()
         self._RZX = ws.RZX.copy()
         self._ldRX2 = ws.ldRX2
