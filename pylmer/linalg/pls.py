@@ -212,7 +212,7 @@ class PLSWorkspace:
         else:
             self._A = self._sparse_A()
         if backend == "blocked":  # asked for (a model rebuilt from a blocked fit)
-            blocked = self._blocked_candidate() if self.diagonal else None
+            blocked = self._blocked_candidate(force=True) if self.diagonal else None
             if blocked is None:
                 raise ValueError("the blocked factorization needs scalar terms whose first "
                                  "block is diagonal and larger than the rest")
@@ -220,10 +220,13 @@ class PLSWorkspace:
             return
         self.chol = SparseCholesky(self._A, backend=backend)
         if self.diagonal and backend is None:
-            self.chol = _faster(self.chol, self._blocked_candidate(), self._A)
+            blocked = self._blocked_candidate()
+            if blocked is not None:
+                self.chol = blocked
 
-    def _blocked_candidate(self):
-        """A :class:`BlockCholesky` where the leading diagonal block makes one worthwhile."""
+    def _blocked_candidate(self, force: bool = False):
+        """A :class:`BlockCholesky` where the leading diagonal block makes one clearly
+        cheaper than the sparse factor (or wherever one is possible, with ``force``)."""
         A = self._A
         rows = A.indices
         cols = np.repeat(np.arange(self.q), np.diff(A.indptr))
@@ -231,6 +234,10 @@ class PLSWorkspace:
         q1 = int(np.min(np.maximum(rows[off], cols[off]))) if off.any() else self.q
         q2 = self.q - q1
         if q2 < 1 or q2 > BLOCKED_MAX_Q2 or q1 < q2:
+            return None
+        # build it (its pair map can be large) only where it is clearly cheaper
+        A21 = A[q1:, :q1]
+        if not force and BlockCholesky.estimate(A21, q2) * 1.5 > self.chol.seconds_estimate():
             return None
         return BlockCholesky(A, q1)
 
@@ -369,11 +376,3 @@ class PLSWorkspace:
     def perm(self) -> np.ndarray:
         """Fill-reducing permutation of the factor (identity on the dense path)."""
         return np.arange(self.q) if self.dense else self.chol.P()
-
-
-def _faster(first, second, A):
-    """The factorization expected to refactor ``A`` faster, from operation counts (kept
-    deterministic: no timing at run time). Both give the same factor up to rounding."""
-    if second is None:
-        return first
-    return second if second.seconds_estimate() < first.seconds_estimate() else first
