@@ -308,6 +308,14 @@ class LmerMod:
             r = r / self.sigma()
         return self._series(r, "residuals")
 
+    def predict(self, newdata=None, re_form=None, allow_new_levels: bool = False,
+                type: str = "link", se_fit: bool = False):
+        """Predictions (R: ``predict``): see :func:`pylmer.predict.predict`."""
+        from ..predict import predict
+
+        return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
+                       type=type, se_fit=se_fit)
+
     # ------------------------------------------------------------------ getME
     def devcomp(self) -> dict:
         """lme4's ``m@devcomp``: ``cmp`` (ldL2, ldRX2, wrss, ussq, pwrss, ...) and ``dims``."""

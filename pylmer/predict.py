@@ -1,0 +1,186 @@
+"""Predictions from a fitted model: lme4's ``predict.merMod``.
+
+New data are encoded as the training data were: formulaic's spec for the fixed part (its
+stateful transforms such as ``scale()`` keep the training centre and scale), the training
+factor levels, and the random terms' own column specs. Levels of a grouping factor that
+the model has not seen contribute no random effect when ``allow_new_levels=True``, and are
+an error naming them otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .formula.bars import parse_mixed_formula
+from .formula.evaluate import evaluate
+from .formula.frame import as_pandas
+from .formula.rexpr import FormulaSyntaxError
+
+__all__ = ["predict"]
+
+_POPULATION = ("NA", "~0", "~ 0", "0")
+
+
+def _population_only(re_form) -> bool:
+    if re_form is None:
+        return False
+    if re_form is False or (isinstance(re_form, float) and np.isnan(re_form)):
+        return True
+    return isinstance(re_form, str) and re_form.strip() in _POPULATION
+
+
+def _selected_terms(model, re_form) -> list[int]:
+    """Indices of the random terms to include (R: ``re.form``)."""
+    rt = model.lf.reTrms
+    if re_form is None:
+        return list(range(len(rt.terms)))
+    if _population_only(re_form):
+        return []
+    text = re_form.strip()
+    if not text.startswith("~"):
+        raise ValueError(f"re_form={re_form!r}: give None (all random effects), 'NA' or "
+                         "'~0' (none), or a formula of random terms such as '~(1 | Subject)'")
+    try:
+        wanted = parse_mixed_formula("._response_ " + text).random
+    except FormulaSyntaxError as exc:
+        raise ValueError(f"re_form={re_form!r} is not a formula of random terms: {exc}") from exc
+    keys = [(t.group_name, t.lhs_text) for t in wanted]
+    chosen = [k for k, t in enumerate(rt.terms) if (t.group_name, t.term.lhs_text) in keys]
+    missing = set(keys) - {(rt.terms[k].group_name, rt.terms[k].term.lhs_text) for k in chosen}
+    if missing:
+        raise ValueError(f"re_form: terms {sorted(missing)} are not random terms of the model; "
+                         f"its terms are {[str(t.term) for t in rt.terms]}")
+    return chosen
+
+
+def _coerce_like_training(newdata: pd.DataFrame, frame: pd.DataFrame,
+                          fixed_variables: set[str]) -> pd.DataFrame:
+    """Factor columns get the training levels (R's model.frame with xlev). A level the
+    model has not seen is an error in the fixed part; in grouping columns it is handled
+    by the random terms (see :func:`_level_index`)."""
+    out = newdata.copy()
+    for name in frame.columns:
+        if name not in out.columns:
+            continue
+        train = frame[name]
+        if isinstance(train.dtype, pd.CategoricalDtype):
+            values = out[name].astype(object)
+            values = values.where(values.isna(), values.astype(str))
+            known = values.isin(train.cat.categories) | values.isna()
+            if not known.all():
+                if name in fixed_variables:
+                    unseen = sorted(set(values[~known]))
+                    raise ValueError(f"newdata has levels of {name!r} not seen in fitting: "
+                                     f"{', '.join(unseen[:5])}; a fixed-effects factor "
+                                     "can only take its fitted levels")
+                values = values.where(known, None)
+            out[name] = pd.Categorical(values, categories=train.cat.categories,
+                                       ordered=train.cat.ordered)
+    return out
+
+
+def _labels(values: pd.Series, train: pd.Series) -> np.ndarray:
+    """Level labels of new grouping values, spelled as the training factor spells them."""
+    from .design.random import _r_number
+
+    if pd.api.types.is_numeric_dtype(train.dtype) and not pd.api.types.is_bool_dtype(
+            train.dtype):
+        return np.array([_r_number(v) if pd.notna(v) else None for v in values], dtype=object)
+    return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
+def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
+                 allow_new_levels: bool) -> np.ndarray:
+    variables = term.term.group
+    missing = [v for v in variables if v not in newdata.columns]
+    if missing:
+        raise ValueError(f"newdata lacks grouping column {missing[0]!r} of random term "
+                         f"{term.term}; add it, or leave the term out with re_form")
+    parts = [_labels(newdata[v], train_frame[v]) for v in variables]
+    labels = [None if any(p is None for p in row) else ":".join(row) for row in zip(*parts)]
+    lookup = {name: k for k, name in enumerate(term.factor.categories)}
+    index = np.array([lookup.get(lab, -1) if lab is not None else -1 for lab in labels])
+    unseen = sorted({str(lab) for lab, k in zip(labels, index) if k < 0})
+    if unseen and not allow_new_levels:
+        shown = ", ".join(unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        raise ValueError(f"new levels of {term.group_name} in newdata: {shown}; use "
+                         "allow_new_levels=True to predict them with zero random effects")
+    return index
+
+
+def _term_columns(term, newdata: pd.DataFrame) -> np.ndarray:
+    if term.spec is None:  # plain numeric columns, taken as they are
+        cols = [np.ones(len(newdata)) if name == "(Intercept)"
+                else newdata[name.strip("`")].to_numpy(dtype=float) for name in term.columns]
+        return np.column_stack(cols)
+    return np.asarray(term.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
+
+
+def _offset(model, newdata: pd.DataFrame) -> np.ndarray:
+    out = np.zeros(len(newdata))
+    for node in model.lf.formula.offsets:
+        out = out + np.asarray(evaluate(node, newdata), dtype=float)
+    return out
+
+
+def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
+            type: str = "link", se_fit: bool = False):
+    """Predictions (R: ``predict(m, newdata, re.form, allow.new.levels, type)``).
+
+    Parameters
+    ----------
+    newdata : DataFrame, optional
+        Data to predict for (the response column is not needed); default: the fitted data.
+    re_form : None, "NA" / "~0", or str
+        None: all random effects (conditional predictions); "NA" or "~0": none
+        (population level); a formula such as ``"~(1 | Subject)"``: those terms only.
+    allow_new_levels : bool
+        Whether grouping levels not seen in fitting are allowed (they get zero effects).
+    type : {"link", "response"}
+        For GLMMs, the linear predictor or the mean; the same for LMMs.
+    se_fit : bool
+        Also return standard errors of the fixed-effects part (link scale).
+
+    Returns
+    -------
+    pandas.Series, or a DataFrame with columns fit and se_fit.
+    """
+    if type not in ("link", "response"):
+        raise ValueError(f"type={type!r}: use 'link' or 'response'")
+    lf = model.lf
+    terms = _selected_terms(model, re_form)
+    if newdata is None:
+        index = lf.fr.data.index
+        X = lf.X
+        eta = X @ model.beta + (lf.offset if lf.offset is not None else 0.0)
+        Zt = lf.reTrms.Zt
+        b = model.getME("b")
+        for k in terms:
+            lo, hi = int(lf.reTrms.Gp[k]), int(lf.reTrms.Gp[k + 1])
+            eta = eta + np.asarray(Zt[lo:hi].T @ b[lo:hi])
+    else:
+        raw = as_pandas(newdata)
+        data = _coerce_like_training(raw, lf.fr.data, set(lf.fixed.spec.variables))
+        index = data.index
+        X = lf.fixed.model_matrix(data)
+        eta = X @ model.beta + _offset(model, data)
+        b = model.getME("b")
+        for k in terms:
+            term = lf.reTrms.terms[k]
+            # grouping values as given: levels unseen in fitting must stay visible
+            level = _level_index(term, raw, lf.fr.data, allow_new_levels)
+            values = b[int(lf.reTrms.Gp[k]): int(lf.reTrms.Gp[k + 1])].reshape(term.nl,
+                                                                                term.nc)
+            mm = _term_columns(term, data)
+            known = level >= 0
+            eta[known] += np.sum(mm[known] * values[level[known]], axis=1)
+    fit = eta
+    if type == "response" and hasattr(model, "family"):
+        fit = model.family.linkinv(eta)
+    out = pd.Series(np.asarray(fit, dtype=float), index=index, name="fit")
+    if not se_fit:
+        return out
+    V = model.vcov().to_numpy()
+    se = np.sqrt(np.einsum("ij,jk,ik->i", X, V, X))
+    return pd.DataFrame({"fit": out, "se_fit": se}, index=index)
