@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from reference_data import load_json, model_ids
 
 from pylmer import glmer, lmer, load_dataset
 from pylmer.family import Gamma
-from reference_data import load_json, model_ids
 
 MODELS = model_ids()
 
@@ -60,13 +60,13 @@ def test_conditional_predictions_with_new_levels(case, kind):
 
 
 def test_new_levels_are_an_error_unless_allowed(case):
-    ref, m, newdata = case
+    _, m, newdata = case
     with pytest.raises(ValueError, match="new levels of .*NEW_LEVEL.*allow_new_levels=True"):
         m.predict(newdata)
 
 
 def test_predictions_without_newdata_are_the_fitted_values(case):
-    ref, m, _ = case
+    _, m, _ = case
     fitted = m.predict(type="response")
     np.testing.assert_allclose(fitted, m.fitted(), rtol=1e-12)
 
