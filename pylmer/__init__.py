@@ -36,6 +36,8 @@ from .family import (
 )
 from .formula.rexpr import FormulaSyntaxError
 from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
+from .inference.anova import anova
+from .inference.confint import confint
 from .modular import (
     LFormula,
     OptInfo,
@@ -80,6 +82,8 @@ __all__ = [
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",
+    # inference
+    "anova", "confint",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

@@ -316,6 +316,12 @@ class LmerMod:
         return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
                        type=type, se_fit=se_fit)
 
+    def confint(self, method: str = "Wald", level: float = 0.95):
+        """Confidence intervals (R: ``confint``): see :func:`pylmer.inference.confint.confint`."""
+        from ..inference.confint import confint
+
+        return confint(self, method=method, level=level)
+
     # ------------------------------------------------------------------ getME
     def devcomp(self) -> dict:
         """lme4's ``m@devcomp``: ``cmp`` (ldL2, ldRX2, wrss, ussq, pwrss, ...) and ``dims``."""

@@ -1,0 +1,1 @@
+"""Inference on fitted models: likelihood-ratio tests and confidence intervals."""

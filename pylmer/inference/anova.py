@@ -1,0 +1,66 @@
+"""Likelihood-ratio tests between nested models: lme4's ``anova(m1, m2, ...)``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..exceptions import PylmerWarning
+
+__all__ = ["anova", "refit_ML"]
+
+
+def refit_ML(model):
+    """The same LMM fitted by maximum likelihood (R: ``refitML``); other models unchanged."""
+    if not getattr(model, "REML", False) or hasattr(model, "family"):
+        return model
+    from ..modular import mkLmerDevfun, mkMerMod, optimizeLmer
+
+    devfun = mkLmerDevfun(model.lf, REML=False)
+    return mkMerMod(model.lf, devfun, optimizeLmer(devfun, model.lf.control))
+
+
+def anova(*models, model_names=None) -> pd.DataFrame:
+    """Compare nested models by likelihood-ratio tests (R: ``anova(m1, m2, ...)``).
+
+    REML fits are refitted by maximum likelihood first, as lme4 does (with a
+    :class:`~pylmer.PylmerWarning` saying so). Rows are ordered by the number of
+    parameters; Chisq compares each model with the previous row.
+
+    Returns
+    -------
+    DataFrame
+        lme4's columns: npar, AIC, BIC, logLik, deviance (-2 logLik), Chisq, Df, Pr(>Chisq).
+    """
+    if len(models) < 2:
+        raise ValueError("anova needs two or more fitted models to compare")
+    names = list(model_names) if model_names is not None else [
+        f"m{k + 1}" for k in range(len(models))]
+    if len(names) != len(models):
+        raise ValueError("model_names must name every model")
+    nobs = {m.nobs() for m in models}
+    if len(nobs) > 1:
+        raise ValueError(f"models were not all fitted to the same number of observations "
+                         f"({sorted(nobs)}); compare models fitted to the same rows")
+    if any(getattr(m, "REML", False) and not hasattr(m, "family") for m in models):
+        warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
+                      stacklevel=2)
+        models = tuple(refit_ML(m) for m in models)
+    rows = []
+    for name, m in zip(names, models):
+        ll = m.logLik()
+        rows.append((name, ll.df, m.AIC(), m.BIC(), float(ll), -2.0 * float(ll)))
+    table = pd.DataFrame(rows, columns=["model", "npar", "AIC", "BIC", "logLik", "deviance"])
+    table = table.sort_values("npar", kind="stable").set_index("model")
+    table.index.name = None
+    chisq = 2.0 * np.maximum(0.0, np.diff(table["logLik"].to_numpy()))
+    df = np.diff(table["npar"].to_numpy())
+    table["Chisq"] = np.concatenate([[np.nan], chisq])
+    table["Df"] = pd.array(np.concatenate([[pd.NA], df]).tolist(), dtype="Int64")
+    with np.errstate(invalid="ignore"):
+        p = stats.chi2.sf(chisq, df)
+    table["Pr(>Chisq)"] = np.concatenate([[np.nan], p])
+    return table

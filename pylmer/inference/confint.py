@@ -1,0 +1,50 @@
+"""Confidence intervals: lme4's ``confint(m, method = "Wald")``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..design import covariance
+
+__all__ = ["confint", "parameter_names"]
+
+
+def parameter_names(model) -> list[str]:
+    """lme4's parameter names (``oldNames = FALSE``): ``sd_(Intercept)|Subject``,
+    ``cor_Days.(Intercept)|Subject``, ..., ``sigma`` where the model has a scale."""
+    names = []
+    for group, cols in model.lf.reTrms.cnms:
+        nc = len(cols)
+        block = [""] * covariance.n_theta(nc)
+        for j in range(nc):
+            for i in range(j, nc):
+                label = f"sd_{cols[i]}" if i == j else f"cor_{cols[i]}.{cols[j]}"
+                block[covariance.theta_index(i, j, nc)] = f"{label}|{group}"
+        names += block
+    if not hasattr(model, "family") or model.family.estimates_dispersion:
+        names.append("sigma")
+    return names
+
+
+def confint(model, method: str = "Wald", level: float = 0.95) -> pd.DataFrame:
+    """Confidence intervals (R: ``confint(m, method, level, oldNames = FALSE)``).
+
+    ``method="Wald"``: normal intervals for the fixed effects, NaN for the variance
+    parameters (as lme4). Profile and bootstrap intervals are not implemented yet.
+    """
+    if method != "Wald":
+        raise NotImplementedError(f"confint(method={method!r}) is not available yet; use "
+                                  "method='Wald'")
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} must be between 0 and 1")
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    beta = model.fixef()
+    se = np.sqrt(np.diag(model.vcov().to_numpy()))
+    lo_name = f"{100 * (1 - level) / 2:.3g} %"
+    hi_name = f"{100 * (1 + level) / 2:.3g} %"
+    variance = parameter_names(model)
+    lower = np.concatenate([np.full(len(variance), np.nan), beta.to_numpy() - z * se])
+    upper = np.concatenate([np.full(len(variance), np.nan), beta.to_numpy() + z * se])
+    return pd.DataFrame({lo_name: lower, hi_name: upper}, index=variance + list(beta.index))

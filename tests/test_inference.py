@@ -1,0 +1,80 @@
+"""anova() and Wald confint() against lme4 1.1-31 (anova_*.json, confint_wald entries)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from reference_data import load_json
+
+from pylmer import PylmerWarning, anova, glmer, lmer, load_dataset
+
+
+def fit(model_id):
+    ref = load_json("models", model_id)
+    data = load_dataset(ref["dataset"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if ref["model_type"] == "LMM":
+            return lmer(ref["formula"], data, REML=ref["REML"])
+        return glmer(ref["formula"], data, family=ref["family"], nAGQ=ref["nAGQ"])
+
+
+@pytest.mark.parametrize("anova_id", ["anova_sleepstudy_ml", "anova_cbpp_period"])
+def test_anova_matches_lme4(anova_id):
+    ref = load_json("models", anova_id)
+    models = [fit(m) for m in ref["models"]]
+    # given in the other order: rows are sorted by npar, as lme4 sorts them
+    table = anova(*reversed(models), model_names=list(reversed(ref["models"])))
+    assert list(table.index) == [row["model"] for row in ref["table"]]
+    for column, key in [("npar", "npar"), ("AIC", "AIC"), ("BIC", "BIC"),
+                        ("logLik", "logLik"), ("deviance", "deviance")]:
+        rtol = 1e-7 if anova_id.startswith("anova_sleep") else 1e-6
+        np.testing.assert_allclose(table[column].to_numpy(dtype=float),
+                                   [row[key] for row in ref["table"]], rtol=rtol, err_msg=column)
+    second = ref["table"][1]
+    np.testing.assert_allclose(table["Chisq"].iloc[1], second["Chisq"], rtol=1e-6)
+    assert table["Df"].iloc[1] == second["Df"]
+    np.testing.assert_allclose(table["Pr(>Chisq)"].iloc[1], second["p"], rtol=1e-6)
+    assert np.isnan(table["Chisq"].iloc[0]) and np.isnan(table["Pr(>Chisq)"].iloc[0])
+
+
+def test_anova_refits_reml_fits_with_ml():
+    sleep = load_dataset("sleepstudy")
+    m1 = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    m2 = lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    with pytest.warns(PylmerWarning, match="refitting model\\(s\\) with ML"):
+        table = anova(m1, m2)
+    ref = load_json("models", "anova_sleepstudy_ml")
+    np.testing.assert_allclose(table["deviance"], [r["deviance"] for r in ref["table"]],
+                               rtol=1e-7)
+
+
+def test_anova_input_errors():
+    sleep = load_dataset("sleepstudy")
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep, REML=False)
+    with pytest.raises(ValueError, match="two or more"):
+        anova(m)
+    other = lmer("Reaction ~ Days + (1 | Subject)", sleep.iloc[:100], REML=False)
+    with pytest.raises(ValueError, match="same number of observations"):
+        anova(m, other)
+
+
+@pytest.mark.parametrize("model_id", ["dyestuff_reml", "dyestuff_ml", "sleepstudy_slope_reml"])
+def test_wald_intervals_match_lme4(model_id):
+    ref = load_json("models", model_id)
+    ci = fit(model_id).confint(method="Wald", level=ref["confint_level"])
+    assert list(ci.index) == [row["parameter"] for row in ref["confint_wald"]]
+    for (lower, upper), row in zip(ci.to_numpy(), ref["confint_wald"]):
+        if row["lower"] is None:
+            assert np.isnan(lower) and np.isnan(upper)  # lme4: NA for variance parameters
+        else:
+            np.testing.assert_allclose([lower, upper], [row["lower"], row["upper"]], rtol=1e-6)
+
+
+def test_confint_names_and_levels():
+    m = fit("cbpp_laplace")
+    ci = m.confint(level=0.9)
+    assert list(ci.columns) == ["5 %", "95 %"]
+    assert list(ci.index)[:1] == ["sd_(Intercept)|herd"]  # no sigma row for binomial
+    with pytest.raises(NotImplementedError, match="method='profile'"):
+        m.confint(method="profile")
