@@ -316,6 +316,12 @@ class LmerMod:
         return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
                        type=type, se_fit=se_fit)
 
+    def satterthwaite(self):
+        """Fixed effects with Satterthwaite df, t and p (lmerTest's ``summary()`` table)."""
+        from ..inference.satterthwaite import satterthwaite
+
+        return satterthwaite(self)
+
     def confint(self, method: str = "Wald", level: float = 0.95):
         """Confidence intervals (R: ``confint``): see :func:`pylmer.inference.confint.confint`."""
         from ..inference.confint import confint
