@@ -17,7 +17,7 @@ from .formula.evaluate import evaluate
 from .formula.frame import as_pandas
 from .formula.rexpr import FormulaSyntaxError
 
-__all__ = ["predict"]
+__all__ = ["predict", "simulate"]
 
 _POPULATION = ("NA", "~0", "~ 0", "0")
 
@@ -184,3 +184,58 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
     V = model.vcov().to_numpy()
     se = np.sqrt(np.einsum("ij,jk,ik->i", X, V, X))
     return pd.DataFrame({"fit": out, "se_fit": se}, index=index)
+
+
+def simulate(model, nsim: int = 1, seed=None, use_u: bool = False) -> pd.DataFrame:
+    """Responses simulated from the fitted model (R: ``simulate(m, nsim, seed, use.u)``).
+
+    ``use_u=False`` draws new random effects b ~ N(0, Sigma) (lme4's default);
+    ``use_u=True`` keeps the conditional modes. LMMs add N(0, sigma^2 / w) noise; GLMMs
+    draw from the family (binomial as proportions of the trials, Poisson counts, Gamma
+    with lme4's dispersion sigma^2). Randomness only through ``seed`` (an int or a numpy
+    Generator).
+
+    Returns
+    -------
+    DataFrame
+        One column per simulation, ``sim_1``, ``sim_2``, ..., indexed like the fitted data.
+    """
+    if nsim < 1:
+        raise ValueError(f"nsim={nsim!r}: simulate at least one response")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    lf = model.lf
+    rt = lf.reTrms
+    fixed = lf.X @ model.beta + (lf.offset if lf.offset is not None else 0.0)
+    Lambdat = model.getME("Lambdat")
+    family = getattr(model, "family", None)
+    scale = model.sigma() if (family is None or family.estimates_dispersion) else 1.0
+    weights = np.ones(lf.n) if lf.weights is None else np.asarray(lf.weights, dtype=float)
+    out = {}
+    for k in range(nsim):
+        # b = Lambda u with u ~ N(0, sigma^2 I) (sigma = 1 for binomial and Poisson)
+        u = model.getME("u") if use_u else rng.standard_normal(rt.q) * scale
+        eta = fixed + np.asarray(rt.Zt.T @ (Lambdat.T @ u))
+        out[f"sim_{k + 1}"] = _draw(family, eta, scale, weights, model, rng)
+    return pd.DataFrame(out, index=lf.fr.data.index)
+
+
+def _draw(family, eta, sigma, weights, model, rng) -> np.ndarray:
+    if family is None:  # gaussian LMM
+        return eta + rng.standard_normal(len(eta)) * sigma / np.sqrt(weights)
+    mu = family.linkinv(eta)
+    name = family.family
+    if name == "binomial":
+        trials = np.asarray(model._n_trials if np.any(model._n_trials > 1) else model._pw)
+        trials = np.round(trials).astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(trials > 0, rng.binomial(trials, mu) / np.maximum(trials, 1), 0.0)
+    if name == "poisson":
+        return rng.poisson(mu * weights) / weights
+    if name == "Gamma":
+        shape = weights / sigma**2
+        return rng.gamma(shape, mu / shape)
+    if name == "gaussian":
+        return mu + rng.standard_normal(len(mu)) * sigma / np.sqrt(weights)
+    if name == "inverse.gaussian":
+        return rng.wald(mu, weights / sigma**2)
+    raise ValueError(f"simulate: family {name!r} is not supported")

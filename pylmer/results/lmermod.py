@@ -316,6 +316,12 @@ class LmerMod:
         return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
                        type=type, se_fit=se_fit)
 
+    def simulate(self, nsim: int = 1, seed=None, use_u: bool = False):
+        """Simulated responses (R: ``simulate``): see :func:`pylmer.predict.simulate`."""
+        from ..predict import simulate
+
+        return simulate(self, nsim=nsim, seed=seed, use_u=use_u)
+
     def satterthwaite(self):
         """Fixed effects with Satterthwaite df, t and p (lmerTest's ``summary()`` table)."""
         from ..inference.satterthwaite import satterthwaite
