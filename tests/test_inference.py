@@ -76,5 +76,25 @@ def test_confint_names_and_levels():
     ci = m.confint(level=0.9)
     assert list(ci.columns) == ["5 %", "95 %"]
     assert list(ci.index)[:1] == ["sd_(Intercept)|herd"]  # no sigma row for binomial
-    with pytest.raises(NotImplementedError, match="method='profile'"):
+    with pytest.raises(NotImplementedError, match="method='boot'"):
+        m.confint(method="boot")
+    with pytest.raises(NotImplementedError, match="LMMs only"):
         m.confint(method="profile")
+
+
+@pytest.mark.parametrize("model_id", ["dyestuff_reml", "dyestuff_ml", "sleepstudy_slope_reml"])
+def test_profile_intervals_match_lme4(model_id):
+    # lme4 interpolates a spline through profile points; we find the ends exactly on the
+    # profile, so agreement is to about 2e-4 (tolerance 1e-3)
+    ref = load_json("models", model_id)
+    ci = fit(model_id).confint(method="profile", level=ref["confint_level"])
+    assert list(ci.index) == [row["parameter"] for row in ref["confint_profile"]]
+    expected = [[row["lower"], row["upper"]] for row in ref["confint_profile"]]
+    np.testing.assert_allclose(ci.to_numpy(), expected, rtol=1e-3)
+
+
+def test_profile_intervals_of_reml_and_ml_fits_agree():
+    # lme4 profiles the ML deviance, refitting a REML fit by ML
+    reml = fit("dyestuff_reml").confint(method="profile")
+    ml = fit("dyestuff_ml").confint(method="profile")
+    np.testing.assert_allclose(reml.to_numpy(), ml.to_numpy(), rtol=1e-6)

@@ -32,11 +32,17 @@ def confint(model, method: str = "Wald", level: float = 0.95) -> pd.DataFrame:
     """Confidence intervals (R: ``confint(m, method, level, oldNames = FALSE)``).
 
     ``method="Wald"``: normal intervals for the fixed effects, NaN for the variance
-    parameters (as lme4). Profile and bootstrap intervals are not implemented yet.
+    parameters (as lme4). ``method="profile"``: profile-likelihood intervals for every
+    parameter (LMMs; see :mod:`pylmer.inference.profile`). Bootstrap intervals are not
+    implemented yet.
     """
+    if method == "profile":
+        from .profile import profile_confint
+
+        return profile_confint(model, level=level)
     if method != "Wald":
         raise NotImplementedError(f"confint(method={method!r}) is not available yet; use "
-                                  "method='Wald'")
+                                  "method='Wald' or 'profile'")
     if not 0 < level < 1:
         raise ValueError(f"level={level!r} must be between 0 and 1")
     z = stats.norm.ppf(0.5 + level / 2.0)

@@ -1,0 +1,186 @@
+"""Profile-likelihood confidence intervals for LMMs: lme4's ``confint(m, method = "profile")``.
+
+As lme4, profiles are of the ML deviance (a REML fit is refitted by ML first), in the
+standard-deviation / correlation / sigma scale for the variance parameters. For a focal
+parameter fixed at v, the deviance is minimized over all the others, and the interval ends
+are where ``zeta(v) = sign(v - v_hat) sqrt(D(v) - D(v_hat))`` reaches the normal quantiles.
+Where lme4 interpolates a spline through profile points, the ends are found here by root
+finding on the profile itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ..design import covariance
+from ..linalg.pls import PLSWorkspace
+from ..optimize import minimize
+from .anova import refit_ML
+from .confint import parameter_names
+
+__all__ = ["profile_confint"]
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+class _Deviance:
+    """ML deviance as a function of (sd, cor, sigma) parameters, beta profiled (PLS)."""
+
+    def __init__(self, lf, X=None, y=None):
+        rt = lf.reTrms
+        self.n = lf.n
+        self.blocks = [len(cols) for _, cols in rt.cnms]
+        self.ws = PLSWorkspace(lf.X if X is None else X, lf.y if y is None else y, rt.Zt,
+                               rt.Lambdat, rt.Lind, weights=lf.weights, offset=lf.offset)
+
+    def theta(self, psi: np.ndarray) -> np.ndarray:
+        """(sd, cor per term, sigma) -> theta, lme4's layout."""
+        sigma = psi[-1]
+        out, at = [], 0
+        for nc in self.blocks:
+            k = covariance.n_theta(nc)
+            values = psi[at: at + k]
+            sd = np.array([values[covariance.theta_index(i, i, nc)] for i in range(nc)])
+            R = np.eye(nc)
+            for j in range(nc):
+                for i in range(j + 1, nc):
+                    R[i, j] = R[j, i] = values[covariance.theta_index(i, j, nc)]
+            C = np.outer(sd, sd) * R
+            try:
+                block = np.linalg.cholesky(C + 1e-300 * np.eye(nc)) / sigma
+            except np.linalg.LinAlgError:
+                return None
+            out.append(covariance.block_to_theta(block))
+            at += k
+        return np.concatenate(out)
+
+    def psi(self, theta: np.ndarray, sigma: float) -> np.ndarray:
+        """theta, sigma -> (sd, cor per term, sigma)."""
+        out, at = [], 0
+        for nc in self.blocks:
+            k = covariance.n_theta(nc)
+            block = covariance.theta_to_block(theta[at: at + k], nc) * sigma
+            C = block @ block.T
+            sd = np.sqrt(np.diag(C))
+            values = np.zeros(k)
+            for j in range(nc):
+                for i in range(j, nc):
+                    values[covariance.theta_index(i, j, nc)] = sd[i] if i == j else (
+                        C[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+            out.append(values)
+            at += k
+        return np.concatenate(out + [[sigma]])
+
+    def __call__(self, psi: np.ndarray) -> float:
+        theta = self.theta(psi)
+        if theta is None:
+            return np.inf
+        ws = self.ws.set_theta(theta)
+        sigma2 = psi[-1] ** 2
+        return float(ws.ldL2 - ws.ldW + ws.pwrss / sigma2 + self.n * (LOG_2PI + np.log(sigma2)))
+
+    def profiled_sigma(self, theta: np.ndarray) -> float:
+        """ML deviance at theta with sigma (and beta) profiled out."""
+        ws = self.ws.set_theta(theta)
+        return float(ws.ldL2 - ws.ldW + self.n * (1.0 + LOG_2PI + np.log(ws.pwrss / self.n)))
+
+
+def _bounds(dev: _Deviance):
+    lower, upper = [], []
+    for nc in dev.blocks:
+        lo = np.full(covariance.n_theta(nc), -1.0)
+        hi = np.full(covariance.n_theta(nc), 1.0)
+        for i in range(nc):
+            lo[covariance.theta_index(i, i, nc)] = 0.0
+            hi[covariance.theta_index(i, i, nc)] = np.inf
+        lower.append(lo)
+        upper.append(hi)
+    return np.concatenate(lower + [[1e-10]]), np.concatenate(upper + [[np.inf]])
+
+
+def _ends(zeta, estimate: float, scale: float, lower_bound: float, upper_bound: float,
+          z: float) -> tuple[float, float]:
+    """Where zeta reaches -z and +z, searching outward from the estimate."""
+    out = []
+    for side, target in ((-1, -z), (1, z)):
+        step = max(scale, 1e-8)
+        inner = estimate
+        for _ in range(60):
+            outer = estimate + side * step
+            bound = lower_bound if side < 0 else upper_bound
+            if (side < 0 and outer <= bound) or (side > 0 and outer >= bound):
+                outer = bound
+                if abs(zeta(outer)) < z:  # the profile never reaches the quantile
+                    out.append(bound)
+                    break
+            if abs(zeta(outer)) >= z:
+                out.append(optimize.brentq(lambda v, t=target: zeta(v) - t, min(inner, outer),
+                                           max(inner, outer), xtol=1e-10 * max(1, abs(outer))))
+                break
+            inner, step = outer, step * 2
+        else:
+            out.append(np.nan)
+    return out[0], out[1]
+
+
+def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
+    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``), LMMs only."""
+    if hasattr(model, "family"):
+        raise NotImplementedError("profile intervals are available for LMMs only")
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    ml = refit_ML(model)
+    lf = ml.lf
+    dev = _Deviance(lf)
+    psi_hat = dev.psi(ml.theta, ml.sigma())
+    d0 = dev(psi_hat)
+    lower_b, upper_b = _bounds(dev)
+    se = np.sqrt(np.diag(ml.vcov().to_numpy()))
+    rows = []
+
+    def profile_variance(k):
+        others = [i for i in range(len(psi_hat)) if i != k]
+
+        def zeta(v):
+            def inner(x):
+                psi = psi_hat.copy()
+                psi[others] = x
+                psi[k] = v
+                return dev(psi)
+
+            if others:
+                # always from the estimates: the profile must not depend on the search path
+                x0 = np.clip(psi_hat[others], lower_b[others] + 1e-12,
+                             upper_b[others] - 1e-12)
+                opt = minimize(inner, x0, lower_b[others], upper_b[others],
+                               options={"xtol_abs": 1e-10, "ftol_abs": 1e-12})
+                value = opt.fval
+            else:
+                value = inner(np.zeros(0))
+            return np.sign(v - psi_hat[k]) * np.sqrt(max(value - d0, 0.0))
+
+        scale = 0.2 * max(abs(psi_hat[k]), 0.05)
+        return _ends(zeta, psi_hat[k], scale, lower_b[k], upper_b[k], z)
+
+    for k in range(len(psi_hat)):
+        rows.append(profile_variance(k))
+
+    beta_hat = ml.beta
+    X = lf.X
+    for j in range(len(beta_hat)):
+        keep = [c for c in range(X.shape[1]) if c != j]
+
+        def zeta(v, j=j, keep=keep):
+            reduced = _Deviance(lf, X=X[:, keep], y=lf.y - v * X[:, j])
+            opt = minimize(reduced.profiled_sigma, ml.theta, lf.reTrms.lower,
+                           options={"xtol_abs": 1e-10, "ftol_abs": 1e-12})
+            return np.sign(v - beta_hat[j]) * np.sqrt(max(opt.fval - d0, 0.0))
+
+        rows.append(_ends(zeta, beta_hat[j], se[j], -np.inf, np.inf, z))
+
+    lo_name = f"{100 * (1 - level) / 2:.3g} %"
+    hi_name = f"{100 * (1 + level) / 2:.3g} %"
+    names = parameter_names(model) + list(model.fixef().index)
+    rows = np.array(rows, dtype=float)
+    return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]}, index=names)
