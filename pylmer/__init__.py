@@ -37,6 +37,7 @@ from .family import (
 from .formula.rexpr import FormulaSyntaxError
 from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
 from .inference.anova import anova
+from .inference.bootstrap import bootMer
 from .inference.confint import confint
 from .modular import (
     LFormula,
@@ -83,7 +84,7 @@ __all__ = [
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",
     # inference
-    "anova", "confint",
+    "anova", "confint", "bootMer",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

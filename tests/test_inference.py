@@ -76,8 +76,8 @@ def test_confint_names_and_levels():
     ci = m.confint(level=0.9)
     assert list(ci.columns) == ["5 %", "95 %"]
     assert list(ci.index)[:1] == ["sd_(Intercept)|herd"]  # no sigma row for binomial
-    with pytest.raises(NotImplementedError, match="method='boot'"):
-        m.confint(method="boot")
+    with pytest.raises(ValueError, match="method='bayes'"):
+        m.confint(method="bayes")
     with pytest.raises(NotImplementedError, match="LMMs only"):
         m.confint(method="profile")
 

@@ -28,21 +28,25 @@ def parameter_names(model) -> list[str]:
     return names
 
 
-def confint(model, method: str = "Wald", level: float = 0.95) -> pd.DataFrame:
+def confint(model, method: str = "Wald", level: float = 0.95, nsim: int = 500,
+            seed=None, n_jobs: int = 1) -> pd.DataFrame:
     """Confidence intervals (R: ``confint(m, method, level, oldNames = FALSE)``).
 
     ``method="Wald"``: normal intervals for the fixed effects, NaN for the variance
     parameters (as lme4). ``method="profile"``: profile-likelihood intervals for every
-    parameter (LMMs; see :mod:`pylmer.inference.profile`). Bootstrap intervals are not
-    implemented yet.
+    parameter (LMMs; see :mod:`pylmer.inference.profile`). ``method="boot"``: percentile
+    intervals from ``nsim`` parametric bootstrap replicates (``seed``, ``n_jobs``).
     """
     if method == "profile":
         from .profile import profile_confint
 
         return profile_confint(model, level=level)
+    if method == "boot":
+        from .bootstrap import boot_confint
+
+        return boot_confint(model, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs)
     if method != "Wald":
-        raise NotImplementedError(f"confint(method={method!r}) is not available yet; use "
-                                  "method='Wald' or 'profile'")
+        raise ValueError(f"confint(method={method!r}): use 'Wald', 'profile' or 'boot'")
     if not 0 < level < 1:
         raise ValueError(f"level={level!r} must be between 0 and 1")
     z = stats.norm.ppf(0.5 + level / 2.0)

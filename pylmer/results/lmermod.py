@@ -328,11 +328,18 @@ class LmerMod:
 
         return satterthwaite(self)
 
-    def confint(self, method: str = "Wald", level: float = 0.95):
+    def confint(self, method: str = "Wald", level: float = 0.95, nsim: int = 500,
+                seed=None, n_jobs: int = 1):
         """Confidence intervals (R: ``confint``): see :func:`pylmer.inference.confint.confint`."""
         from ..inference.confint import confint
 
-        return confint(self, method=method, level=level)
+        return confint(self, method=method, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs)
+
+    def refit(self, newresp):
+        """The same model fitted to a new response (R: ``refit``)."""
+        from ..inference.bootstrap import refit
+
+        return refit(self, newresp)
 
     # ------------------------------------------------------------------ getME
     def devcomp(self) -> dict:
