@@ -8,7 +8,7 @@ matrices, in the same order, as lme4's ``lFormula()``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,9 @@ class LFormula:
     data_name : str or None
         The data's name, printed by summaries (``DataFrame.attrs["name"]``, which
         :func:`~pylmer.load_dataset` sets).
+    call : dict
+        The arguments it was built from (the data by reference, never modified), for
+        ``update()``.
     """
 
     formula: MixedFormula
@@ -55,6 +58,7 @@ class LFormula:
     control: LmerControl
     family: object = None
     data_name: str | None = None
+    call: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def X(self) -> np.ndarray:
@@ -133,8 +137,10 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
     fixed = fixed_design(parsed, fr.data, contrasts=contrasts, check_rankX=control.check_rankX)
     re = mkReTrms(parsed.random, fr.data, control)
     name = getattr(data, "attrs", {}).get("name")
+    call = {"formula": formula, "data": data, "weights": weights, "offset": offset,
+            "na_action": na_action, "contrasts": contrasts, "control": control}
     return LFormula(parsed, fr, fixed, re, REML, control, family,
-                    data_name=name if isinstance(name, str) else None)
+                    data_name=name if isinstance(name, str) else None, call=call)
 
 
 def lFormula(formula: str, data: object, REML: bool = True, weights: object = None,

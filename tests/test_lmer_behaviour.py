@@ -218,3 +218,19 @@ def test_derivative_checks_follow_lme4s_size_limits(fm):
     assert LmerControl(calc_derivs=True).derivs_wanted(10**6, 50)
     assert fm.optinfo.derivs is not None
     assert pylmer.GlmerControl().derivs_wanted(10**6, 50)  # glmer's SEs need the Hessian
+
+
+def test_update_refits_with_changed_arguments(fm, sleep):
+    ml = fm.update(REML=False)
+    assert not ml.REML
+    np.testing.assert_allclose(ml.deviance(), 1751.9393444889909, rtol=1e-7)  # sleepstudy_slope_ml
+    smaller = fm.update("Reaction ~ Days + (1 | Subject)")
+    np.testing.assert_allclose(smaller.REMLcrit(), 1786.465085394921, rtol=1e-7)  # sleepstudy_int_reml
+    subset = fm.update(data=sleep[sleep["Days"] > 0])
+    assert subset.nobs() == 162
+    with pytest.raises(ValueError, match="shorthand"):
+        fm.update(". ~ . - Days")
+    g = pylmer.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     load_dataset("cbpp"))
+    g0 = g.update(nAGQ=0)
+    assert g0.nAGQ == 0 and g0.family == g.family

@@ -335,6 +335,30 @@ class LmerMod:
 
         return confint(self, method=method, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs)
 
+    def update(self, formula: str | None = None, **changes):
+        """Fit again with some arguments changed (R: ``update(m, formula, REML = ...)``).
+
+        ``formula`` must be a whole formula (R's ``. ~ . - x`` shorthand is not supported);
+        other keywords are those of :func:`~pylmer.lmer` / :func:`~pylmer.glmer`
+        (``REML``, ``data``, ``weights``, ``control``, ``nAGQ``, ``family`` ...).
+        """
+        from ..api import lmer
+        from ..glmm import glmer
+
+        if formula is not None and "~" in formula and formula.replace(" ", "").startswith(".~"):
+            raise ValueError("update: give the whole new formula; R's '. ~ .' shorthand is "
+                             "not supported")
+        args = dict(self._lf.call or {})
+        args["formula"] = formula or args.get("formula", self.formula)
+        if hasattr(self, "family"):
+            args.setdefault("family", self.family)
+            args.setdefault("nAGQ", self.nAGQ)
+            args.update(changes)
+            return glmer(**args)
+        args["REML"] = self.REML
+        args.update(changes)
+        return lmer(**args)
+
     def refit(self, newresp):
         """The same model fitted to a new response (R: ``refit``)."""
         from ..inference.bootstrap import refit
