@@ -99,10 +99,11 @@ def family_lines(family) -> list[str]:
     return cat_fill([" Family:", family.family, f" ( {family.link.name} )"])
 
 
-def header_lines(m, data_name: str | None, cls: str | None = None) -> list[str]:
-    """``.prt.methTit``, ``.prt.family`` and ``.prt.call``: title, family (GLMMs),
-    formula and (when known) data."""
-    lines = title_lines(model_title(m), cls or model_class(m))
+def header_lines(m, data_name: str | None, cls: str | None = None,
+                 title: str | None = None) -> list[str]:
+    """``.prt.methTit``, ``.prt.family`` and ``.prt.call``: title (``model_title(m)``
+    unless given), family (GLMMs), formula and (when known) data."""
+    lines = title_lines(title or model_title(m), cls or model_class(m))
     if is_glmm(m):
         lines += family_lines(m.family)
     lines += formula_lines(m.formula)

@@ -419,11 +419,16 @@ class LmerMod:
         return getters[name]()
 
     # ------------------------------------------------------------------ printing
-    def summary(self):
-        """lme4's ``summary(m)``: print it, or read its parts."""
+    def summary(self, ddf: str | None = None):
+        """lme4's ``summary(m)``: print it, or read its parts.
+
+        ``ddf="Satterthwaite"`` gives lmerTest's summary instead (R:
+        ``summary(as_lmerModLmerTest(m))``): the fixed effects with Satterthwaite's df and
+        the p-values of their t-tests. None or "lme4": lme4's.
+        """
         from .summary import LmerSummary
 
-        return LmerSummary(self)
+        return LmerSummary(self, ddf=ddf)
 
     def __repr__(self) -> str:
         from .format import format_lmermod

@@ -44,8 +44,12 @@ SIGNIF_LEGEND = " ".join(f"{cut} \u2018{sym}\u2019" for cut, sym in
                          zip(("0",) + SIGNIF_CUTS, SIGNIF_SYMBOLS)) + " 1"
 
 
+DDF = ("lme4", "Satterthwaite")
+
+
 class LmerSummary:
-    """lme4's ``summary(lmerMod)``: print it, or read its parts.
+    """lme4's ``summary(lmerMod)``, or lmerTest's ``summary(lmerModLmerTest)`` with
+    Satterthwaite's df: print it, or read its parts.
 
     Parameters
     ----------
@@ -53,11 +57,16 @@ class LmerSummary:
     data_name : str, optional
         The name printed on lme4's ``Data:`` line (R takes it from the call; a Python
         model does not know its data's name, so the line is left out unless given).
+    ddf : {None, "lme4", "Satterthwaite"}
+        None or "lme4": lme4's summary. "Satterthwaite": lmerTest's (R:
+        ``summary(as_lmerModLmerTest(m))``): t-tests with Satterthwaite's df and their
+        p-values, its title and class; the rest as lme4's.
 
     Attributes
     ----------
     coefficients : pandas.DataFrame
-        Estimate, Std. Error and t value of the fixed effects.
+        Estimate, Std. Error and t value of the fixed effects; with
+        ``ddf="Satterthwaite"`` Estimate, Std. Error, df, t value and Pr(>|t|).
     vcov : pandas.DataFrame
         Covariance matrix of the fixed effects.
     varcor : VarCorr
@@ -72,12 +81,21 @@ class LmerSummary:
         Levels of each grouping factor; ``nobs`` the number of observations.
     """
 
-    def __init__(self, model, data_name: str | None = None):
+    def __init__(self, model, data_name: str | None = None, ddf: str | None = None):
+        if ddf is None:
+            ddf = "lme4"
+        if ddf not in DDF:
+            raise ValueError(f"ddf must be None, 'lme4' or 'Satterthwaite', not {ddf!r}")
+        self.ddf = ddf
         self.model = model
         self.data_name = data_name if data_name is not None else getattr(
             model.lf, "data_name", None)
-        self.methTitle = model_title(model).rstrip()
+        self._title = model_title(model)  # as R's, with its trailing blank for ML fits
         self.objClass = model_class(model)
+        if ddf == "Satterthwaite":  # lmerTest's title and class
+            self._title += ". t-tests use Satterthwaite's method"
+            self.objClass = "lmerModLmerTest"
+        self.methTitle = self._title.rstrip()
         self.REML = model.REML
         self.formula = model.formula
         self.sigma = model.sigma()
@@ -96,6 +114,8 @@ class LmerSummary:
 
     @cached_property
     def coefficients(self) -> pd.DataFrame:
+        if self.ddf == "Satterthwaite":
+            return self.model.satterthwaite()
         est = self.model.fixef()
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
         return pd.DataFrame({"Estimate": est.to_numpy(), "Std. Error": se,
@@ -226,10 +246,11 @@ def _signif_symbol(p: float) -> str:
 
 
 def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -> list[str]:
-    """R's ``printCoefmat`` for Estimate, Std. Error, a test statistic and, when the last
-    column is a p-value ("Pr(..."), that p-value with significance stars and their legend.
+    """R's ``printCoefmat`` with its default columns: estimates (Estimate, Std. Error and
+    any further columns, such as lmerTest's df), a test statistic and, when the last column
+    is a p-value ("Pr(..."), that p-value with significance stars and their legend.
 
-    Estimates and standard errors are rounded together to the decimals that give the
+    The estimate columns (``cs.ind``) are rounded together to the decimals that give the
     smallest of them ``digits`` significant digits, then formatted as one block; the
     statistic is rounded to ``dig.tst`` decimals; p-values are ``format.pval``'ed with
     ``dig.tst`` digits.
@@ -238,8 +259,9 @@ def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -
     p, nc = xm.shape
     labels = list(coef.columns)
     has_p = nc >= 4 and labels[-1][:3] in ("Pr(", "p-v")
+    k = nc - has_p - 1  # cs.ind = 1:k, tst.ind = k + 1
     cells = [["" for _ in range(nc)] for _ in range(p)]
-    coef_se = xm[:, :2]
+    coef_se = xm[:, :k]
     acs = np.abs(coef_se)
     finite = acs[np.isfinite(acs)]
     if finite.size:
@@ -247,14 +269,14 @@ def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -
         digmin = 1 + math.floor(math.log10(nonzero.min())) if nonzero.size else 1
         dec = max(1, digits - digmin)
         block = r_format(r_round(coef_se.T, dec).ravel(), digits)  # column-major, as R
-        for j in range(2):
+        for j in range(k):
             for i in range(p):
                 cells[i][j] = block[j * p + i]
     dig_tst = max(1, min(5, digits - 1))
-    for i, text in enumerate(r_format(r_round(xm[:, 2], dig_tst), digits)):
-        cells[i][2] = text
-    # a non-zero estimate or standard error shown as zero is reformatted on its own
-    for j in range(2):
+    for i, text in enumerate(r_format(r_round(xm[:, k], dig_tst), digits)):
+        cells[i][k] = text
+    # a non-zero estimate shown as zero (or a zero shown otherwise) is reformatted alone
+    for j in range(k):
         for i in range(p):
             x = xm[i, j]
             try:
@@ -303,9 +325,10 @@ def _correlation_lines(vcov: pd.DataFrame) -> list[str]:
 
 def format_summary(s: LmerSummary, digits: int = max(3, DIGITS - 3),
                    correlation: bool | None = None, show_resids: bool = True) -> str:
-    """lme4's ``print(summary(m))`` (``print.summary.merMod``)."""
+    """lme4's ``print(summary(m))`` (``print.summary.merMod``; lmerTest's summary prints
+    with it too)."""
     m = s.model
-    lines = header_lines(m, s.data_name, s.objClass)
+    lines = header_lines(m, s.data_name, s.objClass, title=s._title)
     lines.append("")
     lines += aictab_lines(m, 1)
     lines.append("")
@@ -323,10 +346,11 @@ def format_summary(s: LmerSummary, digits: int = max(3, DIGITS - 3),
         lines += format_coefmat(s.coefficients, digits)
         if correlation is None:
             correlation = p <= COR_MAX
+            ddf_arg = "" if s.ddf == "lme4" else f"ddf={s.ddf!r}"
             if not correlation:
                 lines += ["",
                           f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.",
-                          "Use print(m.summary().format(correlation=True))  or",
+                          f"Use print(m.summary({ddf_arg}).format(correlation=True))  or",
                           "    m.vcov()        if you need it",
                           ""]
         if correlation and p > 1:
