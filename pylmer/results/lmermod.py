@@ -322,6 +322,12 @@ class LmerMod:
 
         return simulate(self, nsim=nsim, seed=seed, use_u=use_u)
 
+    def kenward_roger(self):
+        """Fixed effects with Kenward-Roger adjusted SE, df, t and p (pbkrtest's method)."""
+        from ..inference.kenward_roger import kenward_roger
+
+        return kenward_roger(self)
+
     def satterthwaite(self):
         """Fixed effects with Satterthwaite df, t and p (lmerTest's ``summary()`` table)."""
         from ..inference.satterthwaite import satterthwaite
@@ -424,7 +430,8 @@ class LmerMod:
 
         ``ddf="Satterthwaite"`` gives lmerTest's summary instead (R:
         ``summary(as_lmerModLmerTest(m))``): the fixed effects with Satterthwaite's df and
-        the p-values of their t-tests. None or "lme4": lme4's.
+        the p-values of their t-tests; ``ddf="Kenward-Roger"`` the same with pbkrtest's
+        adjusted standard errors and df (REML fits). None or "lme4": lme4's.
         """
         from .summary import LmerSummary
 

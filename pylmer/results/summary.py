@@ -44,7 +44,7 @@ SIGNIF_LEGEND = " ".join(f"{cut} \u2018{sym}\u2019" for cut, sym in
                          zip(("0",) + SIGNIF_CUTS, SIGNIF_SYMBOLS)) + " 1"
 
 
-DDF = ("lme4", "Satterthwaite")
+DDF = ("lme4", "Satterthwaite", "Kenward-Roger")
 
 
 class LmerSummary:
@@ -57,7 +57,7 @@ class LmerSummary:
     data_name : str, optional
         The name printed on lme4's ``Data:`` line (R takes it from the call; a Python
         model does not know its data's name, so the line is left out unless given).
-    ddf : {None, "lme4", "Satterthwaite"}
+    ddf : {None, "lme4", "Satterthwaite", "Kenward-Roger"}
         None or "lme4": lme4's summary. "Satterthwaite": lmerTest's (R:
         ``summary(as_lmerModLmerTest(m))``): t-tests with Satterthwaite's df and their
         p-values, its title and class; the rest as lme4's.
@@ -85,15 +85,16 @@ class LmerSummary:
         if ddf is None:
             ddf = "lme4"
         if ddf not in DDF:
-            raise ValueError(f"ddf must be None, 'lme4' or 'Satterthwaite', not {ddf!r}")
+            raise ValueError(f"ddf must be None, 'lme4', 'Satterthwaite' or 'Kenward-Roger', "
+                             f"not {ddf!r}")
         self.ddf = ddf
         self.model = model
         self.data_name = data_name if data_name is not None else getattr(
             model.lf, "data_name", None)
         self._title = model_title(model)  # as R's, with its trailing blank for ML fits
         self.objClass = model_class(model)
-        if ddf == "Satterthwaite":  # lmerTest's title and class
-            self._title += ". t-tests use Satterthwaite's method"
+        if ddf != "lme4":  # lmerTest's title and class
+            self._title += f". t-tests use {ddf}'s method"
             self.objClass = "lmerModLmerTest"
         self.methTitle = self._title.rstrip()
         self.REML = model.REML
@@ -116,6 +117,8 @@ class LmerSummary:
     def coefficients(self) -> pd.DataFrame:
         if self.ddf == "Satterthwaite":
             return self.model.satterthwaite()
+        if self.ddf == "Kenward-Roger":
+            return self.model.kenward_roger()
         est = self.model.fixef()
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
         return pd.DataFrame({"Estimate": est.to_numpy(), "Std. Error": se,

@@ -1,0 +1,175 @@
+"""Kenward-Roger adjusted covariance and degrees of freedom (pbkrtest's method).
+
+The marginal covariance is ``Sigma = sum_k gamma_k G_k + sigma^2 I``, one ``G_k = Z E_k Z'``
+per element of each random term's covariance matrix (pbkrtest's ``LMM_Sigma_G``). Every
+quantity pbkrtest forms with n x n matrices is formed here with q x q ones, through the
+Woodbury identity ``Sigma^{-1} = (I - K) / sigma^2``, ``K = Z Lambda M^{-1} Lambda' Z'``,
+``M = Lambda' Z'Z Lambda + I``:
+
+- ``PP_k = -X' S G_k S X``, ``QQ_rs = X' S G_r S G_s S X`` (S = Sigma^{-1});
+- ``Ktrace_rs = tr(G_r S G_s S)``; expected information
+  ``IE_rs = Ktrace_rs - 2 tr(Phi QQ_rs) + tr(Phi PP_r Phi PP_s)``, ``W = 2 IE^{-1}``;
+- ``Phi_A = Phi + 2 Phi (sum_rs W_rs (QQ_rs - PP_r Phi PP_s)) Phi``,
+
+then pbkrtest's ``Lb_ddf`` for each coefficient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["kenward_roger"]
+
+
+def _components(model):
+    """E_k (q x q, for gamma_k = each lower-triangle element of each term's covariance)
+    and the gamma values, in pbkrtest's order; the residual comes last."""
+    rt = model.lf.reTrms
+    q = rt.q
+    vc = model.VarCorr()
+    E, gamma = [], []
+    for k, (term, vterm) in enumerate(zip(rt.terms, vc.terms)):
+        nc, nl = term.nc, term.nl
+        lo = int(rt.Gp[k])
+        for j in range(nc):
+            for i in range(j, nc):
+                block = np.zeros((nc, nc))
+                block[i, j] = block[j, i] = 1.0
+                Ek = np.zeros((q, q))
+                Ek[lo: lo + nc * nl, lo: lo + nc * nl] = np.kron(np.eye(nl), block)
+                E.append(Ek)
+                gamma.append(vterm.cov[i, j])
+    return E, np.array(gamma)
+
+
+def kenward_roger(model) -> pd.DataFrame:
+    """Fixed effects with Kenward-Roger SE, df, t and p (lmerTest's ``ddf = "Kenward-Roger"``)."""
+    if hasattr(model, "family"):
+        raise ValueError("Kenward-Roger is for linear mixed models")
+    if not model.REML:
+        raise ValueError("Kenward-Roger needs a REML fit (as pbkrtest): refit with REML=True")
+    lf = model.lf
+    rt = lf.reTrms
+    X = lf.X
+    Z = rt.Zt.T.toarray() if rt.q * lf.n <= 5e7 else None
+    if Z is None:
+        raise ValueError("Kenward-Roger is implemented for models with q * n <= 5e7")
+    sigma2 = model.sigma() ** 2
+    Lambda = model.getME("Lambda").toarray()
+    ZL = Z @ Lambda
+    M = ZL.T @ ZL + np.eye(rt.q)
+    Minv = np.linalg.inv(M)
+    # S = Sigma^{-1} = (I - K)/sigma^2,  K = ZL M^{-1} ZL'
+    ZtZ, ZtX, XtX = Z.T @ Z, Z.T @ X, X.T @ X
+    ZtZL, XtZL = Z.T @ ZL, X.T @ ZL
+
+    def inner(A_ZL, B_ZL):  # A' K B given A'ZL and ZL'B
+        return A_ZL @ Minv @ B_ZL
+
+    # first powers: A' S B
+    B = (ZtZ - inner(ZtZL, ZtZL.T)) / sigma2
+    C = (ZtX - inner(ZtZL, XtZL.T)) / sigma2
+    D = (XtX - inner(XtZL, XtZL.T)) / sigma2
+    # second powers: A' S^2 B = A'(I - 2K + K^2)B / sigma^4
+    KK = Minv @ (ZL.T @ ZL) @ Minv  # for K^2 = ZL KK ZL'
+    B2 = (ZtZ - 2 * inner(ZtZL, ZtZL.T) + ZtZL @ KK @ ZtZL.T) / sigma2**2
+    C2 = (ZtX - 2 * inner(ZtZL, XtZL.T) + ZtZL @ KK @ XtZL.T) / sigma2**2
+    D2 = (XtX - 2 * inner(XtZL, XtZL.T) + XtZL @ KK @ XtZL.T) / sigma2**2
+    T1 = np.trace(Minv @ (ZL.T @ ZL))
+    T2 = np.trace(Minv @ (ZL.T @ ZL) @ Minv @ (ZL.T @ ZL))
+    trace_S2 = (lf.n - 2 * T1 + T2) / sigma2**2
+
+    E, gamma = _components(model)
+    nr = len(E)
+    ng = nr + 1  # the residual variance last
+    Phi = model.vcov().to_numpy()
+
+    # PP_k = -X'S G_k S X; for the residual G = I: -X'S^2 X
+    PP = [-(C.T @ Ek @ C) for Ek in E] + [-D2]
+
+    def QQ(r, s):
+        if r < nr and s < nr:
+            return C.T @ E[r] @ B @ E[s] @ C
+        if r < nr:  # X'S G_r S S X
+            return C.T @ E[r] @ C2
+        if s < nr:
+            return C2.T @ E[s] @ C
+        # X'S^3 X = X'S^2 S X: S^3 via one more Woodbury step
+        return _cube(X, ZL, Minv, KK, sigma2, XtZL, XtX)
+
+    def Ktrace(r, s):
+        if r < nr and s < nr:
+            return np.trace(E[r] @ B @ E[s] @ B)
+        if r < nr:
+            return np.trace(E[r] @ B2)
+        if s < nr:
+            return np.trace(E[s] @ B2)
+        return trace_S2
+
+    Q = {(r, s): QQ(r, s) for r in range(ng) for s in range(r, ng)}
+    IE = np.empty((ng, ng))
+    for r in range(ng):
+        for s in range(r, ng):
+            IE[r, s] = IE[s, r] = (Ktrace(r, s) - 2 * np.sum(Phi * Q[(r, s)])
+                                   + np.sum((Phi @ PP[r]) * (PP[s] @ Phi)))
+    ev = np.linalg.eigvalsh(IE)
+    W = 2 * (np.linalg.inv(IE) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(IE))
+    W = (W + W.T) / 2
+    U = np.zeros_like(Phi)
+    for r in range(ng):
+        for s in range(ng):
+            key = (r, s) if r <= s else (s, r)
+            Qrs = Q[key] if r <= s else Q[key].T
+            U += W[r, s] * (Qrs - PP[r] @ Phi @ PP[s])
+    PhiA = Phi + 2 * Phi @ U @ Phi
+
+    beta = model.fixef()
+    rows = []
+    for j in range(len(beta)):
+        L = np.zeros((1, len(beta)))
+        L[0, j] = 1.0
+        df = _lb_ddf(L, Phi, PP, W)
+        se = float(np.sqrt((L @ PhiA @ L.T)[0, 0]))
+        t = beta.iloc[j] / se
+        rows.append((beta.iloc[j], se, df, t, 2 * stats.t.sf(abs(t), df)))
+    return pd.DataFrame(rows, index=beta.index,
+                        columns=["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"])
+
+
+def _cube(X, ZL, Minv, KK, sigma2, XtZL, XtX):
+    """X' Sigma^{-3} X = X'(I - K)^3 X / sigma^6, with K^2, K^3 through q x q products."""
+    ZLtZL = ZL.T @ ZL
+    K1 = XtZL @ Minv @ XtZL.T
+    K2 = XtZL @ KK @ XtZL.T
+    K3 = XtZL @ Minv @ ZLtZL @ Minv @ ZLtZL @ Minv @ XtZL.T
+    return (XtX - 3 * K1 + 3 * K2 - K3) / sigma2**3
+
+
+def _lb_ddf(L, V0, PP, W) -> float:
+    """pbkrtest's ``Lb_ddf``: the Kenward-Roger df of the contrast L."""
+    Theta = L.T @ np.linalg.solve(L @ V0 @ L.T, L)
+    ThetaV0 = Theta @ V0
+    A1 = A2 = 0.0
+    n = len(PP)
+    for i in range(n):
+        ui = ThetaV0 @ PP[i] @ V0
+        for j in range(i, n):
+            e = 1.0 if i == j else 2.0
+            uj = ThetaV0 @ PP[j] @ V0
+            A1 += e * W[i, j] * np.trace(ui) * np.trace(uj)
+            A2 += e * W[i, j] * np.sum(ui * uj.T)
+    q = np.linalg.matrix_rank(L)
+    B = (A1 + 6 * A2) / (2 * q)
+    g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
+    c1 = g / (3 * q + 2 * (1 - g))
+    c2 = (q - g) / (3 * q + 2 * (1 - g))
+    c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
+    V0_ = 1 + c1 * B
+    V1 = 1 - c2 * B
+    V2 = 1 - c3 * B
+    V0_ = 0.0 if abs(V0_) < 1e-10 else V0_
+    ratio = (1 - A2 / q) / V1 if V1 != 0 else 0.0
+    rho = (ratio**2) * V0_ / (q * V2)
+    return float(4 + (q + 2) / (q * rho - 1))
