@@ -91,4 +91,4 @@ def test_correlation_hint_and_switch(models):
 
 def test_bad_ddf(models):
     with pytest.raises(ValueError, match="ddf must be"):
-        models.fit("sleepstudy_reml").summary(ddf="Kenward-Roger")
+        models.fit("sleepstudy_reml").summary(ddf="Bayes")

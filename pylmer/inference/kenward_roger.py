@@ -24,13 +24,12 @@ __all__ = ["kenward_roger"]
 
 
 def _components(model):
-    """E_k (q x q, for gamma_k = each lower-triangle element of each term's covariance)
-    and the gamma values, in pbkrtest's order; the residual comes last."""
+    """E_k (q x q) with G_k = Z E_k Z', one for each lower-triangle element of each term's
+    covariance, in pbkrtest's order (the residual's identity is handled apart)."""
     rt = model.lf.reTrms
     q = rt.q
-    vc = model.VarCorr()
-    E, gamma = [], []
-    for k, (term, vterm) in enumerate(zip(rt.terms, vc.terms)):
+    E = []
+    for k, term in enumerate(rt.terms):
         nc, nl = term.nc, term.nl
         lo = int(rt.Gp[k])
         for j in range(nc):
@@ -40,8 +39,7 @@ def _components(model):
                 Ek = np.zeros((q, q))
                 Ek[lo: lo + nc * nl, lo: lo + nc * nl] = np.kron(np.eye(nl), block)
                 E.append(Ek)
-                gamma.append(vterm.cov[i, j])
-    return E, np.array(gamma)
+    return E
 
 
 def kenward_roger(model) -> pd.DataFrame:
@@ -71,7 +69,6 @@ def kenward_roger(model) -> pd.DataFrame:
     # first powers: A' S B
     B = (ZtZ - inner(ZtZL, ZtZL.T)) / sigma2
     C = (ZtX - inner(ZtZL, XtZL.T)) / sigma2
-    D = (XtX - inner(XtZL, XtZL.T)) / sigma2
     # second powers: A' S^2 B = A'(I - 2K + K^2)B / sigma^4
     KK = Minv @ (ZL.T @ ZL) @ Minv  # for K^2 = ZL KK ZL'
     B2 = (ZtZ - 2 * inner(ZtZL, ZtZL.T) + ZtZL @ KK @ ZtZL.T) / sigma2**2
@@ -81,7 +78,7 @@ def kenward_roger(model) -> pd.DataFrame:
     T2 = np.trace(Minv @ (ZL.T @ ZL) @ Minv @ (ZL.T @ ZL))
     trace_S2 = (lf.n - 2 * T1 + T2) / sigma2**2
 
-    E, gamma = _components(model)
+    E = _components(model)
     nr = len(E)
     ng = nr + 1  # the residual variance last
     Phi = model.vcov().to_numpy()
