@@ -48,3 +48,14 @@ def triplets(record: dict) -> sps.csc_matrix:
          (np.asarray(as_list(record["i"])), np.asarray(as_list(record["j"])))),
         shape=(record["nrow"], record["ncol"]),
     )
+
+
+def model_at_lme4_estimates(ref: dict):
+    """The reference LMM evaluated at lme4's theta (no optimization): separates a method's
+    agreement with R from the optimizer's."""
+    from pylmer import OptInfo, lFormula, load_dataset, mkLmerDevfun, mkMerMod
+
+    lf = lFormula(ref["formula"], load_dataset(ref["dataset"]), REML=ref["REML"])
+    devfun = mkLmerDevfun(lf)
+    theta = np.array(list(ref["theta"].values()), dtype=float)
+    return mkMerMod(lf, devfun, OptInfo("lme4", theta, devfun(theta), 0, 0, ""))

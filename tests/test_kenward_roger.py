@@ -6,18 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference_data import load_json, model_ids
+from reference_data import load_json, model_at_lme4_estimates, model_ids
 
-from pylmer import OptInfo, glmer, lFormula, lmer, load_dataset, mkLmerDevfun, mkMerMod
+from pylmer import glmer, lmer, load_dataset
 
 KR_MODELS = [m for m in model_ids("LMM") if load_json("models", m).get("kenward_roger")]
-
-
-def at_lme4_estimates(ref):
-    lf = lFormula(ref["formula"], load_dataset(ref["dataset"]), REML=ref["REML"])
-    devfun = mkLmerDevfun(lf)
-    theta = np.array(list(ref["theta"].values()), dtype=float)
-    return mkMerMod(lf, devfun, OptInfo("lme4", theta, devfun(theta), 0, 0, ""))
 
 
 def test_reference_set():
@@ -28,7 +21,7 @@ def test_reference_set():
 def test_kenward_roger_at_lme4_estimates(model_id):
     # the same model as pbkrtest's: agreement to rounding (observed <= 4e-11)
     ref = load_json("models", model_id)
-    table = at_lme4_estimates(ref).kenward_roger()
+    table = model_at_lme4_estimates(ref).kenward_roger()
     expected = ref["kenward_roger"]
     assert list(table.index) == [r["term"] for r in expected]
     for column, key in [("Std. Error", "SE"), ("df", "df"), ("t value", "t"),

@@ -10,19 +10,12 @@ import warnings
 
 import numpy as np
 import pytest
-from reference_data import load_json, model_ids
+from reference_data import load_json, model_at_lme4_estimates, model_ids
 
-from pylmer import OptInfo, lFormula, lmer, load_dataset, mkLmerDevfun, mkMerMod
+from pylmer import lmer, load_dataset
 from pylmer.inference.satterthwaite import satterthwaite
 
 LMMS = [m for m in model_ids("LMM") if m != "insteval_reml"]
-
-
-def at_lme4_estimates(ref):
-    lf = lFormula(ref["formula"], load_dataset(ref["dataset"]), REML=ref["REML"])
-    devfun = mkLmerDevfun(lf)
-    theta = np.array(list(ref["theta"].values()), dtype=float)
-    return mkMerMod(lf, devfun, OptInfo("lme4", theta, devfun(theta), 0, 0, ""))
 
 
 def check(table, ref, compare_p=True):
@@ -37,7 +30,7 @@ def check(table, ref, compare_p=True):
 @pytest.mark.parametrize("model_id", LMMS)
 def test_satterthwaite_at_lme4_estimates(model_id):
     ref = load_json("models", model_id)
-    check(satterthwaite(at_lme4_estimates(ref)), ref)
+    check(satterthwaite(model_at_lme4_estimates(ref)), ref)
 
 
 @pytest.mark.parametrize("model_id", LMMS)
@@ -52,7 +45,7 @@ def test_satterthwaite_with_our_fit(model_id):
 @pytest.mark.slow
 def test_satterthwaite_insteval():
     ref = load_json("models", "insteval_reml")
-    check(satterthwaite(at_lme4_estimates(ref)), ref)
+    check(satterthwaite(model_at_lme4_estimates(ref)), ref)
 
 
 def test_glmm_has_no_satterthwaite_df():
