@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from reference_data import load_json
 
-from pylmer import PylmerWarning, anova, glmer, lmer, load_dataset
+from pylmer import Gamma, PylmerWarning, anova, glmer, lmer, load_dataset
 
 
 def fit(model_id):
@@ -78,8 +78,9 @@ def test_confint_names_and_levels():
     assert list(ci.index)[:1] == ["sd_(Intercept)|herd"]  # no sigma row for binomial
     with pytest.raises(ValueError, match="method='bayes'"):
         m.confint(method="bayes")
-    with pytest.raises(NotImplementedError, match="LMMs only"):
-        m.confint(method="profile")
+    gamma = glmer("y ~ x + (1 | g)", load_dataset("gamma_sim"), family=Gamma(link="log"))
+    with pytest.raises(NotImplementedError, match="dispersion"):
+        gamma.confint(method="profile")
 
 
 @pytest.mark.parametrize("model_id", ["dyestuff_reml", "dyestuff_ml", "sleepstudy_slope_reml"])
@@ -98,3 +99,16 @@ def test_profile_intervals_of_reml_and_ml_fits_agree():
     reml = fit("dyestuff_reml").confint(method="profile")
     ml = fit("dyestuff_ml").confint(method="profile")
     np.testing.assert_allclose(reml.to_numpy(), ml.to_numpy(), rtol=1e-6)
+
+
+def test_glmm_profile_intervals_match_lme4():
+    # R 4.2.2 / lme4 1.1-31: confint(m, method = "profile", oldNames = FALSE) for cbpp
+    expected = [[0.346073203325377, 1.099974648237808],
+                [-1.901211954871342, -0.947754005963396],
+                [-1.616783255654360, -0.407763067760264],
+                [-1.801024365627047, -0.511536071274935],
+                [-2.500750563008176, -0.800755315285063]]
+    ci = fit("cbpp_laplace").confint(method="profile")
+    assert list(ci.index) == ["sd_(Intercept)|herd", "(Intercept)", "period2", "period3",
+                              "period4"]
+    np.testing.assert_allclose(ci.to_numpy(), expected, rtol=1e-4)

@@ -25,6 +25,46 @@ __all__ = ["profile_confint"]
 LOG_2PI = np.log(2.0 * np.pi)
 
 
+def psi_to_theta(psi: np.ndarray, blocks: list[int]) -> np.ndarray | None:
+    """(sd, cor per term, sigma) -> theta, lme4's layout; None where the correlations do
+    not form a positive semi-definite matrix."""
+    sigma = psi[-1]
+    out, at = [], 0
+    for nc in blocks:
+        k = covariance.n_theta(nc)
+        values = psi[at: at + k]
+        sd = np.array([values[covariance.theta_index(i, i, nc)] for i in range(nc)])
+        R = np.eye(nc)
+        for j in range(nc):
+            for i in range(j + 1, nc):
+                R[i, j] = R[j, i] = values[covariance.theta_index(i, j, nc)]
+        try:
+            block = np.linalg.cholesky(np.outer(sd, sd) * R + 1e-300 * np.eye(nc)) / sigma
+        except np.linalg.LinAlgError:
+            return None
+        out.append(covariance.block_to_theta(block))
+        at += k
+    return np.concatenate(out)
+
+
+def theta_to_psi(theta: np.ndarray, sigma: float, blocks: list[int]) -> np.ndarray:
+    """theta, sigma -> (sd, cor per term, sigma)."""
+    out, at = [], 0
+    for nc in blocks:
+        k = covariance.n_theta(nc)
+        block = covariance.theta_to_block(theta[at: at + k], nc) * sigma
+        C = block @ block.T
+        sd = np.sqrt(np.diag(C))
+        values = np.zeros(k)
+        for j in range(nc):
+            for i in range(j, nc):
+                values[covariance.theta_index(i, j, nc)] = sd[i] if i == j else (
+                    C[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+        out.append(values)
+        at += k
+    return np.concatenate(out + [[sigma]])
+
+
 class _Deviance:
     """ML deviance as a function of (sd, cor, sigma) parameters, beta profiled (PLS)."""
 
@@ -35,43 +75,11 @@ class _Deviance:
         self.ws = PLSWorkspace(lf.X if X is None else X, lf.y if y is None else y, rt.Zt,
                                rt.Lambdat, rt.Lind, weights=lf.weights, offset=lf.offset)
 
-    def theta(self, psi: np.ndarray) -> np.ndarray:
-        """(sd, cor per term, sigma) -> theta, lme4's layout."""
-        sigma = psi[-1]
-        out, at = [], 0
-        for nc in self.blocks:
-            k = covariance.n_theta(nc)
-            values = psi[at: at + k]
-            sd = np.array([values[covariance.theta_index(i, i, nc)] for i in range(nc)])
-            R = np.eye(nc)
-            for j in range(nc):
-                for i in range(j + 1, nc):
-                    R[i, j] = R[j, i] = values[covariance.theta_index(i, j, nc)]
-            C = np.outer(sd, sd) * R
-            try:
-                block = np.linalg.cholesky(C + 1e-300 * np.eye(nc)) / sigma
-            except np.linalg.LinAlgError:
-                return None
-            out.append(covariance.block_to_theta(block))
-            at += k
-        return np.concatenate(out)
+    def theta(self, psi: np.ndarray) -> np.ndarray | None:
+        return psi_to_theta(psi, self.blocks)
 
     def psi(self, theta: np.ndarray, sigma: float) -> np.ndarray:
-        """theta, sigma -> (sd, cor per term, sigma)."""
-        out, at = [], 0
-        for nc in self.blocks:
-            k = covariance.n_theta(nc)
-            block = covariance.theta_to_block(theta[at: at + k], nc) * sigma
-            C = block @ block.T
-            sd = np.sqrt(np.diag(C))
-            values = np.zeros(k)
-            for j in range(nc):
-                for i in range(j, nc):
-                    values[covariance.theta_index(i, j, nc)] = sd[i] if i == j else (
-                        C[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
-            out.append(values)
-            at += k
-        return np.concatenate(out + [[sigma]])
+        return theta_to_psi(theta, sigma, self.blocks)
 
     def __call__(self, psi: np.ndarray) -> float:
         theta = self.theta(psi)
@@ -88,16 +96,8 @@ class _Deviance:
 
 
 def _bounds(dev: _Deviance):
-    lower, upper = [], []
-    for nc in dev.blocks:
-        lo = np.full(covariance.n_theta(nc), -1.0)
-        hi = np.full(covariance.n_theta(nc), 1.0)
-        for i in range(nc):
-            lo[covariance.theta_index(i, i, nc)] = 0.0
-            hi[covariance.theta_index(i, i, nc)] = np.inf
-        lower.append(lo)
-        upper.append(hi)
-    return np.concatenate(lower + [[1e-10]]), np.concatenate(upper + [[np.inf]])
+    lower, upper = _bounds_for(dev.blocks)
+    return np.append(lower, 1e-10), np.append(upper, np.inf)
 
 
 def _ends(zeta, estimate: float, scale: float, lower_bound: float, upper_bound: float,
@@ -125,10 +125,75 @@ def _ends(zeta, estimate: float, scale: float, lower_bound: float, upper_bound: 
     return out[0], out[1]
 
 
+def _glmm_profile_confint(model, level: float) -> pd.DataFrame:
+    """GLMMs (binomial, Poisson): profiles of the Laplace / AGQ deviance over
+    (sd / cor, beta), each end where zeta reaches the normal quantile."""
+    from ..glmm import mkGlmerDevfun
+
+    if model.family.estimates_dispersion or model.nAGQ == 0:
+        raise NotImplementedError("profile intervals for GLMMs need nAGQ >= 1 and a family "
+                                  "without a dispersion parameter (binomial, Poisson)")
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    lf = model.lf
+    blocks = [len(cols) for _, cols in lf.reTrms.cnms]
+    devfun = mkGlmerDevfun(lf, model.family, nAGQ=0, control=lf.control)
+    devfun(model.theta)  # PIRLS starts from the linear predictor at the estimates
+    devfun.set_nAGQ(model.nAGQ)
+    nv = len(model.theta)
+    psi_hat = theta_to_psi(model.theta, 1.0, blocks)[:-1]
+    start = np.concatenate([psi_hat, model.beta])
+
+    def deviance(x):
+        theta = psi_to_theta(np.append(x[:nv], 1.0), blocks)
+        return np.inf if theta is None else devfun(np.concatenate([theta, x[nv:]]))
+
+    d0 = deviance(start)
+    lo_v, hi_v = _bounds_for(blocks)
+    lower = np.concatenate([lo_v, np.full(len(model.beta), -np.inf)])
+    upper = np.concatenate([hi_v, np.full(len(model.beta), np.inf)])
+    se = np.sqrt(np.diag(model.vcov().to_numpy()))
+    rows = []
+    for k in range(len(start)):
+        others = [i for i in range(len(start)) if i != k]
+
+        def zeta(v, k=k, others=others):
+            def inner(x):
+                full = start.copy()
+                full[others] = x
+                full[k] = v
+                return deviance(full)
+
+            x0 = np.clip(start[others], lower[others] + 1e-12, upper[others] - 1e-12)
+            opt = minimize(inner, x0, lower[others], upper[others],
+                           options={"xtol_abs": 1e-8, "ftol_abs": 1e-10})
+            return np.sign(v - start[k]) * np.sqrt(max(opt.fval - d0, 0.0))
+
+        scale = 0.2 * max(abs(start[k]), 0.05) if k < nv else se[k - nv]
+        rows.append(_ends(zeta, start[k], scale, lower[k], upper[k], z))
+    lo_name = f"{100 * (1 - level) / 2:.3g} %"
+    hi_name = f"{100 * (1 + level) / 2:.3g} %"
+    names = parameter_names(model) + list(model.fixef().index)
+    rows = np.array(rows, dtype=float)
+    return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]}, index=names)
+
+
+def _bounds_for(blocks: list[int]):
+    lower, upper = [], []
+    for nc in blocks:
+        lo = np.full(covariance.n_theta(nc), -1.0)
+        hi = np.full(covariance.n_theta(nc), 1.0)
+        for i in range(nc):
+            lo[covariance.theta_index(i, i, nc)] = 0.0
+            hi[covariance.theta_index(i, i, nc)] = np.inf
+        lower.append(lo)
+        upper.append(hi)
+    return np.concatenate(lower), np.concatenate(upper)
+
+
 def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
-    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``), LMMs only."""
+    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``)."""
     if hasattr(model, "family"):
-        raise NotImplementedError("profile intervals are available for LMMs only")
+        return _glmm_profile_confint(model, level)
     z = stats.norm.ppf(0.5 + level / 2.0)
     ml = refit_ML(model)
     lf = ml.lf
