@@ -39,6 +39,7 @@ from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
 from .inference.anova import anova
 from .inference.bootstrap import bootMer
 from .inference.confint import confint
+from .inference.drop1 import drop1
 from .modular import (
     LFormula,
     OptInfo,
@@ -84,7 +85,7 @@ __all__ = [
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",
     # inference
-    "anova", "confint", "bootMer",
+    "anova", "confint", "bootMer", "drop1",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

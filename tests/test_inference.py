@@ -112,3 +112,29 @@ def test_glmm_profile_intervals_match_lme4():
     assert list(ci.index) == ["sd_(Intercept)|herd", "(Intercept)", "period2", "period3",
                               "period4"]
     np.testing.assert_allclose(ci.to_numpy(), expected, rtol=1e-4)
+
+
+def test_drop1_matches_lme4():
+    # R 4.2.2 / lme4 1.1-31: drop1(m, test = "Chisq")
+    from pylmer import drop1
+
+    sleep = load_dataset("sleepstudy")
+    m = lmer("Reaction ~ Days + I(Days^2) + (Days | Subject)", sleep, REML=False)
+    table = drop1(m)
+    assert list(table.index) == ["<none>", "Days", "I(Days^2)"]
+    np.testing.assert_allclose(table["AIC"], [1764.3, 1769.2, 1763.9], atol=0.05)
+    np.testing.assert_allclose(table["LRT"].iloc[1:], [6.9029, 1.6577], atol=5e-5)
+    np.testing.assert_allclose(table["Pr(Chi)"].iloc[1:], [0.008606, 0.197907], rtol=1e-4)
+    np.testing.assert_array_equal(table["npar"].iloc[1:], [1, 1])
+    cake = load_dataset("cake")
+    with pytest.warns(PylmerWarning, match="refitting"):
+        table = drop1(lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake))
+    # marginality: only the interaction can go
+    assert list(table.index) == ["<none>", "recipe:temperature"]
+    assert table["npar"].iloc[1] == 10
+    np.testing.assert_allclose(table["LRT"].iloc[1], 10.53, atol=5e-3)
+    np.testing.assert_allclose(table["Pr(Chi)"].iloc[1], 0.3953, atol=5e-5)
+    g = fit("cbpp_laplace")
+    table = drop1(g)
+    np.testing.assert_allclose(table["LRT"].iloc[1], 25.61, atol=5e-3)
+    np.testing.assert_allclose(table["Pr(Chi)"].iloc[1], 1.151e-05, rtol=1e-3)

@@ -1,0 +1,80 @@
+"""Single-term deletions of the fixed part: lme4's ``drop1(m, test = "Chisq")``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..design.fixed import _r_expr
+from ..exceptions import PylmerWarning
+from ..formula.rexpr import deparse
+from .anova import refit_ML
+
+__all__ = ["drop1"]
+
+
+def _fixed_terms(model) -> list[tuple[str, frozenset]]:
+    """formulaic's expanded fixed terms (``recipe * temperature`` -> recipe, temperature,
+    recipe:temperature) as (label, set of factors), the intercept left out."""
+    terms = model.lf.fixed.spec.formula
+    out = []
+    for term in terms:
+        factors = frozenset(str(f) for f in term.factors if str(f) != "1")
+        if factors:
+            out.append((str(term), factors))
+    return out
+
+
+def _r_label(label: str) -> str:
+    """formulaic's term label in R's spelling (``I(Days ** 2)`` -> ``I(Days^2)``)."""
+    return ":".join(_r_expr(part) for part in label.split(":"))
+
+
+def _formula_without(model, drop: str, labels: list[str]) -> str:
+    """The model's formula with one fixed term removed (random terms and offsets kept)."""
+    parsed = model.lf.formula
+    has_intercept = any(str(t) == "1" for t in model.lf.fixed.spec.formula)
+    fixed = [label for label in labels if label != drop]
+    parts = fixed or ["1"]
+    rhs = " + ".join(parts) + ("" if has_intercept else " - 1")
+    rhs += "".join(f" + offset({deparse(node)})" for node in parsed.offsets)
+    rhs += "".join(f" + {term}" for term in parsed.random)
+    return f"{deparse(parsed.response)} ~ {rhs}"
+
+
+def drop1(model, test: str = "Chisq") -> pd.DataFrame:
+    """Refit without each fixed term that no other term contains, and compare by
+    likelihood ratio (R: ``drop1(m, test = "Chisq")``). REML fits are refitted by ML.
+
+    Returns
+    -------
+    DataFrame
+        Rows ``<none>`` and each droppable term (as R names it); columns npar (the term's
+        number of parameters), AIC, LRT, Pr(Chi).
+    """
+    if test != "Chisq":
+        raise ValueError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
+    if getattr(model, "REML", False) and not hasattr(model, "family"):
+        warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
+                      stacklevel=2)
+        model = refit_ML(model)
+    terms = _fixed_terms(model)
+    labels = [label for label, _ in terms]
+    # marginality: a term inside a higher-order term (recipe in recipe:temperature) stays
+    droppable = [label for label, f in terms
+                 if not any(f < other for _, other in terms)]
+    base = model.logLik()
+    rows = [("<none>", np.nan, model.AIC(), np.nan, np.nan)]
+    for label in droppable:
+        smaller = model.update(_formula_without(model, label, labels), REML=False) \
+            if not hasattr(model, "family") else model.update(
+                _formula_without(model, label, labels))
+        ll = smaller.logLik()
+        lrt = max(0.0, 2.0 * (float(base) - float(ll)))
+        df = base.df - ll.df
+        rows.append((_r_label(label), df, smaller.AIC(), lrt, stats.chi2.sf(lrt, df)))
+    table = pd.DataFrame(rows, columns=["term", "npar", "AIC", "LRT", "Pr(Chi)"])
+    return table.set_index("term").rename_axis(None)
