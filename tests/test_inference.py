@@ -52,8 +52,8 @@ def test_anova_refits_reml_fits_with_ml():
 def test_anova_input_errors():
     sleep = load_dataset("sleepstudy")
     m = lmer("Reaction ~ Days + (1 | Subject)", sleep, REML=False)
-    with pytest.raises(ValueError, match="two or more"):
-        anova(m)
+    with pytest.raises(ValueError, match="a fitted model, or two or more"):
+        anova()
     other = lmer("Reaction ~ Days + (1 | Subject)", sleep.iloc[:100], REML=False)
     with pytest.raises(ValueError, match="same number of observations"):
         anova(m, other)
@@ -138,3 +138,33 @@ def test_drop1_matches_lme4():
     table = drop1(g)
     np.testing.assert_allclose(table["LRT"].iloc[1], 25.61, atol=5e-3)
     np.testing.assert_allclose(table["Pr(Chi)"].iloc[1], 1.151e-05, rtol=1e-3)
+
+
+@pytest.mark.parametrize("formula, dataset, expected", [
+    # R 4.2.2, lmerTest 3.1-3: anova(m) (type III, Satterthwaite) as printed
+    ("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake", {
+        "recipe": (10.1858605, 2, 41.99999981, 0.24879, 0.78089),
+        "temperature": (2100.3, 5, 210.00000007, 20.51986, None),
+        "recipe:temperature": (205.9777778, 10, 210.00000007, 1.00620, 0.43927)}),
+    ("angle ~ recipe + temp + (1 | replicate)", "cake", {
+        "recipe": (135.0888889, 2, 252.0, 2.91612, 0.055973),
+        "temp": (1966.7050794, 1, 252.0000005, 84.90933, None)}),
+    ("Reaction ~ Days + (Days | Subject)", "sleepstudy", {
+        "Days": (30030.93902, 1, 16.99998373, 45.85296, 3.2638e-06)}),
+])
+def test_type3_anova_matches_lmertest(formula, dataset, expected):
+    table = anova(lmer(formula, load_dataset(dataset)))
+    assert list(table.index) == list(expected)
+    for term, (ss, numdf, dendf, F, p) in expected.items():
+        row = table.loc[term]
+        np.testing.assert_allclose(row["Sum Sq"], ss, rtol=1e-6)
+        assert row["NumDF"] == numdf
+        np.testing.assert_allclose(row["DenDF"], dendf, rtol=1e-6)
+        np.testing.assert_allclose(row["F value"], F, rtol=1e-5)
+        if p is not None:
+            np.testing.assert_allclose(row["Pr(>F)"], p, rtol=1e-4)
+
+
+def test_type3_anova_is_for_lmms():
+    with pytest.raises(ValueError, match="for linear mixed models"):
+        anova(fit("cbpp_laplace"))

@@ -24,7 +24,8 @@ def refit_ML(model):
 
 
 def anova(*models, model_names=None) -> pd.DataFrame:
-    """Compare nested models by likelihood-ratio tests (R: ``anova(m1, m2, ...)``).
+    """Compare nested models by likelihood-ratio tests (R: ``anova(m1, m2, ...)``); for a
+    single LMM, lmerTest's type III F tests with Satterthwaite's df (R: ``anova(m)``).
 
     REML fits are refitted by maximum likelihood first, as lme4 does (with a
     :class:`~pylmer.PylmerWarning` saying so). Rows are ordered by the number of
@@ -35,8 +36,12 @@ def anova(*models, model_names=None) -> pd.DataFrame:
     DataFrame
         lme4's columns: npar, AIC, BIC, logLik, deviance (-2 logLik), Chisq, Df, Pr(>Chisq).
     """
+    if len(models) == 1:
+        from .type3 import anova_type3
+
+        return anova_type3(models[0])
     if len(models) < 2:
-        raise ValueError("anova needs two or more fitted models to compare")
+        raise ValueError("anova needs a fitted model, or two or more models to compare")
     names = list(model_names) if model_names is not None else [
         f"m{k + 1}" for k in range(len(models))]
     if len(names) != len(models):
