@@ -13,27 +13,37 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from formulaic import model_matrix
 from scipy import stats
 
-from ..design.fixed import fixed_design
+from ..design.fixed import _r_expr, fixed_design
 from .satterthwaite import _hessian, _jacobian, _VarparFunctions
 
 __all__ = ["anova_type3"]
 
 
 def _term_info(model):
-    """Fixed terms (formulaic's, intercept aside) with their factors, in model order."""
+    """Fixed terms (formulaic's, intercept aside) with their factors, in model order, in
+    R's spelling (``I(Days^2)``), and formulaic's expression of each factor."""
     out = []
     for term in model.lf.fixed.spec.formula:
         factors = [str(f) for f in term.factors if str(f) != "1"]
         if factors:
-            out.append((str(term), factors))
+            names = [_r_expr(f) for f in factors]
+            out.append((":".join(names), names, factors))
     return out
 
 
-def _levels_matrix(frame: pd.DataFrame, name: str):
-    """Full indicator coding of a factor (all levels), or the numeric column."""
-    values = frame[name]
+def _levels_matrix(frame: pd.DataFrame, name: str, expr: str):
+    """Full indicator coding of a factor (all levels), or the numeric column(s); ``expr``
+    (formulaic's spelling) is evaluated for transforms such as ``I(Days ** 2)``."""
+    if expr not in frame.columns:
+        mm = model_matrix(f"0 + {expr}", frame, na_action="ignore")
+        values = np.asarray(mm, dtype=float).reshape(len(frame), -1)
+        labels = [name] if values.shape[1] == 1 else [f"{name}{k + 1}"
+                                                      for k in range(values.shape[1])]
+        return values, labels
+    values = frame[expr]
     if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
         cat = values.astype("category")
         codes = cat.cat.codes.to_numpy()
@@ -48,10 +58,10 @@ def _rdX(model, terms):
     (full coding of every factor, first factor varying fastest)."""
     frame = model.lf.fr.data
     columns, names = [np.ones(model.lf.n)], ["(Intercept)"]
-    for _, factors in terms:
-        mat, labels = _levels_matrix(frame, factors[0])
-        for factor in factors[1:]:
-            other, other_labels = _levels_matrix(frame, factor)
+    for _, parts, exprs in terms:
+        mat, labels = _levels_matrix(frame, parts[0], exprs[0])
+        for part, expr in zip(parts[1:], exprs[1:]):
+            other, other_labels = _levels_matrix(frame, part, expr)
             mat = np.einsum("ni,nj->nji", mat, other).reshape(len(frame), -1)
             labels = [f"{a}:{b}" for b in other_labels for a in labels]
         columns.append(mat)
@@ -73,13 +83,13 @@ def _type3_contrasts(model):
     L = np.where(np.abs(L) < 1e-7 * np.max(np.abs(L)), 0.0, L).T  # zapsmall
     # columns of X belonging to each term
     colmap = {}
-    for label, facs in terms:
+    for label, facs, _ in terms:
         want = set(facs)
         colmap[label] = [j for j, name in enumerate(Xnames)
                          if name != "(Intercept)" and _factors_of(name, lf) == want]
-    contained = {label: [other for other, ofs in terms if set(fs) < set(ofs)]
-                 for label, fs in terms}
-    for label, facs in sorted(terms, key=lambda t: -len(t[1])):
+    contained = {label: [other for other, ofs, _ in terms if set(fs) < set(ofs)]
+                 for label, fs, _ in terms}
+    for label, facs, _ in sorted(terms, key=lambda t: -len(t[1])):
         if not contained[label]:
             continue
         cols = [c for other in contained[label] for c in colmap[other]]
@@ -95,7 +105,7 @@ def _type3_contrasts(model):
     mapping = np.linalg.pinv(X) @ lf.X
     mapping = np.where(np.abs(mapping) < 1e-7 * np.max(np.abs(mapping)), 0.0, mapping)
     out = {}
-    for label, _ in terms:
+    for label, _, _ in terms:
         Lt = L[:, colmap[label]].T @ mapping
         out[label] = Lt[np.sum(np.abs(Lt), axis=1) > 1e-8]
     return out
