@@ -29,7 +29,7 @@ def test_bootstrap_is_reproducible_by_seed_and_worker_count(simulated):
 def test_bootstrap_intervals_cover_the_truth_and_match_the_model_se(simulated):
     reps = bootMer(simulated, nsim=200, seed=11, progress=False)
     assert reps.attrs["failed"] == 0
-    ci = simulated.confint(method="boot", nsim=200, seed=11)
+    ci = simulated.confint(method="boot", nsim=200, seed=11, oldNames=False)
     truth = {"sigma": 2.0, "(Intercept)": 10.0, "x": 2.0}
     for name, value in truth.items():
         assert ci.loc[name].iloc[0] < value < ci.loc[name].iloc[1], name

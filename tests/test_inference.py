@@ -62,7 +62,7 @@ def test_anova_input_errors():
 @pytest.mark.parametrize("model_id", ["dyestuff_reml", "dyestuff_ml", "sleepstudy_slope_reml"])
 def test_wald_intervals_match_lme4(model_id):
     ref = load_json("models", model_id)
-    ci = fit(model_id).confint(method="Wald", level=ref["confint_level"])
+    ci = fit(model_id).confint(method="Wald", level=ref["confint_level"], oldNames=False)
     assert list(ci.index) == [row["parameter"] for row in ref["confint_wald"]]
     for (lower, upper), row in zip(ci.to_numpy(), ref["confint_wald"]):
         if row["lower"] is None:
@@ -73,7 +73,7 @@ def test_wald_intervals_match_lme4(model_id):
 
 def test_confint_names_and_levels():
     m = fit("cbpp_laplace")
-    ci = m.confint(level=0.9)
+    ci = m.confint(level=0.9, oldNames=False)
     assert list(ci.columns) == ["5 %", "95 %"]
     assert list(ci.index)[:1] == ["sd_(Intercept)|herd"]  # no sigma row for binomial
     with pytest.raises(ValueError, match="method='bayes'"):
@@ -88,7 +88,7 @@ def test_profile_intervals_match_lme4(model_id):
     # lme4 interpolates a spline through profile points; we find the ends exactly on the
     # profile, so agreement is to about 2e-4 (tolerance 1e-3)
     ref = load_json("models", model_id)
-    ci = fit(model_id).confint(method="profile", level=ref["confint_level"])
+    ci = fit(model_id).confint(method="profile", level=ref["confint_level"], oldNames=False)
     assert list(ci.index) == [row["parameter"] for row in ref["confint_profile"]]
     expected = [[row["lower"], row["upper"]] for row in ref["confint_profile"]]
     np.testing.assert_allclose(ci.to_numpy(), expected, rtol=1e-3)
@@ -108,7 +108,7 @@ def test_glmm_profile_intervals_match_lme4():
                 [-1.616783255654360, -0.407763067760264],
                 [-1.801024365627047, -0.511536071274935],
                 [-2.500750563008176, -0.800755315285063]]
-    ci = fit("cbpp_laplace").confint(method="profile")
+    ci = fit("cbpp_laplace").confint(method="profile", oldNames=False)
     assert list(ci.index) == ["sd_(Intercept)|herd", "(Intercept)", "period2", "period3",
                               "period4"]
     np.testing.assert_allclose(ci.to_numpy(), expected, rtol=1e-4)
@@ -173,3 +173,9 @@ def test_type3_anova_matches_lmertest(formula, dataset, expected):
 def test_type3_anova_is_for_lmms():
     with pytest.raises(ValueError, match="for linear mixed models"):
         anova(fit("cbpp_laplace"))
+
+
+def test_confint_uses_lme4s_default_names():
+    ci = fit("sleepstudy_slope_reml").confint()
+    assert list(ci.index) == [".sig01", ".sig02", ".sig03", ".sigma", "(Intercept)", "Days"]
+    assert list(fit("cbpp_laplace").confint().index)[:2] == [".sig01", "(Intercept)"]

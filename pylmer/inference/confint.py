@@ -28,8 +28,35 @@ def parameter_names(model) -> list[str]:
     return names
 
 
+def _old_names(model) -> list[str]:
+    """lme4's default names: ``.sig01``, ``.sig02``, ... then ``.sigma``."""
+    names = parameter_names(model)
+    out, k = [], 0
+    for name in names:
+        if name == "sigma":
+            out.append(".sigma")
+        else:
+            k += 1
+            out.append(f".sig{k:02d}")
+    return out
+
+
 def confint(model, method: str = "Wald", level: float = 0.95, nsim: int = 500,
-            seed=None, n_jobs: int = 1) -> pd.DataFrame:
+            seed=None, n_jobs: int = 1, oldNames: bool = True) -> pd.DataFrame:
+    """Confidence intervals (R: ``confint(m, method, level, oldNames)``).
+
+    Rows: the variance parameters, named ``.sig01``, ``.sig02``, ..., ``.sigma`` (lme4's
+    default, ``oldNames=True``) or ``sd_(Intercept)|Subject``, ``cor_...``, ``sigma``
+    (``oldNames=False``), then the fixed effects.
+    """
+    table = _confint(model, method, level, nsim, seed, n_jobs)
+    if oldNames:
+        variance = len(parameter_names(model))
+        table.index = _old_names(model) + list(table.index[variance:])
+    return table
+
+
+def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int) -> pd.DataFrame:
     """Confidence intervals (R: ``confint(m, method, level, oldNames = FALSE)``).
 
     ``method="Wald"``: normal intervals for the fixed effects, NaN for the variance

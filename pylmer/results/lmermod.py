@@ -335,11 +335,12 @@ class LmerMod:
         return satterthwaite(self)
 
     def confint(self, method: str = "Wald", level: float = 0.95, nsim: int = 500,
-                seed=None, n_jobs: int = 1):
+                seed=None, n_jobs: int = 1, oldNames: bool = True):
         """Confidence intervals (R: ``confint``): see :func:`pylmer.inference.confint.confint`."""
         from ..inference.confint import confint
 
-        return confint(self, method=method, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs)
+        return confint(self, method=method, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs,
+                       oldNames=oldNames)
 
     def update(self, formula: str | None = None, **changes):
         """Fit again with some arguments changed (R: ``update(m, formula, REML = ...)``).
