@@ -179,3 +179,20 @@ def test_confint_uses_lme4s_default_names():
     ci = fit("sleepstudy_slope_reml").confint()
     assert list(ci.index) == [".sig01", ".sig02", ".sig03", ".sigma", "(Intercept)", "Days"]
     assert list(fit("cbpp_laplace").confint().index)[:2] == [".sig01", "(Intercept)"]
+
+
+def test_profile_zeta_is_signed_and_reaches_the_quantile():
+    prof = fit("dyestuff_ml").profile(npoints=5)
+    assert list(prof["parameter"].unique()) == ["sd_(Intercept)|Batch", "sigma", "(Intercept)"]
+    for name, part in prof.groupby("parameter", sort=False):
+        part = part.sort_values("value")
+        zeta = part["zeta"].to_numpy()
+        assert np.all(np.diff(zeta) > 0)  # increasing through 0 at the estimate
+        assert zeta[-1] >= 2.575
+        # down to the 0.5% quantile, or to the bound (a standard deviation of 0)
+        assert zeta[0] <= -2.575 or (name.startswith("sd_") and part["value"].iloc[0] == 0)
+    # the 95% interval ends are where zeta crosses -1.96 and 1.96
+    ci = fit("dyestuff_ml").confint(method="profile", oldNames=False)
+    beta = prof[prof["parameter"] == "(Intercept)"].sort_values("value")
+    lo = np.interp(-1.959964, beta["zeta"], beta["value"])
+    np.testing.assert_allclose(lo, ci.loc["(Intercept)"].iloc[0], rtol=1e-3)

@@ -10,6 +10,9 @@ finding on the profile itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
@@ -20,7 +23,7 @@ from ..optimize import minimize
 from .anova import refit_ML
 from .confint import parameter_names
 
-__all__ = ["profile_confint"]
+__all__ = ["profile_confint", "profile"]
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -125,23 +128,33 @@ def _ends(zeta, estimate: float, scale: float, lower_bound: float, upper_bound: 
     return out[0], out[1]
 
 
-def _glmm_profile_confint(model, level: float) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Profile1D:
+    """zeta(v) for one parameter, with where it is estimated and may go."""
+
+    name: str
+    zeta: Callable[[float], float]
+    estimate: float
+    scale: float
+    lower: float
+    upper: float
+
+
+def _glmm_profiles(model) -> list[_Profile1D]:
     """GLMMs (binomial, Poisson): profiles of the Laplace / AGQ deviance over
-    (sd / cor, beta), each end where zeta reaches the normal quantile."""
+    (sd / cor, beta)."""
     from ..glmm import mkGlmerDevfun
 
     if model.family.estimates_dispersion or model.nAGQ == 0:
-        raise NotImplementedError("profile intervals for GLMMs need nAGQ >= 1 and a family "
-                                  "without a dispersion parameter (binomial, Poisson)")
-    z = stats.norm.ppf(0.5 + level / 2.0)
+        raise NotImplementedError("profiles of GLMMs need nAGQ >= 1 and a family without a "
+                                  "dispersion parameter (binomial, Poisson)")
     lf = model.lf
     blocks = [len(cols) for _, cols in lf.reTrms.cnms]
     devfun = mkGlmerDevfun(lf, model.family, nAGQ=0, control=lf.control)
     devfun(model.theta)  # PIRLS starts from the linear predictor at the estimates
     devfun.set_nAGQ(model.nAGQ)
     nv = len(model.theta)
-    psi_hat = theta_to_psi(model.theta, 1.0, blocks)[:-1]
-    start = np.concatenate([psi_hat, model.beta])
+    start = np.concatenate([theta_to_psi(model.theta, 1.0, blocks)[:-1], model.beta])
 
     def deviance(x):
         theta = psi_to_theta(np.append(x[:nv], 1.0), blocks)
@@ -152,7 +165,8 @@ def _glmm_profile_confint(model, level: float) -> pd.DataFrame:
     lower = np.concatenate([lo_v, np.full(len(model.beta), -np.inf)])
     upper = np.concatenate([hi_v, np.full(len(model.beta), np.inf)])
     se = np.sqrt(np.diag(model.vcov().to_numpy()))
-    rows = []
+    names = parameter_names(model) + list(model.fixef().index)
+    out = []
     for k in range(len(start)):
         others = [i for i in range(len(start)) if i != k]
 
@@ -169,12 +183,8 @@ def _glmm_profile_confint(model, level: float) -> pd.DataFrame:
             return np.sign(v - start[k]) * np.sqrt(max(opt.fval - d0, 0.0))
 
         scale = 0.2 * max(abs(start[k]), 0.05) if k < nv else se[k - nv]
-        rows.append(_ends(zeta, start[k], scale, lower[k], upper[k], z))
-    lo_name = f"{100 * (1 - level) / 2:.3g} %"
-    hi_name = f"{100 * (1 + level) / 2:.3g} %"
-    names = parameter_names(model) + list(model.fixef().index)
-    rows = np.array(rows, dtype=float)
-    return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]}, index=names)
+        out.append(_Profile1D(names[k], zeta, start[k], scale, lower[k], upper[k]))
+    return out
 
 
 def _bounds_for(blocks: list[int]):
@@ -190,11 +200,9 @@ def _bounds_for(blocks: list[int]):
     return np.concatenate(lower), np.concatenate(upper)
 
 
-def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
-    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``)."""
-    if hasattr(model, "family"):
-        return _glmm_profile_confint(model, level)
-    z = stats.norm.ppf(0.5 + level / 2.0)
+def _lmm_profiles(model) -> list[_Profile1D]:
+    """LMMs: ML profiles (a REML fit refitted by ML, as lme4) in the sd / cor / sigma
+    scale, and of each fixed effect with the others and theta re-optimized."""
     ml = refit_ML(model)
     lf = ml.lf
     dev = _Deviance(lf)
@@ -202,12 +210,12 @@ def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
     d0 = dev(psi_hat)
     lower_b, upper_b = _bounds(dev)
     se = np.sqrt(np.diag(ml.vcov().to_numpy()))
-    rows = []
-
-    def profile_variance(k):
+    names = parameter_names(model) + list(model.fixef().index)
+    out = []
+    for k in range(len(psi_hat)):
         others = [i for i in range(len(psi_hat)) if i != k]
 
-        def zeta(v):
+        def zeta(v, k=k, others=others):
             def inner(x):
                 psi = psi_hat.copy()
                 psi[others] = x
@@ -218,21 +226,15 @@ def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
                 # always from the estimates: the profile must not depend on the search path
                 x0 = np.clip(psi_hat[others], lower_b[others] + 1e-12,
                              upper_b[others] - 1e-12)
-                opt = minimize(inner, x0, lower_b[others], upper_b[others],
-                               options={"xtol_abs": 1e-10, "ftol_abs": 1e-12})
-                value = opt.fval
+                value = minimize(inner, x0, lower_b[others], upper_b[others],
+                                 options={"xtol_abs": 1e-10, "ftol_abs": 1e-12}).fval
             else:
                 value = inner(np.zeros(0))
             return np.sign(v - psi_hat[k]) * np.sqrt(max(value - d0, 0.0))
 
-        scale = 0.2 * max(abs(psi_hat[k]), 0.05)
-        return _ends(zeta, psi_hat[k], scale, lower_b[k], upper_b[k], z)
-
-    for k in range(len(psi_hat)):
-        rows.append(profile_variance(k))
-
-    beta_hat = ml.beta
-    X = lf.X
+        out.append(_Profile1D(names[k], zeta, psi_hat[k], 0.2 * max(abs(psi_hat[k]), 0.05),
+                              lower_b[k], upper_b[k]))
+    beta_hat, X = ml.beta, lf.X
     for j in range(len(beta_hat)):
         keep = [c for c in range(X.shape[1]) if c != j]
 
@@ -242,10 +244,45 @@ def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
                            options={"xtol_abs": 1e-10, "ftol_abs": 1e-12})
             return np.sign(v - beta_hat[j]) * np.sqrt(max(opt.fval - d0, 0.0))
 
-        rows.append(_ends(zeta, beta_hat[j], se[j], -np.inf, np.inf, z))
+        out.append(_Profile1D(names[len(psi_hat) + j], zeta, beta_hat[j], se[j], -np.inf,
+                              np.inf))
+    return out
 
+
+def _profiles(model) -> list[_Profile1D]:
+    return _glmm_profiles(model) if hasattr(model, "family") else _lmm_profiles(model)
+
+
+def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
+    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``)."""
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    profiles = _profiles(model)
+    rows = np.array([_ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, z)
+                     for p in profiles], dtype=float)
     lo_name = f"{100 * (1 - level) / 2:.3g} %"
     hi_name = f"{100 * (1 + level) / 2:.3g} %"
-    names = parameter_names(model) + list(model.fixef().index)
-    rows = np.array(rows, dtype=float)
-    return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]}, index=names)
+    return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]},
+                        index=[p.name for p in profiles])
+
+
+def profile(model, alphamax: float = 0.01, npoints: int = 11) -> pd.DataFrame:
+    """The likelihood profiles themselves (R: ``profile(m)``), for plotting.
+
+    For each parameter, ``zeta`` (the signed square root of the deviance increase) at
+    ``npoints`` values on each side of the estimate, out to where |zeta| reaches the
+    normal quantile of ``1 - alphamax / 2`` (lme4's default range).
+
+    Returns
+    -------
+    DataFrame
+        Long format: parameter, value, zeta (0 at the estimate).
+    """
+    zmax = stats.norm.ppf(1 - alphamax / 2)
+    rows = []
+    for p in _profiles(model):
+        lo, hi = _ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, zmax)
+        grid = np.unique(np.concatenate([np.linspace(lo, p.estimate, npoints),
+                                         np.linspace(p.estimate, hi, npoints)]))
+        rows += [(p.name, v, 0.0 if v == p.estimate else p.zeta(v)) for v in grid
+                 if np.isfinite(v)]
+    return pd.DataFrame(rows, columns=["parameter", "value", "zeta"])

@@ -366,6 +366,12 @@ class LmerMod:
         args.update(changes)
         return lmer(**args)
 
+    def profile(self, alphamax: float = 0.01, npoints: int = 11):
+        """Likelihood profiles (R: ``profile``): see :func:`pylmer.inference.profile.profile`."""
+        from ..inference.profile import profile
+
+        return profile(self, alphamax=alphamax, npoints=npoints)
+
     def refit(self, newresp):
         """The same model fitted to a new response (R: ``refit``)."""
         from ..inference.bootstrap import refit
