@@ -106,7 +106,7 @@ def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
         shown = ", ".join(unseen[:5]) + (" ..." if len(unseen) > 5 else "")
         raise ValueError(f"new levels of {term.group_name} in newdata: {shown}; use "
                          "allow_new_levels=True to predict them with zero random effects")
-    return index
+    return index, np.array([str(lab) for lab in labels], dtype=object)
 
 
 def _term_columns(term, newdata: pd.DataFrame) -> np.ndarray:
@@ -122,6 +122,50 @@ def _offset(model, newdata: pd.DataFrame) -> np.ndarray:
     for node in model.lf.formula.offsets:
         out = out + np.asarray(evaluate(node, newdata), dtype=float)
     return out
+
+
+class _Design:
+    """The fixed part and the random terms' columns and levels for the fitted or new data,
+    computed once (simulation reuses them for every draw)."""
+
+    def __init__(self, model, newdata, terms, allow_new_levels):
+        lf = model.lf
+        self.model, self.terms = model, terms
+        self.newdata = newdata is not None
+        if newdata is None:
+            self.X, self.index = lf.X, lf.fr.data.index
+            self.fixed = lf.X @ model.beta + (lf.offset if lf.offset is not None else 0.0)
+            return
+        raw = as_pandas(newdata)
+        data = _coerce_like_training(raw, lf.fr.data, set(lf.fixed.spec.variables))
+        self.X, self.index = lf.fixed.model_matrix(data), data.index
+        self.fixed = self.X @ model.beta + _offset(model, data)
+        self.parts = {}
+        for k in terms:
+            term = lf.reTrms.terms[k]
+            # grouping values as given: levels unseen in fitting must stay visible
+            level, labels = _level_index(term, raw, lf.fr.data, allow_new_levels)
+            known = level >= 0
+            unseen, which = np.unique(labels[~known], return_inverse=True)
+            self.parts[k] = (level, known, _term_columns(term, data), len(unseen), which)
+
+    def eta(self, b: np.ndarray, new_effects=None) -> np.ndarray:
+        """X beta + offset + Z b over the chosen terms. ``new_effects(k, m)`` gives (m, nc)
+        effects for m new levels of term k; without it new levels contribute nothing."""
+        rt = self.model.lf.reTrms
+        eta = self.fixed.copy()
+        for k in self.terms:
+            lo, hi = int(rt.Gp[k]), int(rt.Gp[k + 1])
+            if not self.newdata:
+                eta += np.asarray(rt.Zt[lo:hi].T @ b[lo:hi])
+                continue
+            term = rt.terms[k]
+            level, known, mm, n_unseen, which = self.parts[k]
+            values = b[lo:hi].reshape(term.nl, term.nc)
+            eta[known] += np.sum(mm[known] * values[level[known]], axis=1)
+            if new_effects is not None and n_unseen:
+                eta[~known] += np.sum(mm[~known] * new_effects(k, n_unseen)[which], axis=1)
+        return eta
 
 
 def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
@@ -148,33 +192,8 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
     """
     if type not in ("link", "response"):
         raise ValueError(f"type={type!r}: use 'link' or 'response'")
-    lf = model.lf
-    terms = _selected_terms(model, re_form)
-    if newdata is None:
-        index = lf.fr.data.index
-        X = lf.X
-        eta = X @ model.beta + (lf.offset if lf.offset is not None else 0.0)
-        Zt = lf.reTrms.Zt
-        b = model.getME("b")
-        for k in terms:
-            lo, hi = int(lf.reTrms.Gp[k]), int(lf.reTrms.Gp[k + 1])
-            eta = eta + np.asarray(Zt[lo:hi].T @ b[lo:hi])
-    else:
-        raw = as_pandas(newdata)
-        data = _coerce_like_training(raw, lf.fr.data, set(lf.fixed.spec.variables))
-        index = data.index
-        X = lf.fixed.model_matrix(data)
-        eta = X @ model.beta + _offset(model, data)
-        b = model.getME("b")
-        for k in terms:
-            term = lf.reTrms.terms[k]
-            # grouping values as given: levels unseen in fitting must stay visible
-            level = _level_index(term, raw, lf.fr.data, allow_new_levels)
-            values = b[int(lf.reTrms.Gp[k]): int(lf.reTrms.Gp[k + 1])].reshape(term.nl,
-                                                                                term.nc)
-            mm = _term_columns(term, data)
-            known = level >= 0
-            eta[known] += np.sum(mm[known] * values[level[known]], axis=1)
+    design = _Design(model, newdata, _selected_terms(model, re_form), allow_new_levels)
+    eta, X, index = design.eta(model.getME("b")), design.X, design.index
     fit = eta
     if type == "response" and hasattr(model, "family"):
         fit = model.family.linkinv(eta)
@@ -186,49 +205,77 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
     return pd.DataFrame({"fit": out, "se_fit": se}, index=index)
 
 
-def simulate(model, nsim: int = 1, seed=None, use_u: bool = False) -> pd.DataFrame:
-    """Responses simulated from the fitted model (R: ``simulate(m, nsim, seed, use.u)``).
+def simulate(model, nsim: int = 1, seed=None, use_u: bool = False, newdata=None,
+             allow_new_levels: bool = False) -> pd.DataFrame:
+    """Responses simulated from the fitted model (R: ``simulate(m, nsim, seed, newdata,
+    use.u, allow.new.levels)``).
 
     ``use_u=False`` draws new random effects b ~ N(0, Sigma) (lme4's default);
-    ``use_u=True`` keeps the conditional modes. LMMs add N(0, sigma^2 / w) noise; GLMMs
-    draw from the family (binomial as proportions of the trials, Poisson counts, Gamma
-    with lme4's dispersion sigma^2). Randomness only through ``seed`` (an int or a numpy
-    Generator).
+    ``use_u=True`` keeps the conditional modes (new levels of ``newdata`` get 0). LMMs add
+    N(0, sigma^2 / w) noise; GLMMs draw from the family (binomial as proportions of the
+    trials, Poisson counts, Gamma with lme4's dispersion sigma^2). Randomness only through
+    ``seed`` (an int or a numpy Generator).
 
     Returns
     -------
     DataFrame
-        One column per simulation, ``sim_1``, ``sim_2``, ..., indexed like the fitted data.
+        One column per simulation, ``sim_1``, ``sim_2``, ..., indexed like the data.
     """
     if nsim < 1:
         raise ValueError(f"nsim={nsim!r}: simulate at least one response")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     lf = model.lf
     rt = lf.reTrms
-    fixed = lf.X @ model.beta + (lf.offset if lf.offset is not None else 0.0)
     Lambdat = model.getME("Lambdat")
     family = getattr(model, "family", None)
     scale = model.sigma() if (family is None or family.estimates_dispersion) else 1.0
-    weights = np.ones(lf.n) if lf.weights is None else np.asarray(lf.weights, dtype=float)
+    terms = list(range(len(rt.terms)))
+
+    def new_effects(k, m):
+        # b = Lambda_k u, u ~ N(0, scale^2 I), for m levels the model has not seen
+        term = rt.terms[k]
+        lo = int(rt.Gp[k])
+        block = Lambdat[lo: lo + term.nc, lo: lo + term.nc].toarray().T
+        return (rng.standard_normal((m, term.nc)) * scale) @ block.T
+
+    design = _Design(model, newdata, terms, allow_new_levels)
+    weights, trials = _weights_and_trials(model, newdata, len(design.index))
     out = {}
     for k in range(nsim):
         # b = Lambda u with u ~ N(0, sigma^2 I) (sigma = 1 for binomial and Poisson)
         u = model.getME("u") if use_u else rng.standard_normal(rt.q) * scale
-        eta = fixed + np.asarray(rt.Zt.T @ (Lambdat.T @ u))
-        out[f"sim_{k + 1}"] = _draw(family, eta, scale, weights, model, rng)
-    return pd.DataFrame(out, index=lf.fr.data.index)
+        eta = design.eta(np.asarray(Lambdat.T @ u), None if use_u else new_effects)
+        out[f"sim_{k + 1}"] = _draw(family, eta, scale, weights, trials, rng)
+    return pd.DataFrame(out, index=design.index)
 
 
-def _draw(family, eta, sigma, weights, model, rng) -> np.ndarray:
+def _weights_and_trials(model, newdata, n):
+    """Prior weights and binomial trials for the rows simulated."""
+    lf = model.lf
+    if newdata is None:
+        weights = np.ones(n) if lf.weights is None else np.asarray(lf.weights, dtype=float)
+        trials = getattr(model, "_n_trials", None)
+        if trials is not None and not np.any(trials > 1):
+            trials = model._pw
+        return weights, trials
+    trials = np.ones(n)
+    if np.ndim(lf.y) == 2:  # cbind(s, f): trials from the new data, when it has them
+        try:
+            counts = np.asarray(evaluate(lf.formula.response, as_pandas(newdata)), float)
+            trials = counts.sum(axis=1)
+        except (KeyError, ValueError, TypeError):
+            pass
+    return np.ones(n), trials
+
+
+def _draw(family, eta, sigma, weights, trials, rng) -> np.ndarray:
     if family is None:  # gaussian LMM
         return eta + rng.standard_normal(len(eta)) * sigma / np.sqrt(weights)
     mu = family.linkinv(eta)
     name = family.family
     if name == "binomial":
-        trials = np.asarray(model._n_trials if np.any(model._n_trials > 1) else model._pw)
-        trials = np.round(trials).astype(np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(trials > 0, rng.binomial(trials, mu) / np.maximum(trials, 1), 0.0)
+        trials = np.round(np.asarray(trials, dtype=float)).astype(np.int64)
+        return np.where(trials > 0, rng.binomial(trials, mu) / np.maximum(trials, 1), 0.0)
     if name == "poisson":
         return rng.poisson(mu * weights) / weights
     if name == "Gamma":

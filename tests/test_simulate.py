@@ -68,3 +68,26 @@ def test_simulations_are_reproducible_by_seed(sleep_fit):
     assert not np.array_equal(a, sleep_fit.simulate(nsim=3, seed=43))
     with pytest.raises(ValueError, match="nsim=0"):
         sleep_fit.simulate(nsim=0)
+
+
+def test_simulation_on_new_data(sleep_fit):
+    m = sleep_fit
+    new = load_dataset("sleepstudy").iloc[[0, 10]].drop(columns="Reaction")
+    new["Subject"] = new["Subject"].astype(str)
+    new.loc[new.index[1], "Subject"] = "new subject"
+    with pytest.raises(ValueError, match="new levels of Subject"):
+        m.simulate(newdata=new)
+    sims = m.simulate(nsim=NSIM, seed=5, newdata=new, allow_new_levels=True, use_u=True)
+    assert sims.shape == (2, NSIM)
+    # conditional on the modes: the known subject's mean is its fitted value, the new
+    # subject's the population prediction
+    expected = [m.fitted().iloc[0],
+                m.predict(new, re_form="NA").iloc[1]]
+    z = (sims.mean(axis=1).to_numpy() - expected) / (m.sigma() / np.sqrt(NSIM))
+    assert np.max(np.abs(z)) < 5
+    # new random effects: the new subject's spread includes its random-effect variance
+    fresh = m.simulate(nsim=NSIM, seed=6, newdata=new, allow_new_levels=True)
+    Lambda = m.getME("Lambda").toarray()[:2, :2]
+    x = np.array([1.0, 0.0])  # Days = 0 for this row of sleepstudy
+    var = m.sigma() ** 2 * (1.0 + x @ Lambda @ Lambda.T @ x)
+    np.testing.assert_allclose(fresh.iloc[1].var(), var, rtol=0.15)

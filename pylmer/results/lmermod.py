@@ -316,11 +316,13 @@ class LmerMod:
         return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
                        type=type, se_fit=se_fit)
 
-    def simulate(self, nsim: int = 1, seed=None, use_u: bool = False):
+    def simulate(self, nsim: int = 1, seed=None, use_u: bool = False, newdata=None,
+                 allow_new_levels: bool = False):
         """Simulated responses (R: ``simulate``): see :func:`pylmer.predict.simulate`."""
         from ..predict import simulate
 
-        return simulate(self, nsim=nsim, seed=seed, use_u=use_u)
+        return simulate(self, nsim=nsim, seed=seed, use_u=use_u, newdata=newdata,
+                        allow_new_levels=allow_new_levels)
 
     def kenward_roger(self):
         """Fixed effects with Kenward-Roger adjusted SE, df, t and p (pbkrtest's method)."""
