@@ -228,8 +228,14 @@ def test_update_refits_with_changed_arguments(fm, sleep):
     np.testing.assert_allclose(smaller.REMLcrit(), 1786.465085394921, rtol=1e-7)  # sleepstudy_int_reml
     subset = fm.update(data=sleep[sleep["Days"] > 0])
     assert subset.nobs() == 162
-    with pytest.raises(ValueError, match="shorthand"):
-        fm.update(". ~ . - Days")
+    # R's shorthand: . is the old response / right-hand side
+    no_days = fm.update(". ~ . - Days")
+    assert list(no_days.fixef().index) == ["(Intercept)"]
+    assert no_days.lf.reTrms.cnms == fm.lf.reTrms.cnms
+    quadratic = fm.update("~ . + I(Days^2)")
+    assert list(quadratic.fixef().index) == ["(Intercept)", "Days", "I(Days^2)"]
+    logged = fm.update("log(.) ~ .")
+    assert logged.lf.fr.response_name == "log(Reaction)"
     g = pylmer.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
                      load_dataset("cbpp"))
     g0 = g.update(nAGQ=0)

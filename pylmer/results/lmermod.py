@@ -53,6 +53,36 @@ class Ranef(dict):
         return pd.DataFrame(sd, index=frame.index, columns=frame.columns)
 
 
+def _update_formula(old: str, new: str) -> str:
+    """R's ``update.formula``: ``.`` in the new formula is the old response (left) or the
+    old right-hand side (right)."""
+    from ..formula.rexpr import BinOp, Call, Name, Paren, UnaryOp, deparse, parse
+
+    old_tree, new_tree = parse(old), parse(new)
+    if not (isinstance(old_tree, BinOp) and old_tree.op == "~"):
+        return new
+
+    def substitute(node, dot):
+        if isinstance(node, Name) and node.id == ".":
+            return dot
+        if isinstance(node, BinOp):
+            return BinOp(node.op, substitute(node.left, dot), substitute(node.right, dot))
+        if isinstance(node, UnaryOp):
+            return UnaryOp(node.op, substitute(node.operand, dot))
+        if isinstance(node, Paren):
+            return Paren(substitute(node.inner, dot))
+        if isinstance(node, Call):
+            return Call(node.fn, tuple(substitute(a, dot) for a in node.args), node.kwargs)
+        return node
+
+    if isinstance(new_tree, UnaryOp) and new_tree.op == "~":  # "~ . - x": keep the response
+        new_tree = BinOp("~", old_tree.left, new_tree.operand)
+    if not (isinstance(new_tree, BinOp) and new_tree.op == "~"):
+        return new
+    return deparse(BinOp("~", substitute(new_tree.left, old_tree.left),
+                         substitute(new_tree.right, old_tree.right)))
+
+
 class LmerMod:
     """A fitted linear mixed-effects model (R: ``lmerMod``).
 
@@ -347,18 +377,16 @@ class LmerMod:
     def update(self, formula: str | None = None, **changes):
         """Fit again with some arguments changed (R: ``update(m, formula, REML = ...)``).
 
-        ``formula`` must be a whole formula (R's ``. ~ . - x`` shorthand is not supported);
-        other keywords are those of :func:`~pylmer.lmer` / :func:`~pylmer.glmer`
+        ``formula`` is a whole new formula or R's shorthand (``. ~ . - x``, ``. ~ . + z``:
+        ``.`` stands for the old response or right-hand side); other keywords are those of :func:`~pylmer.lmer` / :func:`~pylmer.glmer`
         (``REML``, ``data``, ``weights``, ``control``, ``nAGQ``, ``family`` ...).
         """
         from ..api import lmer
         from ..glmm import glmer
 
-        if formula is not None and "~" in formula and formula.replace(" ", "").startswith(".~"):
-            raise ValueError("update: give the whole new formula; R's '. ~ .' shorthand is "
-                             "not supported")
         args = dict(self._lf.call or {})
-        args["formula"] = formula or args.get("formula", self.formula)
+        old = args.get("formula", self.formula)
+        args["formula"] = _update_formula(old, formula) if formula else old
         if hasattr(self, "family"):
             args.setdefault("family", self.family)
             args.setdefault("nAGQ", self.nAGQ)
