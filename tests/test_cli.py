@@ -120,9 +120,10 @@ def test_unreadable_csv(capsys, tmp_path):
 HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 
-@pytest.mark.skipif(HAVE_PYARROW, reason="pyarrow is installed")
 def test_parquet_without_pyarrow(capsys, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "fastparquet", None)  # pandas' other engine
+    # Hide both of pandas' Parquet engines, installed or not.
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "fastparquet", None)
     path = tmp_path / "sleep.parquet"
     path.write_bytes(b"PAR1 not really parquet PAR1")
     assert_error(capsys, "fit", SLEEP, "--data", str(path), match="install it")
