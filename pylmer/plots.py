@@ -1,0 +1,214 @@
+"""Diagnostic plots of fitted mixed models, after lme4's lattice methods.
+
+matplotlib is an optional dependency (``pip install pylmer[plot]``); it is imported only
+when a plot is drawn. Every function returns the matplotlib ``Figure`` and never calls
+``plt.show()``, so the caller decides whether to show, save or close it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["dotplot_ranef", "plot_residuals", "qqplot_ranef", "plot_profile"]
+
+
+def _pyplot():
+    """matplotlib.pyplot, or an ImportError saying how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: install pylmer[plot] (matplotlib)") from err
+    return plt
+
+
+def _z(level: float) -> float:
+    """Two-sided normal quantile for a confidence ``level`` (R: ``qnorm(1 - (1 - level)/2)``)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return float(stats.norm.ppf(0.5 + level / 2.0))
+
+
+def _ranef_group(model, group: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
+    """(group name, conditional modes, conditional SDs or None) for one grouping factor.
+
+    ``group=None`` takes the first grouping factor, as lme4 lists them.
+    """
+    re = model.ranef(condVar=True)
+    names = list(re.keys())
+    if not names:
+        raise ValueError("the model has no random effects")
+    if group is None:
+        group = names[0]
+    if group not in re:
+        raise ValueError(f"unknown grouping factor {group!r}; available: {', '.join(names)}")
+    postvar = getattr(re, "postVar", None) or {}
+    sd = re.condsd(group) if group in postvar else None
+    return group, re[group], sd
+
+
+def _panels(plt, n: int, max_cols: int = 4, sharey: bool = False, size=(3.2, 3.2)):
+    """A figure with exactly ``n`` axes laid out in rows of at most ``max_cols``."""
+    ncols = min(n, max_cols)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, sharey=sharey, squeeze=False,
+                             figsize=(size[0] * ncols, size[1] * nrows))
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
+
+
+def dotplot_ranef(model, group: str | None = None, level: float = 0.95):
+    """Caterpillar plot of the conditional modes with their intervals.
+
+    R: ``lattice::dotplot(ranef(m, condVar = TRUE))[[group]]``. One panel per random-effect
+    column of ``group``; the levels are sorted by the first column's conditional mode (in
+    every panel, as lme4 does) and drawn at the mode with a horizontal interval
+    ``mode +/- z * condsd``, z the normal quantile for ``level``; a vertical line marks 0.
+
+    Parameters
+    ----------
+    model : LmerMod or GlmerMod
+        A fitted model.
+    group : str, optional
+        Grouping factor to draw; the first one by default.
+    level : float
+        Coverage of the intervals (R's ``level`` argument).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    z = _z(level)
+    group, modes, sd = _ranef_group(model, group)
+    order = np.argsort(modes.iloc[:, 0].to_numpy(), kind="stable")
+    y = np.arange(len(order))
+    labels = [str(v) for v in modes.index[order]]
+    fig, axes = _panels(plt, modes.shape[1], sharey=True,
+                        size=(3.2, max(3.0, 0.18 * len(order) + 1.0)))
+    for j, (ax, column) in enumerate(zip(axes, modes.columns)):
+        values = modes.iloc[order, j].to_numpy()
+        if sd is not None:
+            half = z * sd.iloc[order, j].to_numpy()
+            ax.hlines(y, values - half, values + half, colors="C0", linewidth=1)
+        ax.scatter(values, y, color="C0", s=14, zorder=3)
+        ax.axvline(0.0, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(str(column))
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(labels)
+    axes[0].set_ylabel(group)
+    fig.suptitle(group)
+    fig.tight_layout()
+    return fig
+
+
+def qqplot_ranef(model, group: str | None = None, level: float = 0.95):
+    """Normal quantile plot of the conditional modes, one panel per column.
+
+    R: ``lattice::qqmath(ranef(m, condVar = TRUE))[[group]]``: each column's sorted modes
+    (x) against the standard normal quantiles ``qnorm((1:n - 0.5) / n)`` (y), with horizontal
+    intervals ``mode +/- z * condsd`` when conditional variances are available.
+
+    Parameters
+    ----------
+    model : LmerMod or GlmerMod
+        A fitted model.
+    group : str, optional
+        Grouping factor to draw; the first one by default.
+    level : float
+        Coverage of the intervals.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    z = _z(level)
+    group, modes, sd = _ranef_group(model, group)
+    n = modes.shape[0]
+    quantiles = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)  # lme4: qnorm((rr - 0.5)/nr)
+    fig, axes = _panels(plt, modes.shape[1])
+    for j, (ax, column) in enumerate(zip(axes, modes.columns)):
+        order = np.argsort(modes.iloc[:, j].to_numpy(), kind="stable")
+        values = modes.iloc[order, j].to_numpy()
+        if sd is not None:
+            half = z * sd.iloc[order, j].to_numpy()
+            ax.hlines(quantiles, values - half, values + half, colors="C0", linewidth=1)
+        ax.scatter(values, quantiles, color="C0", s=14, zorder=3)
+        ax.axvline(0.0, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(str(column))
+    axes[0].set_ylabel("Standard normal quantiles")
+    fig.suptitle(group)
+    fig.tight_layout()
+    return fig
+
+
+def plot_residuals(model):
+    """Pearson residuals against fitted values, with a horizontal line at zero.
+
+    R: ``plot(m)`` for a ``merMod`` (``resid(., type = "pearson") ~ fitted(.)``).
+
+    Parameters
+    ----------
+    model : LmerMod or GlmerMod
+        A fitted model.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    fitted = np.asarray(model.fitted(), dtype=float)
+    resid = np.asarray(model.residuals(type="pearson"), dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(fitted, resid, s=14, facecolors="none", edgecolors="C0")
+    ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("Fitted values")
+    ax.set_ylabel("Pearson residuals")
+    fig.tight_layout()
+    return fig
+
+
+def plot_profile(model_or_profile, level: float = 0.95):
+    """Profile zeta against each parameter's value, one panel per parameter.
+
+    R: ``lattice::xyplot(profile(m))``. Horizontal lines at ``+/- z`` (z = 1.96 for the
+    default ``level``) cross each profile at the ends of the profile confidence interval.
+
+    Parameters
+    ----------
+    model_or_profile : LmerMod or DataFrame
+        A fitted model (its ``.profile()`` is computed) or the long DataFrame
+        (parameter, value, zeta) that ``.profile()`` returns.
+    level : float
+        Confidence level of the reference lines.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    z = _z(level)
+    prof = model_or_profile
+    if not isinstance(prof, pd.DataFrame):
+        prof = model_or_profile.profile()
+    missing = {"parameter", "value", "zeta"} - set(prof.columns)
+    if missing:
+        raise ValueError(f"profile DataFrame lacks columns: {', '.join(sorted(missing))}")
+    names = list(pd.unique(prof["parameter"]))
+    if not names:
+        raise ValueError("the profile is empty")
+    fig, axes = _panels(plt, len(names), max_cols=3, sharey=True)
+    for ax, name in zip(axes, names):
+        part = prof[prof["parameter"] == name].sort_values("value")
+        ax.plot(part["value"].to_numpy(), part["zeta"].to_numpy(), marker="o",
+                markersize=3, color="C0")
+        for h in (-z, z):
+            ax.axhline(h, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(str(name))
+    axes[0].set_ylabel(r"$\zeta$")
+    fig.tight_layout()
+    return fig
