@@ -88,6 +88,13 @@ def _scipy(fn, x0, lower, upper, options, name):
         return float(fn(x))
 
     method = "Nelder-Mead" if name == "Nelder_Mead" else "L-BFGS-B"
+    options = dict(options)
+    step = options.pop("initial_step", None)
+    if step is not None and method == "Nelder-Mead" and "initial_simplex" not in options:
+        # lme4's Nelder_Mead takes initial step sizes (xst): a simplex of x0 and one
+        # vertex a step along each axis.
+        x = np.asarray(x0, dtype=float)
+        options["initial_simplex"] = np.vstack([x, x + np.diag(np.broadcast_to(step, x.shape))])
     defaults = {"maxfev": 100000, "xatol": 1e-8, "fatol": 1e-8} if method == "Nelder-Mead" \
         else {"maxfun": 100000}
     res = so.minimize(counted, np.asarray(x0, dtype=float), method=method, bounds=bounds,

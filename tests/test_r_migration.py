@@ -696,8 +696,7 @@ def _(row):
     assert lme4_pair.optimizer_stages() == ("bobyqa", "Nelder_Mead")
     assert single.optimizer_stages() == ("bobyqa", "bobyqa")
     with warnings.catch_warnings():
-        # (at the time of writing SciPy warns that it does not know nlopt's initial_step)
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # the two-stage fit warns of nothing
         fit = row.ns["glmer"](CBPP_FORMULA, row.ns["cbpp"], family="binomial",
                               control=lme4_pair)
     assert fit.optinfo.optimizer == "Nelder_Mead"

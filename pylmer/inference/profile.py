@@ -19,6 +19,7 @@ from scipy import optimize, stats
 
 from ..design import covariance
 from ..linalg.pls import PLSWorkspace
+from ..linalg.threads import single_threaded_blas
 from ..optimize import minimize
 from .anova import refit_ML
 from .confint import parameter_names
@@ -256,9 +257,11 @@ def _profiles(model) -> list[_Profile1D]:
 def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
     """Profile-likelihood intervals (R: ``confint(m, method = "profile")``)."""
     z = stats.norm.ppf(0.5 + level / 2.0)
-    profiles = _profiles(model)
-    rows = np.array([_ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, z)
-                     for p in profiles], dtype=float)
+    # Profiling is thousands of small fits: keep BLAS on one thread, as fitting does.
+    with single_threaded_blas():
+        profiles = _profiles(model)
+        rows = np.array([_ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, z)
+                         for p in profiles], dtype=float)
     lo_name = f"{100 * (1 - level) / 2:.3g} %"
     hi_name = f"{100 * (1 + level) / 2:.3g} %"
     return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]},
@@ -279,10 +282,11 @@ def profile(model, alphamax: float = 0.01, npoints: int = 11) -> pd.DataFrame:
     """
     zmax = stats.norm.ppf(1 - alphamax / 2)
     rows = []
-    for p in _profiles(model):
-        lo, hi = _ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, zmax)
-        grid = np.unique(np.concatenate([np.linspace(lo, p.estimate, npoints),
-                                         np.linspace(p.estimate, hi, npoints)]))
-        rows += [(p.name, v, 0.0 if v == p.estimate else p.zeta(v)) for v in grid
-                 if np.isfinite(v)]
+    with single_threaded_blas():  # thousands of small fits, as in profile_confint
+        for p in _profiles(model):
+            lo, hi = _ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, zmax)
+            grid = np.unique(np.concatenate([np.linspace(lo, p.estimate, npoints),
+                                             np.linspace(p.estimate, hi, npoints)]))
+            rows += [(p.name, v, 0.0 if v == p.estimate else p.zeta(v)) for v in grid
+                     if np.isfinite(v)]
     return pd.DataFrame(rows, columns=["parameter", "value", "zeta"])
