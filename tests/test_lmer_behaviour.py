@@ -232,6 +232,10 @@ def test_update_refits_with_changed_arguments(fm, sleep):
     no_days = fm.update(". ~ . - Days")
     assert list(no_days.fixef().index) == ["(Intercept)"]
     assert no_days.lf.reTrms.cnms == fm.lf.reTrms.cnms
+    assert no_days.formula == "Reaction ~ (Days | Subject)"  # as R's update.formula
+    assert fm.update(". ~ . - (Days | Subject) + (1 | Subject)").formula == \
+        "Reaction ~ Days + (1 | Subject)"
+    assert fm.update(". ~ . - 1").formula == "Reaction ~ Days + (Days | Subject) - 1"
     quadratic = fm.update("~ . + I(Days^2)")
     assert list(quadratic.fixef().index) == ["(Intercept)", "Days", "I(Days^2)"]
     logged = fm.update("log(.) ~ .")

@@ -638,6 +638,7 @@ def _(row):
 def _(row):
     (new,) = row.run()
     assert list(new.fixef().index) == ["(Intercept)"]
+    assert new.formula == "Reaction ~ (Days | Subject)"  # R's formula(update(m, . ~ . - Days))
     direct = row.ns["lmer"]("Reaction ~ (Days | Subject)", row.ns["sleepstudy"])
     close(new.REMLcrit(), direct.REMLcrit(), rel=1e-8)
 

@@ -79,8 +79,38 @@ def _update_formula(old: str, new: str) -> str:
         new_tree = BinOp("~", old_tree.left, new_tree.operand)
     if not (isinstance(new_tree, BinOp) and new_tree.op == "~"):
         return new
-    return deparse(BinOp("~", substitute(new_tree.left, old_tree.left),
-                         substitute(new_tree.right, old_tree.right)))
+    rhs = _drop_subtracted(substitute(new_tree.right, old_tree.right))
+    return deparse(BinOp("~", substitute(new_tree.left, old_tree.left), rhs))
+
+
+def _drop_subtracted(rhs):
+    """Cancel ``- term`` against an added ``term`` on a right-hand side, as R's
+    ``update.formula`` simplifies ``Days + (Days | Subject) - Days`` to ``(Days | Subject)``.
+    Subtractions with nothing to cancel (``- 1``) stay."""
+    from ..formula.rexpr import BinOp, Num, deparse
+
+    def signed_terms(node, sign):
+        if isinstance(node, BinOp) and node.op in ("+", "-"):
+            right_sign = sign if node.op == "+" else -sign
+            return signed_terms(node.left, sign) + signed_terms(node.right, right_sign)
+        return [(sign, node)]
+
+    terms = signed_terms(rhs, 1)
+    kept = []
+    for sign, node in terms:
+        added = [i for i, (s, n) in enumerate(kept) if s > 0 and deparse(n) == deparse(node)]
+        if sign < 0 and added:
+            del kept[added[0]]
+        else:
+            kept.append((sign, node))
+    if len(kept) == len(terms):
+        return rhs
+    if not kept or kept[0][0] < 0:
+        kept.insert(0, (1, Num("1")))
+    out = kept[0][1]
+    for sign, node in kept[1:]:
+        out = BinOp("+" if sign > 0 else "-", out, node)
+    return out
 
 
 class LmerMod:
