@@ -1,0 +1,105 @@
+"""The vignettes (vignettes/*.md) and the user-guide pages run, and agree with lme4.
+
+Each page's fenced ```python blocks are executed in order, in one fresh namespace per page.
+A block written as a doctest (``>>>`` prompts) is run with doctest, so its shown output is
+checked too. The comparisons with lme4 are the pages' own ``assert`` statements, with the
+tolerances each page states (those of tests/test_*_reference.py); this file only runs them.
+Code fenced as ```r or ```text is never run.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VIGNETTES = sorted((ROOT / "vignettes").glob("*.md"))
+# user-guide pages whose examples are run as well (docs/r-migration.md has its own test)
+GUIDE = [ROOT / "docs" / f"{name}.md" for name in
+         ("index", "families", "convergence", "inference", "prediction")]
+FENCE = re.compile(r"^(`{3,})\s*(\S*)")
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown text: (line number of the first code line, code)."""
+    blocks, lines = [], text.splitlines()
+    k = 0
+    while k < len(lines):
+        opening = FENCE.match(lines[k])
+        if not opening:
+            k += 1
+            continue
+        fence, info = opening.groups()
+        end = k + 1
+        while end < len(lines) and lines[end].strip() != fence:
+            end += 1
+        if end == len(lines):
+            raise ValueError(f"line {k + 1}: code block never closed")
+        if info == "python":
+            blocks.append((k + 2, "\n".join(lines[k + 1:end]) + "\n"))
+        k = end + 1
+    return blocks
+
+
+def run_page(path: Path) -> None:
+    namespace = {"__name__": f"page_{path.stem}"}
+    blocks = python_blocks(path.read_text(encoding="utf-8"))
+    assert blocks, f"{path.name} has no ```python block"
+    for lineno, code in blocks:
+        if code.lstrip().startswith(">>>"):
+            run_doctest(path, lineno, code, namespace)
+        else:
+            # padded, so that a traceback names the line of the Markdown file
+            exec(compile("\n" * (lineno - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+
+
+def run_doctest(path: Path, lineno: int, code: str, namespace: dict) -> None:
+    test = doctest.DocTestParser().get_doctest(code, namespace, f"{path.name}:{lineno}",
+                                               str(path), lineno - 1)
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    result = runner.run(test, out=report.append, clear_globs=False)
+    namespace.update(test.globs)  # DocTest works on a copy; later blocks need its names
+    assert result.failed == 0, "".join(report)
+
+
+def page_id(path: Path) -> str:
+    return path.stem
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
+def test_vignette_runs_and_matches_lme4(path):
+    run_page(path)
+
+
+@pytest.mark.parametrize("path", [p for p in GUIDE if p.exists()], ids=page_id)
+def test_guide_examples_run(path):
+    run_page(path)
+
+
+def test_vignettes_check_their_numbers():
+    """A vignette that sets pylmer beside lme4 asserts the agreement (doctests check output)."""
+    assert len(VIGNETTES) >= 6
+    for path in VIGNETTES:
+        blocks = python_blocks(path.read_text(encoding="utf-8"))
+        doctests = all(code.lstrip().startswith(">>>") for _, code in blocks)
+        asserted = any(re.search(r"\bassert|assert_allclose", code) for _, code in blocks)
+        assert doctests or asserted, f"{path.name} compares nothing"
+
+
+def test_every_vignette_is_published():
+    """docs/vignettes/<name>.md includes vignettes/<name>.md and mkdocs.yml lists it."""
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for path in VIGNETTES:
+        page = ROOT / "docs" / "vignettes" / path.name
+        assert page.exists(), f"docs/vignettes/{path.name} is missing"
+        assert f'--8<-- "vignettes/{path.name}"' in page.read_text(encoding="utf-8")
+        assert f"vignettes/{path.name}" in nav, f"mkdocs.yml does not list {path.name}"
+
+
+def test_python_blocks_parser():
+    text = "# t\n```python\na = 1\n```\n\n```text\nnot code\n```\n````python\nb = 2\n````\n"
+    assert python_blocks(text) == [(3, "a = 1\n"), (10, "b = 2\n")]
