@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo bench lint venv clean distclean
+.PHONY: test demo bench lint docs venv clean distclean
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -23,6 +23,11 @@ bench: $(INSTALLED)
 lint: $(PY)
 	$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet ruff
 	$(PY) -m ruff check pylmer tests
+
+# The documentation site (mkdocs.yml) into site/; installs the docs extra when mkdocs is missing.
+docs: $(INSTALLED)
+	$(VENV)/bin/mkdocs --version >/dev/null 2>&1 || $(PY) -m pip install -e '.[docs]'
+	$(VENV)/bin/mkdocs build --strict -d site
 
 venv: $(INSTALLED)
 
