@@ -14,8 +14,12 @@ PYTEST_ARGS ?=
 test: $(INSTALLED)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The command line on two shipped data sets: an LMM (lmer) and a binomial GLMM (glmer).
 demo: $(INSTALLED)
-	$(PY) -m pylmer.demo
+	$(VENV)/bin/pylmer datasets
+	$(VENV)/bin/pylmer fit "Reaction ~ Days + (Days | Subject)" --data sleepstudy
+	$(VENV)/bin/pylmer fit "cbind(incidence, size - incidence) ~ period + (1 | herd)" \
+		--data cbpp --family binomial
 
 bench: $(INSTALLED)
 	$(PY) -m benchmarks
