@@ -31,7 +31,7 @@ lint: $(PY)
 # The documentation site (mkdocs.yml) into site/; installs the docs extra when mkdocs is missing.
 docs: $(INSTALLED)
 	$(VENV)/bin/mkdocs --version >/dev/null 2>&1 || $(PY) -m pip install -e '.[docs]'
-	$(VENV)/bin/mkdocs build --strict -d site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
 venv: $(INSTALLED)
 
