@@ -60,6 +60,17 @@ def _panels(plt, n: int, max_cols: int = 4, sharey: bool = False, size=(3.2, 3.2
     return fig, flat[:n]
 
 
+def _modes_panel(ax, column, modes, half, y) -> None:
+    """One panel of conditional modes at heights ``y``: points, intervals ``mode +/- half``
+    (when conditional variances exist) and a dashed line at zero."""
+    values = modes.to_numpy()
+    if half is not None:
+        ax.hlines(y, values - half, values + half, colors="C0", linewidth=1)
+    ax.scatter(values, y, color="C0", s=14, zorder=3)
+    ax.axvline(0.0, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_title(str(column))
+
+
 def dotplot_ranef(model, group: str | None = None, level: float = 0.95):
     """Caterpillar plot of the conditional modes with their intervals.
 
@@ -90,13 +101,8 @@ def dotplot_ranef(model, group: str | None = None, level: float = 0.95):
     fig, axes = _panels(plt, modes.shape[1], sharey=True,
                         size=(3.2, max(3.0, 0.18 * len(order) + 1.0)))
     for j, (ax, column) in enumerate(zip(axes, modes.columns)):
-        values = modes.iloc[order, j].to_numpy()
-        if sd is not None:
-            half = z * sd.iloc[order, j].to_numpy()
-            ax.hlines(y, values - half, values + half, colors="C0", linewidth=1)
-        ax.scatter(values, y, color="C0", s=14, zorder=3)
-        ax.axvline(0.0, color="grey", linestyle="--", linewidth=0.8)
-        ax.set_title(str(column))
+        _modes_panel(ax, column, modes.iloc[order, j], None if sd is None else
+                     z * sd.iloc[order, j].to_numpy(), y)
     axes[0].set_yticks(y)
     axes[0].set_yticklabels(labels)
     axes[0].set_ylabel(group)
@@ -133,13 +139,8 @@ def qqplot_ranef(model, group: str | None = None, level: float = 0.95):
     fig, axes = _panels(plt, modes.shape[1])
     for j, (ax, column) in enumerate(zip(axes, modes.columns)):
         order = np.argsort(modes.iloc[:, j].to_numpy(), kind="stable")
-        values = modes.iloc[order, j].to_numpy()
-        if sd is not None:
-            half = z * sd.iloc[order, j].to_numpy()
-            ax.hlines(quantiles, values - half, values + half, colors="C0", linewidth=1)
-        ax.scatter(values, quantiles, color="C0", s=14, zorder=3)
-        ax.axvline(0.0, color="grey", linestyle="--", linewidth=0.8)
-        ax.set_title(str(column))
+        _modes_panel(ax, column, modes.iloc[order, j], None if sd is None else
+                     z * sd.iloc[order, j].to_numpy(), quantiles)
     axes[0].set_ylabel("Standard normal quantiles")
     fig.suptitle(group)
     fig.tight_layout()
