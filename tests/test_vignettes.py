@@ -9,8 +9,11 @@ Code fenced as ```r or ```text is never run.
 
 from __future__ import annotations
 
+import contextlib
 import doctest
+import io
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -44,16 +47,55 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
     return blocks
 
 
+def shown_outputs(text: str) -> dict[int, str]:
+    """For each ```python block followed directly by a ```text block titled "pylmer output":
+    the python block's first code line -> the output the page shows for it."""
+    lines, fences = text.splitlines(), []
+    k = 0
+    while k < len(lines):
+        opening = FENCE.match(lines[k])
+        if not opening:
+            k += 1
+            continue
+        end = k + 1
+        while end < len(lines) and lines[end].strip() != opening.group(1):
+            end += 1
+        fences.append((k + 2, opening.group(2), lines[k], "\n".join(lines[k + 1:end])))
+        k = end + 1
+    return {start: shown[3] for (start, info, _, _), shown in pairwise(fences)
+            if info == "python" and shown[1] == "text" and 'title="pylmer output' in shown[2]}
+
+
+TIMING = re.compile(r"\b\d+(\.\d+)? (s|ms)\b")
+
+
+def same_text(printed: str, shown: str) -> bool:
+    """Equal up to trailing blanks on each line, blank lines at either end, and timings
+    ("3.1 s", "40 ms"), which differ from run to run."""
+    def tidy(t):
+        lines = t.strip("\n").splitlines()
+        return "\n".join(TIMING.sub("<time>", line.rstrip()) for line in lines)
+    return tidy(printed) == tidy(shown)
+
+
 def run_page(path: Path) -> None:
     namespace = {"__name__": f"page_{path.stem}"}
-    blocks = python_blocks(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    blocks = python_blocks(text)
     assert blocks, f"{path.name} has no ```python block"
+    shown = shown_outputs(text)
     for lineno, code in blocks:
         if code.lstrip().startswith(">>>"):
             run_doctest(path, lineno, code, namespace)
-        else:
+            continue
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
             # padded, so that a traceback names the line of the Markdown file
             exec(compile("\n" * (lineno - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+        if lineno in shown:  # the page's "pylmer output" is what the code prints today
+            assert same_text(printed.getvalue(), shown[lineno]), (
+                f"{path.name}:{lineno}: the output shown after this block is not what it "
+                f"prints now:\n{printed.getvalue()}")
 
 
 def run_doctest(path: Path, lineno: int, code: str, namespace: dict) -> None:
@@ -103,3 +145,19 @@ def test_every_vignette_is_published():
 def test_python_blocks_parser():
     text = "# t\n```python\na = 1\n```\n\n```text\nnot code\n```\n````python\nb = 2\n````\n"
     assert python_blocks(text) == [(3, "a = 1\n"), (10, "b = 2\n")]
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
+def test_every_shown_output_is_checked(path):
+    """Each "pylmer output" block follows the python block that prints it, so
+    run_page compares it with what that code prints."""
+    text = path.read_text(encoding="utf-8")
+    assert len(shown_outputs(text)) == text.count('title="pylmer output')
+
+
+def test_shown_output_comparison():
+    page = ('```python\nprint(1)\n```\n\n```text title="pylmer output"\n1\n```\n'
+            '```python\nx = 2\n```\n```text\nnot pylmer\n```\n')
+    assert shown_outputs(page) == {2: "1"}
+    assert same_text("fit: 3.1 s  \n", "\nfit: 4.25 s")
+    assert not same_text("theta 0.5\n", "theta 0.6")
