@@ -49,12 +49,14 @@ class LmerControl:
         if the deviance is no larger (lme4's ``boundary.tol``).
     calc_derivs : bool or None
         Compute the finite-difference gradient and Hessian at the optimum for the
-        convergence checks. None (lmer's default, as in current lme4): only for fewer than
-        ``check_conv_nobsmax`` observations and ``check_conv_nparmax`` parameters, where the
-        extra evaluations are cheap. glmer computes them by default: its standard errors
-        come from that Hessian.
+        convergence checks (and, for glmer, the standard errors). True is lme4 1.1-31's
+        default, whose numbers pylmer reproduces. None is the rule of lme4 1.1-38 and later:
+        only for fewer than ``check_conv_nobsmax`` observations and fewer than
+        ``check_conv_nparmax`` parameters, which saves a few evaluations on large models.
     check_conv_nobsmax, check_conv_nparmax : int
-        The limits above (lme4's ``check.conv.nobsmax``, ``check.conv.nparmax``).
+        The limits for ``calc_derivs=None`` (lme4's ``check.conv.nobsmax``,
+        ``check.conv.nparmax``: 10000 observations; 10 parameters for lmer, 20 for glmer,
+        counting the fixed effects).
     check_conv_grad, check_conv_grad_tol : str, float
         Warn (``ConvergenceWarning``) when the scaled gradient exceeds the tolerance.
     check_conv_singular, check_conv_singular_tol : str, float
@@ -72,9 +74,9 @@ class LmerControl:
     optCtrl: dict = field(default_factory=dict)
     restart_edge: bool = True
     boundary_tol: float = 1e-5
-    calc_derivs: bool | None = None
+    calc_derivs: bool | None = True
     check_conv_nobsmax: int = 10_000
-    check_conv_nparmax: int = 20
+    check_conv_nparmax: int = 10
     check_conv_grad: str = "warning"
     check_conv_grad_tol: float = 2e-3
     check_conv_singular: str = "warning"
@@ -134,6 +136,7 @@ class GlmerControl(LmerControl):
     optimizer: object = ("bobyqa", "bobyqa")
     restart_edge: bool = False
     calc_derivs: bool | None = True
+    check_conv_nparmax: int = 20
     tolPwrss: float = 1e-7
 
     allow_n_levels_equal_nobs = True

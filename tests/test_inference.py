@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from reference_data import load_json
 
@@ -176,9 +177,16 @@ def test_type3_anova_is_for_lmms():
 
 
 def test_confint_uses_lme4s_default_names():
-    ci = fit("sleepstudy_slope_reml").confint()
+    ci = fit("sleepstudy_slope_reml").confint(method="Wald")
     assert list(ci.index) == [".sig01", ".sig02", ".sig03", ".sigma", "(Intercept)", "Days"]
-    assert list(fit("cbpp_laplace").confint().index)[:2] == [".sig01", "(Intercept)"]
+    assert list(fit("cbpp_laplace").confint(method="Wald").index)[:2] == [".sig01",
+                                                                          "(Intercept)"]
+
+
+def test_confint_default_method_is_profile_as_in_lme4():
+    m = fit("dyestuff_reml")
+    pd.testing.assert_frame_equal(m.confint(), m.confint(method="profile"))
+    assert np.isfinite(m.confint().to_numpy()).all()  # Wald would leave .sig01 NaN
 
 
 def test_profile_zeta_is_signed_and_reaches_the_quantile():

@@ -212,10 +212,13 @@ def test_polars_and_dict_data_fit_the_same(sleep, fm):
 
 def test_derivative_checks_follow_lme4s_size_limits(fm):
     control = LmerControl()
-    assert control.derivs_wanted(180, 3)
-    assert not control.derivs_wanted(10_000, 3)  # check.conv.nobsmax
-    assert not control.derivs_wanted(500, 20)  # check.conv.nparmax
-    assert LmerControl(calc_derivs=True).derivs_wanted(10**6, 50)
+    assert control.derivs_wanted(10**6, 50)  # lme4 1.1-31: calc.derivs = TRUE
+    later = LmerControl(calc_derivs=None)  # lme4 >= 1.1-38's rule
+    assert later.derivs_wanted(180, 3)
+    assert not later.derivs_wanted(10_000, 3)  # check.conv.nobsmax
+    assert not later.derivs_wanted(500, 10)  # check.conv.nparmax, 10 for lmer
+    assert not pylmer.GlmerControl(calc_derivs=None).derivs_wanted(500, 20)  # 20 for glmer
+    assert pylmer.GlmerControl(calc_derivs=None).derivs_wanted(500, 19)
     assert fm.optinfo.derivs is not None
     assert pylmer.GlmerControl().derivs_wanted(10**6, 50)  # glmer's SEs need the Hessian
 

@@ -41,9 +41,11 @@ def _old_names(model) -> list[str]:
     return out
 
 
-def confint(model, method: str = "Wald", level: float = 0.95, nsim: int = 500,
+def confint(model, method: str = "profile", level: float = 0.95, nsim: int = 500,
             seed=None, n_jobs: int = 1, oldNames: bool = True) -> pd.DataFrame:
     """Confidence intervals (R: ``confint(m, method, level, oldNames)``).
+
+    ``method`` is ``"profile"`` by default, as in lme4; ``"Wald"`` is the quick one.
 
     Rows: the variance parameters, named ``.sig01``, ``.sig02``, ..., ``.sigma`` (lme4's
     default, ``oldNames=True``) or ``sd_(Intercept)|Subject``, ``cor_...``, ``sigma``

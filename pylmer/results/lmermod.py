@@ -396,7 +396,7 @@ class LmerMod:
 
         return satterthwaite(self)
 
-    def confint(self, method: str = "Wald", level: float = 0.95, nsim: int = 500,
+    def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500,
                 seed=None, n_jobs: int = 1, oldNames: bool = True):
         """Confidence intervals (R: ``confint``): see :func:`pylmer.inference.confint.confint`."""
         from ..inference.confint import confint
