@@ -26,8 +26,9 @@ GUIDE = [ROOT / "docs" / f"{name}.md" for name in
 FENCE = re.compile(r"^(`{3,})\s*(\S*)")
 
 
-def python_blocks(text: str) -> list[tuple[int, str]]:
-    """The ```python blocks of a Markdown text: (line number of the first code line, code)."""
+def fenced_blocks(text: str) -> list[tuple[int, str, str, str]]:
+    """Every fenced block of a Markdown text: (line number of its first code line, info word,
+    opening line, code without a final newline)."""
     blocks, lines = [], text.splitlines()
     k = 0
     while k < len(lines):
@@ -41,28 +42,21 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
             end += 1
         if end == len(lines):
             raise ValueError(f"line {k + 1}: code block never closed")
-        if info == "python":
-            blocks.append((k + 2, "\n".join(lines[k + 1:end]) + "\n"))
+        blocks.append((k + 2, info, lines[k], "\n".join(lines[k + 1:end])))
         k = end + 1
     return blocks
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown text: (line number of the first code line, code)."""
+    return [(start, code + "\n") for start, info, _, code in fenced_blocks(text)
+            if info == "python"]
 
 
 def shown_outputs(text: str) -> dict[int, str]:
     """For each ```python block followed directly by a ```text block titled "pylmer output":
     the python block's first code line -> the output the page shows for it."""
-    lines, fences = text.splitlines(), []
-    k = 0
-    while k < len(lines):
-        opening = FENCE.match(lines[k])
-        if not opening:
-            k += 1
-            continue
-        end = k + 1
-        while end < len(lines) and lines[end].strip() != opening.group(1):
-            end += 1
-        fences.append((k + 2, opening.group(2), lines[k], "\n".join(lines[k + 1:end])))
-        k = end + 1
-    return {start: shown[3] for (start, info, _, _), shown in pairwise(fences)
+    return {start: shown[3] for (start, info, _, _), shown in pairwise(fenced_blocks(text))
             if info == "python" and shown[1] == "text" and 'title="pylmer output' in shown[2]}
 
 
