@@ -129,6 +129,23 @@ def _ends(zeta, estimate: float, scale: float, lower_bound: float, upper_bound: 
     return out[0], out[1]
 
 
+def _minimum_with_one_fixed(deviance, estimates, k, v, lower, upper, options) -> float:
+    """The deviance minimized over every parameter but the k-th, which is held at v."""
+    others = [i for i in range(len(estimates)) if i != k]
+
+    def inner(x):
+        full = estimates.copy()
+        full[others] = x
+        full[k] = v
+        return deviance(full)
+
+    if not others:
+        return inner(np.zeros(0))
+    # always from the estimates: the profile must not depend on the search path
+    x0 = np.clip(estimates[others], lower[others] + 1e-12, upper[others] - 1e-12)
+    return minimize(inner, x0, lower[others], upper[others], options=options).fval
+
+
 @dataclass(frozen=True)
 class _Profile1D:
     """zeta(v) for one parameter, with where it is estimated and may go."""
@@ -169,19 +186,10 @@ def _glmm_profiles(model) -> list[_Profile1D]:
     names = parameter_names(model) + list(model.fixef().index)
     out = []
     for k in range(len(start)):
-        others = [i for i in range(len(start)) if i != k]
-
-        def zeta(v, k=k, others=others):
-            def inner(x):
-                full = start.copy()
-                full[others] = x
-                full[k] = v
-                return deviance(full)
-
-            x0 = np.clip(start[others], lower[others] + 1e-12, upper[others] - 1e-12)
-            opt = minimize(inner, x0, lower[others], upper[others],
-                           options={"xtol_abs": 1e-8, "ftol_abs": 1e-10})
-            return np.sign(v - start[k]) * np.sqrt(max(opt.fval - d0, 0.0))
+        def zeta(v, k=k):
+            value = _minimum_with_one_fixed(deviance, start, k, v, lower, upper,
+                                            {"xtol_abs": 1e-8, "ftol_abs": 1e-10})
+            return np.sign(v - start[k]) * np.sqrt(max(value - d0, 0.0))
 
         scale = 0.2 * max(abs(start[k]), 0.05) if k < nv else se[k - nv]
         out.append(_Profile1D(names[k], zeta, start[k], scale, lower[k], upper[k]))
@@ -214,23 +222,9 @@ def _lmm_profiles(model) -> list[_Profile1D]:
     names = parameter_names(model) + list(model.fixef().index)
     out = []
     for k in range(len(psi_hat)):
-        others = [i for i in range(len(psi_hat)) if i != k]
-
-        def zeta(v, k=k, others=others):
-            def inner(x):
-                psi = psi_hat.copy()
-                psi[others] = x
-                psi[k] = v
-                return dev(psi)
-
-            if others:
-                # always from the estimates: the profile must not depend on the search path
-                x0 = np.clip(psi_hat[others], lower_b[others] + 1e-12,
-                             upper_b[others] - 1e-12)
-                value = minimize(inner, x0, lower_b[others], upper_b[others],
-                                 options={"xtol_abs": 1e-10, "ftol_abs": 1e-12}).fval
-            else:
-                value = inner(np.zeros(0))
+        def zeta(v, k=k):
+            value = _minimum_with_one_fixed(dev, psi_hat, k, v, lower_b, upper_b,
+                                            {"xtol_abs": 1e-10, "ftol_abs": 1e-12})
             return np.sign(v - psi_hat[k]) * np.sqrt(max(value - d0, 0.0))
 
         out.append(_Profile1D(names[k], zeta, psi_hat[k], 0.2 * max(abs(psi_hat[k]), 0.05),

@@ -121,6 +121,14 @@ def _richardson_rows(values: np.ndarray) -> float:
     return float(table[0])
 
 
+def varpar_covariance(model):
+    """lmerTest's A: the asymptotic covariance of (theta, sigma), twice the inverse Hessian
+    of the deviance at the estimates. Returns (the functions of varpar, varpar, A)."""
+    funcs = _VarparFunctions(model)
+    varpar = np.concatenate([model.theta, [model.sigma()]])
+    return funcs, varpar, 2.0 * np.linalg.pinv(_hessian(funcs.deviance, varpar))
+
+
 def satterthwaite(model) -> pd.DataFrame:
     """Fixed-effects table with Satterthwaite df (lmerTest's ``summary(m)$coefficients``).
 
@@ -132,9 +140,7 @@ def satterthwaite(model) -> pd.DataFrame:
     if hasattr(model, "family"):
         raise ValueError("Satterthwaite degrees of freedom are for linear mixed models; "
                          "GLMM coefficients use z tests")
-    funcs = _VarparFunctions(model)
-    varpar = np.concatenate([model.theta, [model.sigma()]])
-    A = 2.0 * np.linalg.pinv(_hessian(funcs.deviance, varpar))
+    funcs, varpar, A = varpar_covariance(model)
     grad = _jacobian(funcs.vcov_diagonal, varpar)  # (p, nvarpar)
     beta = model.fixef()
     v = np.diag(model.vcov().to_numpy())

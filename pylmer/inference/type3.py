@@ -17,7 +17,7 @@ from formulaic import model_matrix
 from scipy import stats
 
 from ..design.fixed import _r_expr, fixed_design
-from .satterthwaite import _hessian, _jacobian, _VarparFunctions
+from .satterthwaite import _jacobian, varpar_covariance
 
 __all__ = ["anova_type3"]
 
@@ -140,9 +140,7 @@ def anova_type3(model) -> pd.DataFrame:
     if hasattr(model, "family"):
         raise ValueError("anova(m) F tests are for linear mixed models; compare GLMMs with "
                          "anova(m1, m2)")
-    funcs = _VarparFunctions(model)
-    varpar = np.concatenate([model.theta, [model.sigma()]])
-    A = 2.0 * np.linalg.pinv(_hessian(funcs.deviance, varpar))
+    funcs, varpar, A = varpar_covariance(model)
     p = model.lf.X.shape[1]
 
     def vcov_full(vp):
