@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Remade whenever pyproject.toml changes, so a dependency change reinstalls.
+# Remade whenever pyproject.toml or the compiled sources change, so a change reinstalls.
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -42,7 +42,7 @@ $(PY):
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
-$(INSTALLED): pyproject.toml | $(PY)
+$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx | $(PY)
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PY) -m pip install -e '.[test]'
 	touch $@

@@ -267,9 +267,9 @@ class GlmerDevfun:
         """
         if self._ZLX is None:
             ws = self.ws
-            ws.reweight(z, w).set_theta(theta, profile_beta=not u_only)
             if u_only:
-                return ws.u_at(np.zeros(self.p)), None, ws.ldL2, None
+                return ws.solve_u(theta, z, w), None, ws.ldL2, None
+            ws.reweight(z, w).set_theta(theta)
             return ws.u(), ws.beta.copy(), ws.ldL2, None
         q = self.ws.q
         M = ZL if u_only else self._ZLX

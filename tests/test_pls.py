@@ -143,14 +143,16 @@ def test_fallback_backend_warns_once_with_the_install_command(monkeypatch):
         SparseCholesky(A)  # only once per process
 
 
-def test_blocked_factor_is_a_cholesky_factor():
+@pytest.mark.parametrize("method", ["dense", "compiled", "pairs"])
+def test_blocked_factor_is_a_cholesky_factor(method):
     from pylmer.linalg.blocked import BlockCholesky
 
     lf = lFormula("diameter ~ 1 + (1 | plate) + (1 | sample)", load_dataset("Penicillin"))
     rt = lf.reTrms
     ws = workspace(lf, dense=False).set_theta([1.5, 3.2])
     A = ws._A
-    chol = BlockCholesky(A, int(rt.Gp[1]))
+    chol = BlockCholesky(A, int(rt.Gp[1]), method=method)
+    assert chol.method == method
     M = A.toarray() + np.eye(rt.q)
     L = chol.L().toarray()
     np.testing.assert_allclose(L @ L.T, M, rtol=1e-12, atol=1e-10)
@@ -159,8 +161,25 @@ def test_blocked_factor_is_a_cholesky_factor():
     np.testing.assert_allclose(chol.solve_L(B), np.linalg.solve(L, B), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(chol.solve_Lt(B), np.linalg.solve(L.T, B), rtol=1e-10,
                                atol=1e-12)
+    np.testing.assert_allclose(chol.solve_A(B), np.linalg.solve(M, B), rtol=1e-10,
+                               atol=1e-12)
     with pytest.raises(ValueError, match="not diagonal"):
         BlockCholesky(A, rt.q)
+
+
+def test_blocked_factor_chooses_its_product_by_shape():
+    from pylmer.linalg import kernels
+    from pylmer.linalg.blocked import BlockCholesky
+
+    # Penicillin: every plate meets every sample, a full 6 x 24 block: one dense product
+    lf = lFormula("diameter ~ 1 + (1 | plate) + (1 | sample)", load_dataset("Penicillin"))
+    A = workspace(lf, dense=False).set_theta([1.5, 3.2])._A
+    assert BlockCholesky(A, int(lf.reTrms.Gp[1])).method == "dense"
+    # Pastes: each of 30 samples meets one of 10 batches, a sparse block
+    lf = lFormula("strength ~ 1 + (1 | sample) + (1 | batch)", load_dataset("Pastes"))
+    A = workspace(lf, dense=False).set_theta([1.5, 3.2])._A
+    expected = "compiled" if kernels.HAVE_KERNELS else "pairs"
+    assert BlockCholesky(A, int(lf.reTrms.Gp[1])).method == expected
 
 
 def test_blocked_backend_fits_as_lme4():
@@ -174,3 +193,30 @@ def test_blocked_backend_fits_as_lme4():
     re = m.ranef()
     np.testing.assert_allclose(re.condsd("plate").to_numpy(), ref["ranef"]["plate"]["condsd"],
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("formula,theta", [
+    ("diameter ~ 1 + (1 | plate) + (1 | sample)", [1.5, 3.2]),     # diagonal Lambda
+    ("Reaction ~ Days + (Days | Subject)", [0.9, 0.1, 0.3]),         # a 2 x 2 block
+])
+@pytest.mark.parametrize("dense", [True, False])
+def test_solve_u_is_the_penalized_weighted_least_squares_solution(formula, theta, dense):
+    data = load_dataset("Penicillin" if "plate" in formula else "sleepstudy")
+    lf = lFormula(formula, data)
+    rt = lf.reTrms
+    rng = np.random.default_rng(7)
+    w, z = rng.uniform(0.2, 2.0, lf.n), rng.standard_normal(lf.n)
+    ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
+                      weights=np.ones(lf.n), reweightable=True, dense=dense)
+    u = ws.solve_u(theta, z, w)
+    # u minimizes |W^(1/2)(z - Z Lambda u)|^2 + |u|^2: (Lambda'Z'WZ Lambda + I) u = Lambda'Z'Wz
+    Lambdat = rt.Lambdat.copy()
+    Lambdat.data = np.asarray(theta, dtype=float)[rt.Lind]
+    ZL = (Lambdat @ rt.Zt).T.toarray()
+    M = ZL.T @ (ZL * w[:, None]) + np.eye(rt.q)
+    np.testing.assert_allclose(u, np.linalg.solve(M, ZL.T @ (w * z)), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ws.ldL2, np.linalg.slogdet(M)[1], rtol=1e-12)
+    with pytest.raises(RuntimeError, match="reweight"):
+        ws.set_theta(theta)
+    ws.reweight(z, w).set_theta(theta, profile_beta=False)
+    np.testing.assert_allclose(ws.u_at(np.zeros(lf.X.shape[1])), u, rtol=1e-10, atol=1e-12)

@@ -51,12 +51,16 @@ OWN_VCOV_NOT_EXACT = {"verbagg_laplace", "grouseticks_poisson"}
 OWN_FIT_NOT_EXACT = {
     ("cbpp_laplace", "summary"), ("cbpp_laplace", "print"), ("cbpp_laplace", "varcorr"),
     ("grouseticks_poisson", "summary"), ("grouseticks_poisson", "varcorr"),
-    ("verbagg_laplace", "summary"), ("verbagg_laplace", "print"),
+    ("verbagg_laplace", "summary"), ("verbagg_laplace", "print"), ("verbagg_laplace", "varcorr"),
     ("gamma_sim_log", "summary"),
     # the dense small-model PIRLS solve rounds differently from the sparse one, which moves
     # BOBYQA's stop by 1e-5 in theta (objective within 2e-11 of lme4's): 0.64751 vs 0.64752
     ("cbpp_agq25", "varcorr"),
 }
+# R formats the Pr(>|z|) column as one group (format.pval), so a p-value 0.2% from lme4's
+# can print with one digit fewer and shift the column: VerbAgg's Anger p, 0.000629 in R,
+# is 0.000630 for us, printed 0.00063. These compare token by token (numbers close).
+OWN_FIT_PVALUE_WIDTH = {("verbagg_laplace", "summary")}
 
 
 def family_for(spec: dict):
@@ -152,6 +156,20 @@ def assert_same_layout_close_numbers(ours: str, theirs: str) -> None:
         assert len(a) == len(b) and _numbers_close(a, b), (a, b)
 
 
+def assert_same_tokens_close_numbers(ours: str, theirs: str) -> None:
+    message = "\n--- R\n" + theirs + "--- pylmer\n" + ours
+    ours_lines, their_lines = ours.split("\n"), theirs.split("\n")
+    assert len(ours_lines) == len(their_lines), message
+    for line_a, line_b in zip(ours_lines, their_lines):
+        tokens_a, tokens_b = line_a.split(), line_b.split()
+        assert len(tokens_a) == len(tokens_b), message
+        for a, b in zip(tokens_a, tokens_b):
+            if _NUMBER.fullmatch(b):
+                assert _NUMBER.fullmatch(a) and _numbers_close(a, b), (a, b)
+            else:
+                assert a == b, message
+
+
 # --------------------------------------------------------------------------- snapshots
 
 
@@ -178,7 +196,9 @@ def test_summary_at_lme4_estimates_with_our_hessian(models, model):
 def test_printed_own_fit(models, model, kind):
     ours = printed(models.fit(model), kind)
     theirs = r_text(model, kind)
-    if (model, kind) in OWN_FIT_NOT_EXACT:
+    if (model, kind) in OWN_FIT_PVALUE_WIDTH:
+        assert_same_tokens_close_numbers(ours, theirs)
+    elif (model, kind) in OWN_FIT_NOT_EXACT:
         assert_same_layout_close_numbers(ours, theirs)
     else:
         assert_same_text(ours, theirs)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from ..linalg.threads import single_threaded_blas
 from .confint import parameter_names
 
 __all__ = ["bootMer", "boot_confint", "refit"]
@@ -112,7 +113,9 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
     results = []
     # replicates' warnings (singular or unconverged refits) are counted, not shown: lme4
     # keeps them with the bootstrap object too
-    with warnings.catch_warnings(record=True) as caught, \
+    # one BLAS thread throughout: a refit's last digits then do not depend on how many
+    # threads the BLAS had, so replicates are the same whatever n_jobs is
+    with warnings.catch_warnings(record=True) as caught, single_threaded_blas(), \
             ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
         warnings.simplefilter("always")
         for k, row in enumerate(pool.map(replicate, range(nsim))):

@@ -6,12 +6,16 @@ diagonal (each observation belongs to one level). With ``A + I`` split as::
     [ D    A21' ]        L = [ D^(1/2)          0   ]
     [ A21  A22  ]            [ A21 D^(-1/2)   L22   ],   L22 L22' = A22 - A21 D^-1 A21'
 
-the factorization is a diagonal, a sparse product and one dense Cholesky of the (small)
-rest, done with numpy's BLAS. For crossed designs whose second factor is small this is
-several times faster than a general sparse factorization (crossed 1e5 rows, 1e4 x 1e3
-levels: 33 ms against CHOLMOD's 139 ms); :class:`~pylmer.linalg.pls.PLSWorkspace`
-compares the operation counts of both at set-up and keeps the cheaper. The interface is
-:class:`~pylmer.linalg.cholmod.SparseCholesky`'s.
+the factorization is a diagonal, a product and one dense Cholesky of the (small) rest,
+done with numpy's BLAS. For crossed designs whose second factor is small this is several
+times faster than a general sparse factorization (crossed 1e5 rows, 1e4 x 1e3 levels:
+33 ms against CHOLMOD's 139 ms; VerbAgg's 316 x 24 levels: 25 us against 235 us);
+:class:`~pylmer.linalg.pls.PLSWorkspace` compares the operation counts of both at set-up
+and keeps the cheaper. The interface is :class:`~pylmer.linalg.cholmod.SparseCholesky`'s.
+
+L21 is kept sparse (its product by a bincount over pairs of stored values, or a sparse
+product) unless it is nearly full and small, as when every level of the first factor meets
+every level of the second: then it is a dense array and L21 L21' one BLAS product.
 """
 
 from __future__ import annotations
@@ -20,10 +24,17 @@ import numpy as np
 import scipy.sparse as sps
 from scipy.linalg import lapack
 
+from . import kernels
+
 __all__ = ["BlockCholesky"]
 
 # Above this many products the pairs for L21 L21' take too much memory: use a sparse product.
 MAX_PAIRS = 2e7
+# L21 is stored dense when it has at most this many entries and its product by a dense
+# BLAS call takes fewer operations than the pairs of stored values, times this factor
+# (a bincount is about this much slower per product than a matrix product).
+DENSE21_MAX_SIZE = 1e6
+DENSE21_RATE_RATIO = 20.0
 
 
 class BlockCholesky:
@@ -35,12 +46,18 @@ class BlockCholesky:
         Symmetric, with sorted indices; its non-zero pattern is fixed from now on.
     q1 : int
         Size of the leading diagonal block.
+    method : {"dense", "compiled", "pairs"}, optional
+        How L21 L21' is formed: a dense L21 and one BLAS product, the compiled loop over
+        the sparse L21, or NumPy (bincount over pairs, or a sparse product). By default
+        "dense" where :meth:`prefers_dense`, else "compiled" when built, else "pairs".
     """
 
     backend = "blocked"
     ordering = "natural"
 
-    def __init__(self, A: sps.csc_matrix, q1: int):
+    METHODS = ("dense", "compiled", "pairs")
+
+    def __init__(self, A: sps.csc_matrix, q1: int, method: str | None = None):
         A = sps.csc_matrix(A)
         self.q, self.q1 = A.shape[0], int(q1)
         q, q1 = self.q, self.q1
@@ -58,7 +75,19 @@ class BlockCholesky:
         self._pos21 = np.flatnonzero(lower21)[A21.data.astype(np.int64) - 1]
         self._A21 = A21
         self._A21_cols = np.repeat(np.arange(q1), np.diff(A21.indptr))
-        self._pairs = self._pair_map(A21, q - q1)
+        if method is None:
+            method = ("dense" if self.prefers_dense(A21, q - q1)
+                      else "compiled" if kernels.HAVE_KERNELS else "pairs")
+        if method not in self.METHODS or (method == "compiled" and not kernels.HAVE_KERNELS):
+            raise ValueError(f"method {method!r} is not available here")
+        self.method = method
+        self._pairs = None
+        if method == "dense":  # flat positions in a dense (q2, q1) array of each stored value
+            self._at21 = A21.indices.astype(np.int64) * q1 + self._A21_cols
+        elif method == "compiled":
+            self._kernel_pattern = (A21.indptr.astype(np.int32), A21.indices.astype(np.int32))
+        else:
+            self._pairs = self._pair_map(A21, q - q1)
         block22 = (rows >= q1) & (cols >= q1)
         self._pos22 = np.flatnonzero(block22)
         self._at22 = (rows[block22] - q1) * (q - q1) + (cols[block22] - q1)
@@ -85,8 +114,18 @@ class BlockCholesky:
         slot = A21.indices[first].astype(np.int64) * q2 + A21.indices[second]
         return first, second, slot
 
-    def _L21_L21t(self, L21: sps.csc_matrix) -> np.ndarray:
+    @staticmethod
+    def prefers_dense(A21: sps.spmatrix, q2: int) -> bool:
+        """Whether L21 is better held as a dense array (see the module docstring)."""
+        q1 = A21.shape[1]
+        counts = np.diff(sps.csc_matrix(A21).indptr).astype(float)
+        products = float(np.sum(counts * counts))
+        return q1 * q2 <= DENSE21_MAX_SIZE and q1 * q2 * q2 <= DENSE21_RATE_RATIO * products
+
+    def _L21_L21t(self, L21) -> np.ndarray:
         q2 = self.q - self.q1
+        if self.method == "dense":
+            return L21 @ L21.T
         if self._pairs is None:
             return (L21 @ L21.T).toarray()
         first, second, slot = self._pairs
@@ -101,39 +140,54 @@ class BlockCholesky:
         d = np.ones(q1)
         d[self._at11] += data[self._pos11]
         self._sqrt_d = np.sqrt(d)
-        L21 = self._A21.copy()
-        L21.data = data[self._pos21] / self._sqrt_d[self._A21_cols]
+        values21 = data[self._pos21] / self._sqrt_d[self._A21_cols]
+        if self.method == "dense":
+            L21 = np.zeros((q - q1, q1))
+            L21.flat[self._at21] = values21
+        else:
+            L21 = self._A21.copy()
+            L21.data = values21
         self._L21 = L21
         S = np.zeros((q - q1, q - q1))
         S.flat[self._at22] = data[self._pos22]
         S.flat[:: q - q1 + 1] += 1.0
-        S -= self._L21_L21t(L21)
-        L22, info = lapack.dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        if self.method == "compiled":  # the lower triangle only, in place
+            kernels.schur_downdate(S, *self._kernel_pattern, L21.data)
+        else:
+            S -= self._L21_L21t(L21)
+        # S's lower triangle is the upper triangle of its Fortran-ordered transpose: LAPACK
+        # factors that in place as U'U, and L22 = U'
+        U, info = lapack.dpotrf(S.T, lower=0, clean=1, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("Lambda'Z'Z Lambda + I is not positive definite")
-        self._L22 = L22
+        self._U22 = U
 
     def logdet(self) -> float:
-        return 2.0 * float(np.sum(np.log(self._sqrt_d)) + np.sum(np.log(np.diagonal(self._L22))))
+        return 2.0 * float(np.sum(np.log(self._sqrt_d)) + np.sum(np.log(np.diagonal(self._U22))))
 
     def solve_L(self, B: np.ndarray) -> np.ndarray:
         """``L^{-1} B`` (the permutation is the identity)."""
         B = np.asarray(B, dtype=float)
         x1 = (B[: self.q1].T / self._sqrt_d).T
         rhs = B[self.q1:] - self._L21 @ x1
-        x2, _ = lapack.dtrtrs(self._L22, rhs, lower=1)
+        x2, _ = lapack.dtrtrs(self._U22, rhs, lower=0, trans=1)
         return np.concatenate([x1, x2])
 
     def solve_Lt(self, B: np.ndarray) -> np.ndarray:
         """``L'^{-1} B``."""
         B = np.asarray(B, dtype=float)
-        y2, _ = lapack.dtrtrs(self._L22, B[self.q1:], lower=1, trans=1)
+        y2, _ = lapack.dtrtrs(self._U22, B[self.q1:], lower=0)
         y1 = ((B[: self.q1] - self._L21.T @ y2).T / self._sqrt_d).T
         return np.concatenate([y1, y2])
 
+    def solve_A(self, b: np.ndarray) -> np.ndarray:
+        """``(A + I)^{-1} b``."""
+        return self.solve_Lt(self.solve_L(b))
+
     def L(self) -> sps.csc_matrix:
         return sps.csc_matrix(sps.bmat([[sps.diags(self._sqrt_d), None],
-                                        [self._L21, sps.csc_matrix(self._L22)]]))
+                                        [sps.csc_matrix(self._L21),
+                                         sps.csc_matrix(self._U22.T)]]))
 
     def seconds_estimate(self) -> float:
         return self.estimate(self._A21, self.q - self.q1)
@@ -142,12 +196,18 @@ class BlockCholesky:
     def estimate(A21: sps.spmatrix, q2: int) -> float:
         """Rough seconds of one refactorization, from operation counts at rates measured
         here: the products of L21 L21' (the sum over its columns of squared counts; about
-        1.5e8/s by bincount, 1e8/s by a sparse product) and the dense Cholesky of the rest
-        (q2^3 / 3 flops at about 2e10/s with numpy's BLAS)."""
+        1e9/s by the compiled loop, 1.5e8/s by bincount, 1e8/s by a sparse product, 3e9/s
+        as a dense product) and the dense Cholesky of the rest (q2^3 / 3 flops at about
+        2e10/s with numpy's BLAS), plus about 15 us of calls."""
         counts = np.diff(sps.csc_matrix(A21).indptr).astype(float)
         products = float(np.sum(counts * counts))
-        rate = 1.5e8 if products <= MAX_PAIRS else 1e8
-        return products / rate + q2**3 / 3.0 / 2e10
+        if BlockCholesky.prefers_dense(A21, q2):
+            seconds = A21.shape[1] * q2 * q2 / 3e9
+        elif kernels.HAVE_KERNELS:
+            seconds = products / 1e9
+        else:
+            seconds = products / (1.5e8 if products <= MAX_PAIRS else 1e8)
+        return 15e-6 + seconds + q2**3 / 3.0 / 2e10
 
     def P(self) -> np.ndarray:
         return np.arange(self.q)

@@ -127,6 +127,12 @@ class SparseCholesky:
             return (x.T / self._sqrt_d).T
         return sla.solve_triangular(self._dense_L, B, lower=True, check_finite=False)
 
+    def solve_A(self, b: np.ndarray) -> np.ndarray:
+        """``(A + I)^{-1} b``: one call where PIRLS needs only u."""
+        if self.backend == "cholmod":
+            return self._factor(b)
+        return sla.cho_solve((self._dense_L, True), b, check_finite=False)
+
     def solve_Lt(self, B: np.ndarray) -> np.ndarray:
         """``P' L'^{-1} B``."""
         if self.backend == "cholmod":

@@ -79,6 +79,7 @@ class PLSWorkspace:
         self._ZXy = (np.column_stack([self.Zt.T.toarray(), self.X, np.zeros(n)])
                      if self.dense_crossproducts else None)
         self.reweightable = bool(reweightable)
+        self._partial = False
         yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
         self._set_crossproducts(yy, weights)
 
@@ -142,12 +143,16 @@ class PLSWorkspace:
         self.Xty = Xw.T @ yw
         self.yty = float(yw @ yw)
 
+    def _reweight_ZtZ(self, w):
+        """Z'WZ by one bincount over the pair map."""
+        obs, slot, prod = self._pairs
+        self.ZtZ.data = np.bincount(slot, weights=prod * w[obs], minlength=self.ZtZ.nnz)
+
     def _reweighted_crossproducts(self, yy, weights):
         """The GLMM path: Z'WZ by bincount over the pair map, the rest by dense products
         with W applied to one side (no sparse matrices are built)."""
-        obs, slot, prod = self._pairs
         w = np.ones(self.n) if weights is None else np.asarray(weights, dtype=float)
-        self.ZtZ.data = np.bincount(slot, weights=prod * w[obs], minlength=self.ZtZ.nnz)
+        self._reweight_ZtZ(w)
         Xy = self._Xy
         Xy[:, self.p] = yy
         WXy = Xy * w[:, None]
@@ -188,7 +193,51 @@ class PLSWorkspace:
         if self.dense and not self.dense_crossproducts:
             self.ZtZ_dense = self.ZtZ.toarray()
         self.theta = None
+        self._partial = False
         return self
+
+    def solve_u(self, theta, z, w) -> np.ndarray:
+        """PIRLS's step with beta fixed: the u minimizing
+        ``|W^(1/2) (z - Z Lambda u)|^2 + |u|^2`` (X beta is already in z's offset).
+
+        Only Z'WZ and Z'Wz are accumulated, then one factorization and one solve; ``ldL2``
+        is set. The fixed-effects cross-products are left at their old weights, so
+        :meth:`set_theta` refuses to run until the next :meth:`reweight`.
+        """
+        if not self.reweightable:
+            raise RuntimeError("this workspace was not built with reweightable=True")
+        self._partial, self.theta = True, None
+        if self.dense_crossproducts:
+            Z = self.Z_dense()
+            ZtWZ, Ztwz = Z.T @ (Z * w[:, None]), Z.T @ (w * z)
+        else:
+            self._reweight_ZtZ(w)
+            Ztwz = self.Zt @ (w * z)
+        values = np.asarray(theta, dtype=float)[self.Lind]
+        if self.dense:
+            Lt = self._Lt
+            Lt.flat[self._lt_flat] = values
+            if not self.dense_crossproducts:
+                ZtWZ = self.ZtZ.toarray()
+            M = Lt @ ZtWZ @ Lt.T
+            M.flat[self._diag_flat] += 1.0
+            L, info = lapack.dpotrf(M, lower=1, clean=1, overwrite_a=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("Lambda'Z'WZ Lambda + I is not positive definite")
+            self.L_dense = L
+            self.ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L))))
+            u, _ = lapack.dpotrs(L, Lt @ Ztwz, lower=1)
+            return u
+        self.Lambdat.data[:] = values
+        if self.diagonal:  # Lambda's diagonal is its stored values, in column order
+            self._set_A_diagonal(values)
+            rhs = values * Ztwz
+        else:
+            self._A = self._sparse_A()
+            rhs = self.Lambdat @ Ztwz
+        self.chol.factorize(self._A)
+        self.ldL2 = self.chol.logdet()
+        return self.chol.solve_A(rhs)
 
     # ------------------------------------------------------------------ set-up
     def _init_dense(self):
@@ -237,7 +286,7 @@ class PLSWorkspace:
             return None
         # build it (its pair map can be large) only where it is clearly cheaper
         A21 = A[q1:, :q1]
-        if not force and BlockCholesky.estimate(A21, q2) * 1.5 > self.chol.seconds_estimate():
+        if not force and BlockCholesky.estimate(A21, q2) * 1.2 > self.chol.seconds_estimate():
             return None
         return BlockCholesky(A, q1)
 
@@ -256,6 +305,9 @@ class PLSWorkspace:
         ``profile_beta=False`` stops after the random-effects part (cu, RZX, L): enough for
         :meth:`u_at` with a given beta, as PIRLS needs when beta is fixed.
         """
+        if self._partial:
+            raise RuntimeError("the cross-products are partly updated (solve_u): call "
+                               "reweight() before set_theta()")
         theta = np.asarray(theta, dtype=float)
         self.theta = theta.copy()
         values = theta[self.Lind]

@@ -1,0 +1,12 @@
+"""Build of pylmer's compiled loops (the rest of the metadata is in pyproject.toml)."""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=cythonize(
+        [Extension("pylmer.linalg._kernels", ["pylmer/linalg/_kernels.pyx"],
+                   extra_compile_args=["-O3"])],
+        compiler_directives={"language_level": 3},
+    ),
+)
