@@ -42,7 +42,7 @@ $(PY):
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
-$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx | $(PY)
+$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_glmkernels.pyx | $(PY)
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PY) -m pip install -e '.[test]'
 	touch $@

@@ -6,6 +6,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=cythonize(
         [Extension("pylmer.linalg._kernels", ["pylmer/linalg/_kernels.pyx"],
+                   extra_compile_args=["-O3"]),
+         Extension("pylmer._glmkernels", ["pylmer/_glmkernels.pyx"],
                    extra_compile_args=["-O3"])],
         compiler_directives={"language_level": 3},
     ),

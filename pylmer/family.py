@@ -129,6 +129,11 @@ def _clamp01(p):
     return np.maximum(EPS, np.minimum(1 - EPS, p))
 
 
+def _dlogis(e):
+    """dlogis(eta) from e = exp(-|eta|), floored at DBL_EPSILON."""
+    return np.maximum(EPS, e / (1 + e) ** 2)
+
+
 def _exp_eps(eta):
     return np.maximum(np.exp(eta), EPS)
 
@@ -137,8 +142,7 @@ _LINKS: dict[str, _LinkFunctions] = {
     "logit": _LinkFunctions(
         _logit_linkfun, _logit_linkinv, _logit_mu_eta,
         linkinv_lme4=lambda eta: _clamp01(1 / (1 + np.exp(-eta))),  # plogis
-        mu_eta_lme4=lambda eta: np.maximum(  # dlogis
-            EPS, np.exp(-np.abs(eta)) / (1 + np.exp(-np.abs(eta))) ** 2)),
+        mu_eta_lme4=lambda eta: _dlogis(np.exp(-np.abs(eta)))),
     "probit": _LinkFunctions(
         special.ndtri,
         lambda eta: special.ndtr(np.clip(eta, -_PROBIT_THRESH, _PROBIT_THRESH)),

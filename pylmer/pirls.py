@@ -24,6 +24,14 @@ from scipy.linalg import lapack
 
 from .linalg.pls import PLSWorkspace
 
+try:  # pragma: no branch
+    from . import _glmkernels
+
+    _COMPILED_KINDS = {("binomial", "logit"): _glmkernels.BINOMIAL_LOGIT,
+                       ("poisson", "log"): _glmkernels.POISSON_LOG}
+except ImportError:  # pragma: no cover - a source tree that was never built
+    _glmkernels, _COMPILED_KINDS = None, {}
+
 __all__ = ["PirlsError", "GlmmState", "GlmerDevfun", "gh_rule"]
 
 
@@ -56,10 +64,13 @@ class _Response:
     Values equal the family's to rounding (tests check this).
     """
 
-    def __init__(self, family, y, pw, n_trials):
+    def __init__(self, family, y, pw, n_trials, compiled: bool = True):
         self.family, self.y, self.pw, self.n_trials = family, y, pw, n_trials
         self.link = family.link
         self.kind = family.family if family.family in ("binomial", "poisson") else None
+        # binomial(logit) and poisson(log) have compiled loops (when built)
+        self._compiled = _COMPILED_KINDS.get((family.family, family.link.name)) \
+            if compiled and _glmkernels is not None else None
         if self.kind == "binomial":
             from scipy.special import gammaln
 
@@ -77,9 +88,34 @@ class _Response:
             self._dev0 = 2 * pw * (_xlogx(y) - y)
             self._aic0 = float(np.sum(pw * gammaln(y + 1)))
 
-    def mu_parts(self, eta):
-        mu = self.link.linkinv_lme4(eta)
+    def mu_parts(self, eta, mu=None):
+        """mu (unless given: PIRLS has it from the last step), d mu / d eta, variance."""
+        if mu is None:
+            mu = self.link.linkinv_lme4(eta)
         return mu, self.link.mu_eta_lme4(eta), self.family.variance_lme4(mu)
+
+    def working(self, eta, mu, offset):
+        """PIRLS weights and working response at eta (mu = linkinv(eta), if known)."""
+        if mu is None:
+            mu = self.link.linkinv_lme4(eta)
+        if self._compiled is not None:
+            w, z = np.empty_like(eta), np.empty_like(eta)
+            _glmkernels.working(self._compiled, eta, mu, self.y, self.pw,
+                                np.ascontiguousarray(offset, dtype=float), w, z)
+            return w, z
+        mu, mu_eta, var = self.mu_parts(eta, mu)
+        return self.pw * mu_eta * mu_eta / var, eta - offset + (self.y - mu) / mu_eta
+
+    def deviance(self, eta):
+        """(sum of the deviance residuals, mu, the residuals) at eta."""
+        if self._compiled is not None:
+            mu, devres = np.empty_like(eta), np.empty_like(eta)
+            total = _glmkernels.deviance(self._compiled, eta, self.y, self.pw, self._dev0,
+                                         mu, devres)
+            return total, mu, devres
+        mu = self.link.linkinv_lme4(eta)
+        devres = self.devres(mu)
+        return float(np.sum(devres)), mu, devres
 
     def devres(self, mu):
         y, pw = self.y, self.pw
@@ -104,8 +140,12 @@ def _xlogx(x):
 
 
 def _xlogy(x, y):
+    """x log y, 0 where x = 0 (whatever y)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x != 0, x * np.log(y), 0.0)
+        out = x * np.log(y)
+    if not np.isfinite(out).all():  # rare (y = 0 or inf): only then look where x = 0
+        out = np.where(x != 0, out, 0.0)
+    return out
 
 
 def gh_rule(n: int) -> np.ndarray:
@@ -196,9 +236,8 @@ class GlmerDevfun:
 
     # ------------------------------------------------------------------ PIRLS
     def _pdev(self, eta, u):
-        mu = self.response.link.linkinv_lme4(eta)
-        devres = self.response.devres(mu)
-        return float(np.sum(devres) + u @ u), mu, devres
+        total, mu, devres = self.response.deviance(eta)
+        return total + float(u @ u), mu, devres
 
     def _ZL(self, theta):
         """Z Lambda(theta) as CSR (n, q)."""
@@ -228,10 +267,9 @@ class GlmerDevfun:
         b_cur = beta if u_only else np.zeros(self.p)
         oldpdev = np.inf
         ZL = self._ZL(theta)
+        mu = None
         for it in range(1, self.maxit + 1):
-            mu, mu_eta, var = self.response.mu_parts(eta)
-            w = self.pw * mu_eta * mu_eta / var
-            z = eta - offset + (self.y - mu) / mu_eta
+            w, z = self.response.working(eta, mu, offset)
             u_new, b_new, ldL2, L_diag = self._solve(theta, ZL, z, w, u_only)
             if u_only:
                 b_new = beta
@@ -251,7 +289,7 @@ class GlmerDevfun:
                     raise PirlsError("PIRLS step-halvings failed to reduce deviance in "
                                      "pwrssUpdate")
             u, b_cur = u + step * du, b_cur + step * db
-            eta = eta_new
+            eta, mu = eta_new, mu_new
             if abs((oldpdev - pdev) / pdev) < self.tol:
                 return GlmmState(np.asarray(theta, dtype=float).copy(), b_cur.copy(), u.copy(),
                                  eta, mu_new, devres, ldL2, pdev, it, L_diag)
@@ -289,9 +327,7 @@ class GlmerDevfun:
 
     def sync_workspace(self, state: GlmmState) -> PLSWorkspace:
         """The workspace decomposed at a state's weights (for RX, RZX and the factor)."""
-        mu, mu_eta, var = self.response.mu_parts(state.eta)
-        w = self.pw * mu_eta * mu_eta / var
-        z = state.eta - self.offset + (self.y - mu) / mu_eta
+        w, z = self.response.working(state.eta, None, self.offset)
         return self.ws.reweight(z, w).set_theta(state.theta)
 
     # ------------------------------------------------------------------ objective

@@ -499,3 +499,40 @@ def test_get_family_errors():
         get_family(3)
     with pytest.raises(TypeError, match="family must be"):
         get_family(Family)
+
+
+@pytest.mark.parametrize("fam,link", [("binomial", "logit"), ("poisson", "log")])
+def test_pirls_response_compiled_and_numpy_agree_with_the_family(fam, link):
+    """PIRLS's working weights, working response and deviance residuals (compiled loops for
+    the canonical links, NumPy otherwise) equal the family's own functions."""
+    from pylmer import _glmkernels  # noqa: F401 - built by pip install
+    from pylmer.family import get_family
+    from pylmer.pirls import _Response
+
+    family = get_family(fam)
+    assert family.link.name == link
+    rng = np.random.default_rng(11)
+    n = 500
+    eta = np.concatenate([rng.normal(0, 3, n - 4), [-40.0, 40.0, -800.0, 30.0]])
+    if fam == "binomial":
+        eta = eta[eta > -700]  # exp(800) overflows in R's plogis too; not a PIRLS value
+        y = rng.integers(0, 2, eta.size).astype(float)
+    else:
+        eta = np.clip(eta, -50, 6)
+        y = rng.poisson(3.0, eta.size).astype(float)
+    pw, offset = rng.uniform(0.5, 2.0, eta.size), rng.normal(0, 1, eta.size)
+    mu = family.link.linkinv_lme4(eta)
+    mu_eta = family.link.mu_eta_lme4(eta)
+    w_expected = pw * mu_eta**2 / family.variance_lme4(mu)
+    z_expected = eta - offset + (y - mu) / mu_eta
+    dev_expected = family.dev_resids(y, mu, pw)
+    for compiled in (True, False):
+        resp = _Response(family, y, pw, np.ones_like(y), compiled=compiled)
+        assert (resp._compiled is not None) == compiled
+        w, z = resp.working(eta, None, offset)
+        np.testing.assert_allclose(w, w_expected, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(z, z_expected, rtol=1e-13, atol=1e-13)
+        total, mu_out, devres = resp.deviance(eta)
+        np.testing.assert_allclose(mu_out, mu, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(devres, dev_expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(total, dev_expected.sum(), rtol=1e-12)

@@ -19,3 +19,15 @@ def schur_downdate(double[:, ::1] S, const int[::1] indptr, const int[::1] indic
                 row = &S[a, 0]
                 for ib in range(start, ia + 1):
                     row[indices[ib]] -= va * values[ib]
+
+
+def accumulate_pairs(double[::1] out, const Py_ssize_t[::1] obs, const Py_ssize_t[::1] slot,
+                     const double[::1] prod, const double[::1] w):
+    """``out[slot[t]] += prod[t] * w[obs[t]]`` for every t, after zeroing ``out``: Z'WZ's
+    stored values from the observations' pairs of non-zeros (``np.bincount`` with weights,
+    without building the weights)."""
+    cdef Py_ssize_t t
+    with nogil:
+        out[:] = 0.0
+        for t in range(slot.shape[0]):
+            out[slot[t]] += prod[t] * w[obs[t]]

@@ -84,6 +84,12 @@ class BlockCholesky:
         self._pairs = None
         if method == "dense":  # flat positions in a dense (q2, q1) array of each stored value
             self._at21 = A21.indices.astype(np.int64) * q1 + self._A21_cols
+            # a full block (every level meets every level): A's values in row-major order
+            self._full21 = None
+            if A21.nnz == q1 * (q - q1):
+                order = np.empty(A21.nnz, dtype=np.int64)
+                order[self._at21] = np.arange(A21.nnz)
+                self._full21 = self._pos21[order]
         elif method == "compiled":
             self._kernel_pattern = (A21.indptr.astype(np.int32), A21.indices.astype(np.int32))
         else:
@@ -140,13 +146,14 @@ class BlockCholesky:
         d = np.ones(q1)
         d[self._at11] += data[self._pos11]
         self._sqrt_d = np.sqrt(d)
-        values21 = data[self._pos21] / self._sqrt_d[self._A21_cols]
-        if self.method == "dense":
+        if self.method == "dense" and self._full21 is not None:
+            L21 = data[self._full21].reshape(q - q1, q1) / self._sqrt_d
+        elif self.method == "dense":
             L21 = np.zeros((q - q1, q1))
-            L21.flat[self._at21] = values21
+            L21.flat[self._at21] = data[self._pos21] / self._sqrt_d[self._A21_cols]
         else:
             L21 = self._A21.copy()
-            L21.data = values21
+            L21.data = data[self._pos21] / self._sqrt_d[self._A21_cols]
         self._L21 = L21
         S = np.zeros((q - q1, q - q1))
         S.flat[self._at22] = data[self._pos22]
