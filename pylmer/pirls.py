@@ -55,6 +55,9 @@ class GlmmState:
     L_diag: np.ndarray | None = None
 
 
+COMPILED_MAX_N = 5000
+
+
 class _Response:
     """y, prior weights and family for the PIRLS loop, with per-fit constants cached.
 
@@ -68,9 +71,12 @@ class _Response:
         self.family, self.y, self.pw, self.n_trials = family, y, pw, n_trials
         self.link = family.link
         self.kind = family.family if family.family in ("binomial", "poisson") else None
-        # binomial(logit) and poisson(log) have compiled loops (when built)
+        # binomial(logit) and poisson(log) have compiled loops (when built), used up to
+        # COMPILED_MAX_N observations: past that NumPy's vectorized exp and log win over
+        # the loops' scalar ones (measured: 19 against 56 us at n = 400, 101 against 119 us
+        # at 4,000, 260 against 187 us at 8,000)
         self._compiled = _COMPILED_KINDS.get((family.family, family.link.name)) \
-            if compiled and _glmkernels is not None else None
+            if compiled and _glmkernels is not None and len(y) <= COMPILED_MAX_N else None
         if self.kind == "binomial":
             from scipy.special import gammaln
 
@@ -148,6 +154,18 @@ def _xlogy(x, y):
     return out
 
 
+class _ZLambdaDiagonal:
+    """Z Lambda for a diagonal Lambda, applied as ``Z (lambda * u)``: no matrix is built."""
+
+    __slots__ = ("Z", "lam")
+
+    def __init__(self, Z, lam):
+        self.Z, self.lam = Z, lam
+
+    def __matmul__(self, u):
+        return self.Z @ (self.lam * u)
+
+
 def gh_rule(n: int) -> np.ndarray:
     """lme4's ``GHrule(n)``: columns z, w, log dnorm(z) of the Gauss-Hermite rule for the
     standard normal density (weights summing to 1)."""
@@ -196,8 +214,6 @@ class GlmerDevfun:
                      if self.ws.dense_crossproducts else None)
         # Z Lambda shares Z's pattern when Lambda is diagonal: scale the stored values
         self._Z = rt.Zt.T.tocsr()
-        self._ZL_cols = self._Z.indices
-        self._ZL_data = self._Z.data.copy()
         self.feval = 0
         # lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0
         eta_start = family.linkfun(np.asarray(init.mustart, dtype=float))
@@ -240,7 +256,8 @@ class GlmerDevfun:
         return total + float(u @ u), mu, devres
 
     def _ZL(self, theta):
-        """Z Lambda(theta) as CSR (n, q)."""
+        """Z Lambda(theta): a dense array (small models), an operator (diagonal Lambda) or
+        a CSR matrix; PIRLS needs only its product with vectors (and, dense, itself)."""
         rt = self.lf.reTrms
         values = np.asarray(theta, dtype=float)[rt.Lind]
         Z = self.ws.Z_dense()
@@ -248,10 +265,8 @@ class GlmerDevfun:
             Lt = np.zeros((self.ws.q, self.ws.q))
             Lt.flat[self.ws._lt_flat] = values
             return Z @ Lt.T
-        if self.ws.diagonal:
-            ZL = self._Z.copy()
-            ZL.data = self._ZL_data * values[self._ZL_cols]
-            return ZL
+        if self.ws.diagonal:  # Lambda's diagonal is its stored values, in column order
+            return _ZLambdaDiagonal(self._Z, values)
         Lambdat = rt.Lambdat.copy()
         Lambdat.data = values
         return (Lambdat @ rt.Zt).T.tocsr()
