@@ -144,10 +144,14 @@ def test_fallback_backend_warns_once_with_the_install_command(monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["dense", "compiled", "pairs"])
-def test_blocked_factor_is_a_cholesky_factor(method):
+@pytest.mark.parametrize("formula,dataset", [
+    ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),  # a full cross block
+    ("strength ~ 1 + (1 | sample) + (1 | batch)", "Pastes"),       # a sparse one
+])
+def test_blocked_factor_is_a_cholesky_factor(method, formula, dataset):
     from pylmer.linalg.blocked import BlockCholesky
 
-    lf = lFormula("diameter ~ 1 + (1 | plate) + (1 | sample)", load_dataset("Penicillin"))
+    lf = lFormula(formula, load_dataset(dataset))
     rt = lf.reTrms
     ws = workspace(lf, dense=False).set_theta([1.5, 3.2])
     A = ws._A

@@ -225,13 +225,7 @@ class PLSWorkspace:
             Lt.flat[self._lt_flat] = values
             if not self.dense_crossproducts:
                 ZtWZ = self.ZtZ.toarray()
-            M = Lt @ ZtWZ @ Lt.T
-            M.flat[self._diag_flat] += 1.0
-            L, info = lapack.dpotrf(M, lower=1, clean=1, overwrite_a=1)
-            if info != 0:
-                raise np.linalg.LinAlgError("Lambda'Z'WZ Lambda + I is not positive definite")
-            self.L_dense = L
-            self.ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L))))
+            L = self._factor_dense(Lt @ ZtWZ @ Lt.T)
             u, _ = lapack.dpotrs(L, Lt @ Ztwz, lower=1)
             return u
         self.Lambdat.data[:] = values
@@ -348,14 +342,19 @@ class PLSWorkspace:
         else:
             M = Lt @ self.ZtZ_dense @ Lt.T
             rhs = Lt @ self.ZtXy
+        L = self._factor_dense(M)
+        sol, info = lapack.dtrtrs(L, rhs, lower=1)
+        return sol
+
+    def _factor_dense(self, M):
+        """L of ``M + I = L L'`` (M overwritten); sets ``L_dense`` and ``ldL2``."""
         M.flat[self._diag_flat] += 1.0
         L, info = lapack.dpotrf(M, lower=1, clean=1, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("Lambda'Z'Z Lambda + I is not positive definite")
         self.L_dense = L
         self.ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L))))
-        sol, info = lapack.dtrtrs(L, rhs, lower=1)
-        return sol
+        return L
 
     def _decompose_sparse(self, values):
         self.Lambdat.data[:] = values
