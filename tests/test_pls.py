@@ -224,3 +224,30 @@ def test_solve_u_is_the_penalized_weighted_least_squares_solution(formula, theta
         ws.set_theta(theta)
     ws.reweight(z, w).set_theta(theta, profile_beta=False)
     np.testing.assert_allclose(ws.u_at(np.zeros(lf.X.shape[1])), u, rtol=1e-10, atol=1e-12)
+
+
+# the reference LMMs with at most DENSE_MAX_Q random effects (Exam and InstEval have more)
+DENSE_LMMS = [m for m in LMMS if not m.startswith(("exam", "insteval"))]
+
+
+@pytest.mark.parametrize("model_id", DENSE_LMMS)
+def test_compiled_dense_evaluation_equals_numpy(formulas, model_id, monkeypatch):
+    """The compiled dense evaluation (one call) and the NumPy/LAPACK one agree."""
+    from pylmer.linalg import kernels
+    from pylmer.linalg.pls import DENSE_MAX_Q
+
+    ref, lf = formulas[model_id]
+    assert lf.reTrms.q <= DENSE_MAX_Q
+    assert kernels.HAVE_KERNELS
+    theta = np.array(list(ref["theta"].values()), dtype=float) * 1.1
+    compiled = workspace(lf, dense=True).set_theta(theta)
+    monkeypatch.setattr(kernels, "HAVE_KERNELS", False)
+    plain = workspace(lf, dense=True).set_theta(theta)
+    # pwrss = y'y - |cu|^2 - |cbeta|^2 cancels: its last digits differ by summation order
+    for name in ("ldL2", "ldRX2", "pwrss"):
+        np.testing.assert_allclose(getattr(compiled, name), getattr(plain, name), rtol=1e-10)
+    for name in ("L_dense", "RZX", "cu", "RX", "beta"):
+        np.testing.assert_allclose(getattr(compiled, name), getattr(plain, name), rtol=1e-10,
+                                   atol=1e-12)
+    np.testing.assert_allclose(compiled.deviance(ref["REML"]), plain.deviance(ref["REML"]),
+                               rtol=1e-12)

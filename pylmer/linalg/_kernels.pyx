@@ -1,5 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled loops for the blocked factorization (see :mod:`pylmer.linalg.kernels`)."""
+"""Compiled loops of the penalized least squares workspace (see :mod:`pylmer.linalg.kernels`)."""
+
+from libc.math cimport log, sqrt
 
 
 def schur_downdate(double[:, ::1] S, const int[::1] indptr, const int[::1] indices,
@@ -31,3 +33,106 @@ def accumulate_pairs(double[::1] out, const Py_ssize_t[::1] obs, const Py_ssize_
         out[:] = 0.0
         for t in range(slot.shape[0]):
             out[slot[t]] += prod[t] * w[obs[t]]
+
+
+cdef Py_ssize_t _cholesky_lower(double[:, ::1] A, Py_ssize_t n) noexcept nogil:
+    """A = L L' in place on the lower triangle of the row-major A (the strict upper triangle
+    is zeroed); 0, or the 1-based index of the first non-positive pivot."""
+    cdef Py_ssize_t i, j, k
+    cdef double s, t
+    for j in range(n):
+        s = A[j, j]
+        for k in range(j):
+            s -= A[j, k] * A[j, k]
+        if not s > 0.0:
+            return j + 1
+        s = sqrt(s)
+        A[j, j] = s
+        for i in range(j + 1, n):
+            t = A[i, j]
+            for k in range(j):
+                t -= A[i, k] * A[j, k]
+            A[i, j] = t / s
+            A[j, i] = 0.0
+    return 0
+
+
+def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
+              const Py_ssize_t[::1] col, const Py_ssize_t[::1] at,
+              const double[:, ::1] ZtZ, const double[:, ::1] ZtXy, const double[:, ::1] XtX,
+              const double[::1] Xty, double yty, double[:, ::1] T, double[:, ::1] L,
+              double[:, ::1] RZXcu, double[:, ::1] RX, double[::1] cbeta, double[::1] beta):
+    """The penalized least squares problem of a small model at one theta, in one call.
+
+    Lambda' is given by rows (``row_ptr``, ``col``; ``values[at[k]]`` is the k-th stored
+    value). Fills L (``Lambda'Z'Z Lambda + I = L L'``), ``[RZX | cu] = L^-1 Lambda'[Z'X | Z'y]``,
+    RX (upper: ``RX'RX = X'X - RZX'RZX``), cbeta and beta; ``T`` is scratch (q x q).
+    Returns (0, ldL2, ldRX2, pwrss), or (1, ...) / (2, ...) when L / RX is not positive
+    definite."""
+    cdef Py_ssize_t q = ZtZ.shape[0], m = ZtXy.shape[1], p = XtX.shape[0]
+    cdef Py_ssize_t a, b, c, k, r
+    cdef double v, s, ldL2 = 0.0, ldRX2 = 0.0, pwrss
+    # T = Z'Z Lambda (column b of Lambda is row b of Lambda'), then L = Lambda' T + I
+    T[:, :] = 0.0
+    for b in range(q):
+        for k in range(row_ptr[b], row_ptr[b + 1]):
+            c = col[k]
+            v = values[at[k]]
+            for a in range(q):
+                T[a, b] += ZtZ[a, c] * v
+    L[:, :] = 0.0
+    RZXcu[:, :] = 0.0
+    for a in range(q):
+        for k in range(row_ptr[a], row_ptr[a + 1]):
+            c = col[k]
+            v = values[at[k]]
+            for b in range(a + 1):
+                L[a, b] += v * T[c, b]
+            for r in range(m):
+                RZXcu[a, r] += v * ZtXy[c, r]
+        L[a, a] += 1.0
+    if _cholesky_lower(L, q) != 0:
+        return 1, 0.0, 0.0, 0.0
+    for a in range(q):
+        ldL2 += 2.0 * log(L[a, a])
+    # forward solves L [RZX | cu] = Lambda'[Z'X | Z'y]
+    for r in range(m):
+        for a in range(q):
+            s = RZXcu[a, r]
+            for k in range(a):
+                s -= L[a, k] * RZXcu[k, r]
+            RZXcu[a, r] = s / L[a, a]
+    # RX'RX = X'X - RZX'RZX, factored as lower, then stored transposed (upper)
+    for a in range(p):
+        for b in range(a + 1):
+            s = XtX[a, b]
+            for k in range(q):
+                s -= RZXcu[k, a] * RZXcu[k, b]
+            T[a, b] = s
+    if _cholesky_lower(T, p) != 0:
+        return 2, ldL2, 0.0, 0.0
+    for a in range(p):
+        ldRX2 += 2.0 * log(T[a, a])
+        for b in range(p):
+            RX[b, a] = T[a, b] if b <= a else 0.0
+    # RX' cbeta = X'y - RZX' cu; RX beta = cbeta
+    for a in range(p):
+        s = Xty[a]
+        for k in range(q):
+            s -= RZXcu[k, a] * RZXcu[k, p]
+        for k in range(a):
+            s -= T[a, k] * cbeta[k]
+        cbeta[a] = s / T[a, a]
+    for a in range(p - 1, -1, -1):
+        s = cbeta[a]
+        for k in range(a + 1, p):
+            s -= T[k, a] * beta[k]
+        beta[a] = s / T[a, a]
+    pwrss = yty
+    for a in range(q):
+        pwrss -= RZXcu[a, p] * RZXcu[a, p]
+    for a in range(p):
+        pwrss -= cbeta[a] * cbeta[a]
+    if pwrss < 0.0:
+        pwrss = 0.0
+    return 0, ldL2, ldRX2, pwrss

@@ -250,6 +250,12 @@ class PLSWorkspace:
         self._Lt = np.zeros((q, q))
         self._diag_flat = np.arange(q) * (q + 1)
         self.chol = None
+        # Lambda' by rows, for the compiled evaluation: at[k] is the stored value's index
+        rows = self.Lambdat.indices.astype(np.intp)
+        order = np.lexsort((cols, rows))
+        self._lt_rows = (np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=q))])
+                         .astype(np.intp), cols[order].astype(np.intp), order.astype(np.intp))
+        self._scratch = np.empty((max(q, self.p), max(q, self.p)))
 
     def _init_sparse(self, backend):
         Z = self.ZtZ
@@ -322,6 +328,9 @@ class PLSWorkspace:
         theta = np.asarray(theta, dtype=float)
         self.theta = theta.copy()
         values = theta[self.Lind]
+        if self.dense and kernels.HAVE_KERNELS:
+            self._evaluate_compiled(values, profile_beta)
+            return self
         if self.dense:
             RZXcu = self._decompose_dense(values)
         else:
@@ -331,6 +340,28 @@ class PLSWorkspace:
         if profile_beta:
             self._solve_fixed()
         return self
+
+    def _evaluate_compiled(self, values, profile_beta):
+        """The dense path in one compiled call (no BLAS call overhead for tiny matrices);
+        the same quantities as :meth:`_decompose_dense` and :meth:`_solve_fixed`."""
+        q, p = self.q, self.p
+        L, RZXcu = np.empty((q, q)), np.empty((q, p + 1))
+        RX, cbeta, beta = np.empty((p, p)), np.empty(p), np.empty(p)
+        info, ldL2, ldRX2, pwrss = kernels.dense_pls(
+            values, *self._lt_rows, np.ascontiguousarray(self.ZtZ_dense),
+            np.ascontiguousarray(self.ZtXy), np.ascontiguousarray(self.XtX),
+            np.ascontiguousarray(self.Xty), self.yty, self._scratch, L, RZXcu, RX, cbeta,
+            beta)
+        if info == 1:
+            raise np.linalg.LinAlgError("Lambda'Z'Z Lambda + I is not positive definite")
+        self.L_dense, self.ldL2 = L, ldL2
+        self.RZX, self.cu = RZXcu[:, :p], RZXcu[:, p]
+        if not profile_beta:
+            return
+        if info == 2:
+            raise np.linalg.LinAlgError(
+                "the fixed-effects cross-product is not positive definite at this theta")
+        self.RX, self.ldRX2, self.beta, self.pwrss = RX, ldRX2, beta, pwrss
 
     def _decompose_dense(self, values):
         Lt = self._Lt
@@ -343,7 +374,7 @@ class PLSWorkspace:
             M = Lt @ self.ZtZ_dense @ Lt.T
             rhs = Lt @ self.ZtXy
         L = self._factor_dense(M)
-        sol, info = lapack.dtrtrs(L, rhs, lower=1)
+        sol, _ = lapack.dtrtrs(L, rhs, lower=1)
         return sol
 
     def _factor_dense(self, M):
