@@ -249,6 +249,7 @@ class GlmerDevfun:
                                                                                   -np.inf)])
         self.gh = gh_rule(nAGQ) if nAGQ > 1 else None
         self._codes = np.asarray(rt.terms[0].factor.codes) if nAGQ > 1 else None
+        self._agq_keys = None
 
     # ------------------------------------------------------------------ PIRLS
     def _pdev(self, eta, u):
@@ -361,7 +362,12 @@ class GlmerDevfun:
         z, w, ldnorm = knots[:, 0], knots[:, 1], knots[:, 2]
         eta = state.eta[None, :] + z[:, None] * step[None, :]
         devres = self.response.devres(self.response.link.linkinv_lme4(eta))
-        devc = np.stack([np.bincount(codes, weights=row, minlength=nl) for row in devres])
+        # per knot and level in one bincount (each bin sums in the same order as per row)
+        keys = self._agq_keys
+        if keys is None or keys.size != devres.size:
+            keys = self._agq_keys = (np.arange(len(z))[:, None] * nl + codes[None, :]).ravel()
+        devc = np.bincount(keys, weights=devres.ravel(),
+                           minlength=len(z) * nl).reshape(len(z), nl)
         devc += (state.u[None, :] + z[:, None] * sd[None, :]) ** 2
         mult = np.sum(np.exp(-0.5 * (devc - devc0[None, :]) - ldnorm[:, None])
                       * (w / np.sqrt(2.0 * np.pi))[:, None], axis=0)
