@@ -222,6 +222,8 @@ def test_solve_u_is_the_penalized_weighted_least_squares_solution(formula, theta
     np.testing.assert_allclose(ws.ldL2, np.linalg.slogdet(M)[1], rtol=1e-12)
     with pytest.raises(RuntimeError, match="reweight"):
         ws.set_theta(theta)
+    with pytest.raises(RuntimeError, match="stale"):  # cu and RZX are from older weights
+        ws.u_at(np.zeros(lf.X.shape[1]))
     ws.reweight(z, w).set_theta(theta, profile_beta=False)
     np.testing.assert_allclose(ws.u_at(np.zeros(lf.X.shape[1])), u, rtol=1e-10, atol=1e-12)
 

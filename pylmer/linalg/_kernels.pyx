@@ -57,21 +57,20 @@ cdef Py_ssize_t _cholesky_lower(double[:, ::1] A, Py_ssize_t n) noexcept nogil:
     return 0
 
 
-def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
-              const Py_ssize_t[::1] col, const Py_ssize_t[::1] at,
-              const double[:, ::1] ZtZ, const double[:, ::1] ZtXy, const double[:, ::1] XtX,
-              const double[::1] Xty, double yty, double[:, ::1] T, double[:, ::1] L,
-              double[:, ::1] RZXcu, double[:, ::1] RX, double[::1] cbeta, double[::1] beta):
-    """The penalized least squares problem of a small model at one theta, in one call.
-
-    Lambda' is given by rows (``row_ptr``, ``col``; ``values[at[k]]`` is the k-th stored
-    value). Fills L (``Lambda'Z'Z Lambda + I = L L'``), ``[RZX | cu] = L^-1 Lambda'[Z'X | Z'y]``,
-    RX (upper: ``RX'RX = X'X - RZX'RZX``), cbeta and beta; ``T`` is scratch (q x q).
-    Returns (0, ldL2, ldRX2, pwrss), or (1, ...) / (2, ...) when L / RX is not positive
-    definite."""
+cdef int _dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
+                    const Py_ssize_t[::1] col, const Py_ssize_t[::1] at,
+                    const double[:, ::1] ZtZ, const double[:, ::1] ZtXy,
+                    const double[:, ::1] XtX, const double[::1] Xty, double yty,
+                    double[:, ::1] T, double[:, ::1] L, double[:, ::1] RZXcu,
+                    double[:, ::1] RX, double[::1] cbeta, double[::1] beta,
+                    double *out) noexcept nogil:
+    """:func:`dense_pls` without the GIL; ``out`` receives ldL2, ldRX2, pwrss."""
     cdef Py_ssize_t q = ZtZ.shape[0], m = ZtXy.shape[1], p = XtX.shape[0]
     cdef Py_ssize_t a, b, c, k, r
-    cdef double v, s, ldL2 = 0.0, ldRX2 = 0.0, pwrss
+    cdef double v, s, pwrss
+    out[0] = 0.0
+    out[1] = 0.0
+    out[2] = 0.0
     # T = Z'Z Lambda (column b of Lambda is row b of Lambda'), then L = Lambda' T + I
     T[:, :] = 0.0
     for b in range(q):
@@ -92,9 +91,9 @@ def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
                 RZXcu[a, r] += v * ZtXy[c, r]
         L[a, a] += 1.0
     if _cholesky_lower(L, q) != 0:
-        return 1, 0.0, 0.0, 0.0
+        return 1
     for a in range(q):
-        ldL2 += 2.0 * log(L[a, a])
+        out[0] += 2.0 * log(L[a, a])
     # forward solves L [RZX | cu] = Lambda'[Z'X | Z'y]
     for r in range(m):
         for a in range(q):
@@ -110,9 +109,9 @@ def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
                 s -= RZXcu[k, a] * RZXcu[k, b]
             T[a, b] = s
     if _cholesky_lower(T, p) != 0:
-        return 2, ldL2, 0.0, 0.0
+        return 2
     for a in range(p):
-        ldRX2 += 2.0 * log(T[a, a])
+        out[1] += 2.0 * log(T[a, a])
         for b in range(p):
             RX[b, a] = T[a, b] if b <= a else 0.0
     # RX' cbeta = X'y - RZX' cu; RX beta = cbeta
@@ -135,4 +134,25 @@ def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
         pwrss -= cbeta[a] * cbeta[a]
     if pwrss < 0.0:
         pwrss = 0.0
-    return 0, ldL2, ldRX2, pwrss
+    out[2] = pwrss
+    return 0
+
+
+def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
+              const Py_ssize_t[::1] col, const Py_ssize_t[::1] at,
+              const double[:, ::1] ZtZ, const double[:, ::1] ZtXy, const double[:, ::1] XtX,
+              const double[::1] Xty, double yty, double[:, ::1] T, double[:, ::1] L,
+              double[:, ::1] RZXcu, double[:, ::1] RX, double[::1] cbeta, double[::1] beta):
+    """The penalized least squares problem of a small model at one theta, in one call.
+
+    Lambda' is given by rows (``row_ptr``, ``col``; ``values[at[k]]`` is the k-th stored
+    value). Fills L (``Lambda'Z'Z Lambda + I = L L'``), ``[RZX | cu] = L^-1 Lambda'[Z'X | Z'y]``,
+    RX (upper: ``RX'RX = X'X - RZX'RZX``), cbeta and beta; ``T`` is scratch (q x q).
+    Returns (0, ldL2, ldRX2, pwrss), or (1, ...) / (2, ...) when L / RX is not positive
+    definite."""
+    cdef double out[3]
+    cdef int info
+    with nogil:
+        info = _dense_pls(values, row_ptr, col, at, ZtZ, ZtXy, XtX, Xty, yty, T, L, RZXcu,
+                          RX, cbeta, beta, out)
+    return info, out[0], out[1], out[2]

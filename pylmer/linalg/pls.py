@@ -280,9 +280,13 @@ class PLSWorkspace:
             # that, AMD (the larger factor on crossed designs, and the slowest analysis:
             # 0.13 s of InstEval's set-up) is not tried
             q1, seconds = shape
-            if seconds <= SparseCholesky(self._A, ordering="metis").seconds_estimate():
+            metis = SparseCholesky(self._A, ordering="metis")
+            if seconds <= metis.seconds_estimate():
                 self.chol = BlockCholesky(self._A, q1)
                 return
+            amd = SparseCholesky(self._A, ordering="amd")  # the smaller factor, as otherwise
+            self.chol = amd if amd.factor_nnz() <= metis.factor_nnz() else metis
+            return
         self.chol = SparseCholesky(self._A, backend=backend)
         if shape is not None and shape[1] <= self.chol.seconds_estimate():
             self.chol = BlockCholesky(self._A, shape[0])
@@ -420,6 +424,7 @@ class PLSWorkspace:
     # ------------------------------------------------------------------ results
     def deviance(self, REML: bool) -> float:
         """Profiled deviance (ML) or REML criterion at the current theta."""
+        self._check_complete()
         n, p = self.n, self.p
         if REML:
             nmp = n - p
@@ -431,8 +436,15 @@ class PLSWorkspace:
         """Spherical random effects at the current theta and (profiled) beta."""
         return self.u_at(self.beta)
 
+    def _check_complete(self) -> None:
+        if self._partial:
+            raise RuntimeError("the workspace was last used by solve_u (cu, RZX and the "
+                               "fixed-effects part are stale): call reweight() and "
+                               "set_theta() first")
+
     def u_at(self, beta: np.ndarray) -> np.ndarray:
         """Conditional modes of u for a given beta: ``P' L'^{-1} (cu - RZX beta)``."""
+        self._check_complete()
         v = self.cu - self.RZX @ beta
         if self.dense:
             out, _ = lapack.dtrtrs(self.L_dense, v, lower=1, trans=1)
