@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
+from .linalg import kernels
 from .linalg.pls import PLSWorkspace
 
 try:  # pragma: no branch
@@ -329,6 +330,14 @@ class GlmerDevfun:
         M = ZL if u_only else self._ZLX
         if not u_only:
             M[:, :q] = ZL
+        if kernels.HAVE_KERNELS:  # one compiled call instead of five NumPy/LAPACK ones
+            L, sol = np.empty((M.shape[1], M.shape[1])), np.empty(M.shape[1])
+            info, ldL2 = kernels.weighted_normal_solve(np.ascontiguousarray(M), w, z, q, L,
+                                                       sol)
+            if info != 0:
+                raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
+                                            "positive definite")
+            return sol[:q], (None if u_only else sol[q:]), ldL2, np.diagonal(L)[:q].copy()
         B = M * w[:, None]
         A = M.T @ B
         A.flat[: q * (A.shape[0] + 1): A.shape[0] + 1] += 1.0

@@ -156,3 +156,41 @@ def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
         info = _dense_pls(values, row_ptr, col, at, ZtZ, ZtXy, XtX, Xty, yty, T, L, RZXcu,
                           RX, cbeta, beta, out)
     return info, out[0], out[1], out[2]
+
+
+def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const double[::1] z,
+                          Py_ssize_t q, double[:, ::1] L, double[::1] sol):
+    """Solve ``(M'WM + diag(1 (first q), 0)) sol = M'Wz`` by a Cholesky factor L (lower,
+    row-major, filled in): a small GLMM's PIRLS step, M = [Z Lambda | X]. Returns
+    (0, log det of the first q rows' block ldL2) or (1, 0.0) if not positive definite."""
+    cdef Py_ssize_t n = M.shape[0], m = M.shape[1], i, a, b, k
+    cdef double wi, wm, s, ldL2 = 0.0
+    cdef int info = 0
+    with nogil:
+        L[:, :] = 0.0
+        sol[:] = 0.0
+        for i in range(n):
+            wi = w[i]
+            for a in range(m):
+                wm = wi * M[i, a]
+                sol[a] += wm * z[i]
+                for b in range(a + 1):
+                    L[a, b] += wm * M[i, b]
+        for a in range(q):
+            L[a, a] += 1.0
+        if _cholesky_lower(L, m) != 0:
+            info = 1
+        else:
+            for a in range(q):
+                ldL2 += 2.0 * log(L[a, a])
+            for a in range(m):  # L y = rhs
+                s = sol[a]
+                for k in range(a):
+                    s -= L[a, k] * sol[k]
+                sol[a] = s / L[a, a]
+            for a in range(m - 1, -1, -1):  # L' sol = y
+                s = sol[a]
+                for k in range(a + 1, m):
+                    s -= L[k, a] * sol[k]
+                sol[a] = s / L[a, a]
+    return info, ldL2

@@ -7,11 +7,12 @@ still works: the callers keep a NumPy way of doing the same work, slower, same n
 from __future__ import annotations
 
 try:  # pragma: no branch
-    from ._kernels import accumulate_pairs, dense_pls, schur_downdate
+    from ._kernels import accumulate_pairs, dense_pls, schur_downdate, weighted_normal_solve
 
     HAVE_KERNELS = True
 except ImportError:  # pragma: no cover - a source tree that was never built
-    accumulate_pairs = dense_pls = schur_downdate = None
+    accumulate_pairs = dense_pls = schur_downdate = weighted_normal_solve = None
     HAVE_KERNELS = False
 
-__all__ = ["HAVE_KERNELS", "accumulate_pairs", "dense_pls", "schur_downdate"]
+__all__ = ["HAVE_KERNELS", "accumulate_pairs", "dense_pls", "schur_downdate",
+           "weighted_normal_solve"]
