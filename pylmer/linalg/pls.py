@@ -399,7 +399,9 @@ class PLSWorkspace:
             self._A = self._sparse_A()
         self.chol.factorize(self._A)
         self.ldL2 = self.chol.logdet()
-        return self.chol.solve_L(np.asarray(self.Lambdat @ self.ZtXy))
+        # a diagonal Lambda' scales rows: the same products as the sparse one, fewer calls
+        rhs = values[:, None] * self.ZtXy if self.diagonal else self.Lambdat @ self.ZtXy
+        return self.chol.solve_L(np.asarray(rhs))
 
     def _solve_fixed(self):
         p = self.p
