@@ -213,7 +213,7 @@ class GlmerDevfun:
         # small models: PIRLS solves the joint dense system (see _solve)
         self._ZLX = (np.column_stack([np.zeros((lf.n, self.ws.q)), lf.X])
                      if self.ws.dense_crossproducts else None)
-        # Z Lambda shares Z's pattern when Lambda is diagonal: scale the stored values
+        # Z by rows, for Z Lambda u when Lambda is diagonal (see _ZL)
         self._Z = rt.Zt.T.tocsr()
         self.feval = 0
         # lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0
@@ -264,9 +264,7 @@ class GlmerDevfun:
         values = np.asarray(theta, dtype=float)[rt.Lind]
         Z = self.ws.Z_dense()
         if Z is not None:  # small model: dense products beat sparse call overhead
-            Lt = np.zeros((self.ws.q, self.ws.q))
-            Lt.flat[self.ws._lt_flat] = values
-            return Z @ Lt.T
+            return Z @ self.ws.Lambdat_dense(values).T
         if self.ws.diagonal:  # Lambda's diagonal is its stored values, in column order
             return _ZLambdaDiagonal(self._Z, values)
         Lambdat = rt.Lambdat.copy()

@@ -221,8 +221,7 @@ class PLSWorkspace:
             Ztwz = self.Zt @ (w * z)
         values = np.asarray(theta, dtype=float)[self.Lind]
         if self.dense:
-            Lt = self._Lt
-            Lt.flat[self._lt_flat] = values
+            Lt = self.Lambdat_dense(values)
             if not self.dense_crossproducts:
                 ZtWZ = self.ZtZ.toarray()
             L = self._factor_dense(Lt @ ZtWZ @ Lt.T)
@@ -367,9 +366,14 @@ class PLSWorkspace:
                 "the fixed-effects cross-product is not positive definite at this theta")
         self.RX, self.ldRX2, self.beta, self.pwrss = RX, ldRX2, beta, pwrss
 
+    def Lambdat_dense(self, values) -> np.ndarray:
+        """Lambda' as a dense array, with these stored values (dense path only). It is the
+        workspace's own buffer, valid until the next call."""
+        self._Lt.flat[self._lt_flat] = values
+        return self._Lt
+
     def _decompose_dense(self, values):
-        Lt = self._Lt
-        Lt.flat[self._lt_flat] = values
+        Lt = self.Lambdat_dense(values)
         if self.diagonal:
             lam = np.diagonal(Lt)
             M = self.ZtZ_dense * np.outer(lam, lam)
