@@ -57,6 +57,28 @@ cdef Py_ssize_t _cholesky_lower(double[:, ::1] A, Py_ssize_t n) noexcept nogil:
     return 0
 
 
+cdef void _solve_lower(const double[:, ::1] L, double[:] x, Py_ssize_t n) noexcept nogil:
+    """x <- L^-1 x, for the lower triangle of the row-major L."""
+    cdef Py_ssize_t a, k
+    cdef double s
+    for a in range(n):
+        s = x[a]
+        for k in range(a):
+            s -= L[a, k] * x[k]
+        x[a] = s / L[a, a]
+
+
+cdef void _solve_lower_t(const double[:, ::1] L, double[:] x, Py_ssize_t n) noexcept nogil:
+    """x <- L'^-1 x, for the lower triangle of the row-major L."""
+    cdef Py_ssize_t a, k
+    cdef double s
+    for a in range(n - 1, -1, -1):
+        s = x[a]
+        for k in range(a + 1, n):
+            s -= L[k, a] * x[k]
+        x[a] = s / L[a, a]
+
+
 cdef int _dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
                     const Py_ssize_t[::1] col, const Py_ssize_t[::1] at,
                     const double[:, ::1] ZtZ, const double[:, ::1] ZtXy,
@@ -96,11 +118,7 @@ cdef int _dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
         out[0] += 2.0 * log(L[a, a])
     # forward solves L [RZX | cu] = Lambda'[Z'X | Z'y]
     for r in range(m):
-        for a in range(q):
-            s = RZXcu[a, r]
-            for k in range(a):
-                s -= L[a, k] * RZXcu[k, r]
-            RZXcu[a, r] = s / L[a, a]
+        _solve_lower(L, RZXcu[:, r], q)
     # RX'RX = X'X - RZX'RZX, factored as lower, then stored transposed (upper)
     for a in range(p):
         for b in range(a + 1):
@@ -119,14 +137,10 @@ cdef int _dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
         s = Xty[a]
         for k in range(q):
             s -= RZXcu[k, a] * RZXcu[k, p]
-        for k in range(a):
-            s -= T[a, k] * cbeta[k]
-        cbeta[a] = s / T[a, a]
-    for a in range(p - 1, -1, -1):
-        s = cbeta[a]
-        for k in range(a + 1, p):
-            s -= T[k, a] * beta[k]
-        beta[a] = s / T[a, a]
+        cbeta[a] = s
+    _solve_lower(T, cbeta, p)
+    beta[:] = cbeta
+    _solve_lower_t(T, beta, p)
     pwrss = yty
     for a in range(q):
         pwrss -= RZXcu[a, p] * RZXcu[a, p]
@@ -163,8 +177,8 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
     """Solve ``(M'WM + diag(1 (first q), 0)) sol = M'Wz`` by a Cholesky factor L (lower,
     row-major, filled in): a small GLMM's PIRLS step, M = [Z Lambda | X]. Returns
     (0, log det of the first q rows' block ldL2) or (1, 0.0) if not positive definite."""
-    cdef Py_ssize_t n = M.shape[0], m = M.shape[1], i, a, b, k
-    cdef double wi, wm, s, ldL2 = 0.0
+    cdef Py_ssize_t n = M.shape[0], m = M.shape[1], i, a, b
+    cdef double wi, wm, ldL2 = 0.0
     cdef int info = 0
     with nogil:
         L[:, :] = 0.0
@@ -183,14 +197,6 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
         else:
             for a in range(q):
                 ldL2 += 2.0 * log(L[a, a])
-            for a in range(m):  # L y = rhs
-                s = sol[a]
-                for k in range(a):
-                    s -= L[a, k] * sol[k]
-                sol[a] = s / L[a, a]
-            for a in range(m - 1, -1, -1):  # L' sol = y
-                s = sol[a]
-                for k in range(a + 1, m):
-                    s -= L[k, a] * sol[k]
-                sol[a] = s / L[a, a]
+            _solve_lower(L, sol, m)
+            _solve_lower_t(L, sol, m)
     return info, ldL2
