@@ -8,7 +8,8 @@ setup(
         [Extension("pylmer.linalg._kernels", ["pylmer/linalg/_kernels.pyx"],
                    extra_compile_args=["-O3"]),
          Extension("pylmer._glmkernels", ["pylmer/_glmkernels.pyx"],
-                   extra_compile_args=["-O3"])],
+                   extra_compile_args=["-O3"]),
+         Extension("pylmer._pirls", ["pylmer/_pirls.pyx"], extra_compile_args=["-O3"])],
         compiler_directives={"language_level": 3},
     ),
 )

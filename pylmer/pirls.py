@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
+from . import scalar_pirls
 from .linalg import kernels
 from .linalg.pls import PLSWorkspace
 
@@ -54,6 +55,7 @@ class GlmmState:
     pdev: float
     iterations: int
     L_diag: np.ndarray | None = None
+    aic: float | None = None  # the family's aic at mu, where PIRLS computed it
 
 
 COMPILED_MAX_N = 5000
@@ -132,6 +134,13 @@ class _Response:
             return self._dev0 - 2 * pw * (_xlogy(y, mu) - mu)
         return self.family.dev_resids(y, mu, pw)
 
+    def aic_from_loglik(self, loglik: float) -> float:
+        """The binomial or Poisson aic from the mu-dependent part of the log-likelihood
+        (``sum k log mu + (m - k) log(1 - mu)``, or ``sum pw (y log mu - mu)``)."""
+        if self.kind == "binomial":
+            return -2.0 * (self._aic0 + loglik)
+        return -2.0 * (loglik - self._aic0)
+
     def aic(self, mu, devres) -> float:
         if self.kind == "binomial":
             return -2.0 * (self._aic0 + float(self._aic_k @ np.log(mu)
@@ -192,10 +201,12 @@ class GlmerDevfun:
         PIRLS convergence tolerance on the relative change of the penalized deviance
         (lme4's ``tolPwrss``).
     maxit : int
+    compiled_loop : bool
+        Use the compiled PIRLS loop where it applies (tests compare it with the NumPy one).
     """
 
     def __init__(self, lf, family, nAGQ: int = 0, tol: float = 1e-7, maxit: int = 100,
-                 backend: str | None = None):
+                 backend: str | None = None, compiled_loop: bool = True):
         self.lf = lf
         self.family = family
         self.tol, self.maxit = tol, maxit
@@ -210,6 +221,9 @@ class GlmerDevfun:
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
         self.response = _Response(family, self.y, self.pw, self.n_trials)
+        # scalar terms, binomial(logit) or poisson(log): PIRLS with beta fixed in one
+        # compiled call (see pylmer.scalar_pirls); None otherwise
+        self._scalar = scalar_pirls.build(self.ws, self.response) if compiled_loop else None
         # small models: PIRLS solves the joint dense system (see _solve)
         self._ZLX = (np.column_stack([np.zeros((lf.n, self.ws.q)), lf.X])
                      if self.ws.dense_crossproducts else None)
@@ -275,6 +289,8 @@ class GlmerDevfun:
         """Conditional modes at theta; beta fixed (given) or estimated (None)."""
         ws, X = self.ws, self.lf.X
         u_only = beta is not None
+        if self._scalar is not None and eta_start is not None:
+            return self._pirls_compiled(theta, beta, eta_start)
         offset = self.offset if not u_only else self.offset + X @ beta
         eta = np.asarray(eta_start, dtype=float) + (self.offset if eta_start is not None
                                                     else 0.0)
@@ -310,6 +326,31 @@ class GlmerDevfun:
                                  eta, mu_new, devres, ldL2, pdev, it, L_diag)
             oldpdev = pdev
         raise PirlsError(f"pwrssUpdate did not converge in {self.maxit} iterations")
+
+    def _pirls_compiled(self, theta, beta, eta_start) -> GlmmState:
+        """:meth:`pirls` in one call of the compiled loop."""
+        theta = np.asarray(theta, dtype=float)
+        lam = np.ascontiguousarray(theta[self.lf.reTrms.Lind])
+        offset = self.offset if beta is None else self.offset + self.lf.X @ beta
+        eta = np.empty(self.lf.n)
+        loop = self._scalar
+        status = loop.run(lam, np.ascontiguousarray(offset, dtype=float),
+                          np.ascontiguousarray(eta_start + self.offset), self.maxit,
+                          self.tol, eta, beta is None)
+        if status == scalar_pirls.NOT_POSITIVE_DEFINITE:
+            raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
+                                        "positive definite")
+        if status == scalar_pirls.FIXED_NOT_POSITIVE_DEFINITE:
+            raise np.linalg.LinAlgError("the fixed-effects cross-product is not positive "
+                                        "definite at this theta")
+        if status == scalar_pirls.HALVING_FAILED:
+            raise PirlsError("PIRLS step-halvings failed to reduce deviance in pwrssUpdate")
+        if status == scalar_pirls.NOT_CONVERGED:
+            raise PirlsError(f"pwrssUpdate did not converge in {self.maxit} iterations")
+        u, b, mu, devres, L_diag = loop.state()
+        b = b if beta is None else np.asarray(beta, dtype=float).copy()
+        return GlmmState(theta.copy(), b, u, eta, mu, devres, loop.ldL2, loop.pdev,
+                         loop.iterations, L_diag, self.response.aic_from_loglik(loop.loglik))
 
     def _solve(self, theta, ZL, z, w, u_only):
         """One penalized weighted least squares solve: (u, beta or None, ldL2, diag(L)).
@@ -355,7 +396,8 @@ class GlmerDevfun:
 
     # ------------------------------------------------------------------ objective
     def laplace(self, state: GlmmState) -> float:
-        aic = self.response.aic(state.mu, state.devres)
+        aic = state.aic if state.aic is not None else self.response.aic(state.mu,
+                                                                         state.devres)
         return state.ldL2 + float(state.u @ state.u) + aic
 
     def agq(self, state: GlmmState) -> float:

@@ -1,0 +1,630 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""PIRLS in one compiled call, for scalar random-effects terms and beta fixed.
+
+Stage 2 of ``glmer`` (and lme4's finite-difference Hessian) evaluates the Laplace deviance
+hundreds of times; each evaluation is a few PIRLS iterations. Where Lambda is diagonal
+(every term scalar) and the family is binomial(logit) or poisson(log), a whole PIRLS loop
+runs here without returning to Python: the response pass (mu, the deviance residuals,
+the working weights and response, with lme4's floors), Z'WZ by the observations' pairs of
+non-zeros, a Cholesky factorization of ``P (Lambda Z'WZ Lambda + I) P'``, the solve and
+the step halving. The factorization is either sparse on a symbolic pattern computed once
+(up-looking, as CSparse's ``cs_chol``), or blocked as
+:class:`pylmer.linalg.blocked.BlockCholesky` with a dense L21 (a diagonal leading block,
+then BLAS and LAPACK through SciPy's Cython bindings). See :mod:`pylmer.scalar_pirls` for
+the set-up.
+"""
+
+from libc.math cimport exp, fabs, isfinite, log, sqrt
+from libc.string cimport memcmp, memcpy
+from scipy.linalg.cython_blas cimport dgemv, dsyrk, dtrsv
+from scipy.linalg.cython_lapack cimport dpotrf
+
+import numpy as np
+
+cdef double EPS = 2.220446049250313e-16
+
+cdef enum:
+    _BINOMIAL_LOGIT = 1
+    _POISSON_LOG = 2
+
+# run()'s outcomes
+cdef enum:
+    _OK = 0
+    _NOT_POSITIVE_DEFINITE = 1
+    _HALVING_FAILED = 2
+    _NOT_CONVERGED = 3
+    _FIXED_NOT_POSITIVE_DEFINITE = 4
+
+OK, NOT_POSITIVE_DEFINITE = _OK, _NOT_POSITIVE_DEFINITE
+HALVING_FAILED, NOT_CONVERGED = _HALVING_FAILED, _NOT_CONVERGED
+FIXED_NOT_POSITIVE_DEFINITE = _FIXED_NOT_POSITIVE_DEFINITE
+
+
+cdef Py_ssize_t _ereach(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci, Py_ssize_t k,
+                        const Py_ssize_t[::1] parent, Py_ssize_t[::1] s,
+                        Py_ssize_t[::1] mark) noexcept nogil:
+    """The pattern of row k of L (columns < k), in s[top:q], in topological order; the
+    marks of those columns and of k are cleared again before returning."""
+    cdef Py_ssize_t q = parent.shape[0], top = q, p, i, length
+    mark[k] = 1
+    for p in range(Cp[k], Cp[k + 1]):
+        i = Ci[p]
+        if i > k:
+            continue
+        length = 0
+        while mark[i] == 0:
+            s[length] = i
+            length += 1
+            mark[i] = 1
+            i = parent[i]
+        while length > 0:
+            top -= 1
+            length -= 1
+            s[top] = s[length]
+    for p in range(top, q):
+        mark[s[p]] = 0
+    mark[k] = 0
+    return top
+
+
+cdef int _cholesky_packed(double *M, Py_ssize_t p) noexcept nogil:
+    """M = R'R in place on the lower triangle of the row-major p x p M (lower = R')."""
+    cdef Py_ssize_t i, j, k
+    cdef double s
+    for j in range(p):
+        s = M[j * p + j]
+        for k in range(j):
+            s -= M[j * p + k] * M[j * p + k]
+        if not s > 0.0:
+            return 1
+        s = sqrt(s)
+        M[j * p + j] = s
+        for i in range(j + 1, p):
+            M[i * p + j] = (M[i * p + j] - _dot(M + i * p, M + j * p, j)) / s
+    return 0
+
+
+cdef inline double _dot(const double *a, const double *b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double s = 0.0
+    for k in range(n):
+        s += a[k] * b[k]
+    return s
+
+
+def symbolic(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci):
+    """Elimination tree and column pointers of L for the upper triangle C (CSC, sorted)."""
+    cdef Py_ssize_t q = Cp.shape[0] - 1, k, p, i, inext, top
+    parent_arr = np.full(q, -1, dtype=np.intp)
+    ancestor_arr = np.full(q, -1, dtype=np.intp)
+    counts_arr = np.ones(q, dtype=np.intp)
+    cdef Py_ssize_t[::1] parent = parent_arr, ancestor = ancestor_arr, counts = counts_arr
+    cdef Py_ssize_t[::1] s = np.empty(q, dtype=np.intp), mark = np.zeros(q, dtype=np.intp)
+    with nogil:
+        for k in range(q):  # Liu's algorithm with path compression (cs_etree)
+            for p in range(Cp[k], Cp[k + 1]):
+                i = Ci[p]
+                while i != -1 and i < k:
+                    inext = ancestor[i]
+                    ancestor[i] = k
+                    if inext == -1:
+                        parent[i] = k
+                    i = inext
+        for k in range(q):  # row k of L holds a non-zero in each column its ereach gives
+            top = _ereach(Cp, Ci, k, parent, s, mark)
+            for p in range(top, q):
+                counts[s[p]] += 1
+    Lp = np.zeros(q + 1, dtype=np.intp)
+    np.cumsum(counts_arr, out=Lp[1:])
+    return parent_arr, Lp
+
+
+cdef class ScalarPirls:
+    """Workspace of the compiled PIRLS loop. Built by :func:`pylmer.scalar_pirls.build`."""
+
+    cdef int kind
+    cdef Py_ssize_t n, q
+    # Z by rows (observation i: columns zj[zp[i]:zp[i+1]], values zx[...])
+    cdef const Py_ssize_t[::1] zp, zj
+    cdef const double[::1] zx
+    # Z's non-zeros again, interleaved for Z'W z (see scalar_pirls._interleaved)
+    cdef const Py_ssize_t[::1] zobs, zcol
+    cdef const double[::1] zval
+    cdef double[::1] wz
+    # Z'WZ into C: C's value slot[t] += prod[t] w[obs[t]]
+    cdef const Py_ssize_t[::1] obs, slot
+    cdef const double[::1] prod
+    # C = the upper triangle of P A P' (CSC); cr, cc: original row / column of each entry
+    cdef const Py_ssize_t[::1] Cp, Ci, cr, cc, perm, parent, Lp
+    cdef double[::1] Cx, Lx, x, lamC
+    cdef Py_ssize_t[::1] Li, cnext, s, mark
+    # the response
+    cdef const double[::1] y, pw, dev0, llk, llf
+    cdef bint binary  # every y is 0 or 1 (and so is each log-likelihood coefficient's use)
+    cdef double[::1] eta_a, mu_a, devres_a, w_a, ratio_a
+    cdef double[::1] eta_b, mu_b, devres_b, w_b, ratio_b
+    cdef double[::1] start_eta, start_w, start_ratio
+    cdef bint have_start
+    cdef int final
+    cdef double[::1] u, u_new, du, rhs
+    # the fixed effects (nAGQ = 0): X, Z'WX (q x p, original order), X'WX (lower), X'W z,
+    # RZX (by columns, permuted), beta
+    cdef Py_ssize_t p
+    cdef const double[:, ::1] X
+    cdef double[::1] ZtWX, M, Xtwz, RZX, b, b_new, db, wx, Xs, zs
+    cdef public double ldL2, pdev, loglik
+    cdef public int iterations
+    # the blocked factor (q1 > 0): sqrt of the leading diagonal, L21 (q2 x q1, row-major)
+    # and the dense rest S (q2 x q2, its lower triangle row-major)
+    cdef int q1, q2
+    cdef double[::1] sd, L21, S
+
+    def __init__(self, int kind, zp, zj, zx, zobs, zcol, zval, obs, slot, prod, Cp, Ci,
+                 cr, cc, perm,
+                 y, pw, dev0, llk, llf, X, int q1=0):
+        self.kind = kind
+        self.X, self.p = X, X.shape[1]
+        p = max(self.p, 1)
+        self.ZtWX, self.RZX = np.empty(len(perm) * p), np.empty(len(perm) * p)
+        self.M, self.Xtwz = np.empty(p * p), np.empty(p)
+        self.b, self.b_new, self.db = np.zeros(p), np.zeros(p), np.zeros(p)
+        self.wx = np.zeros(p)
+        self.Xs, self.zs = np.empty(len(y) * p), np.empty(len(y))
+        self.n, self.q = len(y), len(perm)
+        self.zp, self.zj, self.zx = zp, zj, zx
+        self.zobs, self.zcol, self.zval = zobs, zcol, zval
+        self.wz = np.empty(len(y))
+        self.obs, self.slot, self.prod = obs, slot, prod
+        self.Cp, self.Ci, self.cr, self.cc, self.perm = Cp, Ci, cr, cc, perm
+        self.q1, self.q2 = q1, (len(perm) - q1 if q1 > 0 else 0)
+        self.sd, self.L21 = np.empty(max(q1, 1)), np.empty(max(self.q2 * q1, 1))
+        self.S = np.empty(max(self.q2 * self.q2, 1))
+        self.parent, self.Lp = symbolic(Cp, Ci) if q1 == 0 else (
+            np.zeros(1, dtype=np.intp), np.zeros(len(perm) + 1, dtype=np.intp))
+        nnzL = self.Lp[self.q]
+        self.Li, self.Lx = np.empty(nnzL, dtype=np.intp), np.empty(nnzL)
+        self.Cx, self.lamC = np.empty(len(Ci)), np.empty(len(Ci))
+        self.x = np.zeros(self.q)
+        self.cnext, self.s = np.empty(self.q, dtype=np.intp), np.empty(self.q, dtype=np.intp)
+        self.mark = np.zeros(self.q, dtype=np.intp)
+        self.y, self.pw, self.dev0, self.llk, self.llf = y, pw, dev0, llk, llf
+        y_arr, llk_arr, llf_arr = np.asarray(y), np.asarray(llk), np.asarray(llf)
+        self.binary = bool(np.all((y_arr == 0.0) | (y_arr == 1.0))
+                           and np.all(llk_arr[y_arr == 0.0] == 0.0)
+                           and np.all(llf_arr[y_arr == 1.0] == 0.0))
+        n, q = self.n, self.q
+        self.eta_a, self.mu_a, self.devres_a = np.empty(n), np.empty(n), np.empty(n)
+        self.w_a, self.ratio_a = np.empty(n), np.empty(n)
+        self.eta_b, self.mu_b, self.devres_b = np.empty(n), np.empty(n), np.empty(n)
+        self.w_b, self.ratio_b = np.empty(n), np.empty(n)
+        self.start_eta, self.start_w, self.start_ratio = np.empty(n), np.empty(n), np.empty(n)
+        self.have_start = False
+        self.u, self.u_new, self.du, self.rhs = (np.empty(q), np.empty(q), np.empty(q),
+                                                 np.empty(q))
+
+    def factor_nnz(self):
+        if self.q1 > 0:
+            return self.q1 * (1 + self.q2) + self.q2 * (self.q2 + 1) // 2
+        return self.Lp[self.q]
+
+    # ------------------------------------------------------------------ response
+    cdef double _respond(self, const double *eta, double *mu, double *devres, double *w,
+                         double *ratio, double *loglik) noexcept nogil:
+        """mu, the deviance residuals, PIRLS's weights and ``(y - mu) / mu_eta`` (the
+        working response less eta - offset) at eta; returns the residuals' sum, and the
+        mu-dependent part of the log-likelihood in loglik."""
+        cdef Py_ssize_t i
+        cdef double e, inv, m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
+        for i in range(self.n):
+            yi = self.y[i]
+            if self.kind == _BINOMIAL_LOGIT:
+                # lme4's quantities and rounding (1 - mu from the clamped mu, V = mu (1 - mu)),
+                # with one exp and, for a 0/1 response, one log; written without branches
+                # on y or on eta's sign, which are unpredictable
+                e = exp(-fabs(eta[i]))
+                inv = 1.0 / (1.0 + e)
+                m = inv if eta[i] >= 0.0 else e * inv
+                if m > 1.0 - EPS:  # lme4's clamp of the logit's inverse
+                    m = 1.0 - EPS
+                elif m < EPS:
+                    m = EPS
+                om = 1.0 - m
+                me = e * inv * inv  # dlogis(eta)
+                if me < EPS:
+                    me = EPS
+                v = m * om
+                if v < EPS:
+                    v = EPS
+                if self.binary:  # y log mu + (1 - y) log(1 - mu) is one of the two logs
+                    lm = log(yi * m + (1.0 - yi) * om)  # exactly m or 1 - m
+                    r = self.dev0[i] - 2.0 * self.pw[i] * lm
+                    ll += (self.llk[i] + self.llf[i]) * lm
+                else:
+                    lm = log(m) if yi != 0.0 or self.llk[i] != 0.0 else 0.0
+                    lom = log(om) if yi != 1.0 or self.llf[i] != 0.0 else 0.0
+                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0)
+                                                           + ((1.0 - yi) * lom if yi != 1.0
+                                                              else 0.0))
+                    ll += self.llk[i] * lm + self.llf[i] * lom
+            else:
+                m = exp(eta[i])
+                lm = eta[i]
+                if m < EPS:
+                    m, lm = EPS, log(EPS)
+                me, v = m, m
+                r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+            mu[i] = m
+            devres[i] = r
+            total += r
+            w[i] = self.pw[i] * me * me / v
+            ratio[i] = (yi - m) / me
+        loglik[0] = ll
+        return total
+
+    # ------------------------------------------------------------------ linear algebra
+    cdef int _factor(self) noexcept nogil:
+        """L of ``P (C + I) P'`` from C's values (Lambda Z'WZ Lambda, + I on the diagonal);
+        sets ldL2. 1 if not positive definite."""
+        cdef Py_ssize_t q = self.q, t, i, p, k, top
+        cdef double d, lki
+        cdef double[::1] Cx = self.Cx, Lx = self.Lx, x = self.x
+        cdef Py_ssize_t[::1] Li = self.Li, cnext = self.cnext
+        if self.q1 > 0:
+            return self._blocked_factor()
+        # up-looking Cholesky (cs_chol): row k of L from its ereach
+        for k in range(q):
+            cnext[k] = self.Lp[k]
+        self.ldL2 = 0.0
+        for k in range(q):
+            top = _ereach(self.Cp, self.Ci, k, self.parent, self.s, self.mark)
+            x[k] = 0.0
+            for p in range(self.Cp[k], self.Cp[k + 1]):
+                if self.Ci[p] <= k:
+                    x[self.Ci[p]] = Cx[p]
+            d = x[k]
+            x[k] = 0.0
+            for t in range(top, q):
+                i = self.s[t]
+                lki = x[i] / Lx[self.Lp[i]]
+                x[i] = 0.0
+                for p in range(self.Lp[i] + 1, cnext[i]):
+                    x[Li[p]] -= Lx[p] * lki
+                d -= lki * lki
+                p = cnext[i]
+                cnext[i] += 1
+                Li[p] = k
+                Lx[p] = lki
+            if not d > 0.0:
+                return 1
+            p = cnext[k]
+            cnext[k] += 1
+            Li[p] = k
+            Lx[p] = sqrt(d)
+            self.ldL2 += 2.0 * log(Lx[p])
+        return 0
+
+    cdef int _blocked_factor(self) noexcept nogil:
+        """:meth:`_factor` for the blocked layout (the permutation is the identity; C's
+        columns below q1 hold only their diagonal)."""
+        cdef int q1 = self.q1, q2 = self.q2, info = 0
+        cdef Py_ssize_t j, p, i
+        cdef double minus_one = -1.0, plus_one = 1.0
+        cdef double *sd = &self.sd[0]
+        cdef double *L21 = &self.L21[0]
+        cdef double *S = &self.S[0]
+        cdef char *upper = b"U"
+        cdef char *trans = b"T"
+        self.ldL2 = 0.0
+        for j in range(q1):
+            sd[j] = sqrt(self.Cx[self.Cp[j + 1] - 1])
+            self.ldL2 += 2.0 * log(sd[j])
+        self.L21[:] = 0.0
+        self.S[:] = 0.0
+        for j in range(q1, q1 + q2):  # column j of C: rows < q1 are A21', the rest A22
+            for p in range(self.Cp[j], self.Cp[j + 1]):
+                i = self.Ci[p]
+                if i < q1:
+                    L21[(j - q1) * q1 + i] = self.Cx[p] / sd[i]
+                else:
+                    S[(j - q1) * q2 + (i - q1)] = self.Cx[p]
+        # S -= L21 L21' on S's lower triangle: the upper triangle of S as Fortran sees it,
+        # with L21 (row-major) Fortran's q1 x q2 matrix L21'
+        dsyrk(upper, trans, &q2, &q1, &minus_one, L21, &q1, &plus_one, S, &q2)
+        dpotrf(upper, &q2, S, &q2, &info)
+        if info != 0:
+            return 1
+        for j in range(q2):
+            self.ldL2 += 2.0 * log(S[j * q2 + j])
+        return 0
+
+    cdef void _forward(self, double *x) noexcept nogil:
+        """x <- L^-1 x (x in the permuted order)."""
+        cdef Py_ssize_t j, p
+        cdef int q1 = self.q1, q2 = self.q2, one = 1
+        cdef double minus_one = -1.0, plus_one = 1.0
+        cdef char *upper = b"U"
+        cdef char *trans = b"T"
+        cdef char *nonunit = b"N"
+        if q1 > 0:  # x1 /= sd, x2 = L22^-1 (x2 - L21 x1)
+            for j in range(q1):
+                x[j] /= self.sd[j]
+            dgemv(trans, &q1, &q2, &minus_one, &self.L21[0], &q1, x, &one, &plus_one,
+                  x + q1, &one)
+            dtrsv(upper, trans, nonunit, &q2, &self.S[0], &q2, x + q1, &one)
+            return
+        for j in range(self.q):
+            x[j] /= self.Lx[self.Lp[j]]
+            for p in range(self.Lp[j] + 1, self.Lp[j + 1]):
+                x[self.Li[p]] -= self.Lx[p] * x[j]
+
+    cdef void _backward(self, double *x) noexcept nogil:
+        """x <- L'^-1 x (x in the permuted order)."""
+        cdef Py_ssize_t j, p
+        cdef int q1 = self.q1, q2 = self.q2, one = 1
+        cdef double minus_one = -1.0, plus_one = 1.0
+        cdef char *upper = b"U"
+        cdef char *notrans = b"N"
+        if q1 > 0:  # x2 = L22'^-1 x2, x1 = (x1 - L21' x2) / sd
+            dtrsv(upper, notrans, notrans, &q2, &self.S[0], &q2, x + q1, &one)
+            dgemv(notrans, &q1, &q2, &minus_one, &self.L21[0], &q1, x + q1, &one,
+                  &plus_one, x, &one)
+            for j in range(q1):
+                x[j] /= self.sd[j]
+            return
+        for j in range(self.q - 1, -1, -1):
+            for p in range(self.Lp[j] + 1, self.Lp[j + 1]):
+                x[j] -= self.Lx[p] * x[self.Li[p]]
+            x[j] /= self.Lx[self.Lp[j]]
+
+    cdef int _step(self, const double *w, const double *ratio, const double *eta,
+                   const double[::1] offset, const double[::1] lam, bint fit_beta) noexcept nogil:
+        """One penalized weighted least squares solve for the working response
+        ``z = eta - offset + ratio``: u_new (and b_new when ``fit_beta``), ldL2. 1 if
+        ``Lambda Z'WZ Lambda + I`` is not positive definite, 2 if the fixed-effects part
+        is not."""
+        cdef Py_ssize_t q = self.q, p_ = self.p, n = self.n, t, i, p, k, j, c, c2
+        cdef double acc, wi, zi, v
+        cdef double[::1] Cx = self.Cx, x = self.x, rhs = self.rhs
+        cdef double *RZX = &self.RZX[0]
+        cdef double *M = &self.M[0]
+        cdef double *b = &self.b_new[0]
+        # C's values: Lambda Z'WZ Lambda (+ I on the diagonal)
+        Cx[:] = 0.0
+        for t in range(self.slot.shape[0]):
+            Cx[self.slot[t]] += self.prod[t] * w[self.obs[t]]
+        for k in range(q):
+            for p in range(self.Cp[k], self.Cp[k + 1]):
+                Cx[p] *= self.lamC[p]
+                if self.Ci[p] == k:
+                    Cx[p] += 1.0
+        # Z'W z (and Z'WX, X'WX, X'W z), in the original order; local pointers, so that
+        # the compiler need not reload the arrays after every store
+        cdef const Py_ssize_t *zp = &self.zp[0]
+        cdef const Py_ssize_t *zj = &self.zj[0]
+        cdef const double *zx = &self.zx[0]
+        cdef const double *X = &self.X[0, 0] if p_ > 0 else NULL
+        cdef double *r = &rhs[0]
+        cdef double *wz = &self.wz[0]
+        cdef const Py_ssize_t *zobs = &self.zobs[0]
+        cdef const Py_ssize_t *zcol = &self.zcol[0]
+        cdef const double *zval = &self.zval[0]
+        cdef double *ZtWX = &self.ZtWX[0]
+        cdef double *Xtwz = &self.Xtwz[0]
+        cdef double *wx = &self.wx[0]
+        cdef double *Xs = &self.Xs[0]
+        cdef double *zs = &self.zs[0]
+        cdef double *row
+        cdef double sw, one_d = 1.0, zero_d = 0.0
+        cdef int pi = <int>p_, ni = <int>n, one_i = 1
+        cdef char *upper = b"U"
+        cdef char *notrans = b"N"
+        rhs[:] = 0.0
+        if fit_beta:
+            self.ZtWX[:] = 0.0
+        for i in range(n):
+            wi = w[i]
+            zi = eta[i] - offset[i] + ratio[i]
+            wz[i] = wi * zi
+            if fit_beta:
+                # W^(1/2) X and W^(1/2) z for BLAS, and Z'WX by rows
+                sw = sqrt(wi)
+                for c in range(p_):
+                    wx[c] = wi * X[i * p_ + c]
+                    Xs[i * p_ + c] = sw * X[i * p_ + c]
+                zs[i] = sw * zi
+                for p in range(zp[i], zp[i + 1]):
+                    row = ZtWX + zj[p] * p_
+                    for c in range(p_):
+                        row[c] += zx[p] * wx[c]
+        for t in range(self.zobs.shape[0]):
+            r[zcol[t]] += zval[t] * wz[zobs[t]]
+        if fit_beta:
+            # X'WX (M's lower triangle: Fortran's upper) and X'W z; W^(1/2) X row-major is
+            # Fortran's p x n matrix (W^(1/2) X)'
+            dsyrk(upper, notrans, &pi, &ni, &one_d, Xs, &pi, &zero_d, M, &pi)
+            dgemv(notrans, &pi, &ni, &one_d, Xs, &pi, zs, &one_i, &zero_d, Xtwz, &one_i)
+        if self._factor() != 0:
+            return 1
+        # cu = L^-1 P Lambda Z'W z
+        for j in range(q):
+            x[j] = lam[self.perm[j]] * rhs[self.perm[j]]
+        self._forward(&x[0])
+        if fit_beta:
+            # RZX = L^-1 P Lambda Z'WX (by columns), then RX'RX = X'WX - RZX'RZX
+            for c in range(p_):
+                for j in range(q):
+                    RZX[c * q + j] = lam[self.perm[j]] * ZtWX[self.perm[j] * p_ + c]
+                self._forward(RZX + c * q)
+            for c in range(p_):
+                acc = Xtwz[c]
+                for j in range(q):
+                    acc -= RZX[c * q + j] * x[j]
+                b[c] = acc
+                for c2 in range(c + 1):
+                    acc = 0.0
+                    for j in range(q):
+                        acc += RZX[c * q + j] * RZX[c2 * q + j]
+                    M[c * p_ + c2] -= acc
+            if _cholesky_packed(M, p_) != 0:
+                return 2
+            # beta = RX^-1 RX'^-1 (X'W z - RZX' cu), then u's right-hand side cu - RZX beta
+            for c in range(p_):
+                acc = b[c]
+                for c2 in range(c):
+                    acc -= M[c * p_ + c2] * b[c2]
+                b[c] = acc / M[c * p_ + c]
+            for c in range(p_ - 1, -1, -1):
+                acc = b[c]
+                for c2 in range(c + 1, p_):
+                    acc -= M[c2 * p_ + c] * b[c2]
+                b[c] = acc / M[c * p_ + c]
+            for c in range(p_):
+                for j in range(q):
+                    x[j] -= RZX[c * q + j] * b[c]
+        self._backward(&x[0])
+        for j in range(q):
+            self.u_new[self.perm[j]] = x[j]
+            x[j] = 0.0
+        return 0
+
+    cdef void _linpred(self, const double[::1] offset, const double[::1] lam,
+                       const double[::1] u, const double *b, bint fit_beta,
+                       double *eta) noexcept nogil:
+        """eta = offset + Z Lambda u (+ X b)."""
+        cdef Py_ssize_t i, p, c
+        cdef double acc, xb
+        for i in range(self.n):
+            acc = offset[i]
+            for p in range(self.zp[i], self.zp[i + 1]):
+                acc += self.zx[p] * lam[self.zj[p]] * u[self.zj[p]]
+            if fit_beta:
+                xb = 0.0
+                for c in range(self.p):
+                    xb += self.X[i, c] * b[c]
+                acc += xb
+            eta[i] = acc
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, double[::1] lam, const double[::1] offset, const double[::1] eta_start,
+            int maxit, double tol, double[::1] eta, bint fit_beta=False):
+        """PIRLS from ``eta_start`` (u = 0, and beta = 0 when ``fit_beta``) at the term
+        scales ``lam``. With ``fit_beta`` beta is estimated with u (lme4's nAGQ = 0);
+        otherwise its contribution is in ``offset``. The conditional modes and the state
+        at them are left in this workspace (``eta`` receives the linear predictor).
+        Returns one of OK, NOT_POSITIVE_DEFINITE, FIXED_NOT_POSITIVE_DEFINITE,
+        HALVING_FAILED, NOT_CONVERGED."""
+        cdef Py_ssize_t q = self.q, n = self.n, p_ = self.p, k, p, j, i
+        cdef int it, halvings, status = _NOT_CONVERGED, cur, trial, info
+        cdef double oldpdev = np.inf, pdev = 0.0, step, uu, dev, ll = 0.0, ll_try = 0.0
+        cdef double[::1] u = self.u, u_new = self.u_new, du = self.du
+        cdef double[::1] bb = self.b, b_new = self.b_new, db = self.db
+        # two sets of response buffers (the current point and the trial point), swapped
+        # on acceptance; the set numbered 2 is the start's, kept between calls
+        cdef double *E[3]
+        cdef double *MU[3]
+        cdef double *DR[3]
+        cdef double *W[3]
+        cdef double *R[3]
+        if fit_beta and p_ == 0:
+            fit_beta = False
+        E[0], E[1], E[2] = &self.eta_a[0], &self.eta_b[0], &self.start_eta[0]
+        MU[0], MU[1], MU[2] = &self.mu_a[0], &self.mu_b[0], &self.mu_b[0]
+        DR[0], DR[1], DR[2] = &self.devres_a[0], &self.devres_b[0], &self.devres_b[0]
+        W[0], W[1], W[2] = &self.w_a[0], &self.w_b[0], &self.start_w[0]
+        R[0], R[1], R[2] = &self.ratio_a[0], &self.ratio_b[0], &self.start_ratio[0]
+        with nogil:
+            for k in range(q):
+                for p in range(self.Cp[k], self.Cp[k + 1]):
+                    self.lamC[p] = lam[self.cr[p]] * lam[self.cc[p]]
+            # the weights at the start depend on eta_start alone: computed once for it
+            if not self.have_start or memcmp(E[2], &eta_start[0], n * sizeof(double)) != 0:
+                memcpy(E[2], &eta_start[0], n * sizeof(double))
+                self._respond(E[2], MU[2], DR[2], W[2], R[2], &ll)
+                self.have_start = True
+            cur, trial = 2, 0
+            u[:] = 0.0
+            bb[:] = 0.0
+            b_new[:] = 0.0
+            for it in range(1, maxit + 1):
+                self.iterations = it
+                info = self._step(W[cur], R[cur], E[cur], offset, lam, fit_beta)
+                if info != 0:
+                    status = (_NOT_POSITIVE_DEFINITE if info == 1
+                              else _FIXED_NOT_POSITIVE_DEFINITE)
+                    break
+                for j in range(q):
+                    du[j] = u_new[j] - u[j]
+                for j in range(p_):
+                    db[j] = b_new[j] - bb[j]
+                step = 1.0
+                self._linpred(offset, lam, u_new, &b_new[0], fit_beta, E[trial])
+                uu = 0.0
+                for j in range(q):
+                    uu += u_new[j] * u_new[j]
+                dev = self._respond(E[trial], MU[trial], DR[trial], W[trial], R[trial],
+                                    &ll_try)
+                pdev = dev + uu
+                if isfinite(oldpdev):
+                    halvings = 0
+                    while not (pdev <= oldpdev) and halvings < 10:
+                        step /= 2.0
+                        for j in range(q):
+                            u_new[j] = u[j] + step * du[j]
+                        for j in range(p_):
+                            b_new[j] = bb[j] + step * db[j]
+                        self._linpred(offset, lam, u_new, &b_new[0], fit_beta, E[trial])
+                        uu = 0.0
+                        for j in range(q):
+                            uu += u_new[j] * u_new[j]
+                        dev = self._respond(E[trial], MU[trial], DR[trial], W[trial],
+                                            R[trial], &ll_try)
+                        pdev = dev + uu
+                        halvings += 1
+                    if not isfinite(pdev) or pdev - oldpdev > tol:
+                        status = _HALVING_FAILED
+                        break
+                for j in range(q):
+                    u[j] = u_new[j]
+                for j in range(p_):
+                    bb[j] = b_new[j]
+                cur, trial = trial, (1 - trial if cur == 2 else cur)
+                ll = ll_try
+                if fabs((oldpdev - pdev) / pdev) < tol:
+                    status = _OK
+                    break
+                oldpdev = pdev
+            memcpy(&eta[0], E[cur], n * sizeof(double))
+        self.final = cur
+        self.pdev, self.loglik = pdev, ll
+        return status
+
+    def response(self, const double[::1] eta):
+        """The response pass alone at eta (for tests): (sum of the deviance residuals, the
+        log-likelihood part, mu, the residuals, the weights, (y - mu) / mu_eta)."""
+        out = [np.empty(self.n) for _ in range(4)]
+        cdef double[::1] mu = out[0], devres = out[1], w = out[2], ratio = out[3]
+        cdef double total, ll = 0.0
+        total = self._respond(&eta[0], &mu[0], &devres[0], &w[0], &ratio[0], &ll)
+        return (total, ll, *out)
+
+    def state(self):
+        """(u, beta, mu, deviance residuals, diag(L) in the original order of the
+        effects), as new arrays (beta: the last estimated, with ``fit_beta``)."""
+        cdef Py_ssize_t j
+        L_diag_arr = np.empty(self.q)
+        cdef double[::1] L_diag = L_diag_arr
+        if self.q1 > 0:
+            for j in range(self.q1):
+                L_diag[j] = self.sd[j]
+            for j in range(self.q2):
+                L_diag[self.q1 + j] = self.S[j * self.q2 + j]
+        else:
+            for j in range(self.q):
+                L_diag[self.perm[j]] = self.Lx[self.Lp[j]]
+        if self.final == 0:
+            mu, devres = np.asarray(self.mu_a).copy(), np.asarray(self.devres_a).copy()
+        else:
+            mu, devres = np.asarray(self.mu_b).copy(), np.asarray(self.devres_b).copy()
+        return (np.asarray(self.u).copy(), np.asarray(self.b)[: self.p].copy(), mu, devres,
+                L_diag_arr)

@@ -1,0 +1,142 @@
+"""Set-up of the compiled PIRLS loop (``pylmer._pirls``) for scalar random-effects terms.
+
+With every term scalar, Lambda is diagonal and ``Lambda Z'WZ Lambda + I`` has the pattern
+of Z'Z whatever theta and the weights are. This module builds, once per model, what the
+compiled loop needs: Z by rows, the upper triangle C of the permuted pattern (the
+permutation is the one the workspace's factorization chose: CHOLMOD's fill-reducing
+ordering, or the identity of the blocked factor), and for every observation the pairs of
+its non-zeros with their slot in C. The loop then runs a whole PIRLS without Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sps
+
+try:  # pragma: no branch
+    from . import _pirls
+
+    OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
+    HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED
+    FIXED_NOT_POSITIVE_DEFINITE = _pirls.FIXED_NOT_POSITIVE_DEFINITE
+except ImportError:  # pragma: no cover - a source tree that was never built
+    _pirls = None
+    OK, NOT_POSITIVE_DEFINITE, HALVING_FAILED, NOT_CONVERGED = 0, 1, 2, 3
+    FIXED_NOT_POSITIVE_DEFINITE = 4
+
+__all__ = ["build", "kind_of", "MAX_FACTOR_FLOPS", "OK", "NOT_POSITIVE_DEFINITE",
+           "FIXED_NOT_POSITIVE_DEFINITE", "HALVING_FAILED", "NOT_CONVERGED"]
+
+# The loop's sparse Cholesky is simplicial and scalar: where the factor needs more
+# multiply-adds than this (the sum of its squared column counts), the workspace's own
+# factorization (supernodal CHOLMOD, or the blocked factor with BLAS) is kept.
+MAX_FACTOR_FLOPS = 2e6
+
+_KINDS = {("binomial", "logit"): 1, ("poisson", "log"): 2}
+
+
+def kind_of(family) -> int | None:
+    """The compiled loop's code for a family, or None where it has no loop."""
+    return _KINDS.get((family.family, family.link.name))
+
+
+def build(ws, response):
+    """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, diagonal Lambda, its X)
+    and the ``_Response`` of a binomial(logit) or poisson(log) model; None where the
+    compiled loop does not apply (not built, another family, a term that is not scalar, or
+    a factor too dense for it)."""
+    kind = kind_of(response.family)
+    if _pirls is None or kind is None or not ws.diagonal:
+        return None
+    q, n = ws.q, ws.n
+    perm = np.ascontiguousarray(ws.perm(), dtype=np.intp)
+    pinv = np.empty(q, dtype=np.intp)
+    pinv[perm] = np.arange(q)
+    C, rows, cols = _upper_pattern(ws.ZtZ, pinv)
+    kernel_args = (np.ascontiguousarray(C.indptr, dtype=np.intp),
+                   np.ascontiguousarray(C.indices, dtype=np.intp))
+    # the workspace's blocked factor with a dense L21 (VerbAgg) stays blocked: its
+    # Schur complement is one BLAS call, where a scalar sparse factor is much slower
+    chol = getattr(ws, "chol", None)
+    q1 = chol.q1 if getattr(chol, "backend", None) == "blocked" \
+        and chol.method == "dense" else 0
+    if q1 == 0:
+        _, Lp = _pirls.symbolic(*kernel_args)
+        counts = np.diff(Lp).astype(float)
+        if float(np.sum(counts * counts)) > MAX_FACTOR_FLOPS:
+            return None
+    obs, slot, prod = _pair_slots(ws.Zt, C, pinv)
+    Zt = ws.Zt  # CSC: column i holds observation i's non-zeros
+    # Z'W z's terms, in the same interleaved order
+    z_terms = _interleaved(np.repeat(np.arange(n), np.diff(Zt.indptr)), Zt.indices,
+                           Zt.data)
+    if response.kind == "binomial":
+        llk, llf = response._aic_k, response._aic_f
+    else:
+        llk, llf = response.pw, np.zeros(n)
+    return _pirls.ScalarPirls(
+        kind, Zt.indptr.astype(np.intp), Zt.indices.astype(np.intp),
+        np.ascontiguousarray(Zt.data, dtype=float), *z_terms, obs, slot, prod, *kernel_args,
+        rows, cols, perm, *(np.ascontiguousarray(a, dtype=float)
+                            for a in (response.y, response.pw, response._dev0, llk, llf)),
+        np.ascontiguousarray(ws.X, dtype=float), q1=q1)
+
+
+def _upper_pattern(ZtZ: sps.csc_matrix, pinv: np.ndarray):
+    """C, the upper triangle of ``P Z'Z P'`` (CSC, sorted), and the original row and column
+    of each of its entries."""
+    q = ZtZ.shape[0]
+    r = ZtZ.indices.astype(np.intp)
+    c = np.repeat(np.arange(q, dtype=np.intp), np.diff(ZtZ.indptr))
+    keep = pinv[r] <= pinv[c]
+    r, c = r[keep], c[keep]
+    order = np.lexsort((pinv[r], pinv[c]))  # by permuted column, then row
+    r, c = r[order], c[order]
+    C = sps.csc_matrix((np.ones(len(r)), (pinv[r], pinv[c])), shape=(q, q))
+    C.sort_indices()
+    if C.nnz != len(r):  # pragma: no cover - Z'Z's pattern has no duplicates
+        raise AssertionError("duplicate entries in the pattern of Z'Z")
+    return C, r, c
+
+
+def _pair_slots(Zt: sps.csc_matrix, C: sps.csc_matrix, pinv: np.ndarray):
+    """For each observation, each pair (a, b) of its non-zeros with a before b in the
+    permuted order (and a = b): the observation, the slot of (a, b) in C and z_a z_b."""
+    q = C.shape[0]
+    keys = np.repeat(np.arange(q, dtype=np.int64), np.diff(C.indptr)) * q + C.indices
+    counts = np.diff(Zt.indptr)
+    obs, slot, prod = [], [], []
+    for k in np.unique(counts):
+        if k == 0:
+            continue
+        cols = np.flatnonzero(counts == k)
+        at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
+        pos, vals = pinv[Zt.indices[at]], Zt.data[at]
+        for a in range(k):
+            for b in range(k):
+                take = pos[:, a] <= pos[:, b]
+                if a != b:
+                    take &= pos[:, a] != pos[:, b]
+                obs.append(cols[take])
+                slot.append(np.searchsorted(keys, pos[take, b].astype(np.int64) * q
+                                            + pos[take, a]))
+                prod.append(vals[take, a] * vals[take, b])
+    return _interleaved(np.concatenate(obs), np.concatenate(slot), np.concatenate(prod))
+
+
+def _interleaved(obs, target, value):
+    """Scatter-add terms ``out[target] += value * w[obs]`` reordered by (how many earlier
+    terms share the target, target).
+
+    Each target still sums its terms in observation order, so the sums are the same; but
+    consecutive additions go to different targets instead of waiting on each other (in
+    observation order a level's observations often follow one another)."""
+    order = np.lexsort((obs, target))
+    starts = np.flatnonzero(np.r_[True, np.diff(target[order]) != 0])
+    rank = np.empty(len(target), dtype=np.int64)
+    rank[order] = np.arange(len(target)) - np.repeat(starts,
+                                                     np.diff(np.r_[starts, len(target)]))
+    order = np.lexsort((target, rank))
+    return (np.ascontiguousarray(obs[order], dtype=np.intp),
+            np.ascontiguousarray(target[order], dtype=np.intp),
+            np.ascontiguousarray(value[order], dtype=float))

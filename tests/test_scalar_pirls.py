@@ -1,0 +1,152 @@
+"""The compiled PIRLS loop for scalar terms (pylmer._pirls, set up by pylmer.scalar_pirls)
+against the NumPy PIRLS it replaces, and its parts against mathematics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pylmer import (
+    _pirls,  # noqa: F401 - built by pip install
+    binomial,
+    glFormula,
+    load_dataset,
+)
+from pylmer.family import get_family
+from pylmer.pirls import GlmerDevfun, PirlsError
+from pylmer.scalar_pirls import _interleaved, build
+
+MODELS = {
+    # the workspace's blocked factor with a dense L21: the loop keeps that layout
+    "verbagg": ("r2 ~ Anger + Gender + btype + situ + (1|id) + (1|item)", "VerbAgg",
+                "binomial", "blocked"),
+    # CHOLMOD's fill-reducing permutation, the loop's own sparse factor
+    "grouseticks": ("TICKS ~ YEAR + scale(HEIGHT) + (1|BROOD) + (1|INDEX) + (1|LOCATION)",
+                    "grouseticks", "poisson", "sparse"),
+    # a small model (dense workspace): the identity permutation
+    "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+             "binomial", "sparse"),
+}
+
+
+def _devfuns(name, nAGQ):
+    formula, data, family, _ = MODELS[name]
+    fam = get_family(family)
+    lf = glFormula(formula, load_dataset(data), family=fam)
+    return (GlmerDevfun(lf, fam, nAGQ=nAGQ),
+            GlmerDevfun(lf, fam, nAGQ=nAGQ, compiled_loop=False))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("nAGQ", [0, 1])
+def test_compiled_pirls_equals_numpy_pirls(name, nAGQ):
+    """Same conditional modes, beta, deviance, log-determinant and diag(L), at the start
+    and away from it (nAGQ = 0: beta estimated with u; 1: beta fixed)."""
+    compiled, plain = _devfuns(name, nAGQ)
+    assert compiled._scalar is not None and plain._scalar is None
+    np.testing.assert_allclose(compiled.beta0, plain.beta0, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(compiled.lp0, plain.lp0, rtol=1e-10, atol=1e-11)
+    for k in range(3):
+        theta = compiled.theta0 * (1.0 + 0.4 * k) + 0.1 * k
+        pars = theta if nAGQ == 0 else np.concatenate([theta, compiled.beta0 * (1 - 0.2 * k)])
+        a, b = compiled(pars), plain(pars)
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        sa, sb = compiled.state, plain.state
+        assert sa.iterations == sb.iterations
+        for field in ("u", "beta", "eta", "mu", "devres"):
+            np.testing.assert_allclose(getattr(sa, field), getattr(sb, field), rtol=1e-9,
+                                       atol=1e-11, err_msg=field)
+        np.testing.assert_allclose(sa.ldL2, sb.ldL2, rtol=1e-12)
+        np.testing.assert_allclose(sa.pdev, sb.pdev, rtol=1e-12)
+        L_diag = sb.L_diag if sb.L_diag is not None else plain.ws.L_diagonal()
+        np.testing.assert_allclose(sa.L_diag, L_diag, rtol=1e-11)
+        # the aic from the loop's log-likelihood sum is the family's
+        np.testing.assert_allclose(sa.aic, plain.response.aic(sb.mu, sb.devres), rtol=1e-12)
+
+
+def test_factor_layout_follows_the_workspace():
+    """The blocked layout where the workspace factors blocked with a dense L21; otherwise
+    the sparse factor, whose pattern under CHOLMOD's permutation is CHOLMOD's."""
+    for name, (_, _, _, layout) in MODELS.items():
+        devfun, _ = _devfuns(name, 1)
+        ws, loop = devfun.ws, devfun._scalar
+        if layout == "blocked":
+            assert ws.chol.backend == "blocked"
+            q1, q2 = ws.chol.q1, ws.q - ws.chol.q1
+            assert loop.factor_nnz() == q1 * (1 + q2) + q2 * (q2 + 1) // 2
+        elif ws.chol is not None:
+            assert ws.chol.backend == "cholmod"
+            assert loop.factor_nnz() == ws.chol.factor_nnz()
+
+
+def test_interleaved_scatter_sums_like_bincount():
+    """Reordered scatter-add terms still give every target its sum, in the same order."""
+    rng = np.random.default_rng(3)
+    obs = np.repeat(np.arange(200), 3)
+    target = rng.integers(0, 17, obs.size)
+    value = rng.standard_normal(obs.size)
+    w = rng.uniform(0.5, 2.0, 200)
+    o, t, v = _interleaved(obs, target, value)
+    assert sorted(zip(o, t, v)) == sorted(zip(obs, target, value))
+    out = np.zeros(17)
+    for oi, ti, vi in zip(o, t, v):
+        out[ti] += vi * w[oi]
+    np.testing.assert_array_equal(out, np.bincount(target, weights=value * w[obs],
+                                                   minlength=17))
+    # consecutive terms go to different targets while every target still has terms
+    assert np.all(t[1:17] != t[:16])
+
+
+def test_no_loop_where_it_does_not_apply():
+    """Other families and links, and random slopes, keep the NumPy PIRLS."""
+    cbpp = load_dataset("cbpp")
+    lf = glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                   family="binomial")
+    devfun = GlmerDevfun(lf, binomial(link="probit"))
+    assert devfun._scalar is None
+    sleep = load_dataset("sleepstudy").assign(y=lambda d: (d.Reaction > 300).astype(float))
+    lf = glFormula("y ~ Days + (Days | Subject)", sleep, family="binomial")
+    devfun = GlmerDevfun(lf, get_family("binomial"))
+    assert not devfun.ws.diagonal and devfun._scalar is None
+    assert build(devfun.ws, devfun.response) is None
+
+
+def test_compiled_pirls_errors_are_lme4s():
+    """Non-convergence within maxit raises pwrssUpdate's error, as the NumPy loop does."""
+    compiled, plain = _devfuns("grouseticks", 1)
+    pars = np.concatenate([compiled.theta0 * 3.0, compiled.beta0 + 2.0])
+    for devfun in (compiled, plain):
+        devfun.maxit = 1
+        with pytest.raises(PirlsError, match="pwrssUpdate did not converge in 1 iterations"):
+            devfun(pars)
+
+
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_response_pass_equals_the_family_with_lme4s_clamps(family):
+    """The loop's response pass (one exp and at most two logs per observation) against
+    the family's own functions, far into the tails where lme4 clamps mu and mu_eta."""
+    fam = get_family(family)
+    rng = np.random.default_rng(17)
+    n = 400
+    data = load_dataset("cbpp").iloc[np.zeros(n, dtype=int)].reset_index(drop=True)
+    data["herd"] = np.repeat(np.arange(40), 10).astype(str)
+    data["y"] = (rng.integers(0, 2, n) if family == "binomial"
+                 else rng.poisson(3.0, n)).astype(float)
+    lf = glFormula("y ~ 1 + (1 | herd)", data, family=fam)
+    devfun = GlmerDevfun(lf, fam, nAGQ=1)
+    eta = np.concatenate([rng.normal(0, 3, n - 6), [-40.0, 40.0, -36.5, 36.5, 30.0, -30.0]])
+    if family == "poisson":
+        eta = np.clip(eta, -50, 6)
+    total, ll, mu, devres, w, ratio = devfun._scalar.response(np.ascontiguousarray(eta))
+    link, y, pw = fam.link, devfun.y, devfun.pw
+    mu_expected = link.linkinv_lme4(eta)
+    mu_eta = link.mu_eta_lme4(eta)
+    np.testing.assert_allclose(mu, mu_expected, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(w, pw * mu_eta**2 / fam.variance_lme4(mu_expected),
+                               rtol=1e-13, atol=0)
+    np.testing.assert_allclose(ratio, (y - mu_expected) / mu_eta, rtol=1e-13, atol=1e-13)
+    expected = fam.dev_resids(y, mu_expected, pw)
+    np.testing.assert_allclose(devres, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(total, expected.sum(), rtol=1e-12)
+    np.testing.assert_allclose(devfun.response.aic_from_loglik(ll),
+                               devfun.response.aic(mu_expected, expected), rtol=1e-12)
