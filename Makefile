@@ -42,7 +42,8 @@ $(PY):
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
-$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_glmkernels.pyx | $(PY)
+$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_glmkernels.pyx \
+		pylmer/_pirls.pyx | $(PY)
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PY) -m pip install -e '.[test]'
 	touch $@
