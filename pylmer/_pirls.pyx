@@ -141,6 +141,10 @@ cdef class ScalarPirls:
     # the response
     cdef const double[::1] y, pw, dev0, llk, llf
     cdef bint binary  # every y is 0 or 1 (and so is each log-likelihood coefficient's use)
+    # the vectorized response pass (many observations): its buffers, as arrays for NumPy
+    cdef bint vector
+    cdef object vt_arr, ve_arr, vx_arr, vx2_arr
+    cdef double[::1] vt, ve, vx, vx2
     cdef double[::1] eta_a, mu_a, devres_a, w_a, ratio_a
     cdef double[::1] eta_b, mu_b, devres_b, w_b, ratio_b
     cdef double[::1] start_eta, start_w, start_ratio
@@ -160,8 +164,7 @@ cdef class ScalarPirls:
     cdef double[::1] sd, L21, S
 
     def __init__(self, int kind, zp, zj, zx, zobs, zcol, zval, obs, slot, prod, Cp, Ci,
-                 cr, cc, perm,
-                 y, pw, dev0, llk, llf, X, int q1=0):
+                 cr, cc, perm, y, pw, dev0, llk, llf, X, int q1=0, bint vector=False):
         self.kind = kind
         self.X, self.p = X, X.shape[1]
         p = max(self.p, 1)
@@ -189,6 +192,10 @@ cdef class ScalarPirls:
         self.mark = np.zeros(self.q, dtype=np.intp)
         self.y, self.pw, self.dev0, self.llk, self.llf = y, pw, dev0, llk, llf
         y_arr, llk_arr, llf_arr = np.asarray(y), np.asarray(llk), np.asarray(llf)
+        self.vector = vector
+        self.vt_arr, self.ve_arr = np.empty(len(y)), np.empty(len(y))
+        self.vx_arr, self.vx2_arr = np.empty(len(y)), np.empty(len(y))
+        self.vt, self.ve, self.vx, self.vx2 = self.vt_arr, self.ve_arr, self.vx_arr, self.vx2_arr
         self.binary = bool(np.all((y_arr == 0.0) | (y_arr == 1.0))
                            and np.all(llk_arr[y_arr == 0.0] == 0.0)
                            and np.all(llf_arr[y_arr == 1.0] == 0.0))
@@ -213,6 +220,8 @@ cdef class ScalarPirls:
         """mu, the deviance residuals, PIRLS's weights and ``(y - mu) / mu_eta`` (the
         working response less eta - offset) at eta; returns the residuals' sum, and the
         mu-dependent part of the log-likelihood in loglik."""
+        if self.vector:
+            return self._respond_vector(eta, mu, devres, w, ratio, loglik)
         cdef Py_ssize_t i
         cdef double e, inv, m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
         for i in range(self.n):
@@ -259,6 +268,79 @@ cdef class ScalarPirls:
             total += r
             w[i] = self.pw[i] * me * me / v
             ratio[i] = (yi - m) / me
+        loglik[0] = ll
+        return total
+
+    cdef double _respond_vector(self, const double *eta, double *mu, double *devres,
+                                double *w, double *ratio, double *loglik) noexcept nogil:
+        """:meth:`_respond` for many observations: the same quantities, with NumPy's
+        vectorized exp and log (several times faster than the C library's one value at a
+        time) between compiled passes that do the rest."""
+        cdef Py_ssize_t i, n = self.n
+        cdef double *t = &self.vt[0]
+        cdef double *ev = &self.ve[0]
+        cdef double *x = &self.vx[0]
+        cdef double *x2 = &self.vx2[0]
+        cdef double e, inv, m, om, me, v, yi, lm, lom, r, total = 0.0, ll = 0.0
+        cdef bint binomial = self.kind == _BINOMIAL_LOGIT
+        for i in range(n):
+            t[i] = -fabs(eta[i]) if binomial else eta[i]
+        with gil:
+            np.exp(self.vt_arr, out=self.ve_arr)
+        for i in range(n):
+            yi = self.y[i]
+            e = ev[i]
+            if binomial:  # as in _respond
+                inv = 1.0 / (1.0 + e)
+                m = inv if eta[i] >= 0.0 else e * inv
+                if m > 1.0 - EPS:
+                    m = 1.0 - EPS
+                elif m < EPS:
+                    m = EPS
+                om = 1.0 - m
+                me = e * inv * inv
+                if me < EPS:
+                    me = EPS
+                v = m * om
+                if v < EPS:
+                    v = EPS
+                if self.binary:
+                    x[i] = yi * m + (1.0 - yi) * om
+                else:
+                    x[i], x2[i] = m, om
+            else:
+                m = e
+                if m < EPS:
+                    m = EPS
+                me, v = m, m
+                lm = eta[i] if e >= EPS else log(EPS)
+                r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                devres[i] = r
+                total += r
+            mu[i] = m
+            w[i] = self.pw[i] * me * me / v
+            ratio[i] = (yi - m) / me
+        if binomial:
+            with gil:
+                np.log(self.vx_arr, out=self.vx_arr)
+                if not self.binary:
+                    np.log(self.vx2_arr, out=self.vx2_arr)
+            for i in range(n):
+                yi = self.y[i]
+                if self.binary:
+                    lm = x[i]
+                    r = self.dev0[i] - 2.0 * self.pw[i] * lm
+                    ll += (self.llk[i] + self.llf[i]) * lm
+                else:
+                    lm, lom = x[i], x2[i]
+                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0)
+                                                           + ((1.0 - yi) * lom if yi != 1.0
+                                                              else 0.0))
+                    ll += (self.llk[i] * lm if self.llk[i] != 0.0 else 0.0) + (
+                        self.llf[i] * lom if self.llf[i] != 0.0 else 0.0)
+                devres[i] = r
+                total += r
         loglik[0] = ll
         return total
 
@@ -533,6 +615,8 @@ cdef class ScalarPirls:
         DR[0], DR[1], DR[2] = &self.devres_a[0], &self.devres_b[0], &self.devres_b[0]
         W[0], W[1], W[2] = &self.w_a[0], &self.w_b[0], &self.start_w[0]
         R[0], R[1], R[2] = &self.ratio_a[0], &self.ratio_b[0], &self.start_ratio[0]
+        # NumPy's exp (the vectorized response pass) overflows to inf quietly, as libm's
+        errors = np.seterr(over="ignore") if self.vector else None
         with nogil:
             for k in range(q):
                 for p in range(self.Cp[k], self.Cp[k + 1]):
@@ -595,6 +679,8 @@ cdef class ScalarPirls:
                     break
                 oldpdev = pdev
             memcpy(&eta[0], E[cur], n * sizeof(double))
+        if errors is not None:
+            np.seterr(**errors)
         self.final = cur
         self.pdev, self.loglik = pdev, ll
         return status
