@@ -11,10 +11,10 @@ from pylmer import (
     binomial,
     glFormula,
     load_dataset,
+    scalar_pirls,
 )
 from pylmer.family import get_family
 from pylmer.pirls import GlmerDevfun, PirlsError
-from pylmer import scalar_pirls
 from pylmer.scalar_pirls import _interleaved, build
 
 MODELS = {
