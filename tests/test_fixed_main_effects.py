@@ -10,7 +10,6 @@ import pytest
 from reference_data import load_json, model_ids
 
 from pylmer import lFormula, lmer, load_dataset
-from pylmer.exceptions import RankDeficiencyWarning
 from pylmer.design.fixed import (
     _factor_contrasts,
     _main_effects,
@@ -18,6 +17,7 @@ from pylmer.design.fixed import (
     fixed_design,
     r_column_names,
 )
+from pylmer.exceptions import RankDeficiencyWarning
 from pylmer.formula.bars import parse_mixed_formula
 
 
