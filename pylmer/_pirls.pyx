@@ -160,7 +160,7 @@ cdef class ScalarPirls:
     cdef public int iterations
     # the blocked factor (q1 > 0): sqrt of the leading diagonal, L21 (q2 x q1, row-major)
     # and the dense rest S (q2 x q2, its lower triangle row-major)
-    cdef int q1, q2
+    cdef readonly int q1, q2
     cdef double[::1] sd, L21, S
 
     def __init__(self, int kind, zp, zj, zx, zobs, zcol, zval, obs, slot, prod, Cp, Ci,
@@ -206,6 +206,7 @@ cdef class ScalarPirls:
         self.w_b, self.ratio_b = np.empty(n), np.empty(n)
         self.start_eta, self.start_w, self.start_ratio = np.empty(n), np.empty(n), np.empty(n)
         self.have_start = False
+        self.final = -1
         self.u, self.u_new, self.du, self.rhs = (np.empty(q), np.empty(q), np.empty(q),
                                                  np.empty(q))
 
@@ -598,6 +599,10 @@ cdef class ScalarPirls:
         HALVING_FAILED, NOT_CONVERGED."""
         cdef Py_ssize_t q = self.q, n = self.n, p_ = self.p, k, p, j, i
         cdef int it, halvings, status = _NOT_CONVERGED, cur, trial, info
+        if lam.shape[0] != q or offset.shape[0] != n or eta_start.shape[0] != n \
+                or eta.shape[0] != n:
+            raise ValueError("run(): lam needs one value per random effect, offset, "
+                             "eta_start and eta one per observation")
         cdef double oldpdev = np.inf, pdev = 0.0, step, uu, dev, ll = 0.0, ll_try = 0.0
         cdef double[::1] u = self.u, u_new = self.u_new, du = self.du
         cdef double[::1] bb = self.b, b_new = self.b_new, db = self.db
@@ -681,13 +686,15 @@ cdef class ScalarPirls:
             memcpy(&eta[0], E[cur], n * sizeof(double))
         if errors is not None:
             np.seterr(**errors)
-        self.final = cur
+        self.final = cur if status == _OK else -1
         self.pdev, self.loglik = pdev, ll
         return status
 
     def response(self, const double[::1] eta):
         """The response pass alone at eta (for tests): (sum of the deviance residuals, the
         log-likelihood part, mu, the residuals, the weights, (y - mu) / mu_eta)."""
+        if eta.shape[0] != self.n:
+            raise ValueError("response(): eta needs one value per observation")
         out = [np.empty(self.n) for _ in range(4)]
         cdef double[::1] mu = out[0], devres = out[1], w = out[2], ratio = out[3]
         cdef double total, ll = 0.0
@@ -698,6 +705,8 @@ cdef class ScalarPirls:
         """(u, beta, mu, deviance residuals, diag(L) in the original order of the
         effects), as new arrays (beta: the last estimated, with ``fit_beta``)."""
         cdef Py_ssize_t j
+        if self.final < 0:
+            raise RuntimeError("state(): no PIRLS has converged in this workspace")
         L_diag_arr = np.empty(self.q)
         cdef double[::1] L_diag = L_diag_arr
         if self.q1 > 0:

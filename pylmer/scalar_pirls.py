@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sps
 
+from .linalg.pls import structural_pattern
+
 try:  # pragma: no branch
     from . import _pirls
 
@@ -58,7 +60,11 @@ def build(ws, response):
     perm = np.ascontiguousarray(ws.perm(), dtype=np.intp)
     pinv = np.empty(q, dtype=np.intp)
     pinv[perm] = np.arange(q)
-    C, rows, cols = _upper_pattern(ws.ZtZ, pinv)
+    # every product of Z's stored entries has a slot (those that cancel in Z'Z too), and
+    # every diagonal entry (a level whose column of Z is zero still gets its + 1)
+    pattern = sps.csc_matrix(structural_pattern(ws.Zt) + sps.identity(q, format="csc"))
+    pattern.sort_indices()
+    C, rows, cols = _upper_pattern(pattern, pinv)
     kernel_args = (np.ascontiguousarray(C.indptr, dtype=np.intp),
                    np.ascontiguousarray(C.indices, dtype=np.intp))
     # the workspace's blocked factor with a dense L21 (VerbAgg) stays blocked: its
@@ -66,6 +72,8 @@ def build(ws, response):
     chol = getattr(ws, "chol", None)
     q1 = chol.q1 if getattr(chol, "backend", None) == "blocked" \
         and chol.method == "dense" else 0
+    if q1 and np.any(np.diff(C.indptr)[:q1] != 1):  # the leading block must be diagonal
+        q1 = 0
     if q1 == 0:
         _, Lp = _pirls.symbolic(*kernel_args)
         counts = np.diff(Lp).astype(float)
@@ -123,9 +131,13 @@ def _pair_slots(Zt: sps.csc_matrix, C: sps.csc_matrix, pinv: np.ndarray):
                 take = pos[:, a] <= pos[:, b]
                 if a != b:
                     take &= pos[:, a] != pos[:, b]
+                key = pos[take, b].astype(np.int64) * q + pos[take, a]
+                at = np.searchsorted(keys, key)
+                if np.any(at >= len(keys)) or np.any(keys[np.minimum(at, len(keys) - 1)]
+                                                     != key):  # pragma: no cover
+                    raise AssertionError("a product of Z's entries has no slot in C")
                 obs.append(cols[take])
-                slot.append(np.searchsorted(keys, pos[take, b].astype(np.int64) * q
-                                            + pos[take, a]))
+                slot.append(at)
                 prod.append(vals[take, a] * vals[take, b])
     return _interleaved(np.concatenate(obs), np.concatenate(slot), np.concatenate(prod))
 

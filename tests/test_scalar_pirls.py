@@ -4,6 +4,7 @@ against the NumPy PIRLS it replaces, and its parts against mathematics."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pylmer import (
@@ -14,6 +15,7 @@ from pylmer import (
     scalar_pirls,
 )
 from pylmer.family import get_family
+from pylmer.linalg import pls
 from pylmer.pirls import GlmerDevfun, PirlsError
 from pylmer.scalar_pirls import _interleaved, build
 
@@ -72,12 +74,65 @@ def test_factor_layout_follows_the_workspace():
         devfun, _ = _devfuns(name, 1)
         ws, loop = devfun.ws, devfun._scalar
         if layout == "blocked":
-            assert ws.chol.backend == "blocked"
+            assert ws.chol.backend == "blocked" and loop.q1 == ws.chol.q1 > 0
             q1, q2 = ws.chol.q1, ws.q - ws.chol.q1
             assert loop.factor_nnz() == q1 * (1 + q2) + q2 * (q2 + 1) // 2
-        elif ws.chol is not None:
-            assert ws.chol.backend == "cholmod"
-            assert loop.factor_nnz() == ws.chol.factor_nnz()
+        else:
+            assert loop.q1 == 0
+            if ws.chol is not None:
+                assert ws.chol.backend == "cholmod"
+                assert loop.factor_nnz() == ws.chol.factor_nnz()
+
+
+def _slope_data(rng, n_groups, per, zero_group=None):
+    g = np.repeat(np.arange(n_groups), per)
+    x = rng.normal(size=g.size)
+    if zero_group is not None:
+        x[g == zero_group] = 0.0  # a level whose column of Z is zero
+    data = pd.DataFrame({"g": [f"g{k:03d}" for k in g], "x": x})
+    data["y"] = rng.poisson(np.exp(0.3 + 0.4 * x)).astype(float)
+    return data
+
+
+@pytest.mark.parametrize("n_groups", [10, 100])  # a dense and a sparse workspace
+def test_a_level_with_a_zero_column_of_Z(n_groups):
+    """(0 + x | g) with x = 0 throughout one group: that level's diagonal is 0 + 1."""
+    data = _slope_data(np.random.default_rng(4), n_groups, 5, zero_group=3)
+    fam = get_family("poisson")
+    lf = glFormula("y ~ x + (0 + x | g)", data, family=fam)
+    compiled = GlmerDevfun(lf, fam, nAGQ=1)
+    plain = GlmerDevfun(lf, fam, nAGQ=1, compiled_loop=False)
+    assert compiled._scalar is not None
+    for scale in (1.0, 2.5):
+        pars = np.concatenate([compiled.theta0 * scale, compiled.beta0])
+        np.testing.assert_allclose(compiled(pars), plain(pars), rtol=1e-12)
+        np.testing.assert_allclose(compiled.state.u, plain.state.u, atol=1e-11)
+
+
+def test_crossed_products_that_cancel_keep_their_slot(monkeypatch):
+    """(1 | subj) + (0 + cond | item) with cond = -0.5, 0.5 for every subject and item: the
+    (subj, item) entries of Z'Z are exactly 0, but Z'WZ's are not. Both PIRLS loops, and
+    the NumPy loop's sparse and dense workspaces, give the same deviance."""
+    rng = np.random.default_rng(2)
+    rows = [(f"s{s}", f"i{i}", c) for s in range(20) for i in range(12) for c in (-0.5, 0.5)]
+    data = pd.DataFrame(rows, columns=["subj", "item", "cond"])
+    effect = rng.normal(0, 1, 20)[data.subj.str[1:].astype(int)]
+    data["y"] = (rng.uniform(size=len(data)) < 1 / (1 + np.exp(-(0.8 * data.cond + effect)))
+                 ).astype(float)
+    fam = get_family("binomial")
+    lf = glFormula("y ~ cond + (1 | subj) + (0 + cond | item)", data, family=fam)
+    compiled = GlmerDevfun(lf, fam, nAGQ=1)
+    plain = GlmerDevfun(lf, fam, nAGQ=1, compiled_loop=False)
+    assert compiled._scalar is not None and plain.ws._pairs is not None  # Z'WZ by slots
+    # the reference: one dense product [Z X]' W [Z X], no slots
+    monkeypatch.setattr(pls, "DENSE_CROSSPRODUCT_FLOPS", 1e12)
+    dense = GlmerDevfun(lf, fam, nAGQ=1, compiled_loop=False)
+    assert dense.ws.dense_crossproducts
+    for theta in ([1.0, 1.0], [0.5, 2.0]):
+        pars = np.concatenate([theta, compiled.beta0])
+        expected = dense(pars)
+        np.testing.assert_allclose(compiled(pars), expected, rtol=1e-12)
+        np.testing.assert_allclose(plain(pars), expected, rtol=1e-12)
 
 
 def test_interleaved_scatter_sums_like_bincount():
@@ -113,12 +168,17 @@ def test_no_loop_where_it_does_not_apply():
 
 
 def test_compiled_pirls_errors_are_lme4s():
-    """Non-convergence within maxit raises pwrssUpdate's error, as the NumPy loop does."""
+    """PIRLS's failures raise lme4's errors, as the NumPy loop does: no convergence within
+    maxit, and step halvings that cannot reduce the deviance (forced with a tolerance
+    below any change)."""
     compiled, plain = _devfuns("grouseticks", 1)
     pars = np.concatenate([compiled.theta0 * 3.0, compiled.beta0 + 2.0])
     for devfun in (compiled, plain):
         devfun.maxit = 1
         with pytest.raises(PirlsError, match="pwrssUpdate did not converge in 1 iterations"):
+            devfun(pars)
+        devfun.maxit, devfun.tol = 100, -1e300
+        with pytest.raises(PirlsError, match="PIRLS step-halvings failed to reduce deviance"):
             devfun(pars)
 
 

@@ -31,7 +31,7 @@ from . import kernels
 from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
 
-__all__ = ["PLSWorkspace", "DENSE_MAX_Q"]
+__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "structural_crossproduct", "structural_pattern"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
 # (measured: q = 130, Exam, 0.2 ms sparse against several ms dense).
@@ -42,6 +42,32 @@ BLOCKED_MAX_Q2 = 2000
 # Below this many flops, n (q + p + 1)^2, a dense cross-product beats the sparse updates.
 DENSE_CROSSPRODUCT_FLOPS = 500_000
 LOG_2PI = np.log(2.0 * np.pi)
+
+
+def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
+    """The pattern of Zt Zt' from Zt's stored entries alone (values: counts of products),
+    sorted: no product that cancels or underflows to zero is missing from it."""
+    ones = sps.csc_matrix(Zt, copy=True)
+    ones.data = np.ones_like(ones.data, dtype=float)
+    P = sps.csc_matrix(ones @ ones.T)
+    P.sort_indices()
+    return P
+
+
+def structural_crossproduct(Zt: sps.spmatrix) -> sps.csc_matrix:
+    """Zt Zt' on :func:`structural_pattern`: an entry whose products cancel (e.g. a +-0.5
+    coded slope crossed with an intercept) is kept as an explicit zero, where a sparse
+    product drops it, so that weighted cross-products Zt W Zt' fit the same slots."""
+    P = structural_pattern(Zt)
+    N = sps.csc_matrix(Zt @ Zt.T)
+    N.sort_indices()
+    q = P.shape[0]
+    keys = np.repeat(np.arange(q, dtype=np.int64), np.diff(P.indptr)) * q + P.indices
+    at = np.searchsorted(keys, np.repeat(np.arange(q, dtype=np.int64),
+                                         np.diff(N.indptr)) * q + N.indices)
+    P.data = np.zeros(P.nnz)
+    P.data[at] = N.data  # N's pattern is within P's
+    return P
 
 
 class PLSWorkspace:
@@ -66,9 +92,13 @@ class PLSWorkspace:
         self.X = np.asarray(X, dtype=float)
         self.Zt = sps.csc_matrix(Zt)
         self.Zt.sort_indices()
-        # the pattern of Z'WZ does not depend on the (positive) weights
-        self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
-        self.ZtZ.sort_indices()
+        # the pattern of Z'WZ does not depend on the (positive) weights: a GLMM reweights
+        # into Z'Z's slots, which must include the products that happen to cancel
+        if reweightable:
+            self.ZtZ = structural_crossproduct(self.Zt)
+        else:
+            self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
+            self.ZtZ.sort_indices()
         self.dense = (self.q <= DENSE_MAX_Q) if dense is None else bool(dense)
         # small models reweight through one dense product [Z X y]' W [Z X y]
         self.dense_crossproducts = bool(
