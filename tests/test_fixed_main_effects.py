@@ -72,10 +72,12 @@ def test_main_effects_equal_formulaic(rhs):
 
 
 @pytest.mark.parametrize("rhs", ["0 + x", "x - 1", "x + log(k)", "x:f", "x * f", "I(x^2)",
-                                 "x + g", "x + x", "scale(x)", "o"])
+                                 "x + g", "x + x", "scale(x)", "o", "None", "TRUE", "i"])
 def test_everything_else_goes_through_formulaic(rhs):
     frame = _frame(np.random.default_rng(7)).assign(
-        o=lambda d: pd.Categorical(d.f.astype(str), ordered=True))
+        o=lambda d: pd.Categorical(d.f.astype(str), ordered=True),
+        i=lambda d: pd.Categorical(d.k),  # integer levels
+        **{"None": 1.0, "TRUE": 2.0})
     assert _main_effects(parse_mixed_formula(f"y ~ {rhs} + (1 | g)"), frame) is None
 
 

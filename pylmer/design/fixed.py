@@ -9,6 +9,7 @@ columns of a rank-deficient X the way lme4 does (LINPACK's pivoted QR, tolerance
 
 from __future__ import annotations
 
+import keyword
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -300,6 +301,10 @@ def _model_spec(formula: MixedFormula, frame: pd.DataFrame,
     return mm.model_spec, (full[:, None] if full.ndim == 1 else full)
 
 
+# names that R or Python read as constants rather than columns: left to formulaic
+_R_CONSTANTS = frozenset({"TRUE", "FALSE", "NULL", "NA", "Inf", "NaN", "T", "F"})
+
+
 def _main_effects(formula: MixedFormula, frame: pd.DataFrame):
     """X, R's names and the contrasts for a fixed part of plain main effects with an
     intercept (``1 + x + f``: numeric columns and unordered factors with treatment
@@ -319,7 +324,8 @@ def _main_effects(formula: MixedFormula, frame: pd.DataFrame):
             stack.extend([node.right, node.left])
         elif isinstance(node, Num) and node.text == "1":
             continue
-        elif isinstance(node, Name) and node.id.isidentifier() and node.id in frame.columns:
+        elif isinstance(node, Name) and node.id.isidentifier() and node.id in frame.columns \
+                and not keyword.iskeyword(node.id) and node.id not in _R_CONSTANTS:
             names.append(node.id)
         else:
             return None
