@@ -72,12 +72,17 @@ def test_main_effects_equal_formulaic(rhs):
 
 
 @pytest.mark.parametrize("rhs", ["0 + x", "x - 1", "x + log(k)", "x:f", "x * f", "I(x^2)",
-                                 "x + g", "x + x", "scale(x)", "o", "None", "TRUE", "i"])
+                                 "x + g", "x + x", "scale(x)", "o", "None", "TRUE", "i",
+                                 "`_x`", "`\u00e9`", "`function`", "`a\u0301`", "b"])
 def test_everything_else_goes_through_formulaic(rhs):
+    """Transforms, interactions, no intercept, strings, ordered or integer-level factors,
+    names R backquotes or Python normalizes or reads as constants, "[...]" levels."""
     frame = _frame(np.random.default_rng(7)).assign(
         o=lambda d: pd.Categorical(d.f.astype(str), ordered=True),
         i=lambda d: pd.Categorical(d.k),  # integer levels
-        **{"None": 1.0, "TRUE": 2.0})
+        b=lambda d: pd.Categorical(np.where(d.x > 0, "[hi]", "[lo]")),
+        **{"None": 1.0, "TRUE": 2.0, "_x": 3.0, "\u00e9": 4.0, "function": 5.0,
+           "a\u0301": 6.0})
     assert _main_effects(parse_mixed_formula(f"y ~ {rhs} + (1 | g)"), frame) is None
 
 

@@ -10,9 +10,10 @@ columns of a rank-deficient X the way lme4 does (LINPACK's pivoted QR, tolerance
 from __future__ import annotations
 
 import keyword
+import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from formulaic.model_spec import ModelSpec
 from ..exceptions import RankDeficiencyWarning
 from ..formula.bars import MixedFormula
 from ..formula.rexpr import (
+    _R_RESERVED,
     BinOp,
     FormulaSyntaxError,
     Name,
@@ -64,7 +66,7 @@ class FixedDesign:
     _spec: ModelSpec | None
     keep: np.ndarray
     contrasts: Mapping[str, str]
-    _spec_inputs: tuple | None = None
+    _spec_inputs: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self) -> ModelSpec:
@@ -301,8 +303,10 @@ def _model_spec(formula: MixedFormula, frame: pd.DataFrame,
     return mm.model_spec, (full[:, None] if full.ndim == 1 else full)
 
 
-# names that R or Python read as constants rather than columns: left to formulaic
-_R_CONSTANTS = frozenset({"TRUE", "FALSE", "NULL", "NA", "Inf", "NaN", "T", "F"})
+# the names R prints as they are and Python reads as names (others, backquoted or
+# normalized, are left to formulaic and R's deparse), less those either reads as constants
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_R_CONSTANTS = frozenset({"TRUE", "FALSE", "NULL", "NA", "Inf", "NaN", "T", "F", "pi"})
 
 
 def _main_effects(formula: MixedFormula, frame: pd.DataFrame):
@@ -324,8 +328,9 @@ def _main_effects(formula: MixedFormula, frame: pd.DataFrame):
             stack.extend([node.right, node.left])
         elif isinstance(node, Num) and node.text == "1":
             continue
-        elif isinstance(node, Name) and node.id.isidentifier() and node.id in frame.columns \
-                and not keyword.iskeyword(node.id) and node.id not in _R_CONSTANTS:
+        elif isinstance(node, Name) and _PLAIN_NAME.fullmatch(node.id) \
+                and node.id in frame.columns and not keyword.iskeyword(node.id) \
+                and node.id not in _R_RESERVED and node.id not in _R_CONSTANTS:
             names.append(node.id)
         else:
             return None
@@ -337,8 +342,10 @@ def _main_effects(formula: MixedFormula, frame: pd.DataFrame):
         dtype = values.dtype
         if isinstance(dtype, pd.CategoricalDtype):
             levels = list(dtype.categories)
-            if dtype.ordered or not all(isinstance(v, str) for v in levels) or \
-                    values.isna().any():
+            # a level written "[...]" reads as formulaic's column suffix: left to formulaic
+            if dtype.ordered or not all(isinstance(v, str) and not (v.startswith("[") and
+                                                                  v.endswith("]"))
+                                        for v in levels) or values.isna().any():
                 return None
             codes = values.cat.codes.to_numpy()
             for k, level in enumerate(levels[1:], start=1):
