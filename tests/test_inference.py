@@ -8,6 +8,7 @@ import pytest
 from reference_data import load_json
 
 from pylmer import Gamma, PylmerWarning, anova, glmer, lmer, load_dataset
+from pylmer.exceptions import RankDeficiencyWarning
 
 
 def fit(model_id):
@@ -169,6 +170,20 @@ def test_type3_anova_matches_lmertest(formula, dataset, expected):
         np.testing.assert_allclose(row["F value"], F, rtol=1e-5, atol=5e-5)
         if p is not None:
             np.testing.assert_allclose(row["Pr(>F)"], p, rtol=1e-4, atol=5e-5)
+
+
+def test_type3_anova_with_an_aliased_term():
+    """A term dropped for rank deficiency gets lmerTest's row of NA (R 4.2.2, lmerTest
+    3.1-3: Days 162702.65191, 1, 161.000000055, 169.401361333, 6.41260123102e-27)."""
+    data = load_dataset("sleepstudy").assign(D2=lambda d: 2 * d.Days + 1)
+    with pytest.warns(RankDeficiencyWarning, match="dropping 1 column / coefficient: D2"):
+        m = lmer("Reaction ~ Days + D2 + (1 | Subject)", data)
+    table = anova(m)
+    assert list(table.index) == ["Days", "D2"]
+    np.testing.assert_allclose(table.loc["Days"].to_numpy(dtype=float),
+                               [162702.65191, 162702.65191, 1, 161.000000055, 169.401361333,
+                                6.41260123102e-27], rtol=1e-6)
+    assert table.loc["D2"].isna().all()
 
 
 def test_type3_anova_is_for_lmms():

@@ -136,7 +136,10 @@ def _ddf_F(nu: np.ndarray) -> float:
 
 
 def anova_type3(model) -> pd.DataFrame:
-    """lmerTest's ``anova(m)``: type III F tests with Satterthwaite's df (LMMs)."""
+    """lmerTest's ``anova(m)``: type III F tests with Satterthwaite's df (LMMs).
+
+    A term none of whose columns are estimable (all dropped from a rank-deficient X, which
+    the fit warned about) gets a row of NaN, as lmerTest's row of NA."""
     if hasattr(model, "family"):
         raise ValueError("anova(m) F tests are for linear mixed models; compare GLMMs with "
                          "anova(m1, m2)")
@@ -158,7 +161,10 @@ def anova_type3(model) -> pd.DataFrame:
         d, P = np.linalg.eigh(VL)
         order = np.argsort(d)[::-1]
         d, P = d[order], P[:, order]
-        q = int(np.sum(d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)))
+        q = int(np.sum(d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0))) if len(d) else 0
+        if q == 0:  # every column of the term was dropped (aliased): lmerTest's row of NA
+            rows.append((label, *([np.nan] * 6)))
+            continue
         PtL = (P.T @ L)[:q]
         t2 = (PtL @ beta) ** 2 / d[:q]
         F = float(np.sum(t2) / q)
