@@ -15,7 +15,7 @@ from pylmer import (
     lFormula,
     load_dataset,
 )
-from pylmer.exceptions import GroupingFactorWarning
+from pylmer.exceptions import GroupingFactorWarning, RankDeficiencyWarning
 
 
 @pytest.fixture
@@ -53,6 +53,20 @@ def test_grouping_factor_with_one_level(sleep):
     with pytest.raises(ValueError, match=r"grouping factors must have > 1 sampled level "
                                          r"\(problems: one\)"):
         lFormula("Reaction ~ Days + (1 | one)", data)
+
+
+@pytest.mark.parametrize("column", [pd.Categorical(["a"] * 180, categories=["a", "b"]),
+                                    ["x"] * 180])
+def test_fixed_factor_with_one_level_is_an_error_as_in_r(sleep, column):
+    """R: "contrasts can be applied only to factors with 2 or more levels" (an unused
+    second level does not count); a constant logical column is only aliased (dropped)."""
+    with pytest.raises(ValueError, match=r"factor 'f' in the fixed part has a single level "
+                                         r"in the data \('(a|x)'\): contrasts can be applied "
+                                         r"only to factors with 2 or more levels"):
+        lFormula("Reaction ~ Days + f + (1 | Subject)", sleep.assign(f=column))
+    with pytest.warns(RankDeficiencyWarning, match="dropping 1 column / coefficient: bTRUE"):
+        lf = lFormula("Reaction ~ Days + b + (1 | Subject)", sleep.assign(b=True))
+    assert list(lf.X_colnames) == ["(Intercept)", "Days"]
 
 
 def test_one_level_check_can_be_relaxed(sleep):

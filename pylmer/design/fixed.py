@@ -258,6 +258,7 @@ def fixed_design(formula: MixedFormula, frame: pd.DataFrame,
                 + ", ".join(CONTRASTS)
             )
     simple = None if contrasts else _main_effects(formula, frame)
+    original = frame
     if simple is not None:  # the same X, names and contrasts without formulaic (tested)
         full, names, factor_contrasts = simple
         spec, spec_inputs = None, (formula, frame)
@@ -270,6 +271,7 @@ def fixed_design(formula: MixedFormula, frame: pd.DataFrame,
             raise ValueError(
                 f"contrasts given for {sorted(unknown)}, which are not in the fixed part")
         factor_contrasts, spec_inputs = _factor_contrasts(spec, frame, contrasts), None
+    _check_factor_levels(original, factor_contrasts)
     keep = _check_rank(full, names, check_rankX)
     dropped = tuple(n for j, n in enumerate(names) if j not in set(keep))
     return FixedDesign(
@@ -281,6 +283,23 @@ def fixed_design(formula: MixedFormula, frame: pd.DataFrame,
         contrasts=factor_contrasts,
         _spec_inputs=spec_inputs,
     )
+
+
+def _check_factor_levels(frame: pd.DataFrame, factors) -> None:
+    """R's model.matrix stops on a factor with one level in the data ("contrasts can be
+    applied only to factors with 2 or more levels"); a logical column is R's logical, not a
+    factor, and is left to the rank check."""
+    for name in factors:
+        values = frame[name]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        observed = pd.unique(values.dropna())
+        if len(observed) < 2:
+            level = f" ({observed[0]!r})" if len(observed) else ""
+            raise ValueError(
+                f"factor {name!r} in the fixed part has a single level in the data{level}: "
+                "contrasts can be applied only to factors with 2 or more levels; remove it "
+                "from the formula")
 
 
 def _model_spec(formula: MixedFormula, frame: pd.DataFrame,
