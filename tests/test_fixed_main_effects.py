@@ -61,26 +61,33 @@ def _frame(rng, n=60):
         "f": pd.Categorical(rng.choice(["b", "a", "c"], n), categories=["c", "a", "b"]),
         "h": pd.Categorical(rng.choice(["u", "v"], n), categories=["u", "v", "w"]),  # unused
         "g": np.repeat(np.arange(6), n // 6).astype(str),
+        "b": pd.Categorical(rng.choice(["[hi]", "[lo]", "a[b]"], n)),  # R: b[lo], ba[b]
     })
 
 
 @pytest.mark.parametrize("rhs", ["x", "1 + x", "f", "x + f + k", "(x + f) + h", "h + f",
-                                 "1", "k + (f)"])
+                                 "1", "k + (f)", "x + b"])
 def test_main_effects_equal_formulaic(rhs):
     frame = _frame(np.random.default_rng(7))
     _assert_same_as_formulaic(f"y ~ {rhs} + (1 | g)", frame)
 
 
+def test_levels_written_in_brackets_keep_them():
+    """R names the columns of a factor with levels "[hi]", "a[b]" as f[hi], fa[b]."""
+    frame = _frame(np.random.default_rng(7))
+    X, names, _ = _formulaic(parse_mixed_formula("y ~ b + (1 | g)"), frame)
+    assert names == ["(Intercept)", "b[lo]", "ba[b]"]
+
+
 @pytest.mark.parametrize("rhs", ["0 + x", "x - 1", "x + log(k)", "x:f", "x * f", "I(x^2)",
                                  "x + g", "x + x", "scale(x)", "o", "None", "TRUE", "i",
-                                 "`_x`", "`\u00e9`", "`function`", "`a\u0301`", "b"])
+                                 "`_x`", "`\u00e9`", "`function`", "`a\u0301`"])
 def test_everything_else_goes_through_formulaic(rhs):
     """Transforms, interactions, no intercept, strings, ordered or integer-level factors,
-    names R backquotes or Python normalizes or reads as constants, "[...]" levels."""
+    names R backquotes or Python normalizes or reads as constants."""
     frame = _frame(np.random.default_rng(7)).assign(
         o=lambda d: pd.Categorical(d.f.astype(str), ordered=True),
         i=lambda d: pd.Categorical(d.k),  # integer levels
-        b=lambda d: pd.Categorical(np.where(d.x > 0, "[hi]", "[lo]")),
         **{"None": 1.0, "TRUE": 2.0, "_x": 3.0, "\u00e9": 4.0, "function": 5.0,
            "a\u0301": 6.0})
     assert _main_effects(parse_mixed_formula(f"y ~ {rhs} + (1 | g)"), frame) is None

@@ -139,6 +139,8 @@ def _is_boundary(column: str, end: int, rest: list[str]) -> bool:
 def r_column_names(spec: ModelSpec) -> list[str]:
     """R's model.matrix column names for formulaic's columns, term by term."""
     names: list[str] = []
+    # a factor's columns are named by its levels as they are (a level may be "[hi]")
+    factors = {str(factor) for factor in spec.factor_contrasts}
     for structure in spec.structure:
         exprs = [factor.expr for factor in structure.term.factors if factor.expr != "1"]
         for column in structure.columns:
@@ -146,7 +148,8 @@ def r_column_names(spec: ModelSpec) -> list[str]:
                 names.append("(Intercept)")
                 continue
             pieces = _split_column(column, exprs)
-            names.append(":".join(_r_expr(e) + _r_field(f) for e, f in pieces))
+            names.append(":".join(_r_expr(e) + (f if e in factors else _r_field(f))
+                                  for e, f in pieces))
     return names
 
 
@@ -361,10 +364,8 @@ def _main_effects(formula: MixedFormula, frame: pd.DataFrame):
         dtype = values.dtype
         if isinstance(dtype, pd.CategoricalDtype):
             levels = list(dtype.categories)
-            # a level written "[...]" reads as formulaic's column suffix: left to formulaic
-            if dtype.ordered or not all(isinstance(v, str) and not (v.startswith("[") and
-                                                                  v.endswith("]"))
-                                        for v in levels) or values.isna().any():
+            if dtype.ordered or not all(isinstance(v, str) for v in levels) or \
+                    values.isna().any():
                 return None
             codes = values.cat.codes.to_numpy()
             for k, level in enumerate(levels[1:], start=1):
