@@ -75,8 +75,9 @@ def test_main_effects_equal_formulaic(rhs):
 def test_levels_written_in_brackets_keep_them():
     """R names the columns of a factor with levels "[hi]", "a[b]" as f[hi], fa[b]."""
     frame = _frame(np.random.default_rng(7))
-    X, names, _ = _formulaic(parse_mixed_formula("y ~ b + (1 | g)"), frame)
-    assert names == ["(Intercept)", "b[lo]", "ba[b]"]
+    formula = parse_mixed_formula("y ~ b + (1 | g)")
+    assert _formulaic(formula, frame)[1] == ["(Intercept)", "b[lo]", "ba[b]"]
+    assert _main_effects(formula, frame)[1] == ["(Intercept)", "b[lo]", "ba[b]"]
 
 
 @pytest.mark.parametrize("rhs", ["0 + x", "x - 1", "x + log(k)", "x:f", "x * f", "I(x^2)",
