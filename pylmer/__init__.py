@@ -14,6 +14,7 @@ from .control import GlmerControl, LmerControl
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ConvergenceWarning,
+    DeprecatedUseWarning,
     GroupingFactorWarning,
     MissingDataWarning,
     PylmerWarning,
@@ -94,5 +95,6 @@ __all__ = [
     "load_dataset", "list_datasets",
     # errors and warnings
     "FormulaSyntaxError", "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning",
-    "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning", "PirlsError",
+    "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning", "DeprecatedUseWarning",
+    "PirlsError",
 ]

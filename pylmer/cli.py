@@ -155,7 +155,7 @@ def model_json(model, formula: str) -> dict:
         "logLik": float(model.logLik()),
         "AIC": model.AIC(),
         "BIC": model.BIC(),
-        "deviance": model.deviance(),
+        "deviance": model.deviance(REML=model.REML),  # lme4 1.1-31's deviance(), no warning
         "feval": info.feval,
         "messages": list(info.messages),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConvergenceWarning",
+    "DeprecatedUseWarning",
     "SingularFitWarning",
     "GroupingFactorWarning",
     "MissingDataWarning",
@@ -41,3 +42,9 @@ class SingularFitWarning(PylmerWarning):
 
 class ConvergenceWarning(PylmerWarning):
     """The optimizer may not have converged (lme4's "Model failed to converge ...")."""
+
+
+class DeprecatedUseWarning(PylmerWarning, FutureWarning):
+    """A call lme4 deprecates, such as ``deviance()`` of a REML fit (lme4's words:
+    "deviance() is deprecated for REML fits; use REMLcrit for the REML criterion or
+    deviance(.,REML=FALSE) for deviance calculated at the REML fit")."""

@@ -63,6 +63,24 @@ def test_offset_term(sleep):
     np.testing.assert_allclose(same.deviance(), m.deviance(), rtol=1e-12)
 
 
+def test_deviance_of_a_reml_fit_warns_as_lme4(sleep):
+    """lme4 1.1-31: deviance(m) of a REML fit is the REML criterion, with a deprecation
+    warning in these words; asking for either criterion explicitly does not warn."""
+    m = lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    with pytest.warns(pylmer.DeprecatedUseWarning,
+                      match=r"^deviance\(\) is deprecated for REML fits; use REMLcrit for the "
+                            r"REML criterion or deviance\(\.,REML=FALSE\) for deviance "
+                            r"calculated at the REML fit$"):
+        value = m.deviance()
+    assert value == m.REMLcrit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(m.deviance(REML=False), 1751.9862, atol=5e-4)  # R
+        assert m.deviance(REML=True) == value
+        lmer("Reaction ~ Days + (Days | Subject)", sleep, REML=False).deviance()
+        str(m.summary()), str(m)
+
+
 def test_singular_fit_warns_in_lme4s_words():
     with pytest.warns(SingularFitWarning, match=r"boundary \(singular\) fit: see "
                                                 r"help\('isSingular'\)"):

@@ -123,7 +123,7 @@ def aictab_lines(m, digits: int) -> list[str]:
         value = r_round(m.REMLcrit(), digits)
         return cat_fill(["REML criterion at convergence:", format_number(value)])
     loglik = float(m.logLik())
-    dev = -2.0 * loglik if is_glmm(m) else m.deviance()
+    dev = -2.0 * loglik if is_glmm(m) else m.deviance(REML=m.REML)  # lme4's deviance()
     values = [m.AIC(), m.BIC(), loglik, dev, float(m.df_residual())]
     rounded = r_round(np.array(values), digits)
     text = r_format(rounded)

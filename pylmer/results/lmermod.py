@@ -7,6 +7,7 @@ nothing a caller does to it (or to the devfun that produced it) changes it.
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sps
 
 from ..convergence import is_singular
+from ..exceptions import DeprecatedUseWarning
 from ..linalg.pls import PLSWorkspace
 from .varcorr import VarCorr
 
@@ -208,7 +210,13 @@ class LmerMod:
         """lme4 1.1-31: the REML criterion for REML fits, else the ML deviance.
 
         ``deviance(REML=False)`` of a REML fit is the ML deviance at the REML estimates.
+        As lme4, ``deviance()`` of a REML fit warns (:class:`DeprecatedUseWarning`) that
+        it is deprecated: ask for ``REMLcrit()`` or ``deviance(REML=False)``.
         """
+        if REML is None and self._REML:
+            warnings.warn("deviance() is deprecated for REML fits; use REMLcrit for the REML "
+                          "criterion or deviance(.,REML=FALSE) for deviance calculated at "
+                          "the REML fit", DeprecatedUseWarning, stacklevel=2)
         use_reml = self._REML if REML is None else REML
         return float(self.REMLcrit() if use_reml else self._ml_deviance())
 

@@ -105,7 +105,7 @@ class LmerSummary:
         self.logLik = model.logLik()
         self.AIC = model.AIC()
         self.BIC = model.BIC()
-        self.deviance = model.deviance()
+        self.deviance = model.deviance(REML=model.REML)  # lme4 1.1-31's value, no warning
         self.df_resid = model.df_residual()
         self.REMLcrit = model.REMLcrit() if model.REML else None
         self.ngrps = model.ngrps()
