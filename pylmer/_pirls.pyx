@@ -3,7 +3,8 @@
 
 Stage 2 of ``glmer`` (and lme4's finite-difference Hessian) evaluates the Laplace deviance
 hundreds of times; each evaluation is a few PIRLS iterations. Where Lambda is diagonal
-(every term scalar) and the family is binomial(logit) or poisson(log), a whole PIRLS loop
+(every term scalar) and the family is binomial(logit), poisson(log) or Gamma(log), a whole
+PIRLS loop
 runs here without returning to Python: the response pass (mu, the deviance residuals,
 the working weights and response, with lme4's floors), Z'WZ by the observations' pairs of
 non-zeros, a Cholesky factorization of ``P (Lambda Z'WZ Lambda + I) P'``, the solve and
@@ -26,6 +27,7 @@ cdef double EPS = 2.220446049250313e-16
 cdef enum:
     _BINOMIAL_LOGIT = 1
     _POISSON_LOG = 2
+    _GAMMA_LOG = 3  # the aic is the family's (it needs the dispersion): loglik is unused
 
 # run()'s outcomes
 cdef enum:
@@ -256,14 +258,19 @@ cdef class ScalarPirls:
                                                            + ((1.0 - yi) * lom if yi != 1.0
                                                               else 0.0))
                     ll += self.llk[i] * lm + self.llf[i] * lom
-            else:
+            else:  # log link: Poisson (V = mu) or Gamma (V = mu^2)
                 m = exp(eta[i])
                 lm = eta[i]
                 if m < EPS:
                     m, lm = EPS, log(EPS)
-                me, v = m, m
-                r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-                ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                me = m
+                if self.kind == _POISSON_LOG:
+                    v = m
+                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                else:  # -2 pw (log(y / mu) - (y - mu) / mu), dev0 = -2 pw log y
+                    v = m * m
+                    r = self.dev0[i] + 2.0 * self.pw[i] * (lm + (yi - m) / m)
             mu[i] = m
             devres[i] = r
             total += r
@@ -309,14 +316,19 @@ cdef class ScalarPirls:
                     x[i] = yi * m + (1.0 - yi) * om
                 else:
                     x[i], x2[i] = m, om
-            else:
+            else:  # as in _respond
                 m = e
                 if m < EPS:
                     m = EPS
-                me, v = m, m
+                me = m
                 lm = eta[i] if e >= EPS else log(EPS)
-                r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-                ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                if self.kind == _POISSON_LOG:
+                    v = m
+                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                else:
+                    v = m * m
+                    r = self.dev0[i] + 2.0 * self.pw[i] * (lm + (yi - m) / m)
                 devres[i] = r
                 total += r
             mu[i] = m

@@ -501,7 +501,11 @@ class Gamma(Family):
     def aic(self, y, n, mu, wt, dev):
         y, mu, wt = np.broadcast_arrays(_arr(y), _arr(mu), _arr(wt))
         disp = dev / np.sum(wt)
-        return float(-2 * np.sum(stats.gamma.logpdf(y, 1 / disp, scale=mu * disp) * wt) + 2)
+        # R: -2 sum(dgamma(y, 1/disp, scale = mu disp, log = TRUE) wt) + 2, the log density
+        # written out (scipy.stats' logpdf costs 0.1 ms a call, in every Laplace evaluation)
+        shape, scale = 1.0 / disp, mu * disp
+        logpdf = (shape - 1.0) * np.log(y) - y / scale - special.gammaln(shape) - shape * np.log(scale)
+        return float(-2 * np.sum(logpdf * wt) + 2)
 
     def _initialize(self, y, weights, start_given):
         if np.any(y <= 0):

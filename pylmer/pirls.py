@@ -221,7 +221,7 @@ class GlmerDevfun:
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
         self.response = _Response(family, self.y, self.pw, self.n_trials)
-        # scalar terms, binomial(logit) or poisson(log): PIRLS with beta fixed in one
+        # scalar terms, binomial(logit), poisson(log) or Gamma(log): PIRLS in one
         # compiled call (see pylmer.scalar_pirls); None otherwise
         self._scalar = scalar_pirls.build(self.ws, self.response) if compiled_loop else None
         # small models: PIRLS solves the joint dense system (see _solve)
@@ -350,7 +350,9 @@ class GlmerDevfun:
         u, b, mu, devres, L_diag = loop.state()
         b = b if beta is None else np.asarray(beta, dtype=float).copy()
         return GlmmState(theta.copy(), b, u, eta, mu, devres, loop.ldL2, loop.pdev,
-                         loop.iterations, L_diag, self.response.aic_from_loglik(loop.loglik))
+                         loop.iterations, L_diag,
+                         self.response.aic_from_loglik(loop.loglik) if self.response.kind
+                         else None)
 
     def _solve(self, theta, ZL, z, w, u_only):
         """One penalized weighted least squares solve: (u, beta or None, ldL2, diag(L)).

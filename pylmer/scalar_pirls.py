@@ -40,7 +40,7 @@ MAX_FACTOR_FLOPS = 2e6
 # 20 us at 2,000; Poisson: even at 250, 27 against 20 us at 4,000).
 VECTOR_MIN_N = 256
 
-_KINDS = {("binomial", "logit"): 1, ("poisson", "log"): 2}
+_KINDS = {("binomial", "logit"): 1, ("poisson", "log"): 2, ("Gamma", "log"): 3}
 
 
 def kind_of(family) -> int | None:
@@ -50,8 +50,8 @@ def kind_of(family) -> int | None:
 
 def build(ws, response):
     """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, diagonal Lambda, its X)
-    and the ``_Response`` of a binomial(logit) or poisson(log) model; None where the
-    compiled loop does not apply (not built, another family, a term that is not scalar, or
+    and the ``_Response`` of a binomial(logit), poisson(log) or Gamma(log) model; None where
+    the compiled loop does not apply (not built, another family, a term that is not scalar, or
     a factor too dense for it)."""
     kind = kind_of(response.family)
     if _pirls is None or kind is None or not ws.diagonal:
@@ -84,15 +84,16 @@ def build(ws, response):
     # Z'W z's terms, in the same interleaved order
     z_terms = _interleaved(np.repeat(np.arange(n), np.diff(Zt.indptr)), Zt.indices,
                            Zt.data)
+    dev0 = response._dev0 if response.kind else -2.0 * response.pw * np.log(response.y)
     if response.kind == "binomial":
         llk, llf = response._aic_k, response._aic_f
-    else:
+    else:  # Poisson's log-likelihood coefficients; unused for Gamma
         llk, llf = response.pw, np.zeros(n)
     return _pirls.ScalarPirls(
         kind, Zt.indptr.astype(np.intp), Zt.indices.astype(np.intp),
         np.ascontiguousarray(Zt.data, dtype=float), *z_terms, obs, slot, prod, *kernel_args,
         rows, cols, perm, *(np.ascontiguousarray(a, dtype=float)
-                            for a in (response.y, response.pw, response._dev0, llk, llf)),
+                            for a in (response.y, response.pw, dev0, llk, llf)),
         np.ascontiguousarray(ws.X, dtype=float), q1=q1, vector=n >= VECTOR_MIN_N)
 
 
