@@ -42,6 +42,22 @@ HALVING_FAILED, NOT_CONVERGED = _HALVING_FAILED, _NOT_CONVERGED
 FIXED_NOT_POSITIVE_DEFINITE = _FIXED_NOT_POSITIVE_DEFINITE
 
 
+cdef inline double _logit_mu(double eta, double e, double *om, double *me) noexcept nogil:
+    """mu = plogis(eta) from e = exp(-|eta|), clamped to [eps, 1 - eps] as lme4; 1 - mu (from
+    the clamped mu, as lme4) in om, dlogis(eta) floored at eps in me."""
+    cdef double inv = 1.0 / (1.0 + e)
+    cdef double m = inv if eta >= 0.0 else e * inv
+    if m > 1.0 - EPS:
+        m = 1.0 - EPS
+    elif m < EPS:
+        m = EPS
+    om[0] = 1.0 - m
+    me[0] = e * inv * inv
+    if me[0] < EPS:
+        me[0] = EPS
+    return m
+
+
 cdef Py_ssize_t _ereach(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci, Py_ssize_t k,
                         const Py_ssize_t[::1] parent, Py_ssize_t[::1] s,
                         Py_ssize_t[::1] mark) noexcept nogil:
@@ -226,24 +242,14 @@ cdef class ScalarPirls:
         if self.vector:
             return self._respond_vector(eta, mu, devres, w, ratio, loglik)
         cdef Py_ssize_t i
-        cdef double e, inv, m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
+        cdef double m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
         for i in range(self.n):
             yi = self.y[i]
             if self.kind == _BINOMIAL_LOGIT:
                 # lme4's quantities and rounding (1 - mu from the clamped mu, V = mu (1 - mu)),
                 # with one exp and, for a 0/1 response, one log; written without branches
                 # on y or on eta's sign, which are unpredictable
-                e = exp(-fabs(eta[i]))
-                inv = 1.0 / (1.0 + e)
-                m = inv if eta[i] >= 0.0 else e * inv
-                if m > 1.0 - EPS:  # lme4's clamp of the logit's inverse
-                    m = 1.0 - EPS
-                elif m < EPS:
-                    m = EPS
-                om = 1.0 - m
-                me = e * inv * inv  # dlogis(eta)
-                if me < EPS:
-                    me = EPS
+                m = _logit_mu(eta[i], exp(-fabs(eta[i])), &om, &me)
                 v = m * om
                 if v < EPS:
                     v = EPS
@@ -299,16 +305,7 @@ cdef class ScalarPirls:
             yi = self.y[i]
             e = ev[i]
             if binomial:  # as in _respond
-                inv = 1.0 / (1.0 + e)
-                m = inv if eta[i] >= 0.0 else e * inv
-                if m > 1.0 - EPS:
-                    m = 1.0 - EPS
-                elif m < EPS:
-                    m = EPS
-                om = 1.0 - m
-                me = e * inv * inv
-                if me < EPS:
-                    me = EPS
+                m = _logit_mu(eta[i], e, &om, &me)
                 v = m * om
                 if v < EPS:
                     v = EPS
@@ -356,6 +353,67 @@ cdef class ScalarPirls:
                 total += r
         loglik[0] = ll
         return total
+
+    cdef double _unit_devres(self, Py_ssize_t i, double eta) noexcept nogil:
+        """Observation i's deviance residual at eta (as :meth:`_respond` computes it)."""
+        cdef double yi = self.y[i], m, om, me, lm, lom
+        if self.kind == _BINOMIAL_LOGIT:
+            m = _logit_mu(eta, exp(-fabs(eta)), &om, &me)
+            lm = log(m) if yi != 0.0 else 0.0
+            lom = log(om) if yi != 1.0 else 0.0
+            return self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0)
+                                                      + ((1.0 - yi) * lom if yi != 1.0
+                                                         else 0.0))
+        m = exp(eta)
+        lm = eta
+        if m < EPS:
+            m, lm = EPS, log(EPS)
+        if self.kind == _POISSON_LOG:
+            return self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+        return self.dev0[i] + 2.0 * self.pw[i] * (lm + (yi - m) / m)
+
+    def agq_deviance(self, const double[::1] lam, const double[::1] eta,
+                     const double[::1] devres, const double[::1] u, const double[::1] L_diag,
+                     const double[::1] z, const double[::1] wts, const double[::1] ldnorm,
+                     double w_zero, double ldL2):
+        """The adaptive Gauss-Hermite deviance of a single scalar term at the conditional
+        modes (state: eta, the deviance residuals, u, diag(L)), for the knots z != 0 with
+        their weights (already divided by sqrt(2 pi)) and log densities, and the weight of
+        the knot at 0: ``sum_j devc0_j + ldL2 - 2 sum_j log(m_j)`` as pylmer.pirls.agq."""
+        cdef Py_ssize_t q = self.q, n = self.n, K = z.shape[0], k, i, j, p
+        cdef double total = 0.0, logs = 0.0, acc, dz
+        if eta.shape[0] != n or devres.shape[0] != n or u.shape[0] != q or \
+                L_diag.shape[0] != q or lam.shape[0] != q or wts.shape[0] != K or \
+                ldnorm.shape[0] != K:
+            raise ValueError("agq_deviance(): arrays of the wrong lengths")
+        for i in range(n):
+            if self.zp[i + 1] - self.zp[i] != 1:
+                raise ValueError("agq_deviance(): one non-zero of Z per observation needed")
+        devc0_arr, mult_arr, step_arr = np.zeros(q), np.full(q, w_zero), np.empty(n)
+        devc_arr = np.zeros(q)
+        cdef double[::1] devc0 = devc0_arr, mult = mult_arr, step = step_arr, devc = devc_arr
+        with nogil:
+            for i in range(n):
+                p = self.zp[i]
+                j = self.zj[p]
+                devc0[j] += devres[i]
+                # moving u_j by z sd_j, sd_j = 1 / L_jj, moves eta_i by z (Z Lambda)_ij sd_j
+                step[i] = self.zx[p] * lam[j] / L_diag[j]
+            for j in range(q):
+                devc0[j] += u[j] * u[j]
+            for k in range(K):
+                devc[:] = 0.0
+                for i in range(n):
+                    j = self.zj[self.zp[i]]
+                    devc[j] += self._unit_devres(i, eta[i] + z[k] * step[i])
+                for j in range(q):
+                    dz = u[j] + z[k] / L_diag[j]
+                    acc = devc[j] + dz * dz
+                    mult[j] += exp(-0.5 * (acc - devc0[j]) - ldnorm[k]) * wts[k]
+            for j in range(q):
+                total += devc0[j]
+                logs += log(mult[j])
+        return total + ldL2 - 2.0 * logs
 
     # ------------------------------------------------------------------ linear algebra
     cdef int _factor(self) noexcept nogil:

@@ -264,7 +264,7 @@ class GlmerDevfun:
                                                                                   -np.inf)])
         self.gh = gh_rule(nAGQ) if nAGQ > 1 else None
         self._codes = np.asarray(rt.terms[0].factor.codes) if nAGQ > 1 else None
-        self._agq_keys = None
+        self._agq_keys = self._agq_knots = None
 
     # ------------------------------------------------------------------ PIRLS
     def _pdev(self, eta, u):
@@ -403,14 +403,25 @@ class GlmerDevfun:
         return state.ldL2 + float(state.u @ state.u) + aic
 
     def agq(self, state: GlmmState) -> float:
+        if self._scalar is not None and state.L_diag is not None:  # in one compiled call
+            if self._agq_knots is None:
+                knots = self.gh[self.gh[:, 0] != 0.0]
+                self._agq_knots = (np.ascontiguousarray(knots[:, 0]),
+                                   np.ascontiguousarray(knots[:, 1] / np.sqrt(2.0 * np.pi)),
+                                   np.ascontiguousarray(knots[:, 2]),
+                                   float(np.sum(self.gh[self.gh[:, 0] == 0.0, 1])))
+            lam = np.asarray(state.theta, dtype=float)[self.lf.reTrms.Lind]
+            return self._scalar.agq_deviance(lam, state.eta, state.devres, state.u,
+                                             state.L_diag, *self._agq_knots, state.ldL2)
         codes, nl = self._codes, self.ws.q
-        devc0 = np.bincount(codes, weights=state.devres, minlength=nl) + state.u**2
-        # the factor of a single scalar term is diagonal: conditional sd = 1 / L_ii
-        sd = 1.0 / (state.L_diag if state.L_diag is not None else self.ws.L_diagonal())
-        # moving u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j: all knots at once
-        step = self._ZL(state.theta) @ sd
         knots = self.gh[self.gh[:, 0] != 0.0]
         z, w, ldnorm = knots[:, 0], knots[:, 1], knots[:, 2]
+        L_diag = state.L_diag if state.L_diag is not None else self.ws.L_diagonal()
+        devc0 = np.bincount(codes, weights=state.devres, minlength=nl) + state.u**2
+        # the factor of a single scalar term is diagonal: conditional sd = 1 / L_ii
+        sd = 1.0 / L_diag
+        # moving u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j: all knots at once
+        step = self._ZL(state.theta) @ sd
         eta = state.eta[None, :] + z[:, None] * step[None, :]
         devres = self.response.devres(self.response.link.linkinv_lme4(eta))
         # per knot and level in one bincount (each bin sums in the same order as per row)

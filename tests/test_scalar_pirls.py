@@ -74,6 +74,17 @@ def test_compiled_pirls_equals_numpy_pirls(name, nAGQ):
             assert compiled.response.kind is None
 
 
+@pytest.mark.parametrize("name", ["cbpp", "gamma_sim"])
+@pytest.mark.parametrize("nAGQ", [2, 9, 25])
+def test_compiled_agq_equals_numpy_agq(name, nAGQ):
+    """The quadrature's sums over knots and levels in one compiled call, against NumPy."""
+    compiled, plain = _devfuns(name, nAGQ)
+    for k in range(3):
+        theta = compiled.theta0 * (1.0 + 0.4 * k) + 0.1 * k
+        pars = np.concatenate([theta, compiled.beta0 * (1 - 0.2 * k)])
+        np.testing.assert_allclose(compiled(pars), plain(pars), rtol=1e-12)
+
+
 def test_factor_layout_follows_the_workspace():
     """The blocked layout where the workspace factors blocked with a dense L21; otherwise
     the sparse factor, whose pattern under CHOLMOD's permutation is CHOLMOD's."""
