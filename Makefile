@@ -43,7 +43,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_glmkernels.pyx \
-		pylmer/_pirls.pyx | $(PY)
+		pylmer/linalg/_kernels.pxd pylmer/_pirls.pyx | $(PY)
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PY) -m pip install -e '.[test]'
 	touch $@

@@ -4,8 +4,7 @@
 Stage 2 of ``glmer`` (and lme4's finite-difference Hessian) evaluates the Laplace deviance
 hundreds of times; each evaluation is a few PIRLS iterations. Where Lambda is diagonal
 (every term scalar) and the family is binomial(logit), poisson(log) or Gamma(log), a whole
-PIRLS loop
-runs here without returning to Python: the response pass (mu, the deviance residuals,
+PIRLS loop runs here without returning to Python: the response pass (mu, the deviance residuals,
 the working weights and response, with lme4's floors), Z'WZ by the observations' pairs of
 non-zeros, a Cholesky factorization of ``P (Lambda Z'WZ Lambda + I) P'``, the solve and
 the step halving. The factorization is either sparse on a symbolic pattern computed once
@@ -20,9 +19,17 @@ from libc.string cimport memcmp, memcpy
 from scipy.linalg.cython_blas cimport dgemv, dsyrk, dtrsv
 from scipy.linalg.cython_lapack cimport dpotrf
 
+from pylmer.linalg._kernels cimport _cholesky_lower, _solve_lower, _solve_lower_t
+
 import numpy as np
 
 cdef double EPS = 2.220446049250313e-16
+# arguments of the BLAS / LAPACK calls (passed by address)
+cdef char *_UPPER = b"U"
+cdef char *_TRANS = b"T"
+cdef char *_NOTRANS = b"N"
+cdef int _ONE = 1
+cdef double _MINUS_ONE = -1.0, _PLUS_ONE = 1.0, _ZERO = 0.0
 
 cdef enum:
     _BINOMIAL_LOGIT = 1
@@ -58,6 +65,23 @@ cdef inline double _logit_mu(double eta, double e, double *om, double *me) noexc
     return m
 
 
+cdef inline double _binomial_devres(double dev0, double pw, double y, double lm,
+                                    double lom) noexcept nogil:
+    """The binomial deviance residual from log mu and log(1 - mu) (a log not needed for
+    y = 0 or y = 1 may be anything)."""
+    return dev0 - 2.0 * pw * ((y * lm if y != 0.0 else 0.0)
+                              + ((1.0 - y) * lom if y != 1.0 else 0.0))
+
+
+cdef inline double _log_link_devres(int kind, double dev0, double pw, double y, double m,
+                                    double lm) noexcept nogil:
+    """The Poisson or Gamma deviance residual from mu and log mu (dev0: its part that does
+    not depend on mu; Gamma's -2 pw (log(y / mu) - (y - mu) / mu) has dev0 = -2 pw log y)."""
+    if kind == _POISSON_LOG:
+        return dev0 - 2.0 * pw * ((y * lm if y != 0.0 else 0.0) - m)
+    return dev0 + 2.0 * pw * (lm + (y - m) / m)
+
+
 cdef Py_ssize_t _ereach(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci, Py_ssize_t k,
                         const Py_ssize_t[::1] parent, Py_ssize_t[::1] s,
                         Py_ssize_t[::1] mark) noexcept nogil:
@@ -83,31 +107,6 @@ cdef Py_ssize_t _ereach(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci, Py_s
         mark[s[p]] = 0
     mark[k] = 0
     return top
-
-
-cdef int _cholesky_packed(double *M, Py_ssize_t p) noexcept nogil:
-    """M = R'R in place on the lower triangle of the row-major p x p M (lower = R')."""
-    cdef Py_ssize_t i, j, k
-    cdef double s
-    for j in range(p):
-        s = M[j * p + j]
-        for k in range(j):
-            s -= M[j * p + k] * M[j * p + k]
-        if not s > 0.0:
-            return 1
-        s = sqrt(s)
-        M[j * p + j] = s
-        for i in range(j + 1, p):
-            M[i * p + j] = (M[i * p + j] - _dot(M + i * p, M + j * p, j)) / s
-    return 0
-
-
-cdef inline double _dot(const double *a, const double *b, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef double s = 0.0
-    for k in range(n):
-        s += a[k] * b[k]
-    return s
 
 
 def symbolic(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci):
@@ -173,7 +172,8 @@ cdef class ScalarPirls:
     # RZX (by columns, permuted), beta
     cdef Py_ssize_t p
     cdef const double[:, ::1] X
-    cdef double[::1] ZtWX, M, Xtwz, RZX, b, b_new, db, wx, Xs, zs
+    cdef double[::1] ZtWX, Xtwz, RZX, b, b_new, db, wx, Xs, zs
+    cdef double[:, ::1] M  # X'WX - RZX'RZX, then its Cholesky factor (lower triangle)
     cdef public double ldL2, pdev, loglik
     cdef public int iterations
     # the blocked factor (q1 > 0): sqrt of the leading diagonal, L21 (q2 x q1, row-major)
@@ -187,7 +187,7 @@ cdef class ScalarPirls:
         self.X, self.p = X, X.shape[1]
         p = max(self.p, 1)
         self.ZtWX, self.RZX = np.empty(len(perm) * p), np.empty(len(perm) * p)
-        self.M, self.Xtwz = np.empty(p * p), np.empty(p)
+        self.M, self.Xtwz = np.empty((p, p)), np.empty(p)
         self.b, self.b_new, self.db = np.zeros(p), np.zeros(p), np.zeros(p)
         self.wx = np.zeros(p)
         self.Xs, self.zs = np.empty(len(y) * p), np.empty(len(y))
@@ -260,9 +260,7 @@ cdef class ScalarPirls:
                 else:
                     lm = log(m) if yi != 0.0 or self.llk[i] != 0.0 else 0.0
                     lom = log(om) if yi != 1.0 or self.llf[i] != 0.0 else 0.0
-                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0)
-                                                           + ((1.0 - yi) * lom if yi != 1.0
-                                                              else 0.0))
+                    r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
                     ll += self.llk[i] * lm + self.llf[i] * lom
             else:  # log link: Poisson (V = mu) or Gamma (V = mu^2)
                 m = exp(eta[i])
@@ -270,13 +268,10 @@ cdef class ScalarPirls:
                 if m < EPS:
                     m, lm = EPS, log(EPS)
                 me = m
+                v = m if self.kind == _POISSON_LOG else m * m
+                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
                 if self.kind == _POISSON_LOG:
-                    v = m
-                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
                     ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-                else:  # -2 pw (log(y / mu) - (y - mu) / mu), dev0 = -2 pw log y
-                    v = m * m
-                    r = self.dev0[i] + 2.0 * self.pw[i] * (lm + (yi - m) / m)
             mu[i] = m
             devres[i] = r
             total += r
@@ -319,13 +314,10 @@ cdef class ScalarPirls:
                     m = EPS
                 me = m
                 lm = eta[i] if e >= EPS else log(EPS)
+                v = m if self.kind == _POISSON_LOG else m * m
+                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
                 if self.kind == _POISSON_LOG:
-                    v = m
-                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
                     ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-                else:
-                    v = m * m
-                    r = self.dev0[i] + 2.0 * self.pw[i] * (lm + (yi - m) / m)
                 devres[i] = r
                 total += r
             mu[i] = m
@@ -344,9 +336,7 @@ cdef class ScalarPirls:
                     ll += (self.llk[i] + self.llf[i]) * lm
                 else:
                     lm, lom = x[i], x2[i]
-                    r = self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0)
-                                                           + ((1.0 - yi) * lom if yi != 1.0
-                                                              else 0.0))
+                    r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
                     ll += (self.llk[i] * lm if self.llk[i] != 0.0 else 0.0) + (
                         self.llf[i] * lom if self.llf[i] != 0.0 else 0.0)
                 devres[i] = r
@@ -361,16 +351,12 @@ cdef class ScalarPirls:
             m = _logit_mu(eta, exp(-fabs(eta)), &om, &me)
             lm = log(m) if yi != 0.0 else 0.0
             lom = log(om) if yi != 1.0 else 0.0
-            return self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0)
-                                                      + ((1.0 - yi) * lom if yi != 1.0
-                                                         else 0.0))
+            return _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
         m = exp(eta)
         lm = eta
         if m < EPS:
             m, lm = EPS, log(EPS)
-        if self.kind == _POISSON_LOG:
-            return self.dev0[i] - 2.0 * self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-        return self.dev0[i] + 2.0 * self.pw[i] * (lm + (yi - m) / m)
+        return _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
 
     def agq_deviance(self, const double[::1] lam, const double[::1] eta,
                      const double[::1] devres, const double[::1] u, const double[::1] L_diag,
@@ -462,12 +448,9 @@ cdef class ScalarPirls:
         columns below q1 hold only their diagonal)."""
         cdef int q1 = self.q1, q2 = self.q2, info = 0
         cdef Py_ssize_t j, p, i
-        cdef double minus_one = -1.0, plus_one = 1.0
         cdef double *sd = &self.sd[0]
         cdef double *L21 = &self.L21[0]
         cdef double *S = &self.S[0]
-        cdef char *upper = b"U"
-        cdef char *trans = b"T"
         self.ldL2 = 0.0
         for j in range(q1):
             sd[j] = sqrt(self.Cx[self.Cp[j + 1] - 1])
@@ -483,8 +466,8 @@ cdef class ScalarPirls:
                     S[(j - q1) * q2 + (i - q1)] = self.Cx[p]
         # S -= L21 L21' on S's lower triangle: the upper triangle of S as Fortran sees it,
         # with L21 (row-major) Fortran's q1 x q2 matrix L21'
-        dsyrk(upper, trans, &q2, &q1, &minus_one, L21, &q1, &plus_one, S, &q2)
-        dpotrf(upper, &q2, S, &q2, &info)
+        dsyrk(_UPPER, _TRANS, &q2, &q1, &_MINUS_ONE, L21, &q1, &_PLUS_ONE, S, &q2)
+        dpotrf(_UPPER, &q2, S, &q2, &info)
         if info != 0:
             return 1
         for j in range(q2):
@@ -494,17 +477,13 @@ cdef class ScalarPirls:
     cdef void _forward(self, double *x) noexcept nogil:
         """x <- L^-1 x (x in the permuted order)."""
         cdef Py_ssize_t j, p
-        cdef int q1 = self.q1, q2 = self.q2, one = 1
-        cdef double minus_one = -1.0, plus_one = 1.0
-        cdef char *upper = b"U"
-        cdef char *trans = b"T"
-        cdef char *nonunit = b"N"
+        cdef int q1 = self.q1, q2 = self.q2
         if q1 > 0:  # x1 /= sd, x2 = L22^-1 (x2 - L21 x1)
             for j in range(q1):
                 x[j] /= self.sd[j]
-            dgemv(trans, &q1, &q2, &minus_one, &self.L21[0], &q1, x, &one, &plus_one,
-                  x + q1, &one)
-            dtrsv(upper, trans, nonunit, &q2, &self.S[0], &q2, x + q1, &one)
+            dgemv(_TRANS, &q1, &q2, &_MINUS_ONE, &self.L21[0], &q1, x, &_ONE, &_PLUS_ONE,
+                  x + q1, &_ONE)
+            dtrsv(_UPPER, _TRANS, _NOTRANS, &q2, &self.S[0], &q2, x + q1, &_ONE)
             return
         for j in range(self.q):
             x[j] /= self.Lx[self.Lp[j]]
@@ -514,14 +493,11 @@ cdef class ScalarPirls:
     cdef void _backward(self, double *x) noexcept nogil:
         """x <- L'^-1 x (x in the permuted order)."""
         cdef Py_ssize_t j, p
-        cdef int q1 = self.q1, q2 = self.q2, one = 1
-        cdef double minus_one = -1.0, plus_one = 1.0
-        cdef char *upper = b"U"
-        cdef char *notrans = b"N"
+        cdef int q1 = self.q1, q2 = self.q2
         if q1 > 0:  # x2 = L22'^-1 x2, x1 = (x1 - L21' x2) / sd
-            dtrsv(upper, notrans, notrans, &q2, &self.S[0], &q2, x + q1, &one)
-            dgemv(notrans, &q1, &q2, &minus_one, &self.L21[0], &q1, x + q1, &one,
-                  &plus_one, x, &one)
+            dtrsv(_UPPER, _NOTRANS, _NOTRANS, &q2, &self.S[0], &q2, x + q1, &_ONE)
+            dgemv(_NOTRANS, &q1, &q2, &_MINUS_ONE, &self.L21[0], &q1, x + q1, &_ONE,
+                  &_PLUS_ONE, x, &_ONE)
             for j in range(q1):
                 x[j] /= self.sd[j]
             return
@@ -540,7 +516,7 @@ cdef class ScalarPirls:
         cdef double acc, wi, zi, v
         cdef double[::1] Cx = self.Cx, x = self.x, rhs = self.rhs
         cdef double *RZX = &self.RZX[0]
-        cdef double *M = &self.M[0]
+        cdef double *M = &self.M[0, 0]
         cdef double *b = &self.b_new[0]
         # C's values: Lambda Z'WZ Lambda (+ I on the diagonal)
         Cx[:] = 0.0
@@ -568,10 +544,8 @@ cdef class ScalarPirls:
         cdef double *Xs = &self.Xs[0]
         cdef double *zs = &self.zs[0]
         cdef double *row
-        cdef double sw, one_d = 1.0, zero_d = 0.0
-        cdef int pi = <int>p_, ni = <int>n, one_i = 1
-        cdef char *upper = b"U"
-        cdef char *notrans = b"N"
+        cdef double sw
+        cdef int pi = <int>p_, ni = <int>n
         rhs[:] = 0.0
         if fit_beta:
             self.ZtWX[:] = 0.0
@@ -595,8 +569,8 @@ cdef class ScalarPirls:
         if fit_beta:
             # X'WX (M's lower triangle: Fortran's upper) and X'W z; W^(1/2) X row-major is
             # Fortran's p x n matrix (W^(1/2) X)'
-            dsyrk(upper, notrans, &pi, &ni, &one_d, Xs, &pi, &zero_d, M, &pi)
-            dgemv(notrans, &pi, &ni, &one_d, Xs, &pi, zs, &one_i, &zero_d, Xtwz, &one_i)
+            dsyrk(_UPPER, _NOTRANS, &pi, &ni, &_PLUS_ONE, Xs, &pi, &_ZERO, M, &pi)
+            dgemv(_NOTRANS, &pi, &ni, &_PLUS_ONE, Xs, &pi, zs, &_ONE, &_ZERO, Xtwz, &_ONE)
         if self._factor() != 0:
             return 1
         # cu = L^-1 P Lambda Z'W z
@@ -619,19 +593,11 @@ cdef class ScalarPirls:
                     for j in range(q):
                         acc += RZX[c * q + j] * RZX[c2 * q + j]
                     M[c * p_ + c2] -= acc
-            if _cholesky_packed(M, p_) != 0:
+            if _cholesky_lower(self.M, p_) != 0:
                 return 2
             # beta = RX^-1 RX'^-1 (X'W z - RZX' cu), then u's right-hand side cu - RZX beta
-            for c in range(p_):
-                acc = b[c]
-                for c2 in range(c):
-                    acc -= M[c * p_ + c2] * b[c2]
-                b[c] = acc / M[c * p_ + c]
-            for c in range(p_ - 1, -1, -1):
-                acc = b[c]
-                for c2 in range(c + 1, p_):
-                    acc -= M[c2 * p_ + c] * b[c2]
-                b[c] = acc / M[c * p_ + c]
+            _solve_lower(self.M, self.b_new, p_)
+            _solve_lower_t(self.M, self.b_new, p_)
             for c in range(p_):
                 for j in range(q):
                     x[j] -= RZX[c * q + j] * b[c]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sps
 
-from .linalg.pls import structural_pattern
+from .linalg.pls import csc_keys
 
 try:  # pragma: no branch
     from . import _pirls
@@ -49,20 +49,22 @@ def kind_of(family) -> int | None:
 
 
 def build(ws, response):
-    """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, diagonal Lambda, its X)
-    and the ``_Response`` of a binomial(logit), poisson(log) or Gamma(log) model; None where
-    the compiled loop does not apply (not built, another family, a term that is not scalar, or
-    a factor too dense for it)."""
+    """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, so that its Z'Z has the
+    structural pattern; diagonal Lambda; its X) and the ``_Response`` of a binomial(logit),
+    poisson(log) or Gamma(log) model; None where the compiled loop does not apply (not
+    built, another family, a term that is not scalar, or a factor too dense for it)."""
     kind = kind_of(response.family)
-    if _pirls is None or kind is None or not ws.diagonal:
+    if _pirls is None or kind is None or not ws.diagonal or not ws.reweightable:
         return None
     q, n = ws.q, ws.n
     perm = np.ascontiguousarray(ws.perm(), dtype=np.intp)
     pinv = np.empty(q, dtype=np.intp)
     pinv[perm] = np.arange(q)
-    # every product of Z's stored entries has a slot (those that cancel in Z'Z too), and
-    # every diagonal entry (a level whose column of Z is zero still gets its + 1)
-    pattern = sps.csc_matrix(structural_pattern(ws.Zt) + sps.identity(q, format="csc"))
+    # the workspace's Z'Z has a slot for every product of Z's stored entries (those that
+    # cancel too); add every diagonal entry (a level whose column of Z is zero gets its + 1)
+    ones = sps.csc_matrix(ws.ZtZ, copy=True)
+    ones.data[:] = 1.0  # positive: the sum with the identity drops nothing
+    pattern = sps.csc_matrix(ones + sps.identity(q, format="csc"))
     pattern.sort_indices()
     C, rows, cols = _upper_pattern(pattern, pinv)
     kernel_args = (np.ascontiguousarray(C.indptr, dtype=np.intp),
@@ -118,7 +120,7 @@ def _pair_slots(Zt: sps.csc_matrix, C: sps.csc_matrix, pinv: np.ndarray):
     """For each observation, each pair (a, b) of its non-zeros with a before b in the
     permuted order (and a = b): the observation, the slot of (a, b) in C and z_a z_b."""
     q = C.shape[0]
-    keys = np.repeat(np.arange(q, dtype=np.int64), np.diff(C.indptr)) * q + C.indices
+    keys = csc_keys(C)
     counts = np.diff(Zt.indptr)
     obs, slot, prod = [], [], []
     for k in np.unique(counts):
@@ -129,9 +131,8 @@ def _pair_slots(Zt: sps.csc_matrix, C: sps.csc_matrix, pinv: np.ndarray):
         pos, vals = pinv[Zt.indices[at]], Zt.data[at]
         for a in range(k):
             for b in range(k):
-                take = pos[:, a] <= pos[:, b]
-                if a != b:
-                    take &= pos[:, a] != pos[:, b]
+                # (a, b) and (b, a) are the same slot of the upper triangle: take it once
+                take = pos[:, a] < pos[:, b] if a != b else np.ones(len(cols), dtype=bool)
                 key = pos[take, b].astype(np.int64) * q + pos[take, a]
                 at = np.searchsorted(keys, key)
                 if np.any(at >= len(keys)) or np.any(keys[np.minimum(at, len(keys) - 1)]

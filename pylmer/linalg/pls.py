@@ -31,7 +31,8 @@ from . import kernels
 from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
 
-__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "structural_crossproduct", "structural_pattern"]
+__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "csc_keys", "structural_crossproduct",
+           "structural_pattern"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
 # (measured: q = 130, Exam, 0.2 ms sparse against several ms dense).
@@ -42,6 +43,13 @@ BLOCKED_MAX_Q2 = 2000
 # Below this many flops, n (q + p + 1)^2, a dense cross-product beats the sparse updates.
 DENSE_CROSSPRODUCT_FLOPS = 500_000
 LOG_2PI = np.log(2.0 * np.pi)
+
+
+def csc_keys(A: sps.csc_matrix) -> np.ndarray:
+    """``column * nrows + row`` of each stored entry of a CSC matrix: increasing where its
+    indices are sorted, so that ``searchsorted`` finds the slot of an (i, j) entry."""
+    cols = np.repeat(np.arange(A.shape[1], dtype=np.int64), np.diff(A.indptr))
+    return cols * A.shape[0] + A.indices
 
 
 def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
@@ -61,10 +69,7 @@ def structural_crossproduct(Zt: sps.spmatrix) -> sps.csc_matrix:
     P = structural_pattern(Zt)
     N = sps.csc_matrix(Zt @ Zt.T)
     N.sort_indices()
-    q = P.shape[0]
-    keys = np.repeat(np.arange(q, dtype=np.int64), np.diff(P.indptr)) * q + P.indices
-    at = np.searchsorted(keys, np.repeat(np.arange(q, dtype=np.int64),
-                                         np.diff(N.indptr)) * q + N.indices)
+    at = np.searchsorted(csc_keys(P), csc_keys(N))
     P.data = np.zeros(P.nnz)
     P.data[at] = N.data  # N's pattern is within P's
     return P
@@ -135,7 +140,7 @@ class PLSWorkspace:
         Zt, q = self.Zt, self.q
         counts = np.diff(Zt.indptr)
         obs, slot, prod = [], [], []
-        keys = np.repeat(np.arange(q), np.diff(self.ZtZ.indptr)) * q + self.ZtZ.indices
+        keys = csc_keys(self.ZtZ)
         for k in np.unique(counts):
             if k == 0:
                 continue
