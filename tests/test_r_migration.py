@@ -162,6 +162,12 @@ CBPP_FIXEF = [-1.398342864, -0.991924975, -1.128216216, -1.579745414]
 SLEEP_FIXEF = [251.4051049, 10.46728596]
 
 
+def assert_sleepstudy_ml(m):
+    """lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = FALSE), as lme4 1.1-31."""
+    assert m.REML is False
+    close(m.logLik(), -875.9696722, rel=1e-7)
+
+
 # --- fitting
 
 @check("data")
@@ -183,8 +189,7 @@ def _(row):
 @check("REML")
 def _(row):
     (m,) = row.run()
-    assert m.REML is False
-    close(m.logLik(), -875.9696722, rel=1e-7)
+    assert_sleepstudy_ml(m)
 
 
 @check("glmer-binomial")
@@ -646,8 +651,7 @@ def _(row):
 @check("update-args")
 def _(row):
     (new,) = row.run()
-    assert new.REML is False
-    close(new.logLik(), -875.9696722, rel=1e-7)
+    assert_sleepstudy_ml(new)
 
 
 # --- control
