@@ -15,8 +15,10 @@ from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ConvergenceWarning,
     DeprecatedUseWarning,
+    FormulaError,
     GroupingFactorWarning,
     MissingDataWarning,
+    PylmerError,
     PylmerWarning,
     RankDeficiencyWarning,
     SingularFitWarning,
@@ -94,7 +96,7 @@ __all__ = [
     # data
     "load_dataset", "list_datasets",
     # errors and warnings
-    "FormulaSyntaxError", "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning",
+    "PylmerError", "FormulaError", "FormulaSyntaxError", "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning",
     "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning", "DeprecatedUseWarning",
     "PirlsError",
 ]

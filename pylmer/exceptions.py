@@ -1,13 +1,16 @@
-"""pylmer's warning classes.
+"""pylmer's error and warning classes.
 
-Numerical trouble and data handling are reported with these classes so that callers can
-filter them (``warnings.simplefilter("error", pylmer.SingularFitWarning)``).
+Bad input raises a :class:`PylmerError` (a ``ValueError``) that names the culprit.
+Numerical trouble and data handling are reported with the warning classes so that callers
+can filter them (``warnings.simplefilter("error", pylmer.SingularFitWarning)``).
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConvergenceWarning",
+    "FormulaError",
+    "PylmerError",
     "DeprecatedUseWarning",
     "SingularFitWarning",
     "GroupingFactorWarning",
@@ -15,6 +18,15 @@ __all__ = [
     "PylmerWarning",
     "RankDeficiencyWarning",
 ]
+
+
+class PylmerError(ValueError):
+    """Base class of the errors pylmer raises for input it cannot use."""
+
+
+class FormulaError(PylmerError):
+    """A formula (or an expression given for ``weights=``, ``offset=``) that pylmer cannot
+    evaluate: bad syntax, an unknown function or column, arguments of the wrong type."""
 
 
 class PylmerWarning(UserWarning):

@@ -17,7 +17,7 @@ from .control import GlmerControl, LmerControl
 from .design.fixed import FixedDesign, fixed_design
 from .design.random import ReTrms, mkReTrms
 from .formula.bars import MixedFormula, parse_mixed_formula
-from .formula.frame import ModelFrame, model_frame
+from .formula.frame import ModelFrame, as_pandas, model_frame
 
 __all__ = ["LFormula", "glFormula", "lFormula"]
 
@@ -91,6 +91,13 @@ class LFormula:
     def n(self) -> int:
         return self.fr.n
 
+    def model_matrix(self, newdata: object) -> np.ndarray:
+        """The fixed-effects model matrix of new data, coded as X was (the training
+        levels, contrasts and transforms' state; R: ``model.matrix(m, newdata)``)."""
+        data = as_pandas(newdata)
+        variables = self.fr.new_variables(data, self.fixed.labels)
+        return self.fixed.model_matrix(variables, len(data))
+
     def X_frame(self) -> pd.DataFrame:
         """X as a DataFrame with R's column names and the data's row labels."""
         return pd.DataFrame(self.X, columns=list(self.X_colnames), index=self.fr.data.index)
@@ -134,8 +141,8 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
     if not np.isfinite(fr.response).all():
         raise ValueError(f"response {fr.response_name!r} has non-finite values (Inf or NaN "
                          "after evaluation); remove or fix those rows")
-    fixed = fixed_design(parsed, fr.data, contrasts=contrasts, check_rankX=control.check_rankX)
-    re = mkReTrms(parsed.random, fr.data, control)
+    fixed = fixed_design(parsed, fr, contrasts=contrasts, check_rankX=control.check_rankX)
+    re = mkReTrms(parsed.random, fr, control)
     name = getattr(data, "attrs", {}).get("name")
     call = {"formula": formula, "data": data, "weights": weights, "offset": offset,
             "na_action": na_action, "contrasts": contrasts, "control": control}
@@ -154,8 +161,9 @@ def lFormula(formula: str, data: object, REML: bool = True, weights: object = No
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``. Supports ``(1 | g)``,
         ``(x | g)``, ``(0 + x | g)``, ``(x || g)``, ``(1 | a/b)``, ``(1 | a:b)``, crossed
-        and nested terms, factors inside bars, ``offset()``, ``I()`` with R arithmetic,
-        ``scale()``, ``center()``, ``poly()``, ``log()`` and backquoted names.
+        and nested terms, ``offset()``, and R's functions (``factor()``, ``I()``,
+        ``poly()``, ``ns()``, ``log()``, ...; the list is in docs/formula.md), evaluated
+        by pylmer's own interpreter: a formula is data, never run as Python code.
     data : pandas.DataFrame
         The data (polars DataFrames and dicts of columns are accepted). Not modified.
     REML : bool, default True

@@ -1,8 +1,9 @@
 """Predictions from a fitted model: lme4's ``predict.merMod``.
 
-New data are encoded as the training data were: formulaic's spec for the fixed part (its
-stateful transforms such as ``scale()`` keep the training centre and scale), the training
-factor levels, and the random terms' own column specs. Levels of a grouping factor that
+New data are encoded as the training data were: the formula's variables are evaluated on
+them with the training state of each transform (``scale()``, ``poly()``, ``ns()`` keep the
+training centre, coefficients and knots), factors take the training levels, and the fixed
+part and the random terms' columns are coded by their training recipes. Levels of a grouping factor that
 the model has not seen contribute no random effect when ``allow_new_levels=True``, and are
 an error naming them otherwise.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .exceptions import FormulaError
 from .formula.bars import parse_mixed_formula
-from .formula.evaluate import evaluate
+from .formula.evaluate import Evaluator
 from .formula.frame import as_pandas
 from .formula.rexpr import FormulaSyntaxError
+from .formula.rvalue import r_number
 
 __all__ = ["predict", "simulate"]
 
@@ -54,39 +57,11 @@ def _selected_terms(model, re_form) -> list[int]:
     return chosen
 
 
-def _coerce_like_training(newdata: pd.DataFrame, frame: pd.DataFrame,
-                          fixed_variables: set[str]) -> pd.DataFrame:
-    """Factor columns get the training levels (R's model.frame with xlev). A level the
-    model has not seen is an error in the fixed part; in grouping columns it is handled
-    by the random terms (see :func:`_level_index`)."""
-    out = newdata.copy()
-    for name in frame.columns:
-        if name not in out.columns:
-            continue
-        train = frame[name]
-        if isinstance(train.dtype, pd.CategoricalDtype):
-            values = out[name].astype(object)
-            values = values.where(values.isna(), values.astype(str))
-            known = values.isin(train.cat.categories) | values.isna()
-            if not known.all():
-                if name in fixed_variables:
-                    unseen = sorted(set(values[~known]))
-                    raise ValueError(f"newdata has levels of {name!r} not seen in fitting: "
-                                     f"{', '.join(unseen[:5])}; a fixed-effects factor "
-                                     "can only take its fitted levels")
-                values = values.where(known, None)
-            out[name] = pd.Categorical(values, categories=train.cat.categories,
-                                       ordered=train.cat.ordered)
-    return out
-
-
 def _labels(values: pd.Series, train: pd.Series) -> np.ndarray:
     """Level labels of new grouping values, spelled as the training factor spells them."""
-    from .design.random import _r_number
-
     if pd.api.types.is_numeric_dtype(train.dtype) and not pd.api.types.is_bool_dtype(
             train.dtype):
-        return np.array([_r_number(v) if pd.notna(v) else None for v in values], dtype=object)
+        return np.array([r_number(float(v)) if pd.notna(v) else None for v in values], dtype=object)
     return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
 
 
@@ -109,21 +84,6 @@ def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
     return index, np.array([str(lab) for lab in labels], dtype=object)
 
 
-def _term_columns(term, newdata: pd.DataFrame) -> np.ndarray:
-    if term.spec is None:  # plain numeric columns, taken as they are
-        cols = [np.ones(len(newdata)) if name == "(Intercept)"
-                else newdata[name.strip("`")].to_numpy(dtype=float) for name in term.columns]
-        return np.column_stack(cols)
-    return np.asarray(term.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
-
-
-def _offset(model, newdata: pd.DataFrame) -> np.ndarray:
-    out = np.zeros(len(newdata))
-    for node in model.lf.formula.offsets:
-        out = out + np.asarray(evaluate(node, newdata), dtype=float)
-    return out
-
-
 class _Design:
     """The fixed part and the random terms' columns and levels for the fitted or new data,
     computed once (simulation reuses them for every draw)."""
@@ -137,9 +97,13 @@ class _Design:
             self.fixed = lf.X @ model.beta + (lf.offset if lf.offset is not None else 0.0)
             return
         raw = as_pandas(newdata)
-        data = _coerce_like_training(raw, lf.fr.data, set(lf.fixed.spec.variables))
-        self.X, self.index = lf.fixed.model_matrix(data), data.index
-        self.fixed = self.X @ model.beta + _offset(model, data)
+        n = len(raw)
+        wanted = list(lf.fixed.labels)
+        for k in terms:
+            wanted += [v for v in lf.reTrms.terms[k].plan.labels if v not in wanted]
+        variables = lf.fr.new_variables(raw, wanted)
+        self.X, self.index = lf.fixed.model_matrix(variables, n), raw.index
+        self.fixed = self.X @ model.beta + lf.fr.new_offset(raw, lf.formula.offsets)
         self.parts = {}
         for k in terms:
             term = lf.reTrms.terms[k]
@@ -147,7 +111,8 @@ class _Design:
             level, labels = _level_index(term, raw, lf.fr.data, allow_new_levels)
             known = level >= 0
             unseen, which = np.unique(labels[~known], return_inverse=True)
-            self.parts[k] = (level, known, _term_columns(term, data), len(unseen), which)
+            columns = term.plan.build(variables, n)
+            self.parts[k] = (level, known, columns, len(unseen), which)
 
     def eta(self, b: np.ndarray, new_effects=None) -> np.ndarray:
         """X beta + offset + Z b over the chosen terms. ``new_effects(k, m)`` gives (m, nc)
@@ -261,9 +226,10 @@ def _weights_and_trials(model, newdata, n):
     trials = np.ones(n)
     if np.ndim(lf.y) == 2:  # cbind(s, f): trials from the new data, when it has them
         try:
-            counts = np.asarray(evaluate(lf.formula.response, as_pandas(newdata)), float)
-            trials = counts.sum(axis=1)
-        except (KeyError, ValueError, TypeError):
+            counts = Evaluator(as_pandas(newdata), dict(lf.fr.state), train=False).evaluate(
+                lf.formula.response)
+            trials = np.broadcast_to(counts.numbers("the response").sum(axis=1), (n,))
+        except FormulaError:  # the new data lack the counts: one trial each
             pass
     return np.ones(n), trials
 

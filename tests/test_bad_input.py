@@ -15,7 +15,7 @@ from pylmer import (
     lFormula,
     load_dataset,
 )
-from pylmer.exceptions import GroupingFactorWarning, RankDeficiencyWarning
+from pylmer.exceptions import FormulaError, GroupingFactorWarning, RankDeficiencyWarning
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_bad_na_action(sleep):
 
 
 def test_non_numeric_response(sleep):
-    with pytest.raises(TypeError, match="response 'Subject' is not numeric"):
+    with pytest.raises(FormulaError, match="response 'Subject' is a factor, not numeric"):
         lFormula("Subject ~ Days + (1 | Subject)", sleep)
 
 
@@ -209,8 +209,8 @@ def test_non_finite_offset(sleep):
 
 
 def test_unsupported_function_in_response(sleep):
-    with pytest.raises(ValueError, match=r"function sinh\(\) .* not supported"):
-        lFormula("sinh(Reaction) ~ Days + (1 | Subject)", sleep)
+    with pytest.raises(FormulaError, match=r"function besselJ\(\) .* not supported"):
+        lFormula("besselJ(Reaction, 0) ~ Days + (1 | Subject)", sleep)
 
 
 def test_bad_contrasts(sleep):

@@ -4,7 +4,7 @@ import pytest
 
 from pylmer import FormulaSyntaxError
 from pylmer.formula.bars import parse_mixed_formula
-from pylmer.formula.rexpr import BinOp, Name, Num, UnaryOp, deparse, parse, to_python
+from pylmer.formula.rexpr import BinOp, Name, Num, UnaryOp, deparse, parse
 
 
 def terms(formula):
@@ -84,14 +84,10 @@ def test_deparse_like_R(text, r_name):
     assert deparse(parse(text)) == r_name
 
 
-def test_R_arithmetic_becomes_python_inside_calls():
-    assert to_python(parse("I(age^2)")) == "I(age ** 2)"
-    assert to_python(parse("I(x %% 3)")) == "I(x % 3)"
-    assert to_python(parse("I(x %/% 3)")) == "I(x // 3)"
-    # R groups x > 2 & z as (x > 2) & z; Python would not
-    assert to_python(parse("I(x > 2 & z)")) == "I((x > 2) & z)"
-    # at formula level ^ is crossing and stays
-    assert to_python(parse("(a + b)^2")) == "(a + b) ^ 2"
+def test_R_precedence_of_not_and_comparison():
+    # R's ! binds looser than comparisons and tighter than &: !x == 2 & z is (!(x == 2)) & z
+    assert parse("!x == 2 & z") == BinOp("&", UnaryOp("!", BinOp("==", Name("x"), Num("2"))),
+                                         Name("z"))
 
 
 def test_unary_minus_binds_looser_than_power():

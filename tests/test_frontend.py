@@ -39,13 +39,17 @@ def test_stateful_transforms_encode_new_data_like_the_training_data(sleep):
     new = pd.DataFrame({"Days": [0.0, 20.0]})
     for transform, expected in [
         ("scale(Days)", (new["Days"] - days.mean()) / days.std(ddof=1)),
-        ("center(Days)", new["Days"] - days.mean()),
+        ("scale(Days, scale = FALSE)", new["Days"] - days.mean()),
+        ("I(Days - mean(Days))", new["Days"] - days.mean()),
     ]:
         lf = lFormula(f"Reaction ~ {transform} + (1 | Subject)", sleep)
-        np.testing.assert_allclose(lf.fixed.model_matrix(new)[:, 1], expected, rtol=1e-14)
-    lf = lFormula("Reaction ~ poly(Days, 2) + (1 | Subject)", sleep)
-    # new rows equal to training rows encode identically (the basis is the training one)
-    np.testing.assert_allclose(lf.fixed.model_matrix(sleep.iloc[:3]), lf.X[:3], rtol=1e-13)
+        np.testing.assert_allclose(lf.model_matrix(new)[:, 1], expected, rtol=1e-14)
+    for transform in ("poly(Days, 2)", "ns(Days, df = 3)", "bs(Days, df = 4)",
+                      "cut(Days, 3)"):
+        lf = lFormula(f"Reaction ~ {transform} + (1 | Subject)", sleep)
+        # rows equal to training rows encode identically (the basis is the training one)
+        np.testing.assert_allclose(lf.model_matrix(sleep.iloc[[0, 5, 9]]), lf.X[[0, 5, 9]],
+                                   rtol=1e-13)
 
 
 def test_poly_is_orthonormal_and_named_as_R(sleep):

@@ -16,16 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sps
-from formulaic import Formula
-from formulaic.model_spec import ModelSpec
 
 from ..control import LmerControl
-from ..exceptions import GroupingFactorWarning
-from ..formula.bars import RandomTerm, flatten_sum
-from ..formula.rexpr import Name, Num, deparse, to_python
+from ..exceptions import FormulaError, GroupingFactorWarning
+from ..formula.bars import RandomTerm
+from ..formula.frame import ModelFrame
+from ..formula.rvalue import r_number
 from . import covariance
-from .contrasts import RMaterializer
-from .fixed import r_column_names
+from .modelmatrix import DesignPlan, plan_design
 
 __all__ = ["ReTerm", "ReTrms", "grouping_factor", "mkReTrms", "term_model_matrix"]
 
@@ -44,16 +42,15 @@ class ReTerm:
         R names of the term's columns (``("(Intercept)", "Days")``).
     mm : numpy.ndarray, (n, nc)
         The term's model matrix.
-    spec : formulaic.ModelSpec or None
-        To encode the term's columns for new data (None when they are plain numeric
-        columns, taken as they are).
+    plan : DesignPlan
+        The recipe of the term's columns (R's ``model.matrix(~ lhs)``), for new data.
     """
 
     term: RandomTerm
     factor: pd.Categorical
     columns: tuple[str, ...]
     mm: np.ndarray
-    spec: ModelSpec | None
+    plan: DesignPlan
 
     @property
     def nc(self) -> int:
@@ -146,10 +143,7 @@ def _level_labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 def _r_number(value: float) -> str:
     """``as.character()`` of a number: 3 -> "3", 0.5 -> "0.5" (15 significant digits)."""
-    value = float(value)
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return format(value, ".15g")
+    return r_number(float(value))
 
 
 def grouping_factor(frame: pd.DataFrame, variables: tuple[str, ...]) -> pd.Categorical:
@@ -178,53 +172,17 @@ def grouping_factor(frame: pd.DataFrame, variables: tuple[str, ...]) -> pd.Categ
     return pd.Categorical.from_codes(inverse.astype(np.int64), categories=names)
 
 
-def _plain_columns(term: RandomTerm, frame: pd.DataFrame) -> list[str] | None:
-    """For an lhs of ``1``, ``0`` and numeric column names only (the common case:
-    ``1``, ``Days``, ``0 + Days``), the R column names; None for anything else."""
-    names: list[str] = []
-    intercept = True
-    for sign, node in flatten_sum(term.lhs):
-        if isinstance(node, Num) and node.text in ("0", "1"):
-            intercept = (node.text == "1") == (sign > 0)
-        elif (sign > 0 and isinstance(node, Name) and node.id in frame.columns
-              and pd.api.types.is_numeric_dtype(frame[node.id].dtype)
-              and not pd.api.types.is_bool_dtype(frame[node.id].dtype)):
-            if node.id not in names:
-                names.append(node.id)
-        else:
-            return None
-    return (["(Intercept)"] if intercept else []) + names
-
-
-def term_model_matrix(term: RandomTerm, frame: pd.DataFrame) -> tuple[np.ndarray, list[str],
-                                                                      ModelSpec | None]:
-    """The model matrix of a term's left-hand side, R's ``model.matrix(~ lhs)``.
-
-    Plain numeric columns are taken directly (no formulaic spec is needed to encode new
-    data: the spec is None); anything else goes through formulaic with R's contrasts.
-    """
-    plain = _plain_columns(term, frame)
-    if plain:
-        columns = [np.ones(len(frame)) if name == "(Intercept)"
-                   else frame[name].to_numpy(dtype=float) for name in plain]
-        return np.column_stack(columns), [deparse(Name(n)) if n != "(Intercept)" else n
-                                          for n in plain], None
-    spec = ModelSpec(
-        formula=Formula(to_python(term.lhs)),
-        materializer=RMaterializer,
-        materializer_params={"contrasts": {}},
-        na_action="ignore",
-        output="numpy",
-    )
-    try:
-        mm = spec.get_model_matrix(frame)
-    except Exception as exc:
-        raise ValueError(f"cannot build the columns of random term {term}: {exc}") from exc
-    values = np.asarray(mm, dtype=float).reshape(len(frame), -1)
-    names = r_column_names(mm.model_spec)
-    if values.shape[1] == 0:
-        raise ValueError(f"random term {term} has no columns: its left-hand side is empty")
-    return values, names, mm.model_spec
+def term_model_matrix(term: RandomTerm, frame: ModelFrame
+                      ) -> tuple[np.ndarray, list[str], DesignPlan]:
+    """The model matrix of a term's left-hand side, R's ``model.matrix(~ lhs, fr)``, with
+    R's coding rules (``(0 + f | g)`` has one column per level of f)."""
+    plan = plan_design(term.terms, frame.variables, where=f"in random term {term}")
+    if not plan.colnames:
+        raise FormulaError(f"random term {term} has no columns: its left-hand side is empty")
+    values = plan.build(frame.variables, frame.n)
+    if not np.isfinite(values).all():
+        raise FormulaError(f"the columns of random term {term} have infinite values")
+    return values, list(plan.colnames), plan
 
 
 def _term_zt(mm: np.ndarray, codes: np.ndarray, nl: int) -> sps.csc_matrix:
@@ -281,7 +239,7 @@ def check_levels(terms: tuple[ReTerm, ...], flist: dict[str, pd.Categorical], n:
                  " are probably unidentifiable")
 
 
-def mkReTrms(random: tuple[RandomTerm, ...], frame: pd.DataFrame,
+def mkReTrms(random: tuple[RandomTerm, ...], frame: ModelFrame,
              control: LmerControl | None = None) -> ReTrms:
     """Build lme4's random-effects structure for the terms of a formula.
 
@@ -289,8 +247,8 @@ def mkReTrms(random: tuple[RandomTerm, ...], frame: pd.DataFrame,
     ----------
     random : tuple of RandomTerm
         Random terms as written (after ``||`` and ``/`` expansion).
-    frame : pandas.DataFrame
-        The model frame (complete rows).
+    frame : ModelFrame
+        The model frame (complete rows): its variables and grouping columns.
     control : LmerControl or GlmerControl, optional
         Actions of the grouping-factor checks (lme4's defaults for lmer if omitted).
     """
@@ -299,16 +257,16 @@ def mkReTrms(random: tuple[RandomTerm, ...], frame: pd.DataFrame,
         raise ValueError("no random effects terms specified in formula")
     evaluated = []
     for term in random:
-        factor = grouping_factor(frame, term.group)
-        mm, names, spec = term_model_matrix(term, frame)
-        evaluated.append(ReTerm(term, factor, tuple(names), mm, spec))
+        factor = grouping_factor(frame.data, term.group)
+        mm, names, plan = term_model_matrix(term, frame)
+        evaluated.append(ReTerm(term, factor, tuple(names), mm, plan))
     terms = tuple(evaluated[k] for k in _lme4_order([t.nl for t in evaluated]))
 
     flist: dict[str, pd.Categorical] = {}
     for t in terms:
         flist.setdefault(t.group_name, t.factor)
     assign = np.array([list(flist).index(t.group_name) for t in terms], dtype=np.int64)
-    check_levels(terms, flist, len(frame), control)
+    check_levels(terms, flist, frame.n, control)
 
     Zt = sps.vstack(
         [_term_zt(t.mm, np.asarray(t.factor.codes, dtype=np.int64), t.nl) for t in terms],

@@ -10,6 +10,7 @@ lme4's).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .rexpr import (
     BinOp,
@@ -23,6 +24,7 @@ from .rexpr import (
     deparse,
     parse,
 )
+from .terms import Terms, terms_of
 
 __all__ = ["MixedFormula", "RandomTerm", "parse_mixed_formula"]
 
@@ -54,6 +56,11 @@ class RandomTerm:
     def __str__(self) -> str:
         return f"({self.lhs_text} | {self.group_name})"
 
+    @cached_property
+    def terms(self) -> Terms:
+        """R's terms of the left-hand side, a model formula of its own (``~ 0 + x``)."""
+        return terms_of(flatten_sum(self.lhs), str(self))
+
 
 @dataclass(frozen=True)
 class MixedFormula:
@@ -78,6 +85,11 @@ class MixedFormula:
     fixed_terms: tuple[tuple[int, Node], ...]
     offsets: tuple[Node, ...]
     random: tuple[RandomTerm, ...]
+
+    @cached_property
+    def terms(self) -> Terms:
+        """R's terms of the fixed part."""
+        return terms_of(list(self.fixed_terms), self.text)
 
     @property
     def fixed_rhs(self) -> str:
@@ -249,5 +261,8 @@ def parse_mixed_formula(formula: str) -> MixedFormula:
             offsets.append(term.args[0])
         else:
             fixed.append((sign, term))
-    return MixedFormula(formula, response, tuple(fixed), tuple(offsets), tuple(random))
+    parsed = MixedFormula(formula, response, tuple(fixed), tuple(offsets), tuple(random))
+    for term in (parsed, *parsed.random):  # the term algebra's errors belong to parsing
+        term.terms
+    return parsed
 

@@ -1,104 +1,338 @@
-"""Evaluate the R expressions that formulaic does not see: responses and offsets.
+"""The one evaluator of formula expressions: pylmer's R interpreter for model columns.
 
-``cbind(incidence, size - incidence)``, ``log(exposure)``, ``I(y / 100)`` are evaluated
-column-wise on the model frame with R's arithmetic. Only arithmetic, comparisons and a
-fixed set of numeric functions are allowed; anything else is an error naming it.
+Every expression a formula or an argument holds (the response, ``cbind()``, the fixed
+part's variables, random-term left sides, ``offset()``, ``weights=`` and ``offset=``)
+is evaluated here, by walking pylmer's own syntax tree (:mod:`.rexpr`) over the data's
+columns, R's operators and the whitelisted functions of :mod:`.functions`. No user text
+ever reaches Python's ``eval``, ``exec`` or ``compile``: a name is a data column or one of
+R's constants, a call is a whitelisted function or an error naming it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import FormulaError
+from .functions import FUNCTIONS, CallContext, RFunction, recycle
 from .rexpr import BinOp, Call, Name, Node, Num, Paren, Str, UnaryOp, deparse
+from .rvalue import RVector, as_character, character, double, from_column, logical
 
-__all__ = ["CONSTANTS", "FUNCTIONS", "evaluate"]
+__all__ = ["CONSTANTS", "CONTRASTS", "Evaluator", "data_names", "supported_functions"]
 
-
-def _log(x, base=None):
-    return np.log(x) if base is None else np.log(x) / np.log(base)
-
-
-FUNCTIONS: Mapping[str, Callable] = {
-    "log": _log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "log10": np.log10,
-    "log2": np.log2, "log1p": np.log1p, "expm1": np.expm1, "sin": np.sin, "cos": np.cos,
-    "tan": np.tan, "round": np.round, "floor": np.floor, "ceiling": np.ceil,
-    "I": lambda x: x, "as.numeric": lambda x: np.asarray(x, dtype=float),
-    "pmin": np.minimum, "pmax": np.maximum,
+CONSTANTS: dict[str, RVector] = {
+    "TRUE": logical([1.0]), "FALSE": logical([0.0]), "T": logical([1.0]),
+    "F": logical([0.0]), "NA": logical([np.nan]), "pi": double([np.pi]),
+    "Inf": double([np.inf]), "NaN": double([np.nan]),
 }
 
-CONSTANTS: Mapping[str, object] = {
-    "TRUE": True, "FALSE": False, "T": True, "F": False, "pi": np.pi, "Inf": np.inf,
-}
+# R's contrast functions, for C(f, contr.sum) and contrasts = list(f = "contr.sum")
+CONTRASTS = ("contr.treatment", "contr.sum", "contr.helmert", "contr.poly", "contr.SAS")
 
-_BINARY: Mapping[str, Callable] = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide,
-    "^": np.power, "%%": np.mod, "%/%": np.floor_divide,
-    "==": np.equal, "!=": np.not_equal, "<": np.less, ">": np.greater,
-    "<=": np.less_equal, ">=": np.greater_equal, "&": np.logical_and, "|": np.logical_or,
+_NOT_R = {
+    "center": "center() is not an R function; write scale(x, scale = FALSE)",
+    "offset": "offset() is a term of its own: write it at the top level, + offset(x)",
 }
 
 
-def _numeric(values: object, what: str) -> np.ndarray:
-    if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or \
-                pd.api.types.is_string_dtype(values.dtype):
-            raise TypeError(f"{what} is not numeric (it has type {values.dtype}); "
-                            "arithmetic needs a numeric column")
-        return values.to_numpy(dtype=float)
-    return np.asarray(values, dtype=float)
+def supported_functions() -> list[str]:
+    """Names of the R functions a formula may call."""
+    return sorted(FUNCTIONS) + ["C"]
 
 
-def evaluate(node: Node, frame: pd.DataFrame) -> object:
-    """Evaluate an R expression on the columns of ``frame``.
+def _unknown_function(name: str, where: str) -> FormulaError:
+    if name in _NOT_R:
+        return FormulaError(f"{_NOT_R[name]} (in {where!r})")
+    return FormulaError(
+        f"function {name}() in {where!r} is not supported; pylmer evaluates formulas with "
+        "its own whitelist of R functions (see docs/formula.md): "
+        + ", ".join(supported_functions()))
 
-    A bare column name returns the column (a pandas Series, so factors stay factors);
-    anything computed returns a float array; ``cbind(a, b)`` returns an (n, 2) array.
-    """
-    if isinstance(node, Name):
-        if node.id in frame.columns:
-            return frame[node.id]
-        if node.id in CONSTANTS:
-            return CONSTANTS[node.id]
-        raise KeyError(node.id)
-    if isinstance(node, Num):
-        return float(node.text)
-    if isinstance(node, Str):
-        return node.value
-    if isinstance(node, Paren):
-        return evaluate(node.inner, frame)
-    if isinstance(node, UnaryOp):
-        value = _numeric(evaluate(node.operand, frame), deparse(node.operand))
-        if node.op == "-":
-            return -value
-        if node.op == "!":
-            return np.logical_not(value)
-        return value
-    if isinstance(node, BinOp):
-        if node.op not in _BINARY:
-            raise ValueError(f"operator {node.op!r} is not supported in {deparse(node)!r}")
-        left = _numeric(evaluate(node.left, frame), deparse(node.left))
-        right = _numeric(evaluate(node.right, frame), deparse(node.right))
-        return _BINARY[node.op](left, right)
-    if isinstance(node, Call):
-        args = [evaluate(a, frame) for a in node.args]
-        kwargs = {k: evaluate(v, frame) for k, v in node.kwargs}
-        if node.fn == "cbind":
-            if len(args) != 2 or kwargs:
-                raise ValueError(f"cbind() in {deparse(node)!r} must have two columns: "
-                                 "cbind(successes, failures)")
-            cols = [_numeric(a, deparse(n)) for a, n in zip(args, node.args)]
-            return np.column_stack(np.broadcast_arrays(*cols))
-        if node.fn not in FUNCTIONS:
-            raise ValueError(
-                f"function {node.fn}() in {deparse(node)!r} is not supported here; "
-                f"supported: {', '.join(sorted(FUNCTIONS))}"
-            )
-        if node.fn == "I" and len(args) == 1 and isinstance(args[0], pd.Series):
-            return _numeric(args[0], deparse(node.args[0]))
-        nums = [_numeric(a, deparse(n)) for a, n in zip(args, node.args)]
+
+def data_names(node: Node) -> list[str]:
+    """The data columns an expression names, in order, once each (function names, R's
+    constants and C()'s contrast names excluded)."""
+    out: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Name):
+            if n.id not in out and n.id not in CONSTANTS:
+                out.append(n.id)
+        elif isinstance(n, Paren):
+            stack.append(n.inner)
+        elif isinstance(n, UnaryOp):
+            stack.append(n.operand)
+        elif isinstance(n, BinOp):
+            stack.extend([n.right, n.left])
+        elif isinstance(n, Call):
+            args = n.args[:1] if n.fn == "C" else n.args
+            stack.extend(reversed([v for _, v in n.kwargs if n.fn != "C"]))
+            stack.extend(reversed(args))
+    return out
+
+
+# --------------------------------------------------------------------------- operators
+
+def _arith(op: Callable, integer_ok: bool) -> Callable:
+    def apply(a: RVector, b: RVector, text: str) -> RVector:
+        x, y = a.numbers(f"the left side of {text!r}"), b.numbers(f"the right side of {text!r}")
         with np.errstate(all="ignore"):
-            return np.asarray(FUNCTIONS[node.fn](*nums, **kwargs), dtype=float)
-    raise TypeError(f"cannot evaluate {node!r}")
+            out = op(x, y)
+        kind = "integer" if integer_ok and {a.kind, b.kind} <= {"integer", "logical"} \
+            else "double"
+        return RVector(kind, np.asarray(out, dtype=float))
+    return apply
+
+
+def _compare(op: Callable) -> Callable:
+    def apply(a: RVector, b: RVector, text: str) -> RVector:
+        if a.kind in ("character", "factor") or b.kind in ("character", "factor"):
+            if op not in (np.equal, np.not_equal):
+                raise FormulaError(f"{text!r}: only == and != compare text or factor levels")
+            x, y = as_character(a), as_character(b)
+            missing = np.array([u is None for u in np.broadcast_to(x, np.broadcast(x, y).shape)]) \
+                | np.array([v is None for v in np.broadcast_to(y, np.broadcast(x, y).shape)])
+            out = op(x.astype(str), y.astype(str)).astype(float)
+            return logical(np.where(missing, np.nan, out))
+        x, y = a.numbers(repr(text)), b.numbers(repr(text))
+        with np.errstate(all="ignore"):
+            out = op(x, y).astype(float)
+        return logical(np.where(np.isnan(x) | np.isnan(y), np.nan, out))
+    return apply
+
+
+def _and(a: RVector, b: RVector, text: str) -> RVector:
+    x, y = a.numbers(repr(text)), b.numbers(repr(text))
+    false = ((x == 0) & ~np.isnan(x)) | ((y == 0) & ~np.isnan(y))
+    return logical(np.where(false, 0.0, np.where(np.isnan(x) | np.isnan(y), np.nan, 1.0)))
+
+
+def _or(a: RVector, b: RVector, text: str) -> RVector:
+    x, y = a.numbers(repr(text)), b.numbers(repr(text))
+    true = ((x != 0) & ~np.isnan(x)) | ((y != 0) & ~np.isnan(y))
+    return logical(np.where(true, 1.0, np.where(np.isnan(x) | np.isnan(y), np.nan, 0.0)))
+
+
+def _in(a: RVector, b: RVector, text: str) -> RVector:
+    if a.kind in ("character", "factor") or b.kind in ("character", "factor"):
+        table = set(as_character(b).tolist())
+        return logical([float(v in table) for v in as_character(a)])
+    table = b.numbers(repr(text))
+    x = a.numbers(repr(text))
+    hit = np.isin(x, table)
+    if np.isnan(table).any():
+        hit |= np.isnan(x)
+    return logical(hit.astype(float))
+
+
+_BINARY: dict[str, Callable] = {
+    "+": _arith(np.add, True), "-": _arith(np.subtract, True),
+    "*": _arith(np.multiply, True), "/": _arith(np.true_divide, False),
+    "^": _arith(np.power, False), "%%": _arith(np.mod, True),
+    "%/%": _arith(np.floor_divide, True),
+    "==": _compare(np.equal), "!=": _compare(np.not_equal), "<": _compare(np.less),
+    ">": _compare(np.greater), "<=": _compare(np.less_equal),
+    ">=": _compare(np.greater_equal),
+    "&": _and, "&&": _and, "|": _or, "||": _or, "%in%": _in,
+}
+
+
+# --------------------------------------------------------------------------- calls
+
+def _python_name(formal: str) -> str:
+    return formal.replace(".", "_")
+
+
+_REQUIRED: dict[str, int] = {}
+
+
+def _required(fn: RFunction) -> int:
+    if fn.name not in _REQUIRED:
+        sig = inspect.signature(fn.impl)
+        _REQUIRED[fn.name] = sum(
+            1 for p in list(sig.parameters.values())[1:]
+            if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
+    return _REQUIRED[fn.name]
+
+
+def _bind(fn: RFunction, args: list[RVector], kwargs: list[tuple[str, RVector]],
+          where: str) -> tuple[list[RVector], dict[str, RVector]]:
+    """R's argument matching: exact names, then unique prefixes of the formals before
+    ``...``, then positions."""
+    formals = list(fn.params)
+    before_dots = formals[: formals.index("...")] if "..." in formals else formals
+    bound: dict[str, RVector] = {}
+    for name, value in kwargs:
+        if name in formals and name != "...":
+            match = name
+        else:
+            prefix = [f for f in before_dots if f.startswith(name)]
+            if len(prefix) != 1:
+                shown = ", ".join(f for f in formals)
+                raise FormulaError(f"{fn.name}() in {where!r} has no argument {name!r}; its "
+                                   f"arguments are: {shown}")
+            match = prefix[0]
+        if match in bound:
+            raise FormulaError(f"argument {match!r} of {fn.name}() is given twice in {where!r}")
+        bound[match] = value
+    dots: list[RVector] = []
+    free = [f for f in before_dots if f not in bound]
+    for value in args:
+        if free:
+            bound[free.pop(0)] = value
+        elif "..." in formals:
+            dots.append(value)
+        else:
+            raise FormulaError(f"{fn.name}() in {where!r} takes at most {len(before_dots)} "
+                               "arguments")
+    need = _required(fn)
+    missing = [f for f in before_dots[:need] if f not in bound]
+    if missing:
+        raise FormulaError(f"{fn.name}() in {where!r} needs its argument {missing[0]!r}")
+    return dots, {_python_name(k): v for k, v in bound.items()}
+
+
+class Evaluator:
+    """Evaluates expressions on one data frame.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The columns names refer to (never modified).
+    state : dict, optional
+        The stateful transforms' training values, keyed by call text. On the training data
+        (``train=True``) they are recorded into it; on new data they are reused.
+    train : bool
+        Whether ``data`` is the data the model is fitted to.
+    """
+
+    def __init__(self, data: pd.DataFrame, state: dict | None = None, train: bool = True):
+        self.data = data
+        self.n = len(data)
+        self.state = {} if state is None else state
+        self.train = train
+        self._columns: dict[str, RVector] = {}
+        self._where = ""
+
+    def column(self, name: str) -> RVector:
+        if name not in self._columns:
+            if name in self.data.columns:
+                column = self.data[name]
+                if isinstance(column, pd.DataFrame):
+                    raise FormulaError(f"the data has more than one column named {name!r}; "
+                                       "give the columns distinct names")
+                self._columns[name] = from_column(column, name)
+            elif name in CONSTANTS:
+                return CONSTANTS[name]
+            else:
+                shown = ", ".join(map(str, list(self.data.columns)[:20]))
+                more = " ..." if len(self.data.columns) > 20 else ""
+                raise FormulaError(f"unknown column {name!r} in {self._where!r}; the data has "
+                                   f"columns: {shown}{more}")
+        return self._columns[name]
+
+    def evaluate(self, node: Node) -> RVector:
+        """The value of ``node``: length 1 (a constant) or the number of rows."""
+        self._where = deparse(node)
+        value = self._eval(node)
+        if len(value) not in (1, self.n):
+            raise FormulaError(f"{self._where!r} has {len(value)} values for {self.n} rows")
+        return value
+
+    def _eval(self, node: Node) -> RVector:
+        if isinstance(node, Name):
+            return self.column(node.id)
+        if isinstance(node, Num):
+            return double([float(node.text)])
+        if isinstance(node, Str):
+            return character([node.value])
+        if isinstance(node, Paren):
+            return self._eval(node.inner)
+        if isinstance(node, UnaryOp):
+            return self._unary(node)
+        if isinstance(node, BinOp):
+            return self._binary(node)
+        if isinstance(node, Call):
+            return self._call(node)
+        raise FormulaError(f"cannot evaluate {deparse(node)!r}")
+
+    def _unary(self, node: UnaryOp) -> RVector:
+        value = self._eval(node.operand)
+        text = deparse(node)
+        if node.op == "-":
+            x = value.numbers(repr(text))
+            return RVector("integer" if value.kind in ("integer", "logical") else "double",
+                           -x, colnames=value.colnames)
+        if node.op == "+":
+            value.numbers(repr(text))
+            return value
+        if node.op == "!":
+            x = value.numbers(repr(text))
+            return logical(np.where(np.isnan(x), np.nan, (x == 0).astype(float)))
+        raise FormulaError(f"{node.op!r} cannot be used inside an expression ({text!r})")
+
+    def _binary(self, node: BinOp) -> RVector:
+        text = deparse(node)
+        if node.op == ":":
+            raise FormulaError(
+                f"':' inside a function call ({text!r}) is R's sequence operator, which a "
+                "model column cannot use; for the interaction of two factors write "
+                "interaction(a, b) or a:b outside the call")
+        if node.op not in _BINARY:
+            raise FormulaError(f"operator {node.op!r} cannot be used inside an expression "
+                               f"({text!r})")
+        left, right = self._eval(node.left), self._eval(node.right)
+        recycle([left, right], text)
+        return _BINARY[node.op](left, right, text)
+
+    def _call(self, node: Call) -> RVector:
+        text = deparse(node)
+        if node.fn == "C":
+            return self._contrasts(node, text)
+        fn = FUNCTIONS.get(node.fn)
+        if fn is None:
+            raise _unknown_function(node.fn, text)
+        args = [self._eval(a) for a in node.args]
+        kwargs = [(k, self._eval(v)) for k, v in node.kwargs]
+        dots, named = _bind(fn, args, kwargs, text)
+        context = CallContext(text, self.state, self.train, self.n)
+        return fn.impl(context, *dots, **named)
+
+    def _contrasts(self, node: Call, text: str) -> RVector:
+        """``C(f, contr.sum)``, ``C(f, "contr.helmert")``, ``C(f, contr.treatment, base =
+        2)``, ``C(f, contr.treatment(base = 2))``: the factor with its contrasts set."""
+        if len(node.args) < 1:
+            raise FormulaError(f"C() in {text!r} needs a factor and contrasts")
+        values = self._eval(node.args[0])
+        if values.kind != "factor":
+            values = FUNCTIONS["as.factor"].impl(
+                CallContext(text, self.state, self.train, self.n), values)
+        rest = list(node.args[1:])
+        options = dict(node.kwargs)
+        contr = options.pop("contr", rest.pop(0) if rest else None)
+        how_many = options.pop("how.many", rest.pop(0) if rest else None)
+        extra: dict[str, float] = {}
+        if isinstance(contr, Call):
+            if contr.args[1:] or (contr.args and not isinstance(contr.args[0], Num)):
+                raise FormulaError(f"C() in {text!r}: give {contr.fn}'s options by name, as "
+                                   f"{contr.fn}(base = 2)")
+            options.update(dict(contr.kwargs))
+            contr = Name(contr.fn)
+        name = contr.id if isinstance(contr, Name) else contr.value if isinstance(contr, Str) \
+            else None
+        if name not in CONTRASTS:
+            raise FormulaError(f"C() in {text!r}: contrasts must be one of "
+                               + ", ".join(CONTRASTS))
+        for key, value in options.items():
+            if key != "base" or name != "contr.treatment":
+                raise FormulaError(f"C() in {text!r}: unsupported option {key!r}")
+            extra[key] = float(self._eval(value).numbers("base")[0])
+        count = None
+        if how_many is not None:
+            count = int(self._eval(how_many).numbers("how.many")[0])
+        return RVector("factor", values.values, values.levels, values.ordered,
+                       contrasts=(name, tuple(sorted(extra.items())), count))

@@ -1,23 +1,31 @@
-"""The model frame: the rows and columns a model uses (R's ``model.frame``).
+"""The model frame: the rows and variables a model uses (R's ``model.frame``).
 
-Collects every variable the formula, ``weights=`` and ``offset=`` name, drops incomplete
-rows (``na_action="omit"``, with a :class:`MissingDataWarning` giving the count) or raises
-(``na_action="fail"``), drops unused factor levels as R does, and evaluates the response
-and the offsets. The caller's data are never modified.
+Every variable of the formula (the response, the fixed part's variables, the random
+terms' left sides and grouping columns, ``offset()`` terms) and the ``weights=`` and
+``offset=`` arguments are evaluated by pylmer's evaluator on *all* rows of the data, as
+R does (so ``scale(x)`` and ``mean(x)`` see every row); then incomplete rows are dropped
+(``na_action="omit"``, with a :class:`MissingDataWarning` giving the count) or refused
+(``na_action="fail"``), unused factor levels are dropped and text becomes a factor with
+sorted levels. The caller's data are never modified.
+
+The frame keeps what new data need to be encoded the same way: each variable's
+expression, the training values of stateful transforms and the training factor levels.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import MissingDataWarning
+from ..exceptions import FormulaError, MissingDataWarning
 from .bars import MixedFormula
-from .evaluate import CONSTANTS, evaluate
-from .rexpr import Node, deparse, variables
+from .evaluate import Evaluator, data_names
+from .rexpr import FormulaSyntaxError, Name, Node, deparse, parse
+from .rvalue import RVector, as_character, factor_from_codes
 
 __all__ = ["NA_ACTIONS", "ModelFrame", "as_pandas", "model_frame"]
 
@@ -27,17 +35,27 @@ NA_ACTIONS = ("omit", "exclude", "fail")
 def as_pandas(data: object) -> pd.DataFrame:
     """Accept a pandas or polars DataFrame or a dict of columns; never alter the original."""
     if isinstance(data, pd.DataFrame):
-        return data
-    if type(data).__module__.startswith("polars"):
-        return _polars_to_pandas(data)
-    if hasattr(data, "to_pandas") and callable(data.to_pandas):  # pyarrow tables
-        return data.to_pandas()
-    if isinstance(data, dict):
-        return pd.DataFrame(data)
-    raise TypeError(
-        f"data must be a pandas DataFrame (or polars DataFrame, or dict of columns), "
-        f"got {type(data).__name__}"
-    )
+        frame = data
+    elif type(data).__module__.startswith("polars"):
+        frame = _polars_to_pandas(data)
+    elif hasattr(data, "to_pandas") and callable(data.to_pandas):  # pyarrow tables
+        frame = data.to_pandas()
+    elif isinstance(data, dict):
+        try:
+            frame = pd.DataFrame(data)
+        except ValueError as exc:
+            raise FormulaError(f"data: the dict of columns cannot form a table ({exc})") \
+                from None
+    else:
+        raise TypeError(
+            f"data must be a pandas DataFrame (or polars DataFrame, or dict of columns), "
+            f"got {type(data).__name__}"
+        )
+    duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if duplicated:
+        raise FormulaError(f"the data has more than one column named {duplicated[0]!r}; give "
+                           "the columns distinct names")
+    return frame
 
 
 def _polars_to_pandas(data) -> pd.DataFrame:
@@ -64,7 +82,7 @@ class ModelFrame:
     Attributes
     ----------
     data : pandas.DataFrame
-        The used rows of every variable the model names (a copy), unused factor levels
+        The used rows of every data column the model names (a copy), unused factor levels
         dropped. Its index is the caller's index.
     rows : numpy.ndarray of int
         0-based positions of the used rows in the caller's data.
@@ -75,6 +93,13 @@ class ModelFrame:
         The response as written (``"cbind(incidence, size - incidence)"``).
     weights, offset : numpy.ndarray or None
         Prior weights and the total offset (``offset()`` terms plus ``offset=``).
+    variables : dict of str to RVector
+        Every evaluated variable at the used rows, by its R name (``"poly(Days, 2)"``).
+    nodes : dict of str to Node
+        The expression of each variable.
+    state : dict
+        The stateful transforms' training values (centres, knots, polynomial
+        coefficients, breaks, means), reused for new data.
     """
 
     data: pd.DataFrame
@@ -85,123 +110,144 @@ class ModelFrame:
     offset: np.ndarray | None
     response_factor: pd.Series | None = field(default=None, repr=False)
     n_dropped: int = 0
+    variables: Mapping[str, RVector] = field(default_factory=dict, repr=False)
+    nodes: Mapping[str, Node] = field(default_factory=dict, repr=False)
+    state: Mapping[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
         return len(self.rows)
 
+    def new_variables(self, newdata: pd.DataFrame, labels: list[str]) -> dict[str, RVector]:
+        """The variables ``labels`` evaluated on new data as on the training data: the
+        training state of each transform, the training levels of each factor (R's
+        ``model.frame(..., xlev)``). Missing values stay missing (R's ``na.pass``)."""
+        ev = Evaluator(newdata, state=dict(self.state), train=False)
+        out = {}
+        for label in labels:
+            value = _full_length(ev.evaluate(self.nodes[label]), len(newdata))
+            out[label] = _conform(value, self.variables[label], label)
+        return out
 
-def _names_in(node: Node) -> list[str]:
-    return [v for v in variables(node) if v not in CONSTANTS and not v.startswith("contr.")]
-
-
-def _required_columns(formula: MixedFormula) -> list[str]:
-    needed: list[str] = []
-
-    def add(names: list[str]) -> None:
-        needed.extend(n for n in names if n not in needed)
-
-    if formula.response is not None:
-        add(_names_in(formula.response))
-    for _, term in formula.fixed_terms:
-        add(_names_in(term))
-    for node in formula.offsets:
-        add(_names_in(node))
-    for term in formula.random:
-        add(_names_in(term.lhs))
-        add(list(term.group))
-    return needed
+    def new_offset(self, newdata: pd.DataFrame, offset_nodes: tuple[Node, ...]) -> np.ndarray:
+        ev = Evaluator(newdata, state=dict(self.state), train=False)
+        total = np.zeros(len(newdata))
+        for node in offset_nodes:
+            value = _full_length(ev.evaluate(node), len(newdata))
+            total = total + value.numbers(f"offset({deparse(node)})")
+        return total
 
 
-def _check_columns(needed: list[str], data: pd.DataFrame, formula: MixedFormula) -> None:
-    if "." in needed:
-        raise ValueError(
-            f"'.' (all other columns) is not supported in formula {formula.text!r}: "
-            "name the columns"
-        )
-    missing = [n for n in needed if n not in data.columns]
-    if missing:
-        shown = ", ".join(map(str, list(data.columns)[:20]))
-        raise ValueError(
-            f"unknown column {missing[0]!r} in formula {formula.text!r}; the data has "
-            f"columns: {shown}"
-        )
+def _full_length(value: RVector, n: int) -> RVector:
+    if len(value) == n:
+        return value
+    return replace(value, values=np.repeat(value.values, n, axis=0))
 
 
-def _vector_argument(value: object, data: pd.DataFrame, what: str) -> pd.Series | None:
-    """``weights=`` / ``offset=``: a column name or a vector of length nrow(data)."""
+def _conform(value: RVector, train: RVector, label: str) -> RVector:
+    """New values of a variable, typed as the training variable: factors keep the
+    training levels (a level not seen in fitting is an error naming it)."""
+    if train.kind == "factor":
+        labels = as_character(value)
+        lookup = {lev: k for k, lev in enumerate(train.levels)}
+        codes = np.array([lookup.get(s, -1) if s is not None else -1 for s in labels],
+                         dtype=np.int64)
+        unseen = sorted({s for s, c in zip(labels, codes) if s is not None and c < 0})
+        if unseen:
+            raise FormulaError(
+                f"newdata has levels of {label!r} not seen in fitting: "
+                f"{', '.join(unseen[:5])}; a factor can only take its fitted levels "
+                f"({', '.join(train.levels[:10])})")
+        return replace(train, values=codes)
+    if not value.is_numeric:
+        raise FormulaError(f"{label!r} is {value.kind} in newdata but was numeric in fitting")
+    if value.values.shape[1:] != train.values.shape[1:]:
+        raise FormulaError(f"{label!r} has a different number of columns in newdata")
+    return replace(train, kind=train.kind, values=value.values)
+
+
+def _argument_vector(value: object, data: pd.DataFrame, what: str, ev: Evaluator
+                     ) -> RVector | None:
+    """``weights=`` / ``offset=``: a column name, an expression of columns (evaluated by
+    pylmer's evaluator) or one value per row of the data."""
     if value is None:
         return None
     if isinstance(value, str):
-        if value not in data.columns:
-            raise ValueError(f"{what}={value!r} is not a column of the data")
-        return pd.Series(data[value].to_numpy(), index=data.index, name=value)
+        try:
+            node = parse(value)
+        except FormulaSyntaxError as exc:
+            raise FormulaError(f"{what}={value!r} is not a column name or an R expression "
+                               f"of columns: {exc}") from None
+        if isinstance(node, Name) and node.id not in data.columns:
+            raise FormulaError(f"{what}={value!r} is not a column of the data")
+        result = _full_length(ev.evaluate(node), len(data))
+        if not result.is_numeric or result.is_matrix:
+            raise FormulaError(f"{what}={value!r} is not numeric (it is {result.kind}); "
+                               f"{what} must be numbers")
+        return result
     values = np.asarray(value)
     if values.ndim != 1 or len(values) != len(data):
-        raise ValueError(
+        raise FormulaError(
             f"{what} must be a column name or a vector of length {len(data)} "
             f"(the number of rows of data), got shape {values.shape}"
         )
     try:
-        values = values.astype(float)
+        numbers = values.astype(float)
     except (TypeError, ValueError):
-        raise TypeError(f"{what} must be numeric") from None
-    return pd.Series(values, index=data.index, name=what)
+        raise FormulaError(f"{what} must be numeric; it holds {values.dtype} values such as "
+                           f"{values[0]!r}") from None
+    return RVector("double", numbers)
 
 
-def _complete_rows(frame: pd.DataFrame, na_action: str) -> np.ndarray:
-    missing = frame.isna()
-    bad = missing.any(axis=1).to_numpy()
+def _complete_rows(missing: dict[str, np.ndarray], n: int, na_action: str) -> np.ndarray:
+    bad = np.zeros(n, dtype=bool)
+    for mask in missing.values():
+        bad |= mask
     if not bad.any():
-        return np.arange(len(frame))
-    counts = missing.sum()
-    detail = ", ".join(f"{c} ({k})" for c, k in counts.items() if k > 0)
+        return np.arange(n)
+    detail = ", ".join(f"{c} ({int(m.sum())})" for c, m in missing.items() if m.any())
     if na_action == "fail":
-        raise ValueError(
+        raise FormulaError(
             f"missing values in columns used by the model: {detail}; remove those rows or "
             "use na_action='omit'"
         )
     warnings.warn(
-        f"dropped {int(bad.sum())} of {len(frame)} rows with missing values in: {detail}",
+        f"dropped {int(bad.sum())} of {n} rows with missing values in: {detail}",
         MissingDataWarning,
         stacklevel=4,
     )
     return np.flatnonzero(~bad)
 
 
-def _drop_unused_levels(frame: pd.DataFrame) -> pd.DataFrame:
-    for name in frame.columns:
-        column = frame[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            used = np.bincount(column.cat.codes.to_numpy() + 1,
-                               minlength=len(column.cat.categories) + 1)[1:] > 0
-            if not used.all():  # (re-coding a factor is slow: only when needed)
-                frame[name] = column.cat.remove_unused_categories()
-    return frame
+def _as_model_variable(value: RVector) -> RVector:
+    """At the used rows: factors lose unused levels, text becomes a factor with sorted
+    levels (R's ``model.matrix`` turns character into factor)."""
+    if value.kind == "character":
+        present = sorted({s for s in value.values if s is not None})
+        lookup = {s: k for k, s in enumerate(present)}
+        return factor_from_codes([lookup.get(s, -1) if s is not None else -1
+                                  for s in value.values], present)
+    return value.drop_unused_levels()
 
 
-def _response(node: Node, frame: pd.DataFrame, binary_factor_ok: bool):
-    name = deparse(node)
-    value = evaluate(node, frame)
-    if isinstance(value, pd.Series):
-        dtype = value.dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            return value.to_numpy(dtype=float), None
-        if pd.api.types.is_numeric_dtype(dtype):
-            return value.to_numpy(dtype=float), None
-        if binary_factor_ok:
-            factor = value.astype("category")
-            if len(factor.cat.categories) > 2:
-                raise ValueError(
-                    f"response {name!r} is a factor with {len(factor.cat.categories)} levels; "
-                    "a binomial response factor must have two (first level = failure)"
-                )
-            return (factor.cat.codes.to_numpy() == 1).astype(float), factor
-        raise TypeError(
-            f"response {name!r} is not numeric (it has type {dtype}); lmer needs a numeric "
-            "response"
-        )
-    return np.asarray(value, dtype=float), None
+def _response(value: RVector, name: str, binary_factor_ok: bool):
+    if value.kind == "factor":
+        if not binary_factor_ok:
+            raise FormulaError(f"response {name!r} is a factor, not numeric; lmer needs a "
+                               "numeric response")
+        if len(value.levels) > 2:
+            raise FormulaError(
+                f"response {name!r} is a factor with {len(value.levels)} levels; a binomial "
+                "response factor must have two (first level = failure)")
+        factor = pd.Series(pd.Categorical.from_codes(value.values, categories=value.levels))
+        return (value.values == 1).astype(float), factor
+    if not value.is_numeric:
+        raise FormulaError(f"response {name!r} is not numeric (it is {value.kind}); lmer "
+                           "needs a numeric response")
+    if value.is_matrix and value.values.shape[1] != 2:
+        raise FormulaError(f"response {name!r} has {value.values.shape[1]} columns; a "
+                           "matrix response must be cbind(successes, failures)")
+    return value.values.astype(float), None
 
 
 def model_frame(formula: MixedFormula, data: object, weights: object = None,
@@ -209,43 +255,89 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
                 binary_factor_response: bool = False) -> ModelFrame:
     """Build the model frame of a parsed formula (R: ``model.frame``)."""
     if na_action not in NA_ACTIONS:
-        raise ValueError(f"na_action={na_action!r}: use one of {', '.join(NA_ACTIONS)}")
+        raise FormulaError(f"na_action={na_action!r}: use one of {', '.join(NA_ACTIONS)}")
     data = as_pandas(data)
-    needed = _required_columns(formula)
-    _check_columns(needed, data, formula)
-    frame = data[needed].copy(deep=False)
-    extras = {"(weights)": _vector_argument(weights, data, "weights"),
-              "(offset)": _vector_argument(offset, data, "offset")}
-    checked = frame.assign(**{k: v for k, v in extras.items() if v is not None})
-    rows = _complete_rows(checked, na_action)
-    if len(rows) < len(frame):
-        frame = frame.iloc[rows].copy()
-    frame = _drop_unused_levels(frame)
-
-    response = factor = None
+    if len(data) == 0:
+        raise FormulaError("the data has no rows")
+    ev = Evaluator(data)
+    nodes: dict[str, Node] = {}
+    for t in (formula.terms, *(term.terms for term in formula.random)):
+        for node, label in zip(t.variables, t.labels):
+            nodes.setdefault(label, node)
+    groups = [g for term in formula.random for g in term.group]
+    for name in groups:
+        ev.column(name)  # an unknown grouping column is named as such
+    evaluated: dict[str, RVector] = {}
+    response = None
     if formula.response is not None:
-        response, factor = _response(formula.response, frame, binary_factor_response)
+        response = _full_length(ev.evaluate(formula.response), len(data))
+    for label, node in nodes.items():
+        evaluated[label] = _full_length(ev.evaluate(node), len(data))
+    offsets = [_full_length(ev.evaluate(node), len(data)) for node in formula.offsets]
+    extras = {"(weights)": _argument_vector(weights, data, "weights", ev),
+              "(offset)": _argument_vector(offset, data, "offset", ev)}
+
+    missing: dict[str, np.ndarray] = {}
+    if response is not None:
+        missing[deparse(formula.response)] = response.na()
+    for label, value in evaluated.items():
+        missing.setdefault(label, value.na())
+    for node, value in zip(formula.offsets, offsets):
+        missing[f"offset({deparse(node)})"] = value.na()
+    for name in groups:
+        missing[deparse(Name(name))] = data[name].isna().to_numpy()
+    for name, value in extras.items():
+        if value is not None:
+            missing[name] = value.na()
+    rows = _complete_rows(missing, len(data), na_action)
+    if len(rows) == 0:
+        raise FormulaError("no complete rows: every row has a missing value in a model "
+                           "column (" + ", ".join(k for k, m in missing.items() if m.any())
+                           + ")")
+    variables = {label: _as_model_variable(v.take(rows)) for label, v in evaluated.items()}
+
+    columns: list[str] = []
+    for node in [formula.response, *nodes.values(), *formula.offsets]:
+        if node is not None:
+            columns += [c for c in data_names(node) if c in data.columns and c not in columns]
+    for name in groups:
+        if name not in columns:
+            columns.append(name)
+    frame = data[columns].iloc[rows].copy() if len(rows) < len(data) else data[columns].copy()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
+
+    y = factor = None
+    if response is not None:
+        y, factor = _response(response.take(rows), deparse(formula.response),
+                              binary_factor_response)
+        if factor is not None:
+            factor.index = frame.index
     w = extras["(weights)"]
-    w = None if w is None else w.to_numpy(dtype=float)[rows]
+    w = None if w is None else w.values[rows].astype(float)
     if w is not None and (w < 0).any():
-        raise ValueError("weights must be non-negative; found negative prior weights")
-    total_offset = None
-    parts = [np.broadcast_to(np.asarray(evaluate(node, frame), dtype=float), (len(rows),))
-             for node in formula.offsets]
+        raise FormulaError("weights must be non-negative; found negative prior weights")
+    parts = [v.take(rows).numbers(f"offset({deparse(node)})")
+             for node, v in zip(formula.offsets, offsets)]
     if extras["(offset)"] is not None:
-        parts.append(extras["(offset)"].to_numpy(dtype=float)[rows])
+        parts.append(extras["(offset)"].values[rows])
+    total_offset = None
     if parts:
-        total_offset = np.sum(parts, axis=0)
+        total_offset = np.sum(parts, axis=0).astype(float)
         if not np.isfinite(total_offset).all():
-            raise ValueError("the offset has non-finite values (e.g. log(0)); check the "
-                             "offset() terms and offset=")
+            raise FormulaError("the offset has non-finite values (e.g. log(0)); check the "
+                               "offset() terms and offset=")
     return ModelFrame(
         data=frame,
         rows=rows,
-        response=response,
+        response=y,
         response_name=None if formula.response is None else deparse(formula.response),
         weights=w,
         offset=total_offset,
         response_factor=factor,
         n_dropped=len(data) - len(rows),
+        variables=variables,
+        nodes=nodes,
+        state=ev.state,
     )

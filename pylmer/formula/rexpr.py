@@ -3,8 +3,8 @@
 lme4 formulas are R code: ``Reaction ~ Days + (Days | Subject)``, ``I(age^2)``,
 ``cbind(incidence, size - incidence)``. This module parses that subset of R into a
 tiny syntax tree, so the rest of pylmer can find random-effect bars, expand ``||`` and
-``/``, print terms the way R deparses them (which is how R names model-matrix columns)
-and hand the fixed part to formulaic in Python spelling.
+``/``, evaluate expressions with its own interpreter (:mod:`.evaluate`) and print terms
+the way R deparses them (which is how R names model-matrix columns).
 
 Operator precedence follows R's ``?Syntax`` (lowest first):
 ``~``, ``|``/``||``, ``&``, comparison, ``+ -``, ``* /``, ``%op%``, ``:``, unary ``+ -``, ``^``.
@@ -12,9 +12,11 @@ Operator precedence follows R's ``?Syntax`` (lowest first):
 
 from __future__ import annotations
 
-import keyword
 import re
 from dataclasses import dataclass
+
+from ..exceptions import FormulaError
+from .rvalue import r_number
 
 __all__ = [
     "BinOp",
@@ -28,11 +30,10 @@ __all__ = [
     "UnaryOp",
     "deparse",
     "parse",
-    "to_python",
 ]
 
 
-class FormulaSyntaxError(ValueError):
+class FormulaSyntaxError(FormulaError):
     """Raised when a formula is not valid R formula syntax."""
 
 
@@ -89,7 +90,7 @@ _TOKEN_RE = re.compile(
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?L?)
   | (?P<bq>`[^`]*`)
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-  | (?P<name>[A-Za-z.][A-Za-z0-9._]*)
+  | (?P<name>(?:[^\W\d_]|\.)[\w.]*)
   | (?P<special>%[^%]*%)
   | (?P<op>\|\||&&|==|!=|<=|>=|\*\*|[~|&<>+\-*/:^(),=!])
     """,
@@ -128,17 +129,16 @@ def _tokenize(text: str) -> list[_Tok]:
 
 # --------------------------------------------------------------------------- parser
 
-# binary operators by precedence level, lowest first; all left-associative except ^
-_LEVELS = [
-    ("~",),
-    ("|", "||"),
-    ("&", "&&"),
-    ("==", "!=", "<", ">", "<=", ">="),
-    ("+", "-"),
-    ("*", "/"),
-    ("%",),  # any %op%
-    (":",),
-]
+# binary operators and their precedence (R's ?Syntax, lowest first); all are
+# left-associative except ^, which the parser handles with the unary operators
+_PRECEDENCE_OF = {"~": 1, "|": 2, "||": 2, "&": 3, "&&": 3,
+                  "==": 4, "!=": 4, "<": 4, ">": 4, "<=": 4, ">=": 4,
+                  "+": 5, "-": 5, "*": 6, "/": 6, "%": 7, ":": 8}
+_NOT_PRECEDENCE = 4  # R's ! binds looser than comparisons: !x == 2 is !(x == 2)
+
+# A formula is data: its size is bounded, so that no input can exhaust the stack.
+MAX_NESTING = 100  # parentheses, calls and unary operators inside one another
+MAX_DEPTH = 250  # operations on the longest path of the syntax tree
 
 
 class _Parser:
@@ -146,6 +146,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.nesting = 0
 
     def peek(self) -> _Tok:
         return self.tokens[self.i]
@@ -158,7 +159,13 @@ class _Parser:
     def error(self, message: str, tok: _Tok | None = None) -> FormulaSyntaxError:
         tok = tok or self.peek()
         where = f"at position {tok.pos}" if tok.kind != "end" else "at the end"
-        return FormulaSyntaxError(f"{message} {where} of formula {self.text!r}")
+        return FormulaSyntaxError(f"{message} {where} of formula {_short(self.text)!r}")
+
+    def enter(self) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.error(f"the formula nests parentheses, calls or unary operators more "
+                             f"than {MAX_NESTING} deep; simplify it")
 
     def expect(self, text: str) -> None:
         tok = self.take()
@@ -168,44 +175,59 @@ class _Parser:
     def parse(self) -> Node:
         if self.peek().kind == "end":
             raise self.error("empty formula")
-        node = self.binary(0)
+        node = self.expression(1)
         if self.peek().kind != "end":
             raise self.error(f"unexpected {self.peek().text!r}")
         return node
 
-    def _is_op(self, tok: _Tok, ops: tuple[str, ...]) -> bool:
+    def _precedence(self, tok: _Tok) -> int | None:
         if tok.kind == "special":
-            return ops == ("%",)
-        return tok.kind == "op" and tok.text in ops
+            return _PRECEDENCE_OF["%"]
+        if tok.kind == "op":
+            return _PRECEDENCE_OF.get(tok.text)
+        return None
 
-    def binary(self, level: int) -> Node:
-        if level == len(_LEVELS):
-            return self.unary()
-        ops = _LEVELS[level]
-        # R allows a one-sided formula: ~ x
-        if ops == ("~",) and self._is_op(self.peek(), ops):
+    def expression(self, lowest: int) -> Node:
+        """Precedence climbing over the binary operators of precedence >= ``lowest``."""
+        tok = self.peek()
+        if lowest <= 1 and tok.kind == "op" and tok.text == "~":  # one-sided: ~ x
             self.take()
-            return UnaryOp("~", self.binary(level + 1))
-        left = self.binary(level + 1)
-        while self._is_op(self.peek(), ops):
+            self.enter()
+            node = UnaryOp("~", self.expression(2))
+            self.nesting -= 1
+            left: Node = node
+        else:
+            left = self.unary()
+        while True:
+            prec = self._precedence(self.peek())
+            if prec is None or prec < lowest:
+                return left
             op = self.take().text
             if self.peek().kind == "end" or self.peek().text in (")", ","):
                 raise self.error(f"operator {op!r} is missing its right-hand side")
-            left = BinOp(op, left, self.binary(level + 1))
-        return left
+            left = BinOp(op, left, self.expression(prec + 1))
 
     def unary(self) -> Node:
         tok = self.peek()
         if tok.kind == "op" and tok.text in ("-", "+", "!"):
             self.take()
-            return UnaryOp(tok.text, self.unary())
+            self.enter()
+            if tok.text == "!":
+                node: Node = UnaryOp("!", self.expression(_NOT_PRECEDENCE))
+            else:
+                node = UnaryOp(tok.text, self.unary())
+            self.nesting -= 1
+            return node
         return self.power()
 
     def power(self) -> Node:
         base = self.primary()
         if self.peek().kind == "op" and self.peek().text == "^":
             self.take()
-            return BinOp("^", base, self.unary())  # right-associative, binds tighter than unary -
+            self.enter()
+            node = BinOp("^", base, self.unary())  # right-associative, above unary minus
+            self.nesting -= 1
+            return node
         return base
 
     def primary(self) -> Node:
@@ -221,7 +243,9 @@ class _Parser:
         if tok.kind == "op" and tok.text == "(":
             if self.peek().kind == "op" and self.peek().text == ")":
                 raise self.error("empty parentheses", tok)
-            inner = self.binary(1)
+            self.enter()
+            inner = self.expression(2)
+            self.nesting -= 1
             if self.peek().text != ")" or self.peek().kind != "op":
                 raise self.error("unbalanced parentheses: missing ')'", tok)
             self.take()
@@ -234,37 +258,73 @@ class _Parser:
 
     def call(self, fn: str) -> Call:
         self.expect("(")
+        self.enter()
         args: list[Node] = []
         kwargs: list[tuple[str, Node]] = []
         if self.peek().text == ")" and self.peek().kind == "op":
             self.take()
+            self.nesting -= 1
             return Call(fn, ())
         while True:
             tok = self.peek()
             nxt = self.tokens[self.i + 1]
-            if tok.kind == "name" and nxt.kind == "op" and nxt.text == "=":
+            if tok.kind in ("name", "str") and nxt.kind == "op" and nxt.text == "=":
                 self.take()
                 self.take()
-                kwargs.append((tok.text, self.binary(1)))
+                name = tok.text if tok.kind == "name" else tok.text[1:-1]
+                kwargs.append((name, self.expression(2)))
             else:
-                args.append(self.binary(1))
+                args.append(self.expression(2))
             tok = self.take()
             if tok.kind == "op" and tok.text == ")":
+                self.nesting -= 1
                 return Call(fn, tuple(args), tuple(kwargs))
             if not (tok.kind == "op" and tok.text == ","):
                 raise self.error(f"unbalanced parentheses in call to {fn}()", tok)
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def depth(node: Node) -> int:
+    """Operations on the longest path from the root (counted without recursion)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(n, Paren):
+            stack.append((n.inner, d + 1))
+        elif isinstance(n, UnaryOp):
+            stack.append((n.operand, d + 1))
+        elif isinstance(n, BinOp):
+            stack.extend([(n.left, d + 1), (n.right, d + 1)])
+        elif isinstance(n, Call):
+            stack.extend((a, d + 1) for a in n.args)
+            stack.extend((v, d + 1) for _, v in n.kwargs)
+    return deepest
+
+
 def parse(text: str) -> Node:
-    """Parse an R formula (or R expression) into a syntax tree."""
+    """Parse an R formula (or R expression) into a syntax tree.
+
+    The tree is bounded (:data:`MAX_NESTING`, :data:`MAX_DEPTH`): deeper input is a
+    :class:`FormulaSyntaxError`, never a RecursionError.
+    """
     if not isinstance(text, str):
         raise TypeError(f"formula must be a string, got {type(text).__name__}")
-    return _Parser(text).parse()
+    node = _Parser(text).parse()
+    if depth(node) > MAX_DEPTH:
+        raise FormulaSyntaxError(
+            f"formula {_short(text)!r} is nested more than {MAX_DEPTH} operations deep; "
+            "simplify it")
+    return node
 
 
 # --------------------------------------------------------------------------- printing
 
-_SYNTACTIC = re.compile(r"^((\.[A-Za-z._]|[A-Za-z])[A-Za-z0-9._]*|\.)$")
+_SYNTACTIC = re.compile(r"^(?:[^\W\d_][\w.]*|\.(?!\d)[\w.]*)$")
 _R_RESERVED = {"if", "else", "repeat", "while", "function", "for", "next", "break",
                "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "in"}
 # operators R's deparse() prints without surrounding spaces
@@ -281,14 +341,12 @@ def _r_name(name: str) -> str:
 
 
 def _r_num(text: str) -> str:
-    # R deparses 2.0 as 2 and 1e3 as 1000
+    # R deparses a number with 15 significant digits: 2.0 as 2, 1e3 as 1000, 1e5 as 1e+05
     try:
         value = float(text)
     except ValueError:
         return text
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
+    return r_number(value)
 
 
 def deparse(node: Node) -> str:
@@ -311,53 +369,6 @@ def deparse(node: Node) -> str:
         parts += [f"{k} = {deparse(v)}" for k, v in node.kwargs]
         return f"{node.fn}(" + ", ".join(parts) + ")"
     raise TypeError(f"cannot deparse {node!r}")
-
-
-# R operators inside a function call, as Python spells them
-_PY_OPS = {"^": "**", "%%": "%", "%/%": "//", "&&": "and", "||": "or", "|": "|", "&": "&"}
-_PY_CONST = {"TRUE": "True", "FALSE": "False", "T": "True", "F": "False", "NULL": "None",
-             "Inf": "inf", "pi": "pi"}
-
-
-def _py_name(name: str) -> str:
-    if name.isidentifier() and not keyword.iskeyword(name):
-        return name
-    return f"`{name}`"
-
-
-def to_python(node: Node, inside_call: bool = False) -> str:
-    """Spell a tree for formulaic.
-
-    At formula level, operators keep their formula meaning (``+``, ``:``, ``*``, ``^``
-    for crossing); inside function calls the argument is Python code, so R arithmetic is
-    translated (``I(age^2)`` becomes ``I(age ** 2)``: in Python ``^`` is XOR).
-    """
-    if isinstance(node, Name):
-        if inside_call and node.id in _PY_CONST:
-            return _PY_CONST[node.id]
-        return _py_name(node.id)
-    if isinstance(node, Num):
-        return node.text
-    if isinstance(node, Str):
-        return repr(node.value)
-    if isinstance(node, Paren):
-        return "(" + to_python(node.inner, inside_call) + ")"
-    if isinstance(node, UnaryOp):
-        op = "not " if (node.op == "!" and inside_call) else node.op
-        return op + to_python(node.operand, inside_call)
-    if isinstance(node, BinOp):
-        if not inside_call:
-            return f"{to_python(node.left)} {node.op} {to_python(node.right)}"
-        # Python's precedence differs from R's (x > 2 & z): keep R's grouping explicit
-        left, right = (to_python(n, True) for n in (node.left, node.right))
-        left = f"({left})" if isinstance(node.left, BinOp) else left
-        right = f"({right})" if isinstance(node.right, BinOp) else right
-        return f"{left} {_PY_OPS.get(node.op, node.op)} {right}"
-    if isinstance(node, Call):
-        parts = [to_python(a, True) for a in node.args]
-        parts += [f"{k}={to_python(v, True)}" for k, v in node.kwargs]
-        return f"{node.fn}(" + ", ".join(parts) + ")"
-    raise TypeError(f"cannot translate {node!r}")
 
 
 def variables(node: Node) -> list[str]:
@@ -383,100 +394,3 @@ def variables(node: Node) -> list[str]:
 
     walk(node)
     return out
-
-
-# --------------------------------------------------------------------------- Python -> R
-
-_FROM_PY_BINOP = {
-    "Add": "+", "Sub": "-", "Mult": "*", "Div": "/", "Pow": "^", "Mod": "%%",
-    "FloorDiv": "%/%", "BitAnd": "&", "BitOr": "|",
-}
-_FROM_PY_CMP = {"Eq": "==", "NotEq": "!=", "Lt": "<", "Gt": ">", "LtE": "<=", "GtE": ">="}
-_FROM_PY_CONST = {True: "TRUE", False: "FALSE", None: "NULL"}
-
-
-def from_python(expr: str) -> Node:
-    """formulaic's (Python) spelling of an expression -> an R tree.
-
-    formulaic normalises what we give it (``I(age ** 2)``, ``x % 3``); R names columns by
-    deparsing the R expression (``I(age^2)``, ``x%%3``), so we translate back.
-    """
-    import ast
-
-    quoted: dict[str, str] = {}
-
-    def unquote(match: re.Match) -> str:
-        key = f"_pylmer_q{len(quoted)}_"
-        quoted[key] = match.group(1)
-        return key
-
-    tree = ast.parse(re.sub(r"`([^`]*)`", unquote, expr), mode="eval").body
-
-    def name(text: str) -> Name:
-        return Name(quoted.get(text, text))
-
-    def conv(n: ast.AST) -> Node:
-        if isinstance(n, ast.Name):
-            return name(n.id)
-        if isinstance(n, ast.Attribute):  # total.fruits reads as an attribute in Python
-            inner = conv(n.value)
-            if isinstance(inner, Name):
-                return Name(f"{inner.id}.{n.attr}")
-            raise FormulaSyntaxError(f"cannot translate {expr!r}")
-        if isinstance(n, ast.Constant):
-            if isinstance(n.value, bool) or n.value is None:
-                return Name(_FROM_PY_CONST[n.value])
-            if isinstance(n.value, str):
-                return Str(n.value)
-            return Num(repr(n.value))
-        if isinstance(n, ast.BinOp):
-            return BinOp(_FROM_PY_BINOP[type(n.op).__name__], conv(n.left), conv(n.right))
-        if isinstance(n, ast.UnaryOp):
-            op = {"USub": "-", "UAdd": "+", "Not": "!", "Invert": "!"}[type(n.op).__name__]
-            return UnaryOp(op, conv(n.operand))
-        if isinstance(n, ast.Compare) and len(n.ops) == 1:
-            return BinOp(_FROM_PY_CMP[type(n.ops[0]).__name__], conv(n.left),
-                         conv(n.comparators[0]))
-        if isinstance(n, ast.BoolOp):
-            op = "&&" if isinstance(n.op, ast.And) else "||"
-            out = conv(n.values[0])
-            for v in n.values[1:]:
-                out = BinOp(op, out, conv(v))
-            return out
-        if isinstance(n, ast.Call):
-            fn = conv(n.func)
-            if not isinstance(fn, Name):
-                raise FormulaSyntaxError(f"cannot translate {expr!r}")
-            return Call(fn.id, tuple(conv(a) for a in n.args),
-                        tuple((k.arg, conv(k.value)) for k in n.keywords))
-        raise FormulaSyntaxError(f"cannot translate {expr!r}")
-
-    return _parenthesize(conv(tree))
-
-
-_PRECEDENCE = {"|": 1, "||": 1, "&": 2, "&&": 2, "==": 3, "!=": 3, "<": 3, ">": 3, "<=": 3,
-               ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5, "%%": 6, "%/%": 6, ":": 7, "^": 9}
-
-
-def _parenthesize(node: Node) -> Node:
-    """Python trees carry no parentheses: add R's where precedence needs them."""
-    if isinstance(node, BinOp):
-        left, right = _parenthesize(node.left), _parenthesize(node.right)
-        mine = _PRECEDENCE.get(node.op, 0)
-        if isinstance(left, BinOp) and _PRECEDENCE.get(left.op, 0) < mine:
-            left = Paren(left)
-        if isinstance(right, BinOp) and (_PRECEDENCE.get(right.op, 0) < mine or (
-                _PRECEDENCE.get(right.op, 0) == mine and node.op != "^")):
-            right = Paren(right)
-        if node.op == "^" and isinstance(left, UnaryOp):
-            left = Paren(left)
-        return BinOp(node.op, left, right)
-    if isinstance(node, UnaryOp):
-        inner = _parenthesize(node.operand)
-        if isinstance(inner, BinOp) and _PRECEDENCE.get(inner.op, 0) < 9:
-            inner = Paren(inner)
-        return UnaryOp(node.op, inner)
-    if isinstance(node, Call):
-        return Call(node.fn, tuple(_parenthesize(a) for a in node.args),
-                    tuple((k, _parenthesize(v)) for k, v in node.kwargs))
-    return node

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..design.fixed import _r_expr
 from ..exceptions import PylmerWarning
 from ..formula.rexpr import deparse
 from .anova import refit_ML
@@ -17,26 +16,16 @@ __all__ = ["drop1"]
 
 
 def _fixed_terms(model) -> list[tuple[str, frozenset]]:
-    """formulaic's expanded fixed terms (``recipe * temperature`` -> recipe, temperature,
-    recipe:temperature) as (label, set of factors), the intercept left out."""
-    terms = model.lf.fixed.spec.formula
-    out = []
-    for term in terms:
-        factors = frozenset(str(f) for f in term.factors if str(f) != "1")
-        if factors:
-            out.append((str(term), factors))
-    return out
-
-
-def _r_label(label: str) -> str:
-    """formulaic's term label in R's spelling (``I(Days ** 2)`` -> ``I(Days^2)``)."""
-    return ":".join(_r_expr(part) for part in label.split(":"))
+    """The expanded fixed terms (``recipe * temperature`` -> recipe, temperature,
+    recipe:temperature) as (R's label, set of variables), the intercept left out."""
+    terms = model.lf.fixed.plan.terms
+    return [(label, frozenset(term)) for label, term in zip(terms.term_labels, terms.terms)]
 
 
 def _formula_without(model, drop: str, labels: list[str]) -> str:
     """The model's formula with one fixed term removed (random terms and offsets kept)."""
     parsed = model.lf.formula
-    has_intercept = any(str(t) == "1" for t in model.lf.fixed.spec.formula)
+    has_intercept = model.lf.fixed.plan.terms.intercept
     fixed = [label for label in labels if label != drop]
     parts = fixed or ["1"]
     rhs = " + ".join(parts) + ("" if has_intercept else " - 1")
@@ -75,6 +64,6 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
         ll = smaller.logLik()
         lrt = max(0.0, 2.0 * (float(base) - float(ll)))
         df = base.df - ll.df
-        rows.append((_r_label(label), df, smaller.AIC(), lrt, stats.chi2.sf(lrt, df)))
+        rows.append((label, df, smaller.AIC(), lrt, stats.chi2.sf(lrt, df)))
     table = pd.DataFrame(rows, columns=["term", "npar", "AIC", "LRT", "Pr(Chi)"])
     return table.set_index("term").rename_axis(None)

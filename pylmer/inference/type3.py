@@ -13,57 +13,34 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 from scipy import stats
 
-from ..design.fixed import _r_expr, fixed_design
+from ..design.fixed import fixed_design
 from .satterthwaite import _jacobian, varpar_covariance
 
 __all__ = ["anova_type3"]
 
 
 def _term_info(model):
-    """Fixed terms (formulaic's, intercept aside) with their factors, in model order, in
-    R's spelling (``I(Days^2)``), and formulaic's expression of each factor."""
-    out = []
-    for term in model.lf.fixed.spec.formula:
-        factors = [str(f) for f in term.factors if str(f) != "1"]
-        if factors:
-            names = [_r_expr(f) for f in factors]
-            out.append((":".join(names), names, factors))
-    return out
-
-
-def _levels_matrix(frame: pd.DataFrame, name: str, expr: str):
-    """Full indicator coding of a factor (all levels), or the numeric column(s); ``expr``
-    (formulaic's spelling) is evaluated for transforms such as ``I(Days ** 2)``."""
-    if expr not in frame.columns:
-        mm = model_matrix(f"0 + {expr}", frame, na_action="ignore")
-        values = np.asarray(mm, dtype=float).reshape(len(frame), -1)
-        labels = [name] if values.shape[1] == 1 else [f"{name}{k + 1}"
-                                                      for k in range(values.shape[1])]
-        return values, labels
-    values = frame[expr]
-    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
-        cat = values.astype("category")
-        codes = cat.cat.codes.to_numpy()
-        mat = np.zeros((len(values), len(cat.cat.categories)))
-        mat[np.arange(len(values)), codes] = 1.0
-        return mat, [f"{name}{level}" for level in cat.cat.categories]
-    return values.to_numpy(dtype=float)[:, None], [name]
+    """Fixed terms (intercept aside) in model order: their labels (``recipe:temperature``)
+    and the indices of their variables."""
+    terms = model.lf.fixed.plan.terms
+    return [(label, term) for label, term in zip(terms.term_labels, terms.terms)]
 
 
 def _rdX(model, terms):
     """lmerTest's rank-deficient design: intercept, then ``~ 0 + term`` for every term
     (full coding of every factor, first factor varying fastest)."""
-    frame = model.lf.fr.data
-    columns, names = [np.ones(model.lf.n)], ["(Intercept)"]
-    for _, parts, exprs in terms:
-        mat, labels = _levels_matrix(frame, parts[0], exprs[0])
-        for part, expr in zip(parts[1:], exprs[1:]):
-            other, other_labels = _levels_matrix(frame, part, expr)
-            mat = np.einsum("ni,nj->nji", mat, other).reshape(len(frame), -1)
-            labels = [f"{a}:{b}" for b in other_labels for a in labels]
+    lf = model.lf
+    plan, n = lf.fixed.plan, lf.n
+    columns, names = [np.ones(n)], ["(Intercept)"]
+    for _, term in terms:
+        mat, labels = np.ones((n, 1)), [""]
+        for i in term:
+            coding = plan.codings[i]
+            block = coding.block(lf.fr.variables[coding.label], indicators=True)
+            mat = (mat[:, :, None] * block[:, None, :]).reshape(n, -1, order="F")
+            labels = [f"{a}:{b}" if a else b for b in coding.names(True) for a in labels]
         columns.append(mat)
         names += labels
     return np.column_stack(columns), names
@@ -74,7 +51,7 @@ def _type3_contrasts(model):
     lf = model.lf
     terms = _term_info(model)
     factors = [name for name in lf.fixed.contrasts]
-    treatment = fixed_design(lf.formula, lf.fr.data,
+    treatment = fixed_design(lf.formula, lf.fr,
                              contrasts={f: "contr.treatment" for f in factors},
                              check_rankX="silent.drop.cols")
     X, Xnames = treatment.X, list(treatment.colnames)
@@ -82,14 +59,12 @@ def _type3_contrasts(model):
     L = np.linalg.pinv(X) @ rdX  # (p, p_rd)
     L = np.where(np.abs(L) < 1e-7 * np.max(np.abs(L)), 0.0, L).T  # zapsmall
     # columns of X belonging to each term
-    colmap = {}
-    for label, facs, _ in terms:
-        want = set(facs)
-        colmap[label] = [j for j, name in enumerate(Xnames)
-                         if name != "(Intercept)" and _factors_of(name, lf) == want]
-    contained = {label: [other for other, ofs, _ in terms if set(fs) < set(ofs)]
-                 for label, fs, _ in terms}
-    for label, facs, _ in sorted(terms, key=lambda t: -len(t[1])):
+    assign = treatment.assign
+    colmap = {label: list(np.flatnonzero(assign == k)) for k, (label, _) in
+              enumerate(terms, start=1)}
+    contained = {label: [other for other, ofs in terms if set(fs) < set(ofs)]
+                 for label, fs in terms}
+    for label, facs in sorted(terms, key=lambda t: -len(t[1])):
         if not contained[label]:
             continue
         cols = [c for other in contained[label] for c in colmap[other]]
@@ -105,21 +80,9 @@ def _type3_contrasts(model):
     mapping = np.linalg.pinv(X) @ lf.X
     mapping = np.where(np.abs(mapping) < 1e-7 * np.max(np.abs(mapping)), 0.0, mapping)
     out = {}
-    for label, _, _ in terms:
+    for label, _ in terms:
         Lt = L[:, colmap[label]].T @ mapping
         out[label] = Lt[np.sum(np.abs(Lt), axis=1) > 1e-8]
-    return out
-
-
-def _factors_of(column: str, lf) -> set[str]:
-    """The variables a treatment-coded column of X is made of (``recipeB:temperature185``
-    -> {recipe, temperature})."""
-    names = set(lf.fr.data.columns)
-    out = set()
-    for part in column.split(":"):
-        match = [n for n in names if part == n or (part.startswith(n) and isinstance(
-            lf.fr.data[n].dtype, pd.CategoricalDtype))]
-        out.add(max(match, key=len) if match else part)
     return out
 
 
