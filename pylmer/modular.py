@@ -33,7 +33,7 @@ class LFormula:
     fr : ModelFrame
         The model frame: used rows, response, weights, offset.
     fixed : FixedDesign
-        ``X``, its R column names, dropped columns and formulaic's spec for new data.
+        ``X``, its R column names, dropped columns and the recipe that codes new data.
     reTrms : ReTrms
         ``Zt``, ``Lambdat``, ``Lind``, ``theta``, ``lower``, ``Gp``, ``flist``, ``cnms``.
     REML : bool

@@ -25,7 +25,7 @@ from ..exceptions import FormulaError, MissingDataWarning
 from .bars import MixedFormula
 from .evaluate import Evaluator, data_names
 from .rexpr import FormulaSyntaxError, Name, Node, deparse, parse
-from .rvalue import RVector, as_character, factor_from_codes
+from .rvalue import RVector, as_character, factor_from_codes, match_levels, sorted_factor
 
 __all__ = ["NA_ACTIONS", "ModelFrame", "as_pandas", "model_frame"]
 
@@ -149,10 +149,8 @@ def _conform(value: RVector, train: RVector, label: str) -> RVector:
     training levels (a level not seen in fitting is an error naming it)."""
     if train.kind == "factor":
         labels = as_character(value)
-        lookup = {lev: k for k, lev in enumerate(train.levels)}
-        codes = np.array([lookup.get(s, -1) if s is not None else -1 for s in labels],
-                         dtype=np.int64)
-        unseen = sorted({s for s, c in zip(labels, codes) if s is not None and c < 0})
+        codes = match_levels(labels, train.levels)
+        unseen = sorted({str(s) for s in labels[(codes < 0) & ~pd.isna(labels)]})
         if unseen:
             raise FormulaError(
                 f"newdata has levels of {label!r} not seen in fitting: "
@@ -223,10 +221,7 @@ def _as_model_variable(value: RVector) -> RVector:
     """At the used rows: factors lose unused levels, text becomes a factor with sorted
     levels (R's ``model.matrix`` turns character into factor)."""
     if value.kind == "character":
-        present = sorted({s for s in value.values if s is not None})
-        lookup = {s: k for k, s in enumerate(present)}
-        return factor_from_codes([lookup.get(s, -1) if s is not None else -1
-                                  for s in value.values], present)
+        return factor_from_codes(*sorted_factor(value.values))
     return value.drop_unused_levels()
 
 
@@ -266,7 +261,8 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
             nodes.setdefault(label, node)
     groups = [g for term in formula.random for g in term.group]
     for name in groups:
-        ev.column(name)  # an unknown grouping column is named as such
+        if name not in data.columns:
+            ev.column(name)  # the error naming the unknown column
     evaluated: dict[str, RVector] = {}
     response = None
     if formula.response is not None:

@@ -26,7 +26,9 @@ from .rvalue import (
     double,
     factor_from_codes,
     logical,
+    match_levels,
     r_number,
+    sorted_factor,
 )
 
 __all__ = ["FUNCTIONS", "CallContext", "RFunction", "recycle"]
@@ -281,10 +283,7 @@ def _sorted_levels(x: RVector) -> tuple[np.ndarray, tuple[str, ...]]:
         codes = np.where(x.values >= 0, remap[np.maximum(x.values, 0)], -1)
         return codes, tuple(x.levels[k] for k in used)
     if x.kind == "character":
-        present = sorted({s for s in x.values if s is not None})
-        lookup = {s: k for k, s in enumerate(present)}
-        return np.array([lookup.get(s, -1) if s is not None else -1 for s in x.values]), \
-            tuple(present)
+        return sorted_factor(x.values)
     values = x.values
     ok = ~np.isnan(values)
     uniq, inverse = np.unique(values[ok], return_inverse=True)
@@ -296,10 +295,7 @@ def _sorted_levels(x: RVector) -> tuple[np.ndarray, tuple[str, ...]]:
 
 def _factor_with_levels(x: RVector, levels: RVector) -> tuple[np.ndarray, tuple[str, ...]]:
     wanted = [str(s) for s in as_character(levels) if s is not None]
-    lookup = {s: k for k, s in enumerate(wanted)}
-    labels = as_character(x)
-    return np.array([lookup.get(s, -1) if s is not None else -1 for s in labels]), \
-        tuple(wanted)
+    return match_levels(as_character(x), wanted), tuple(wanted)
 
 
 @_register("factor", "x levels labels exclude ordered", "factor")

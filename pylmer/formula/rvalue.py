@@ -70,7 +70,7 @@ class RVector:
         if self.kind == "factor":
             return v < 0
         if self.kind == "character":
-            return np.array([x is None for x in v], dtype=bool)
+            return pd.isna(v)
         missing = np.isnan(v)
         return missing.any(axis=1) if missing.ndim == 2 else missing
 
@@ -112,6 +112,18 @@ def character(values) -> RVector:
 
 def factor_from_codes(codes, levels, ordered: bool = False) -> RVector:
     return RVector("factor", np.asarray(codes, dtype=np.int64), tuple(levels), ordered)
+
+
+def match_levels(labels: np.ndarray, levels) -> np.ndarray:
+    """Codes of ``labels`` (str or None) in ``levels``; -1 for NA and for labels not among
+    them."""
+    return pd.Index(list(levels), dtype=object).get_indexer(labels).astype(np.int64)
+
+
+def sorted_factor(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """R's ``factor()`` of text: levels sorted, NA kept as NA."""
+    cat = pd.Categorical(labels)
+    return cat.codes.astype(np.int64), tuple(str(c) for c in cat.categories)
 
 
 def r_number(value: float) -> str:
@@ -192,18 +204,18 @@ def from_column(series: pd.Series, name: str) -> RVector:
 
 
 def _object_column(series: pd.Series, name: str) -> RVector:
-    values = series.to_numpy(dtype=object)
-    present = [v for v in values if not _is_missing(v)]
-    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
-        return logical([np.nan if _is_missing(v) else float(v) for v in values])
-    if present and all(isinstance(v, (int, float, np.integer, np.floating))
-                       and not isinstance(v, (bool, np.bool_)) for v in present):
-        return double([np.nan if _is_missing(v) else float(v) for v in values])
-    if not all(isinstance(v, str) for v in present):
-        kinds = sorted({type(v).__name__ for v in present if not isinstance(v, str)})
-        raise FormulaError(f"column {name!r} mixes text with {', '.join(kinds)} values; give "
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    missing = series.isna().to_numpy()
+    if kind == "boolean":
+        return logical(np.where(missing, np.nan, series.to_numpy(dtype=object) == True))  # noqa: E712
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return double(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float))
+    if kind not in ("string", "empty"):
+        raise FormulaError(f"column {name!r} mixes text with other values ({kind}); give "
                            "it one type (text, numbers or booleans)")
-    return character([None if _is_missing(v) else v for v in values])
+    values = series.to_numpy(dtype=object).copy()
+    values[missing] = None
+    return character(values)
 
 
 def _is_missing(value: object) -> bool:
