@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .control import LmerControl
+from .exceptions import PylmerError
 from .modular import lFormula, mkLmerDevfun, mkMerMod, optimizeLmer
 
 __all__ = ["lmer"]
@@ -18,7 +19,7 @@ def _start_theta(start):
     if isinstance(start, Mapping):
         unknown = set(start) - {"theta"}
         if unknown:
-            raise ValueError(f"start: unknown components {sorted(unknown)}; lmer takes "
+            raise PylmerError(f"start: unknown components {sorted(unknown)}; lmer takes "
                              "start={'theta': [...]} or a vector of theta values")
         start = start.get("theta")
     return None if start is None else np.asarray(start, dtype=float)
@@ -27,11 +28,11 @@ def _start_theta(start):
 def _check_identifiable(lf) -> None:
     y = lf.y
     if np.ptp(y) == 0:
-        raise ValueError(f"the response {lf.fr.response_name!r} is constant (zero variance): "
+        raise PylmerError(f"the response {lf.fr.response_name!r} is constant (zero variance): "
                          "there is nothing to model")
     n_par = lf.X.shape[1] + len(lf.reTrms.theta) + 1
     if lf.n < n_par:
-        raise ValueError(f"{lf.n} observations are fewer than the {n_par} parameters of the "
+        raise PylmerError(f"{lf.n} observations are fewer than the {n_par} parameters of the "
                          "model (fixed effects, variance parameters and the residual variance)")
 
 

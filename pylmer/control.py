@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .exceptions import PylmerError
+
 __all__ = ["CHECK_ACTIONS", "OPTIMIZERS", "RANKX_ACTIONS", "GlmerControl", "LmerControl"]
 
 CHECK_ACTIONS = ("ignore", "warning", "stop")
@@ -93,13 +95,13 @@ class LmerControl:
                      "check_conv_hess"):
             value = getattr(self, name)
             if value not in CHECK_ACTIONS:
-                raise ValueError(f"{name}={value!r}: use one of {', '.join(CHECK_ACTIONS)}")
+                raise PylmerError(f"{name}={value!r}: use one of {', '.join(CHECK_ACTIONS)}")
         for optimizer in self.optimizer_stages():
             if optimizer not in OPTIMIZERS:
-                raise ValueError(
+                raise PylmerError(
                     f"optimizer={optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         if self.check_rankX not in RANKX_ACTIONS:
-            raise ValueError(
+            raise PylmerError(
                 f"check_rankX={self.check_rankX!r}: use one of {', '.join(RANKX_ACTIONS)}"
             )
 

@@ -23,7 +23,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from .exceptions import PylmerWarning
+from .exceptions import PylmerError, PylmerWarning
 
 __all__ = [
     "Link", "Family", "Initialized",
@@ -80,7 +80,7 @@ def _dcauchy(x):
 def _logit_linkfun(mu):
     bad = (mu < 0) | (mu > 1)
     if np.any(bad):
-        raise ValueError(f"logit link: value {mu[bad][0]:g} out of range (0, 1); "
+        raise PylmerError(f"logit link: value {mu[bad][0]:g} out of range (0, 1); "
                          "mu must be a probability")
     return np.log(mu / (1 - mu))
 
@@ -193,7 +193,7 @@ class Link:
 
     def __post_init__(self):
         if self.name not in _LINKS:
-            raise ValueError(f"link {self.name!r} not recognised; use one of "
+            raise PylmerError(f"link {self.name!r} not recognised; use one of "
                              + ", ".join(repr(k) for k in _LINKS))
 
     def _apply(self, what: str, x):
@@ -279,7 +279,7 @@ class Family:
                             "inverse_gaussian() or gaussian()")
         name = self.link.name if isinstance(self.link, Link) else self.link
         if not isinstance(name, str) or name not in self.ok_links:
-            raise ValueError(f"link {name!r} not available for {self.family} family; "
+            raise PylmerError(f"link {name!r} not available for {self.family} family; "
                              "available links are " + ", ".join(map(repr, self.ok_links)))
         object.__setattr__(self, "link", Link(name))
 
@@ -356,10 +356,10 @@ class Family:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if weights.shape != (len(y),):
-            raise ValueError(f"weights have shape {weights.shape}; need one weight per "
+            raise PylmerError(f"weights have shape {weights.shape}; need one weight per "
                              f"observation ({len(y)})")
         if y.ndim == 2 and not isinstance(self, Binomial):
-            raise ValueError(f"the response must be a vector for the {self.family!r} "
+            raise PylmerError(f"the response must be a vector for the {self.family!r} "
                              "family; a two-column response is for binomial only")
         return self._initialize(y.copy(), weights, start_given)
 
@@ -410,7 +410,7 @@ class Binomial(Family):
         if y.ndim == 1:
             y[weights == 0] = 0
             if np.any((y < 0) | (y > 1)):
-                raise ValueError("y values must be 0 <= y <= 1 (for binomial, give "
+                raise PylmerError("y values must be 0 <= y <= 1 (for binomial, give "
                                  "proportions with the trials as weights, or two columns "
                                  "cbind(successes, failures))")
             m = weights * y
@@ -420,12 +420,12 @@ class Binomial(Family):
                               stacklevel=3)
             return Initialized(y, weights, (weights * y + 0.5) / (weights + 1))
         if y.ndim != 2 or y.shape[1] != 2:
-            raise ValueError("for the 'binomial' family, y must be a vector of 0 and 1's or "
+            raise PylmerError("for the 'binomial' family, y must be a vector of 0 and 1's or "
                              "a 2 column matrix where col 1 is no. successes and col 2 is "
                              f"no. failures; got shape {y.shape}")
         for j, what in enumerate(("successes (first column)", "failures (second column)")):
             if np.any(y[:, j] < 0):
-                raise ValueError(
+                raise PylmerError(
                     f"negative counts of {what} in the two-column binomial response; "
                     "the columns are successes and failures: write "
                     "cbind(successes, trials - successes), with successes <= trials")
@@ -472,7 +472,7 @@ class Poisson(Family):
 
     def _initialize(self, y, weights, start_given):
         if np.any(y < 0):
-            raise ValueError("negative values not allowed for the 'Poisson' family; "
+            raise PylmerError("negative values not allowed for the 'Poisson' family; "
                              "the response must be counts >= 0")
         return Initialized(y, weights, y + 0.1)
 
@@ -509,7 +509,7 @@ class Gamma(Family):
 
     def _initialize(self, y, weights, start_given):
         if np.any(y <= 0):
-            raise ValueError("non-positive values not allowed for the 'Gamma' family; "
+            raise PylmerError("non-positive values not allowed for the 'Gamma' family; "
                              "the response must be > 0")
         return Initialized(y, weights, y.copy())
 
@@ -537,7 +537,7 @@ class InverseGaussian(Family):
 
     def _initialize(self, y, weights, start_given):
         if np.any(y <= 0):
-            raise ValueError("positive values only are allowed for the 'inverse.gaussian' "
+            raise PylmerError("positive values only are allowed for the 'inverse.gaussian' "
                              "family")
         return Initialized(y, weights, y.copy())
 
@@ -567,7 +567,7 @@ class Gaussian(Family):
         name = self.link.name
         if not start_given and ((name == "inverse" and np.any(y == 0))
                                 or (name == "log" and np.any(y <= 0))):
-            raise ValueError("cannot find valid starting values: please specify some "
+            raise PylmerError("cannot find valid starting values: please specify some "
                              f"(the {name} link needs y {'!= 0' if name == 'inverse' else '> 0'}"
                              "; give start, mustart or etastart)")
         return Initialized(y, weights, y.copy())
@@ -604,7 +604,7 @@ def get_family(spec) -> Family:
     if isinstance(spec, str):
         cls = _BY_NAME.get(spec.lower())
         if cls is None:
-            raise ValueError(f"unknown family {spec!r}; use one of 'binomial', 'poisson', "
+            raise PylmerError(f"unknown family {spec!r}; use one of 'binomial', 'poisson', "
                              "'Gamma', 'inverse.gaussian', 'gaussian' (or a family object "
                              "such as binomial(link='probit'))")
         return cls()

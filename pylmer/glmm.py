@@ -14,6 +14,7 @@ import numpy as np
 
 from .control import GlmerControl
 from .convergence import check_conv, deriv12
+from .exceptions import PylmerError
 from .family import Family, get_family
 from .linalg.threads import single_threaded_blas
 from .modular import OptInfo, check_boundary, glFormula
@@ -121,7 +122,7 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
     control = control or GlmerControl()
     fam = get_family(family)
     if not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
-        raise ValueError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
+        raise PylmerError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
     lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,
                    na_action=na_action, control=control, contrasts=contrasts)
     if isinstance(start, Mapping):

@@ -16,6 +16,7 @@ import pandas as pd
 from .control import GlmerControl, LmerControl
 from .design.fixed import FixedDesign, fixed_design
 from .design.random import ReTrms, mkReTrms
+from .exceptions import PylmerError
 from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
 
@@ -127,19 +128,19 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
            REML: bool, family: object) -> LFormula:
     parsed = parse_mixed_formula(formula)
     if not parsed.random:
-        raise ValueError(
+        raise PylmerError(
             f"no random effects terms specified in formula {formula!r}; add a term such as "
             "(1 | group), or fit a model without random effects with an ordinary linear "
             "model or GLM (e.g. statsmodels' ols / glm)"
         )
     if parsed.response is None:
-        raise ValueError(f"formula {formula!r} has no response: write 'response ~ terms'")
+        raise PylmerError(f"formula {formula!r} has no response: write 'response ~ terms'")
     fr = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action,
                      binary_factor_response=binary_factor)
     if fr.n == 0:
-        raise ValueError("no complete rows: every row has a missing value in a model column")
+        raise PylmerError("no complete rows: every row has a missing value in a model column")
     if not np.isfinite(fr.response).all():
-        raise ValueError(f"response {fr.response_name!r} has non-finite values (Inf or NaN "
+        raise PylmerError(f"response {fr.response_name!r} has non-finite values (Inf or NaN "
                          "after evaluation); remove or fix those rows")
     fixed = fixed_design(parsed, fr, contrasts=contrasts, check_rankX=control.check_rankX)
     re = mkReTrms(parsed.random, fr, control)
@@ -304,9 +305,9 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
     control = control or LmerControl()
     x0 = devfun.theta0 if start is None else np.asarray(start, dtype=float)
     if x0.shape != devfun.lower.shape:
-        raise ValueError(f"start must have {len(devfun.lower)} theta values, got {x0.shape}")
+        raise PylmerError(f"start must have {len(devfun.lower)} theta values, got {x0.shape}")
     if np.any(x0 < devfun.lower):
-        raise ValueError("start is below the lower bounds of theta (0 for variances)")
+        raise PylmerError("start is below the lower bounds of theta (0 for variances)")
     ws = devfun.workspace
     with single_threaded_blas(not ws.wants_threads()):
         opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer_stages()[0],

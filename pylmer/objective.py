@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .exceptions import PylmerError
 from .linalg.pls import PLSWorkspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,7 +85,7 @@ class LmerDevfun:
         self.feval += 1
         theta = np.asarray(theta, dtype=float)
         if theta.shape != self.lower.shape:
-            raise ValueError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
+            raise PylmerError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
         value = float(self.workspace.set_theta(theta).deviance(self.REML))
         if not np.isfinite(value):
             # e.g. a response fitted exactly (zero residual sum of squares)

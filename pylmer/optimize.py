@@ -13,6 +13,8 @@ import nlopt
 import numpy as np
 import scipy.optimize as so
 
+from .exceptions import PylmerError
+
 __all__ = ["OptResult", "minimize", "NLOPT_DEFAULTS"]
 
 # lme4's nloptwrap defaults
@@ -113,4 +115,4 @@ def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
         return _nlopt_bobyqa(fn, x0, lower, upper, options, optimizer)
     if optimizer in ("Nelder_Mead", "L-BFGS-B"):
         return _scipy(fn, x0, lower, upper, options, optimizer)
-    raise ValueError(f"unknown optimizer {optimizer!r}")
+    raise PylmerError(f"unknown optimizer {optimizer!r}")

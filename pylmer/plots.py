@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .exceptions import PylmerError
+
 __all__ = ["dotplot_ranef", "plot_residuals", "qqplot_ranef", "plot_profile"]
 
 
@@ -26,7 +28,7 @@ def _pyplot():
 def _z(level: float) -> float:
     """Two-sided normal quantile for a confidence ``level`` (R: ``qnorm(1 - (1 - level)/2)``)."""
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+        raise PylmerError(f"level must be in (0, 1), got {level!r}")
     return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
@@ -38,11 +40,11 @@ def _ranef_group(model, group: str | None) -> tuple[str, pd.DataFrame, pd.DataFr
     re = model.ranef(condVar=True)
     names = list(re.keys())
     if not names:
-        raise ValueError("the model has no random effects")
+        raise PylmerError("the model has no random effects")
     if group is None:
         group = names[0]
     if group not in re:
-        raise ValueError(f"unknown grouping factor {group!r}; available: {', '.join(names)}")
+        raise PylmerError(f"unknown grouping factor {group!r}; available: {', '.join(names)}")
     postvar = getattr(re, "postVar", None) or {}
     sd = re.condsd(group) if group in postvar else None
     return group, re[group], sd
@@ -198,10 +200,10 @@ def plot_profile(model_or_profile, level: float = 0.95):
         prof = model_or_profile.profile()
     missing = {"parameter", "value", "zeta"} - set(prof.columns)
     if missing:
-        raise ValueError(f"profile DataFrame lacks columns: {', '.join(sorted(missing))}")
+        raise PylmerError(f"profile DataFrame lacks columns: {', '.join(sorted(missing))}")
     names = list(pd.unique(prof["parameter"]))
     if not names:
-        raise ValueError("the profile is empty")
+        raise PylmerError("the profile is empty")
     fig, axes = _panels(plt, len(names), max_cols=3, sharey=True)
     for ax, name in zip(axes, names):
         part = prof[prof["parameter"] == name].sort_values("value")

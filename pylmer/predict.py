@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exceptions import FormulaError
+from .exceptions import FormulaError, PylmerError
 from .formula.bars import parse_mixed_formula
 from .formula.evaluate import Evaluator
 from .formula.frame import as_pandas
@@ -42,17 +42,17 @@ def _selected_terms(model, re_form) -> list[int]:
         return []
     text = re_form.strip()
     if not text.startswith("~"):
-        raise ValueError(f"re_form={re_form!r}: give None (all random effects), 'NA' or "
+        raise PylmerError(f"re_form={re_form!r}: give None (all random effects), 'NA' or "
                          "'~0' (none), or a formula of random terms such as '~(1 | Subject)'")
     try:
         wanted = parse_mixed_formula("._response_ " + text).random
     except FormulaSyntaxError as exc:
-        raise ValueError(f"re_form={re_form!r} is not a formula of random terms: {exc}") from exc
+        raise PylmerError(f"re_form={re_form!r} is not a formula of random terms: {exc}") from exc
     keys = [(t.group_name, t.lhs_text) for t in wanted]
     chosen = [k for k, t in enumerate(rt.terms) if (t.group_name, t.term.lhs_text) in keys]
     missing = set(keys) - {(rt.terms[k].group_name, rt.terms[k].term.lhs_text) for k in chosen}
     if missing:
-        raise ValueError(f"re_form: terms {sorted(missing)} are not random terms of the model; "
+        raise PylmerError(f"re_form: terms {sorted(missing)} are not random terms of the model; "
                          f"its terms are {[str(t.term) for t in rt.terms]}")
     return chosen
 
@@ -70,7 +70,7 @@ def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
     variables = term.term.group
     missing = [v for v in variables if v not in newdata.columns]
     if missing:
-        raise ValueError(f"newdata lacks grouping column {missing[0]!r} of random term "
+        raise PylmerError(f"newdata lacks grouping column {missing[0]!r} of random term "
                          f"{term.term}; add it, or leave the term out with re_form")
     parts = [_labels(newdata[v], train_frame[v]) for v in variables]
     labels = [None if any(p is None for p in row) else ":".join(row) for row in zip(*parts)]
@@ -79,7 +79,7 @@ def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
     unseen = sorted({str(lab) for lab, k in zip(labels, index) if k < 0})
     if unseen and not allow_new_levels:
         shown = ", ".join(unseen[:5]) + (" ..." if len(unseen) > 5 else "")
-        raise ValueError(f"new levels of {term.group_name} in newdata: {shown}; use "
+        raise PylmerError(f"new levels of {term.group_name} in newdata: {shown}; use "
                          "allow_new_levels=True to predict them with zero random effects")
     return index, np.array([str(lab) for lab in labels], dtype=object)
 
@@ -156,7 +156,7 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
     pandas.Series, or a DataFrame with columns fit and se_fit.
     """
     if type not in ("link", "response"):
-        raise ValueError(f"type={type!r}: use 'link' or 'response'")
+        raise PylmerError(f"type={type!r}: use 'link' or 'response'")
     design = _Design(model, newdata, _selected_terms(model, re_form), allow_new_levels)
     eta, X, index = design.eta(model.getME("b")), design.X, design.index
     fit = eta
@@ -187,7 +187,7 @@ def simulate(model, nsim: int = 1, seed=None, use_u: bool = False, newdata=None,
         One column per simulation, ``sim_1``, ``sim_2``, ..., indexed like the data.
     """
     if nsim < 1:
-        raise ValueError(f"nsim={nsim!r}: simulate at least one response")
+        raise PylmerError(f"nsim={nsim!r}: simulate at least one response")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     lf = model.lf
     rt = lf.reTrms
@@ -251,4 +251,4 @@ def _draw(family, eta, sigma, weights, trials, rng) -> np.ndarray:
         return mu + rng.standard_normal(len(mu)) * sigma / np.sqrt(weights)
     if name == "inverse.gaussian":
         return rng.wald(mu, weights / sigma**2)
-    raise ValueError(f"simulate: family {name!r} is not supported")
+    raise PylmerError(f"simulate: family {name!r} is not supported")

@@ -59,3 +59,40 @@ def model_at_lme4_estimates(ref: dict):
     devfun = mkLmerDevfun(lf)
     theta = np.array(list(ref["theta"].values()), dtype=float)
     return mkMerMod(lf, devfun, OptInfo("lme4", theta, devfun(theta), 0, 0, ""))
+
+
+@cache
+def _formula_dataset(name: str):
+    import pandas as pd
+
+    folder = REFERENCE / "formula" / "data"
+    with open(folder / f"{name}.columns.json") as fh:
+        meta = json.load(fh)
+    raw = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False,
+                      na_values=["NA"])
+    cols = {}
+    for col, m in meta["columns"].items():
+        v = raw[col]
+        if m["type"] in ("factor", "ordered"):
+            cols[col] = pd.Categorical(v, categories=as_list(m["levels"]),
+                                       ordered=m["type"] == "ordered")
+        elif m["type"] == "logical":
+            cols[col] = v.map({"TRUE": True, "FALSE": False}).astype(bool)
+        elif m["type"] == "integer":
+            cols[col] = pd.to_numeric(v).astype("int64")
+        elif m["type"] == "numeric":
+            # R's double: float64 even where every value is whole (cake$temp, Oats$yield)
+            cols[col] = pd.to_numeric(v).astype("float64")  # NA -> NaN
+        else:
+            cols[col] = v.astype(object)  # character
+    frame = pd.DataFrame(cols)
+    frame.attrs["name"] = name
+    return frame
+
+
+def load_formula_dataset(name: str):
+    """A data set of tests/reference/formula/data/ with R's column types (the loader of that
+    folder's README): factors and ordered factors as Categoricals with R's level order,
+    logical as bool, integer as int64, numeric as float64 (NA -> NaN), character as object.
+    A fresh copy on every call."""
+    return _formula_dataset(name).copy()

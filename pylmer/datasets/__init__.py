@@ -25,6 +25,8 @@ import re
 
 import pandas as pd
 
+from ..exceptions import PylmerError
+
 __all__ = ["list_datasets", "load_dataset"]
 
 # Canonical name -> one-line description (in lme4's words where lme4 has a help page).
@@ -59,7 +61,7 @@ def _canonical_name(name: str) -> str:
         return _BY_LOWER_NAME[name.lower()]
     except KeyError:
         available = ", ".join(_DESCRIPTIONS)
-        raise ValueError(f"unknown data set {name!r}; available data sets: {available}") from None
+        raise PylmerError(f"unknown data set {name!r}; available data sets: {available}") from None
 
 
 @functools.cache
@@ -88,7 +90,7 @@ def _load_cached(name: str) -> pd.DataFrame:
             **_EXACT_FLOATS,
         )
     if list(frame.columns) != list(columns):
-        raise ValueError(
+        raise PylmerError(
             f"{name}.csv has columns {list(frame.columns)}, but {name}.columns.json "
             f"describes {list(columns)}"
         )
@@ -101,7 +103,7 @@ def _load_cached(name: str) -> pd.DataFrame:
 def _to_categorical(values: pd.Series, levels, kind: str, name: str, col: str) -> pd.Categorical:
     unknown = set(values.dropna()) - set(levels)
     if unknown:
-        raise ValueError(
+        raise PylmerError(
             f"{name}.csv column {col!r} has values not among its levels: {sorted(unknown)[:5]}"
         )
     return pd.Categorical(values, categories=levels, ordered=(kind == "ordered"))

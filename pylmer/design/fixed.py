@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import FormulaError, RankDeficiencyWarning
+from ..exceptions import FormulaError, PylmerError, RankDeficiencyWarning
 from ..formula.bars import MixedFormula
 from ..formula.frame import ModelFrame
+from ..formula.linpack import dqrdc2
 from ..formula.rvalue import RVector
 from .modelmatrix import DesignPlan, plan_design
 
@@ -72,42 +73,8 @@ def rank_pivot(X: np.ndarray, tol: float = 1e-7) -> tuple[int, np.ndarray]:
     dqrdc2 moves a column to the end when its remaining norm falls below ``tol`` times its
     original norm, so the first ``rank`` pivots are the columns lme4 keeps.
     """
-    x = np.array(X, dtype=float, order="F")
-    n, p = x.shape
-    qraux = np.sqrt((x**2).sum(axis=0))
-    work1 = qraux.copy()
-    work2 = np.where(qraux == 0.0, 1.0, qraux)
-    pivot = np.arange(p)
-    k = p
-    for l in range(min(n, p)):
-        while l < k and qraux[l] < work2[l] * tol:
-            order = list(range(l)) + list(range(l + 1, p)) + [l]
-            x = x[:, order]
-            pivot, qraux, work1, work2 = pivot[order], qraux[order], work1[order], work2[order]
-            k -= 1
-        if l == n - 1:
-            break
-        nrmxl = np.linalg.norm(x[l:, l])
-        if nrmxl == 0.0:
-            continue
-        if x[l, l] != 0.0:
-            nrmxl = np.copysign(nrmxl, x[l, l])
-        x[l:, l] /= nrmxl
-        x[l, l] += 1.0
-        for j in range(l + 1, p):
-            t = -np.dot(x[l:, l], x[l:, j]) / x[l, l]
-            x[l:, j] += t * x[l:, l]
-            if qraux[j] == 0.0:
-                continue
-            tt = max(1.0 - (abs(x[l, j]) / qraux[j]) ** 2, 0.0)
-            if abs(tt) < 1e-6:
-                qraux[j] = np.linalg.norm(x[l + 1:, j])
-                work1[j] = qraux[j]
-            else:
-                qraux[j] *= np.sqrt(tt)
-        qraux[l] = x[l, l]
-        x[l, l] = -nrmxl
-    return min(k, n), pivot
+    _, _, rank, pivot = dqrdc2(X, tol)
+    return rank, pivot
 
 
 def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
@@ -119,7 +86,7 @@ def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
         return np.arange(p)
     dropped = [names[j] for j in sorted(pivot[rank:])]
     if action == "stop.deficient":
-        raise ValueError(
+        raise PylmerError(
             f"the fixed-effects model matrix is rank deficient (rank {rank} < {p} columns); "
             f"aliased columns: {', '.join(dropped)}"
         )

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sps
 
 from ..control import LmerControl
-from ..exceptions import FormulaError, GroupingFactorWarning
+from ..exceptions import FormulaError, GroupingFactorWarning, PylmerError
 from ..formula.bars import RandomTerm
 from ..formula.frame import ModelFrame
 from ..formula.rvalue import r_number
@@ -205,7 +205,7 @@ def _lme4_order(nls: list[int]) -> list[int]:
 
 def _act(action: str, message: str) -> None:
     if action == "stop":
-        raise ValueError(message)
+        raise PylmerError(message)
     if action == "warning":
         warnings.warn(message, GroupingFactorWarning, stacklevel=4)
 
@@ -254,7 +254,7 @@ def mkReTrms(random: tuple[RandomTerm, ...], frame: ModelFrame,
     """
     control = control or LmerControl()
     if not random:
-        raise ValueError("no random effects terms specified in formula")
+        raise PylmerError("no random effects terms specified in formula")
     evaluated = []
     for term in random:
         factor = grouping_factor(frame.data, term.group)

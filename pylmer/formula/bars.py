@@ -263,6 +263,6 @@ def parse_mixed_formula(formula: str) -> MixedFormula:
             fixed.append((sign, term))
     parsed = MixedFormula(formula, response, tuple(fixed), tuple(offsets), tuple(random))
     for term in (parsed, *parsed.random):  # the term algebra's errors belong to parsing
-        term.terms
+        _ = term.terms
     return parsed
 

@@ -12,6 +12,7 @@ Anything not in :data:`FUNCTIONS` is refused by the evaluator with an error nami
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -451,10 +452,10 @@ def _bincode(values: np.ndarray, cuts: np.ndarray, right: bool, lowest: bool) ->
 def _interval_labels(cuts: np.ndarray, digits: int, right: bool, lowest: bool) -> list[str]:
     for dig in range(digits, max(12, digits) + 1):
         text = [_format_g(c, dig) for c in cuts]
-        if all(a != b for a, b in zip(text[:-1], text[1:])):
+        if all(a != b for a, b in itertools.pairwise(text)):
             break
     left, close = ("(", "]") if right else ("[", ")")
-    out = [f"{left}{a},{b}{close}" for a, b in zip(text[:-1], text[1:])]
+    out = [f"{left}{a},{b}{close}" for a, b in itertools.pairwise(text)]
     if lowest:
         if right:
             out[0] = "[" + out[0][1:]

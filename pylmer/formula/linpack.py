@@ -95,7 +95,7 @@ def dqrdc2(x: np.ndarray, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, in
 
     lup = min(n, p)
     k = p + 1  # Fortran: 1 + index of the first column moved to the end
-    for l in range(lup):  # noqa: E741  (the Fortran name)
+    for l in range(lup):
         # Rotate negligible columns to the right edge. Fortran's test is `l .ge. k` with
         # 1-based l; with 0-based l it is `l + 1 >= k`. Moving only *negligible* columns
         # (instead of choosing the largest, as dqrdc does) keeps the others in their

@@ -207,7 +207,7 @@ def _object_column(series: pd.Series, name: str) -> RVector:
     kind = pd.api.types.infer_dtype(series, skipna=True)
     missing = series.isna().to_numpy()
     if kind == "boolean":
-        return logical(np.where(missing, np.nan, series.to_numpy(dtype=object) == True))  # noqa: E712
+        return logical(np.where(missing, np.nan, series.to_numpy(dtype=object) == True))
     if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
         return double(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float))
     if kind not in ("string", "empty"):

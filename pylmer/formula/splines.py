@@ -112,7 +112,7 @@ def _evaluate(knots: np.ndarray, x: np.ndarray, curs: np.ndarray, boundary: np.n
     return np.where(boundary & (nder == ordm1), 0.0, a[:, 0])
 
 
-def spline_design(knots, x, ord: int = 4, derivs=0) -> np.ndarray:  # noqa: A002
+def spline_design(knots, x, ord: int = 4, derivs=0) -> np.ndarray:
     """``splines::splineDesign(knots, x, ord, derivs, outer.ok = FALSE)``.
 
     Parameters

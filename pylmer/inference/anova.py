@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import PylmerWarning
+from ..exceptions import PylmerError, PylmerWarning
 
 __all__ = ["anova", "refit_ML"]
 
@@ -41,14 +41,14 @@ def anova(*models, model_names=None) -> pd.DataFrame:
 
         return anova_type3(models[0])
     if len(models) < 2:
-        raise ValueError("anova needs a fitted model, or two or more models to compare")
+        raise PylmerError("anova needs a fitted model, or two or more models to compare")
     names = list(model_names) if model_names is not None else [
         f"m{k + 1}" for k in range(len(models))]
     if len(names) != len(models):
-        raise ValueError("model_names must name every model")
+        raise PylmerError("model_names must name every model")
     nobs = {m.nobs() for m in models}
     if len(nobs) > 1:
-        raise ValueError(f"models were not all fitted to the same number of observations "
+        raise PylmerError(f"models were not all fitted to the same number of observations "
                          f"({sorted(nobs)}); compare models fitted to the same rows")
     if any(getattr(m, "REML", False) and not hasattr(m, "family") for m in models):
         warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,

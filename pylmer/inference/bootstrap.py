@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from ..exceptions import PylmerError
 from ..linalg.threads import single_threaded_blas
 from .confint import parameter_names
 
@@ -30,7 +31,7 @@ def refit(model, newresp):
     lf = model.lf
     newresp = np.asarray(newresp, dtype=float)
     if newresp.shape[0] != lf.n:
-        raise ValueError(f"newresp has {newresp.shape[0]} values; the model has {lf.n} rows")
+        raise PylmerError(f"newresp has {newresp.shape[0]} values; the model has {lf.n} rows")
     if np.ndim(lf.y) == 2 and newresp.ndim == 1:  # binomial counts: proportions -> cbind
         trials = lf.y.sum(axis=1)
         newresp = np.column_stack([newresp * trials, (1.0 - newresp) * trials])
@@ -94,7 +95,7 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
         One row per replicate (R: the ``t`` matrix of a ``boot`` object).
     """
     if nsim < 1:
-        raise ValueError(f"nsim={nsim!r}: run at least one replicate")
+        raise PylmerError(f"nsim={nsim!r}: run at least one replicate")
     fun = fun or _parameters
     streams = np.random.SeedSequence(seed).spawn(nsim)
     first = fun(model)

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design import covariance
+from ..exceptions import PylmerError
 
 __all__ = ["confint", "parameter_names"]
 
@@ -75,9 +76,9 @@ def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int) -> 
 
         return boot_confint(model, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs)
     if method != "Wald":
-        raise ValueError(f"confint(method={method!r}): use 'Wald', 'profile' or 'boot'")
+        raise PylmerError(f"confint(method={method!r}): use 'Wald', 'profile' or 'boot'")
     if not 0 < level < 1:
-        raise ValueError(f"level={level!r} must be between 0 and 1")
+        raise PylmerError(f"level={level!r} must be between 0 and 1")
     z = stats.norm.ppf(0.5 + level / 2.0)
     beta = model.fixef()
     se = np.sqrt(np.diag(model.vcov().to_numpy()))

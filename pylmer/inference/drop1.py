@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import PylmerWarning
+from ..exceptions import PylmerError, PylmerWarning
 from ..formula.rexpr import deparse
 from .anova import refit_ML
 
@@ -45,7 +45,7 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
         number of parameters), AIC, LRT, Pr(Chi).
     """
     if test != "Chisq":
-        raise ValueError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
+        raise PylmerError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
     if getattr(model, "REML", False) and not hasattr(model, "family"):
         warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
                       stacklevel=2)

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..exceptions import PylmerError
+
 __all__ = ["kenward_roger"]
 
 
@@ -45,15 +47,15 @@ def _components(model):
 def kenward_roger(model) -> pd.DataFrame:
     """Fixed effects with Kenward-Roger SE, df, t and p (lmerTest's ``ddf = "Kenward-Roger"``)."""
     if hasattr(model, "family"):
-        raise ValueError("Kenward-Roger is for linear mixed models")
+        raise PylmerError("Kenward-Roger is for linear mixed models")
     if not model.REML:
-        raise ValueError("Kenward-Roger needs a REML fit (as pbkrtest): refit with REML=True")
+        raise PylmerError("Kenward-Roger needs a REML fit (as pbkrtest): refit with REML=True")
     lf = model.lf
     rt = lf.reTrms
     X = lf.X
     Z = rt.Zt.T.toarray() if rt.q * lf.n <= 5e7 else None
     if Z is None:
-        raise ValueError("Kenward-Roger is implemented for models with q * n <= 5e7")
+        raise PylmerError("Kenward-Roger is implemented for models with q * n <= 5e7")
     sigma2 = model.sigma() ** 2
     Lambda = model.getME("Lambda").toarray()
     ZL = Z @ Lambda

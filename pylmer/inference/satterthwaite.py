@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..exceptions import PylmerError
 from ..linalg.pls import PLSWorkspace
 
 __all__ = ["satterthwaite"]
@@ -138,7 +139,7 @@ def satterthwaite(model) -> pd.DataFrame:
         Estimate, Std. Error, df, t value, Pr(>|t|), indexed by coefficient name.
     """
     if hasattr(model, "family"):
-        raise ValueError("Satterthwaite degrees of freedom are for linear mixed models; "
+        raise PylmerError("Satterthwaite degrees of freedom are for linear mixed models; "
                          "GLMM coefficients use z tests")
     funcs, varpar, A = varpar_covariance(model)
     grad = _jacobian(funcs.vcov_diagonal, varpar)  # (p, nvarpar)

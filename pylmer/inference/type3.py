@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design.fixed import fixed_design
+from ..exceptions import PylmerError
 from .satterthwaite import _jacobian, varpar_covariance
 
 __all__ = ["anova_type3"]
@@ -104,7 +105,7 @@ def anova_type3(model) -> pd.DataFrame:
     A term none of whose columns are estimable (all dropped from a rank-deficient X, which
     the fit warned about) gets a row of NaN, as lmerTest's row of NA."""
     if hasattr(model, "family"):
-        raise ValueError("anova(m) F tests are for linear mixed models; compare GLMMs with "
+        raise PylmerError("anova(m) F tests are for linear mixed models; compare GLMMs with "
                          "anova(m1, m2)")
     funcs, varpar, A = varpar_covariance(model)
     p = model.lf.X.shape[1]

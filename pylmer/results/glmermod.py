@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..exceptions import PylmerError
 from ..linalg.pls import PLSWorkspace
 from .lmermod import LmerMod, LogLik
 from .varcorr import VarCorr
@@ -84,7 +85,7 @@ class GlmerMod(LmerMod):
         return float(np.sum(self._devres))
 
     def REMLcrit(self) -> float:
-        raise ValueError("REMLcrit is not defined for a GLMM: use logLik() or deviance()")
+        raise PylmerError("REMLcrit is not defined for a GLMM: use logLik() or deviance()")
 
     def df_residual(self) -> int:
         return self._n - self.logLik().df
@@ -144,7 +145,7 @@ class GlmerMod(LmerMod):
         elif type == "working":
             r = (y - mu) / fam.link.mu_eta(self._eta)
         else:
-            raise ValueError(f"type={type!r}: use 'deviance', 'pearson', 'response' or "
+            raise PylmerError(f"type={type!r}: use 'deviance', 'pearson', 'response' or "
                              "'working'")
         if scaled:
             r = r / self.sigma()

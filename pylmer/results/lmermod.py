@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sps
 
 from ..convergence import is_singular
-from ..exceptions import DeprecatedUseWarning
+from ..exceptions import DeprecatedUseWarning, PylmerError
 from ..linalg.pls import PLSWorkspace
 from .varcorr import VarCorr
 
@@ -368,7 +368,7 @@ class LmerMod:
         """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (times sqrt(weights));
         ``scaled=True`` divides by sigma (R: ``residuals``)."""
         if type not in ("response", "pearson"):
-            raise ValueError(f"type={type!r}: use 'response' or 'pearson'")
+            raise PylmerError(f"type={type!r}: use 'response' or 'pearson'")
         r = self._lf.y - self._fitted
         if type == "pearson" and self._lf.weights is not None:
             r = r * np.sqrt(self._lf.weights)
@@ -495,7 +495,7 @@ class LmerMod:
             "weights": lambda: np.ones(self._n) if lf.weights is None else lf.weights.copy(),
         }
         if name not in getters:
-            raise ValueError(f"getME: unknown component {name!r}; available: "
+            raise PylmerError(f"getME: unknown component {name!r}; available: "
                              + ", ".join(getters))
         return getters[name]()
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from ..exceptions import PylmerError
 from .format import (
     aictab_lines,
     convergence_lines,
@@ -85,7 +86,7 @@ class LmerSummary:
         if ddf is None:
             ddf = "lme4"
         if ddf not in DDF:
-            raise ValueError(f"ddf must be None, 'lme4', 'Satterthwaite' or 'Kenward-Roger', "
+            raise PylmerError(f"ddf must be None, 'lme4', 'Satterthwaite' or 'Kenward-Roger', "
                              f"not {ddf!r}")
         self.ddf = ddf
         self.model = model
