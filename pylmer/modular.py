@@ -126,7 +126,7 @@ class LFormula:
 def _build(formula: str, data: object, *, weights: object, offset: object, na_action: str,
            control: LmerControl, contrasts: Mapping[str, str] | None, binary_factor: bool,
            REML: bool, family: object) -> LFormula:
-    parsed = parse_mixed_formula(formula)
+    parsed = parse_mixed_formula(formula, list(as_pandas(data).columns))
     if not parsed.random:
         raise PylmerError(
             f"no random effects terms specified in formula {formula!r}; add a term such as "

@@ -15,7 +15,12 @@ from pylmer import (
     lFormula,
     load_dataset,
 )
-from pylmer.exceptions import FormulaError, GroupingFactorWarning, RankDeficiencyWarning
+from pylmer.exceptions import (
+    FormulaError,
+    GroupingFactorWarning,
+    PylmerWarning,
+    RankDeficiencyWarning,
+)
 
 
 @pytest.fixture
@@ -217,8 +222,11 @@ def test_bad_contrasts(sleep):
     cbpp = load_dataset("cbpp")
     with pytest.raises(ValueError, match="'contr.foo' is not supported"):
         glFormula("incidence ~ period + (1 | herd)", cbpp, contrasts={"period": "contr.foo"})
-    with pytest.raises(ValueError, match=r"contrasts given for \['size'\]"):
-        glFormula("incidence ~ period + (1 | herd)", cbpp, contrasts={"size": "contr.sum"})
+    # R: "variable 'size' is absent, its contrast will be ignored" (a warning, as in R)
+    with pytest.warns(PylmerWarning, match="variable 'size' is absent, its contrast will be "
+                      "ignored"):
+        lf = glFormula("incidence ~ period + (1 | herd)", cbpp, contrasts={"size": "contr.sum"})
+    assert lf.X_colnames == ("(Intercept)", "period2", "period3", "period4")
 
 
 def test_data_must_be_a_frame():

@@ -97,7 +97,7 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-def F(id, formula, expect=REFUSE, guarded=False, **kwargs) -> Attack:  # noqa: N802
+def F(id, formula, expect=REFUSE, guarded=False, **kwargs) -> Attack:
     """An attack through ``pylmer.lmer(formula, sleepstudy, **kwargs)``."""
     return Attack(id, "lmer", (formula,), tuple(kwargs.items()), expect, guarded)
 
@@ -412,7 +412,7 @@ def _limit_memory() -> None:
 
         with open("/proc/self/status") as fh:
             vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = vm + 4 * 1024**3
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import FormulaError, PylmerError, RankDeficiencyWarning
+from ..exceptions import FormulaError, PylmerError, PylmerWarning, RankDeficiencyWarning
 from ..formula.bars import MixedFormula
 from ..formula.frame import ModelFrame
 from ..formula.linpack import dqrdc2
@@ -109,9 +109,10 @@ def fixed_design(formula: MixedFormula, frame: ModelFrame,
     contrasts = dict(contrasts or {})
     terms = formula.terms
     factors = {terms.labels[i] for i in terms.used_variables()}
-    unknown = sorted(set(contrasts) - factors)
-    if unknown:
-        raise FormulaError(f"contrasts given for {unknown}, which are not in the fixed part")
+    for name in sorted(set(contrasts) - factors):  # R: a warning, and the contrast is ignored
+        warnings.warn(f"variable {name!r} is absent, its contrast will be ignored",
+                      PylmerWarning, stacklevel=4)
+        del contrasts[name]
     plan = plan_design(terms, frame.variables, contrasts)
     full = plan.build(frame.variables, frame.n)
     bad = ~np.isfinite(full).all(axis=0)

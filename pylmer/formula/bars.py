@@ -23,6 +23,7 @@ from .rexpr import (
     UnaryOp,
     deparse,
     parse,
+    variables,
 )
 from .terms import Terms, terms_of
 
@@ -211,21 +212,38 @@ def _bar_terms(node: Node, formula: str) -> list[RandomTerm]:
     lhs_nodes = expand_double_vert(node.left) if node.op == "||" else [node.left]
     groups = _group_variables(node.right, formula)
     terms = []
-    for variables in groups:
-        name = _interaction_name(variables, node.right) if len(groups) == 1 else _group_name(
-            variables)
+    for group in groups:
+        name = _interaction_name(group, node.right) if len(groups) == 1 else _group_name(group)
         for lhs in lhs_nodes:
-            terms.append(RandomTerm(lhs=lhs, group=tuple(variables), group_name=name))
+            terms.append(RandomTerm(lhs=lhs, group=tuple(group), group_name=name))
     return terms
 
 
-def parse_mixed_formula(formula: str) -> MixedFormula:
+def _expand_dot(node: Node, columns: list[str]) -> Node:
+    """R's ``.`` in the fixed part: every column of the data not in the response."""
+    if isinstance(node, Name) and node.id == ".":
+        out: Node = Name(columns[0])
+        for name in columns[1:]:
+            out = BinOp("+", out, Name(name))
+        return Paren(out)
+    if isinstance(node, Paren):
+        return Paren(_expand_dot(node.inner, columns))
+    if isinstance(node, BinOp) and node.op in ("+", "-", "*", ":", "/", "^", "%in%"):
+        return BinOp(node.op, _expand_dot(node.left, columns), _expand_dot(node.right, columns))
+    if isinstance(node, UnaryOp) and node.op in ("+", "-"):
+        return UnaryOp(node.op, _expand_dot(node.operand, columns))
+    return node
+
+
+def parse_mixed_formula(formula: str, columns: list[str] | None = None) -> MixedFormula:
     """Parse an lme4 formula into response, fixed terms, offsets and random terms.
 
     Parameters
     ----------
     formula : str
         For example ``"Reaction ~ Days + (Days | Subject)"``.
+    columns : list of str, optional
+        The data's columns: ``.`` in the fixed part stands for those not in the response.
 
     Raises
     ------
@@ -261,6 +279,11 @@ def parse_mixed_formula(formula: str) -> MixedFormula:
             offsets.append(term.args[0])
         else:
             fixed.append((sign, term))
+    if columns is not None:
+        used = set(variables(response)) if response is not None else set()
+        others = [str(c) for c in columns if str(c) not in used]
+        if others:
+            fixed = [(sign, _expand_dot(term, others)) for sign, term in fixed]
     parsed = MixedFormula(formula, response, tuple(fixed), tuple(offsets), tuple(random))
     for term in (parsed, *parsed.random):  # the term algebra's errors belong to parsing
         _ = term.terms

@@ -32,6 +32,10 @@ CONSTANTS: dict[str, RVector] = {
 # R's contrast functions, for C(f, contr.sum) and contrasts = list(f = "contr.sum")
 CONTRASTS = ("contr.treatment", "contr.sum", "contr.helmert", "contr.poly", "contr.SAS")
 
+# C(f, sum) is C(f, contr.sum), as in R
+_SHORT_CONTRASTS = {"treatment": "contr.treatment", "sum": "contr.sum",
+                    "helmert": "contr.helmert", "poly": "contr.poly", "SAS": "contr.SAS"}
+
 _NOT_R = {
     "center": "center() is not an R function; write scale(x, scale = FALSE)",
     "offset": "offset() is a term of its own: write it at the top level, + offset(x)",
@@ -141,6 +145,23 @@ _BINARY: dict[str, Callable] = {
 }
 
 
+def _sequence(a: RVector, b: RVector, text: str) -> RVector:
+    """R's ``from:to`` of two numbers (``0:4/4``); a model column cannot be a sequence."""
+    if len(a) != 1 or len(b) != 1 or not (a.is_numeric and b.is_numeric):
+        raise FormulaError(
+            f"':' inside a function call ({text!r}) is R's sequence operator of two numbers; "
+            "for the interaction of two factors write interaction(a, b), or a:b outside "
+            "the call")
+        
+    lo, hi = float(a.values[0]), float(b.values[0])
+    if not (np.isfinite(lo) and np.isfinite(hi)) or abs(hi - lo) > 1e6:
+        raise FormulaError(f"{text!r}: a sequence needs two finite numbers at most 1e6 apart")
+    step = 1.0 if hi >= lo else -1.0
+    values = lo + step * np.arange(int(np.floor(abs(hi - lo) + 1e-10)) + 1)
+    kind = "integer" if lo == int(lo) else "double"
+    return RVector(kind, values)
+
+
 # --------------------------------------------------------------------------- calls
 
 def _python_name(formal: str) -> str:
@@ -193,7 +214,11 @@ def _bind(fn: RFunction, args: list[RVector], kwargs: list[tuple[str, RVector]],
     missing = [f for f in before_dots[:need] if f not in bound]
     if missing:
         raise FormulaError(f"{fn.name}() in {where!r} needs its argument {missing[0]!r}")
-    return dots, {_python_name(k): v for k, v in bound.items()}
+    if "..." not in formals:
+        return [], {_python_name(k): v for k, v in bound.items()}
+    # formals before ... go by position, then the dots; those after ... by name
+    leading = [bound.pop(f, None) for f in before_dots]
+    return leading + dots, {_python_name(k): v for k, v in bound.items()}
 
 
 class Evaluator:
@@ -277,16 +302,14 @@ class Evaluator:
 
     def _binary(self, node: BinOp) -> RVector:
         text = deparse(node)
-        if node.op == ":":
-            raise FormulaError(
-                f"':' inside a function call ({text!r}) is R's sequence operator, which a "
-                "model column cannot use; for the interaction of two factors write "
-                "interaction(a, b) or a:b outside the call")
-        if node.op not in _BINARY:
+        if node.op not in _BINARY and node.op != ":":
             raise FormulaError(f"operator {node.op!r} cannot be used inside an expression "
                                f"({text!r})")
         left, right = self._eval(node.left), self._eval(node.right)
-        recycle([left, right], text)
+        if node.op == ":":
+            return _sequence(left, right, text)
+        if node.op != "%in%":  # x %in% table: the table has any length
+            recycle([left, right], text)
         return _BINARY[node.op](left, right, text)
 
     def _call(self, node: Call) -> RVector:
@@ -300,7 +323,12 @@ class Evaluator:
         kwargs = [(k, self._eval(v)) for k, v in node.kwargs]
         dots, named = _bind(fn, args, kwargs, text)
         context = CallContext(text, self.state, self.train, self.n)
-        return fn.impl(context, *dots, **named)
+        value = fn.impl(context, *dots, **named)
+        if node.fn == "cbind" and any(isinstance(a, Name) for a in node.args):
+            # R's deparse.level = 1: a column is named by its argument when that is a name
+            names = tuple(a.id if isinstance(a, Name) else "" for a in node.args)
+            value = RVector(value.kind, value.values, colnames=names)
+        return value
 
     def _contrasts(self, node: Call, text: str) -> RVector:
         """``C(f, contr.sum)``, ``C(f, "contr.helmert")``, ``C(f, contr.treatment, base =
@@ -308,6 +336,9 @@ class Evaluator:
         if len(node.args) < 1:
             raise FormulaError(f"C() in {text!r} needs a factor and contrasts")
         values = self._eval(node.args[0])
+        if values.kind == "logical":
+            raise FormulaError(f"C() in {text!r}: object not interpretable as a factor; "
+                               "write C(factor(x), ...)")
         if values.kind != "factor":
             values = FUNCTIONS["as.factor"].impl(
                 CallContext(text, self.state, self.train, self.n), values)
@@ -324,6 +355,7 @@ class Evaluator:
             contr = Name(contr.fn)
         name = contr.id if isinstance(contr, Name) else contr.value if isinstance(contr, Str) \
             else None
+        name = _SHORT_CONTRASTS.get(name, name)
         if name not in CONTRASTS:
             raise FormulaError(f"C() in {text!r}: contrasts must be one of "
                                + ", ".join(CONTRASTS))

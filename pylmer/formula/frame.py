@@ -144,6 +144,15 @@ def _full_length(value: RVector, n: int) -> RVector:
     return replace(value, values=np.repeat(value.values, n, axis=0))
 
 
+def _one_per_row(value: RVector, n: int, label: str) -> RVector:
+    """A model variable has one value per row: R's model.frame refuses a constant such as
+    ``I(length(x))`` ("variable lengths differ")."""
+    if len(value) != n:
+        raise FormulaError(f"variable lengths differ (found for {label!r}): a model variable "
+                           f"needs one value per row of the data ({n}), not {len(value)}")
+    return value
+
+
 def _conform(value: RVector, train: RVector, label: str) -> RVector:
     """New values of a variable, typed as the training variable: factors keep the
     training levels (a level not seen in fitting is an error naming it)."""
@@ -265,11 +274,13 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
             ev.column(name)  # the error naming the unknown column
     evaluated: dict[str, RVector] = {}
     response = None
+    n = len(data)
     if formula.response is not None:
-        response = _full_length(ev.evaluate(formula.response), len(data))
+        response = _one_per_row(ev.evaluate(formula.response), n, deparse(formula.response))
     for label, node in nodes.items():
-        evaluated[label] = _full_length(ev.evaluate(node), len(data))
-    offsets = [_full_length(ev.evaluate(node), len(data)) for node in formula.offsets]
+        evaluated[label] = _one_per_row(ev.evaluate(node), n, label)
+    offsets = [_one_per_row(ev.evaluate(node), n, f"offset({deparse(node)})")
+               for node in formula.offsets]
     extras = {"(weights)": _argument_vector(weights, data, "weights", ev),
               "(offset)": _argument_vector(offset, data, "offset", ev)}
 

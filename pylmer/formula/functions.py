@@ -201,6 +201,29 @@ for _name, _fn in {
     _reduction(_name, _fn)
 
 
+@_register("quantile", "x probs na.rm names type", "reduction")
+def _quantile(call: CallContext, x: RVector, probs: RVector | None = None,
+              na_rm: RVector | None = None, names: RVector | None = None,
+              type: RVector | None = None) -> RVector:
+    if type is not None and _scalar(type, "quantile", "type") != 7:
+        raise FormulaError("quantile(): only R's default type = 7 is supported")
+    p = np.array([0, 0.25, 0.5, 0.75, 1.0]) if probs is None else _numbers(probs, "quantile")
+
+    def compute() -> list[float]:
+        values = _vector(x, "quantile")
+        missing = np.isnan(values)
+        if missing.any():
+            if not (na_rm is not None and _scalar(na_rm, "quantile", "na.rm", "logical")):
+                raise FormulaError("quantile(): missing values and NaN's not allowed if "
+                                   "'na.rm' is FALSE")
+            values = values[~missing]
+        if ((p < 0) | (p > 1)).any():
+            raise FormulaError("quantile(): 'probs' outside [0,1]")
+        return [float(v) for v in splines.quantile7(values, p)]
+
+    return double(call.remember(compute))
+
+
 @_register("length", "x", "reduction")
 def _length(call: CallContext, x: RVector) -> RVector:
     return RVector("integer", np.array([float(call.remember(lambda: x.values.size))]))
@@ -307,8 +330,17 @@ def _factor(call: CallContext, x: RVector, levels: RVector | None = None,
         codes, levs = _sorted_levels(x)
     else:
         codes, levs = _factor_with_levels(x, levels)
+    if exclude is not None:  # those values are NA, not levels
+        dropped = set(as_character(exclude).tolist())
+        keep = [k for k, lev in enumerate(levs) if lev not in dropped]
+        remap = np.full(len(levs) + 1, -1)
+        remap[keep] = np.arange(len(keep))
+        codes = remap[np.where(codes >= 0, codes, len(levs))]
+        levs = tuple(levs[k] for k in keep)
     if labels is not None:
         names = tuple(str(s) for s in as_character(labels))
+        if len(names) == 1 and len(levs) > 1:  # R: one label is numbered, k1, k2, ...
+            names = tuple(f"{names[0]}{k}" for k in range(1, len(levs) + 1))
         if len(names) != len(levs):
             raise FormulaError(f"factor(): {len(names)} labels for {len(levs)} levels")
         levs = names
@@ -326,6 +358,20 @@ def _as_factor(call: CallContext, x: RVector) -> RVector:
 def _ordered(call: CallContext, x: RVector, levels: RVector | None = None,
              labels: RVector | None = None) -> RVector:
     return replace(_factor(call, x, levels, labels), ordered=True)
+
+
+@_register("droplevels", "x", "factor")
+def _droplevels(call: CallContext, x: RVector) -> RVector:
+    if x.kind != "factor":
+        raise FormulaError("droplevels() takes a factor")
+    return x.drop_unused_levels()
+
+
+@_register("nchar", "x", "type")
+def _nchar(call: CallContext, x: RVector) -> RVector:
+    labels = as_character(x)
+    return RVector("integer", np.array([np.nan if s is None else float(len(s))
+                                        for s in labels]))
 
 
 @_register("relevel", "x ref", "factor")
@@ -451,7 +497,7 @@ def _bincode(values: np.ndarray, cuts: np.ndarray, right: bool, lowest: bool) ->
 
 def _interval_labels(cuts: np.ndarray, digits: int, right: bool, lowest: bool) -> list[str]:
     for dig in range(digits, max(12, digits) + 1):
-        text = [_format_g(c, dig) for c in cuts]
+        text = _format_breaks(cuts, dig)
         if all(a != b for a, b in itertools.pairwise(text)):
             break
     left, close = ("(", "]") if right else ("[", ")")
@@ -467,6 +513,18 @@ def _interval_labels(cuts: np.ndarray, digits: int, right: bool, lowest: bool) -
 def _format_g(value: float, digits: int) -> str:
     """C's ``%.*g``, as R's ``formatC(x, digits, width = 1)``."""
     return f"{0.0 + value:.{digits}g}"
+
+
+def _format_breaks(cuts: np.ndarray, digits: int) -> list[str]:
+    """R's ``formatC(breaks, digits, width = 1)``: finite values by ``%g``; the others
+    through ``format()``, which pads them to a common width (``-Inf``, `` Inf``)."""
+    text = [_format_g(c, digits) if np.isfinite(c) else
+            ("NaN" if np.isnan(c) else "Inf" if c > 0 else "-Inf") for c in cuts]
+    odd = [k for k, c in enumerate(cuts) if not np.isfinite(c)]
+    width = max((len(text[k]) for k in odd), default=0)
+    for k in odd:
+        text[k] = text[k].rjust(width)
+    return text
 
 
 @_register("ifelse", "test yes no", "factor")
@@ -544,20 +602,46 @@ def _scale_arg(arg: RVector | None, matrix: np.ndarray, what: str, default: Call
     return [float(v) for v in np.broadcast_to(values, (matrix.shape[1],))]
 
 
-@_register("poly", "x degree coefs raw", "transform")
-def _poly(call: CallContext, x: RVector, degree: RVector | None = None,
-          coefs: RVector | None = None, raw: RVector | None = None) -> RVector:
+@_register("poly", "x ... degree coefs raw simple", "transform")
+def _poly(call: CallContext, x: RVector, *dots: RVector, degree: RVector | None = None,
+          coefs: RVector | None = None, raw: RVector | None = None,
+          simple: RVector | None = None) -> RVector:
+    if len(dots) == 1 and len(dots[0]) == 1 and degree is None:  # poly(x, 2): the degree
+        degree, dots = dots[0], ()
     if coefs is not None:
         raise FormulaError("poly(): coefs = is set by pylmer from the training data; leave "
                            "it out")
-    values = _vector(x, "poly")
+    columns = [_vector(v, "poly") for v in (x, *dots)]
     d = 1 if degree is None else _scalar(degree, "poly", "degree")
     if d != int(d) or d < 1:
         raise FormulaError("poly(): 'degree' must be an integer >= 1")
+    d = int(d)
     is_raw = False if raw is None else _scalar(raw, "poly", "raw", "logical")
-    state = call.remember(lambda: splines.poly(values, int(d), raw=is_raw)[1])
-    basis, _ = splines.poly(values, int(d), raw=is_raw, coefs=state)
-    return double(basis, colnames=tuple(str(k) for k in range(1, int(d) + 1)))
+    states = call.remember(lambda: [splines.poly(v, d, raw=is_raw)[1] for v in columns])
+    bases = [splines.poly(v, d, raw=is_raw, coefs=st)[0] for v, st in zip(columns, states)]
+    if len(bases) == 1:
+        return double(bases[0], colnames=tuple(str(k) for k in range(1, d + 1)))
+    return _polym(bases, d)
+
+
+def _polym(bases: list[np.ndarray], degree: int) -> RVector:
+    """R's ``polym``: products of the variables' polynomials of total degree 1..degree,
+    named by their degrees (``1.0``, ``2.0``, ``0.1``, ``1.1``, ``0.2``), the first
+    variable's degree varying fastest (``expand.grid``)."""
+    n = bases[0].shape[0]
+    combos = [()]
+    for _ in bases:  # expand.grid: earlier variables vary fastest
+        combos = [c + (k,) for k in range(degree + 1) for c in combos]
+    columns, names = [], []
+    for combo in combos:
+        if 0 < sum(combo) <= degree:
+            column = np.ones(n)
+            for basis, k in zip(bases, combo):
+                if k:
+                    column = column * basis[:, k - 1]
+            columns.append(column)
+            names.append(".".join(str(k) for k in combo))
+    return double(np.column_stack(columns), colnames=tuple(names))
 
 
 @_register("ns", "x df knots intercept Boundary.knots", "transform")

@@ -87,6 +87,7 @@ class Paren(Node):
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
+  | (?P<hex>0[xX][0-9a-fA-F]+L?)
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?L?)
   | (?P<bq>`[^`]*`)
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
@@ -110,6 +111,11 @@ def _tokenize(text: str) -> list[_Tok]:
     pos = 0
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
+        if m is None and text[pos] in "[]$@":
+            raise FormulaSyntaxError(
+                f"R's {'indexing [ ]' if text[pos] in '[]' else text[pos]!r} at position "
+                f"{pos} is not supported in formulas (formula {_short(text)!r}); compute the "
+                "column in your data first")
         if m is None:
             raise FormulaSyntaxError(
                 f"unexpected character {text[pos]!r} at position {pos} in formula {text!r}"
@@ -119,6 +125,9 @@ def _tokenize(text: str) -> list[_Tok]:
             tok = m.group()
             if kind == "bq":
                 kind, tok = "name", tok[1:-1]
+            elif kind == "hex":  # R reads 0x10 as 16
+                value = int(tok.rstrip("L"), 16)
+                kind, tok = "num", repr(float(value)) if value.bit_length() <= 1024 else "inf"
             elif kind == "op" and tok == "**":
                 tok = "^"  # R accepts ** as a synonym of ^
             tokens.append(_Tok(kind, tok, pos))
