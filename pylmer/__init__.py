@@ -21,6 +21,7 @@ from .exceptions import (
     PylmerError,
     PylmerWarning,
     RankDeficiencyWarning,
+    ScalingWarning,
     SingularFitWarning,
 )
 from .family import (
@@ -97,6 +98,7 @@ __all__ = [
     "load_dataset", "list_datasets",
     # errors and warnings
     "PylmerError", "FormulaError", "FormulaSyntaxError", "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning",
-    "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning", "DeprecatedUseWarning",
+    "ScalingWarning", "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning",
+    "DeprecatedUseWarning",
     "PirlsError",
 ]

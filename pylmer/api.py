@@ -9,6 +9,7 @@ import numpy as np
 from .control import LmerControl
 from .exceptions import PylmerError
 from .modular import lFormula, mkLmerDevfun, mkMerMod, optimizeLmer
+from .validate import check_bool, check_control
 
 __all__ = ["lmer"]
 
@@ -22,7 +23,15 @@ def _start_theta(start):
             raise PylmerError(f"start: unknown components {sorted(unknown)}; lmer takes "
                              "start={'theta': [...]} or a vector of theta values")
         start = start.get("theta")
-    return None if start is None else np.asarray(start, dtype=float)
+    if start is None:
+        return None
+    try:
+        values = np.asarray(start, dtype=float)
+    except (TypeError, ValueError):
+        raise PylmerError(f"start must be numbers (theta values), got {start!r}") from None
+    if not np.isfinite(values).all():
+        raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
+    return values
 
 
 def _check_identifiable(lf) -> None:
@@ -71,7 +80,8 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
     >>> round(m.REMLcrit(), 4)
     1743.6283
     """
-    control = control or LmerControl()
+    control = check_control(control, LmerControl, "lmer")
+    REML = check_bool(REML, "REML")
     lf = lFormula(formula, data, REML=REML, weights=weights, offset=offset,
                   na_action=na_action, control=control, contrasts=contrasts)
     _check_identifiable(lf)

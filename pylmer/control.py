@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .exceptions import PylmerError
+from .validate import check_bool, check_choice
 
 __all__ = ["CHECK_ACTIONS", "OPTIMIZERS", "RANKX_ACTIONS", "GlmerControl", "LmerControl"]
 
@@ -65,6 +66,10 @@ class LmerControl:
         Singular fit check (``SingularFitWarning``, "boundary (singular) fit").
     check_conv_hess, check_conv_hess_tol : str, float
         Hessian checks (negative or tiny eigenvalues).
+    check_scaleX : str
+        lme4's ``check.scaleX``: predictors whose standard deviations differ by more than
+        a factor of 1000, or lie outside 1e-3..1e3, "warning" (default) in lme4's words,
+        "stop" or "ignore".
     """
 
     check_nobs_vs_nlev: str = "stop"
@@ -85,6 +90,7 @@ class LmerControl:
     check_conv_singular_tol: float = 1e-4
     check_conv_hess: str = "warning"
     check_conv_hess_tol: float = 1e-6
+    check_scaleX: str = "warning"
 
     # lmer: a factor with one observation per level is an error; glmer allows it
     allow_n_levels_equal_nobs = False
@@ -100,6 +106,18 @@ class LmerControl:
             if optimizer not in OPTIMIZERS:
                 raise PylmerError(
                     f"optimizer={optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        check_choice(self.check_scaleX, "check_scaleX", CHECK_ACTIONS)
+        check_bool(self.restart_edge, "restart_edge")
+        if self.calc_derivs is not None:
+            check_bool(self.calc_derivs, "calc_derivs")
+        for name in ("boundary_tol", "check_conv_grad_tol", "check_conv_singular_tol",
+                     "check_conv_hess_tol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.optCtrl, dict):
+            raise TypeError(f"optCtrl must be a dict of optimizer options, got "
+                            f"{type(self.optCtrl).__name__}")
         if self.check_rankX not in RANKX_ACTIONS:
             raise PylmerError(
                 f"check_rankX={self.check_rankX!r}: use one of {', '.join(RANKX_ACTIONS)}"

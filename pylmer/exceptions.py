@@ -17,6 +17,7 @@ __all__ = [
     "MissingDataWarning",
     "PylmerWarning",
     "RankDeficiencyWarning",
+    "ScalingWarning",
 ]
 
 
@@ -39,6 +40,11 @@ class MissingDataWarning(PylmerWarning):
 
 class RankDeficiencyWarning(PylmerWarning):
     """The fixed-effects model matrix is rank deficient; columns were dropped."""
+
+
+class ScalingWarning(PylmerWarning):
+    """Predictors are on very different scales (lme4's words: "Some predictor variables
+    are on very different scales: consider rescaling")."""
 
 
 class GroupingFactorWarning(PylmerWarning):

@@ -474,6 +474,13 @@ class Poisson(Family):
         if np.any(y < 0):
             raise PylmerError("negative values not allowed for the 'Poisson' family; "
                              "the response must be counts >= 0")
+        fractional = np.abs(y - np.round(y)) > 1e-7 * np.maximum(1.0, np.abs(y))
+        if np.any(fractional):
+            # R warns once per value from dpois(): "non-integer x = 2.500000"
+            shown = ", ".join(f"{v:.6f}" for v in np.unique(y[fractional])[:3])
+            warnings.warn(f"non-integer x = {shown}{' ...' if fractional.sum() > 3 else ''}: "
+                          f"{int(fractional.sum())} non-integer counts in a Poisson response",
+                          PylmerWarning, stacklevel=3)
         return Initialized(y, weights, y + 0.1)
 
 

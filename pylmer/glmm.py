@@ -8,18 +8,21 @@ errors of the fixed effects come from the finite-difference Hessian of that devi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
+from .api import lmer
 from .control import GlmerControl
 from .convergence import check_conv, deriv12
-from .exceptions import PylmerError
+from .exceptions import DeprecatedUseWarning, PylmerError
 from .family import Family, get_family
 from .linalg.threads import single_threaded_blas
 from .modular import OptInfo, check_boundary, glFormula
 from .optimize import minimize
 from .pirls import GlmerDevfun
+from .validate import check_control, check_count
 
 __all__ = ["glmer", "mkGlmerDevfun", "optimizeGlmer"]
 
@@ -119,14 +122,23 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
     """
     from .results.glmermod import GlmerMod
 
-    control = control or GlmerControl()
+    control = check_control(control, GlmerControl, "glmer")
+    nAGQ = check_count(nAGQ, "nAGQ")
     fam = get_family(family)
-    if not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
-        raise PylmerError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
+    if fam.family == "gaussian" and fam.link.name == "identity":
+        warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to "
+                      "lmer() is deprecated; please call lmer() directly",
+                      DeprecatedUseWarning, stacklevel=2)
+        return lmer(formula, data, weights=weights, offset=offset, na_action=na_action,
+                    contrasts=contrasts)
     lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,
                    na_action=na_action, control=control, contrasts=contrasts)
     if isinstance(start, Mapping):
         start = start.get("theta")
+    if start is not None:
+        start = np.asarray(start, dtype=float)
+        if not np.isfinite(start).all():
+            raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
     if nAGQ > 1:
         GlmerDevfun.check_nAGQ_for(lf, nAGQ)
     with single_threaded_blas():

@@ -19,6 +19,7 @@ from .design.random import ReTrms, mkReTrms
 from .exceptions import PylmerError
 from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
+from .validate import check_bool, check_control
 
 __all__ = ["LFormula", "glFormula", "lFormula"]
 
@@ -142,7 +143,8 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
     if not np.isfinite(fr.response).all():
         raise PylmerError(f"response {fr.response_name!r} has non-finite values (Inf or NaN "
                          "after evaluation); remove or fix those rows")
-    fixed = fixed_design(parsed, fr, contrasts=contrasts, check_rankX=control.check_rankX)
+    fixed = fixed_design(parsed, fr, contrasts=contrasts, check_rankX=control.check_rankX,
+                         check_scaleX=control.check_scaleX)
     re = mkReTrms(parsed.random, fr, control)
     name = getattr(data, "attrs", {}).get("name")
     call = {"formula": formula, "data": data, "weights": weights, "offset": offset,
@@ -188,8 +190,9 @@ def lFormula(formula: str, data: object, REML: bool = True, weights: object = No
         ``lower``, ``Gp``, ``flist``, ``cnms``), ``y``, ``weights``, ``offset``, ``rows``.
     """
     return _build(formula, data, weights=weights, offset=offset, na_action=na_action,
-                  control=control or LmerControl(), contrasts=contrasts, binary_factor=False,
-                  REML=REML, family=None)
+                  control=check_control(control, LmerControl, "lFormula"),
+                  contrasts=contrasts, binary_factor=False, REML=check_bool(REML, "REML"),
+                  family=None)
 
 
 def glFormula(formula: str, data: object, family: object = "binomial", weights: object = None,
@@ -203,8 +206,8 @@ def glFormula(formula: str, data: object, family: object = "binomial", weights: 
     factor may have as many levels as observations (``glmerControl``'s checks).
     """
     return _build(formula, data, weights=weights, offset=offset, na_action=na_action,
-                  control=control or GlmerControl(), contrasts=contrasts, binary_factor=True,
-                  REML=False, family=family)
+                  control=check_control(control, GlmerControl, "glFormula"),
+                  contrasts=contrasts, binary_factor=True, REML=False, family=family)
 
 
 # --------------------------------------------------------------------------- LMM steps

@@ -6,6 +6,7 @@ with the same fields lme4 keeps in ``optinfo`` (par, fval, feval, conv, message)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -13,20 +14,34 @@ import nlopt
 import numpy as np
 import scipy.optimize as so
 
-from .exceptions import PylmerError
+from .exceptions import ConvergenceWarning, PylmerError
 
 __all__ = ["OptResult", "minimize", "NLOPT_DEFAULTS"]
 
 # lme4's nloptwrap defaults
 NLOPT_DEFAULTS = {"xtol_abs": 1e-8, "ftol_abs": 1e-8, "maxeval": 100000}
 
+# nloptr's messages, which lme4's warnings quote
 _NLOPT_MESSAGES = {
     1: "NLOPT_SUCCESS: Generic success return value.",
-    2: "NLOPT_STOPVAL_REACHED: Optimization stopped because stopval was reached.",
-    3: "NLOPT_FTOL_REACHED: Optimization stopped because ftol_rel or ftol_abs was reached.",
-    4: "NLOPT_XTOL_REACHED: Optimization stopped because xtol_rel or xtol_abs was reached.",
-    5: "NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval was reached.",
-    6: "NLOPT_MAXTIME_REACHED: Optimization stopped because maxtime was reached.",
+    2: "NLOPT_STOPVAL_REACHED: Optimization stopped because stopval (above) was reached.",
+    3: "NLOPT_FTOL_REACHED: Optimization stopped because ftol_rel or ftol_abs (above) was "
+       "reached.",
+    4: "NLOPT_XTOL_REACHED: Optimization stopped because xtol_rel or xtol_abs (above) was "
+       "reached.",
+    5: "NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval (above) was reached.",
+    6: "NLOPT_MAXTIME_REACHED: Optimization stopped because maxtime (above) was reached.",
+    -1: "NLOPT_FAILURE: Generic failure code.",
+    -2: "NLOPT_INVALID_ARGS: Invalid arguments (e.g. lower bounds are bigger than upper "
+        "bounds, an unknown algorithm was specified, etcetera).",
+    -3: "NLOPT_OUT_OF_MEMORY: Ran out of memory.",
+    -4: "NLOPT_ROUNDOFF_LIMITED: Roundoff errors led to a breakdown of the optimization "
+        "algorithm. In this case, the returned minimum may still be useful. (e.g. this "
+        "error occurs in NEWUOA if one tries to achieve a tolerance too close to machine "
+        "precision.)",
+    -5: "NLOPT_FORCED_STOP: Halted because of a forced termination: the user called "
+        "nlopt_force_stop(opt) on the optimization's nlopt_opt object opt from the user's "
+        "objective function or from R.",
 }
 
 
@@ -112,7 +127,12 @@ def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
     upper = np.full(len(x0), np.inf) if upper is None else np.asarray(upper, dtype=float)
     options = dict(options or {})
     if optimizer in ("nloptwrap", "bobyqa"):
-        return _nlopt_bobyqa(fn, x0, lower, upper, options, optimizer)
-    if optimizer in ("Nelder_Mead", "L-BFGS-B"):
-        return _scipy(fn, x0, lower, upper, options, optimizer)
-    raise PylmerError(f"unknown optimizer {optimizer!r}")
+        result = _nlopt_bobyqa(fn, x0, lower, upper, options, optimizer)
+    elif optimizer in ("Nelder_Mead", "L-BFGS-B"):
+        result = _scipy(fn, x0, lower, upper, options, optimizer)
+    else:
+        raise PylmerError(f"unknown optimizer {optimizer!r}")
+    if result.conv != 0:  # lme4's optwrap, in its words
+        warnings.warn(f"convergence code {result.conv} from {optimizer}: {result.message}",
+                      ConvergenceWarning, stacklevel=3)
+    return result

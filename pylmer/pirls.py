@@ -23,6 +23,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from . import scalar_pirls
+from .exceptions import PylmerError
 from .linalg import kernels
 from .linalg.pls import PLSWorkspace
 
@@ -37,7 +38,7 @@ except ImportError:  # pragma: no cover - a source tree that was never built
 __all__ = ["PirlsError", "GlmmState", "GlmerDevfun", "gh_rule"]
 
 
-class PirlsError(RuntimeError):
+class PirlsError(PylmerError, RuntimeError):
     """PIRLS could not reduce the penalized deviance (lme4's pwrssUpdate errors)."""
 
 
@@ -248,10 +249,10 @@ class GlmerDevfun:
     def check_nAGQ_for(lf, nAGQ: int) -> None:
         rt = lf.reTrms
         if nAGQ > 1 and (len(rt.terms) != 1 or rt.nc != [1]):
-            raise ValueError("nAGQ > 1 is only available for models with a single, scalar "
+            raise PylmerError("nAGQ > 1 is only available for models with a single, scalar "
                              "random-effects term; use nAGQ = 1 (the Laplace approximation)")
-        if nAGQ > 25:
-            raise ValueError(f"nAGQ = {nAGQ}: lme4 allows at most 25 quadrature points")
+        if nAGQ > 100:  # lme4's GHrule(): "ord < 101L is not TRUE"
+            raise PylmerError(f"nAGQ = {nAGQ}: lme4 allows at most 100 quadrature points")
 
     def set_nAGQ(self, nAGQ: int) -> None:
         """Switch to stage 2 (R: ``updateGlmerDevfun``): lp0 from the current state."""

@@ -77,14 +77,27 @@ def test_nAGQ0_is_a_function_of_theta_and_1_of_theta_and_beta(cbpp):
     assert np.isfinite(devfun(np.concatenate([[0.6], devfun.state.beta])))
 
 
-@pytest.mark.parametrize("nAGQ, message", [
-    (26, "at most 25"),
-    (-1, "non-negative integer"),
-    (1.5, "non-negative integer"),
+@pytest.mark.parametrize("nAGQ, error, message", [
+    (101, ValueError, "at most 100"),  # lme4 1.1-31's GHrule: "ord < 101L is not TRUE"
+    (-1, ValueError, "0 or more"),
+    (1.5, TypeError, "whole number"),
+    (True, TypeError, "whole number"),
 ])
-def test_bad_nAGQ(cbpp, nAGQ, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_nAGQ(cbpp, nAGQ, error, message):
+    with pytest.raises(error, match=message):
         glmer(CBPP, cbpp, nAGQ=nAGQ)
+
+
+def test_fifty_quadrature_points_as_lme4(cbpp):
+    """lme4 1.1-31 accepts up to 100 points; R: glmer(..., nAGQ = 50) on cbpp."""
+    g = glmer(CBPP, cbpp, nAGQ=50)
+    # -2 logLik: rtol 5e-7 (the GLMM guide is 5e-4; a quadrature deviance agrees closer)
+    np.testing.assert_allclose(-2 * float(g.logLik()), 100.010030540191, rtol=5e-7)
+    # fixef, theta: the GLMM guide, rtol 5e-4
+    np.testing.assert_allclose(g.fixef().to_numpy(), [-1.399223727829, -0.991408883813,
+                                                      -1.127809594158, -1.579480950705],
+                               rtol=5e-4)
+    np.testing.assert_allclose(g.getME("theta"), [0.647519914522], rtol=5e-4)
 
 
 def test_nAGQ_above_one_needs_a_single_scalar_term():

@@ -310,9 +310,11 @@ def _(row):
 @check("dot")
 def _(row):
     (m,) = row.run()
-    assert m.formula.replace(" ", "") == "Reaction~Days+(1|Subject)"
-    with pytest.raises(ValueError, match="not supported"):
-        row.ns["lmer"]("Reaction ~ . + (1 | Subject)", row.ns["sleepstudy"])
+    assert list(m.fixef().index) == ["(Intercept)", "Days"]
+    # without "- Subject", . includes the grouping column as a fixed factor too, as in R
+    every = row.ns["lmer"]("Reaction ~ . + (1 | Subject)", row.ns["sleepstudy"])
+    assert list(every.fixef().index)[:3] == ["(Intercept)", "Days", "Subject309"]
+    assert len(every.fixef()) == 19
 
 
 # --- random-effect terms

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import FormulaError, PylmerError, PylmerWarning, RankDeficiencyWarning
+from ..exceptions import (
+    FormulaError,
+    PylmerError,
+    PylmerWarning,
+    RankDeficiencyWarning,
+    ScalingWarning,
+)
 from ..formula.bars import MixedFormula
 from ..formula.frame import ModelFrame
 from ..formula.linpack import dqrdc2
@@ -102,9 +108,28 @@ def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
     return np.sort(pivot[:rank])
 
 
+def check_scale(X: np.ndarray, action: str, tol: float = 1e3) -> None:
+    """lme4's ``checkScaleX``: the standard deviations of the columns that are not 0/1
+    indicators must be within a factor ``tol`` of each other and of 1."""
+    if action == "ignore" or X.shape[1] == 0:
+        return
+    continuous = ~np.all((X == 0) | (X == 1), axis=0)
+    if not continuous.any() or X.shape[0] < 2:
+        return
+    with np.errstate(divide="ignore"):
+        logsd = np.log(np.std(X[:, continuous], axis=0, ddof=1))
+    spread = np.abs(logsd[:, None] - logsd[None, :])
+    if np.any(spread > np.log(tol)) or np.any(np.abs(logsd) > np.log(tol)):
+        message = "Some predictor variables are on very different scales: consider rescaling"
+        if action == "stop":
+            raise PylmerError(message)
+        warnings.warn(message, ScalingWarning, stacklevel=4)
+
+
 def fixed_design(formula: MixedFormula, frame: ModelFrame,
                  contrasts: Mapping[str, str] | None = None,
-                 check_rankX: str = "message+drop.cols") -> FixedDesign:
+                 check_rankX: str = "message+drop.cols",
+                 check_scaleX: str = "ignore") -> FixedDesign:
     """Build X for the fixed part of ``formula`` on the model frame (R: ``model.matrix``)."""
     contrasts = dict(contrasts or {})
     terms = formula.terms
@@ -123,6 +148,7 @@ def fixed_design(formula: MixedFormula, frame: ModelFrame,
             "log(0) or a huge power); fix or remove those rows")
     names = list(plan.colnames)
     keep = _check_rank(full, names, check_rankX)
+    check_scale(full[:, keep], check_scaleX)
     dropped = tuple(n for j, n in enumerate(names) if j not in set(keep))
     return FixedDesign(
         X=np.ascontiguousarray(full[:, keep]),

@@ -323,8 +323,13 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
             factor.index = frame.index
     w = extras["(weights)"]
     w = None if w is None else w.values[rows].astype(float)
-    if w is not None and (w < 0).any():
-        raise FormulaError("weights must be non-negative; found negative prior weights")
+    if w is not None:
+        if (w < 0).any():
+            raise FormulaError("weights must be non-negative; found negative prior weights")
+        if not np.isfinite(w).all():
+            raise FormulaError("weights must be finite; found infinite prior weights")
+        if not (w > 0).any():
+            raise FormulaError("weights are all zero: no observation carries information")
     parts = [v.take(rows).numbers(f"offset({deparse(node)})")
              for node, v in zip(formula.offsets, offsets)]
     if extras["(offset)"] is not None:
