@@ -1,10 +1,14 @@
-"""Parametric bootstrap: reproducibility by seed, calibration on a simulated model."""
+"""Parametric bootstrap: reproducibility by seed, calibration on a simulated model, the
+statistic's names, and the refits' warnings summarised once."""
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pylmer import bootMer, glmer, lmer, load_dataset
+from pylmer import bootMer, fixef, glmer, lmer, load_dataset
+from pylmer.exceptions import PylmerWarning
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +58,61 @@ def test_custom_statistic_and_glmm_refits():
     assert np.isfinite(float(refit.logLik()))
     with pytest.raises(ValueError, match="newresp has 3 values"):
         g.refit([0.1, 0.2, 0.3])
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+
+
+@pytest.mark.filterwarnings("ignore:bootMer:pylmer.exceptions.PylmerWarning")  # singular refits
+def test_named_statistic_keeps_its_names(sleep):
+    # as lme4's bootMer(m, fixef): the columns are names(fixef(m)), not t1, t2
+    reps = bootMer(sleep, fixef, nsim=10, seed=4, progress=False)
+    assert list(reps.columns) == ["(Intercept)", "Days"]
+    assert reps.shape == (10, 2) and reps.attrs["failed"] == 0
+    assert list(bootMer(sleep, lambda m: m.fixef(), nsim=3, seed=4,
+                        progress=False).columns) == ["(Intercept)", "Days"]
+    # a dict names its values too; an unnamed array keeps R's t1, t2
+    named = bootMer(sleep, lambda m: {"slope": m.fixef()["Days"], "sigma": m.sigma()},
+                    nsim=10, seed=4, progress=False)
+    assert list(named.columns) == ["slope", "sigma"]
+    plain = bootMer(sleep, lambda m: m.fixef().to_numpy(), nsim=10, seed=4, progress=False)
+    assert list(plain.columns) == ["t1", "t2"]
+    np.testing.assert_array_equal(plain.to_numpy(), reps.to_numpy())
+    np.testing.assert_array_equal(named["slope"].to_numpy(), reps["Days"].to_numpy())
+
+
+def test_refit_warnings_are_summarised_in_one_warning(capfd):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fit itself is singular
+        m = lmer("Yield ~ 1 + (1 | Batch)", load_dataset("Dyestuff2"))
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reps = bootMer(m, nsim=10, seed=1, progress=False)
+    assert capfd.readouterr() == ("", "")  # not one line per refit
+    assert len(caught) == 1 and caught[0].category is PylmerWarning
+    n = len(reps.attrs["warnings"])
+    assert 0 < n < 10
+    assert str(caught[0].message) == (
+        f"bootMer: {n} of 10 refits gave warnings: "
+        f"boundary (singular) fit: see help('isSingular') ({n})")
+
+
+def test_failed_refits_are_counted_and_summarised(sleep):
+    calls = []
+
+    def flaky(fit):  # the model itself is call 0; every other refit fails
+        calls.append(1)
+        if len(calls) % 2 == 0:
+            raise ValueError("no luck")
+        return fit.fixef()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reps = bootMer(sleep, flaky, nsim=10, seed=1, progress=False)
+    assert reps.attrs["failed"] == 5 and reps.isna().all(axis=1).sum() == 5
+    assert list(reps.columns) == ["(Intercept)", "Days"]
+    assert [str(w.message) for w in caught] == [
+        "bootMer: 5 of 10 refits failed (rows of NaN): ValueError: no luck (5)"]

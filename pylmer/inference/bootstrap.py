@@ -9,14 +9,17 @@ depend on the number of workers).
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
-from ..exceptions import PylmerError
+from ..exceptions import PylmerError, PylmerWarning
 from ..linalg.threads import single_threaded_blas
 from .confint import parameter_names
 
@@ -71,70 +74,139 @@ def _parameters(model) -> np.ndarray:
     return np.concatenate([out, model.beta])
 
 
+def _statistic_names(value, default: bool, model) -> list[str] | None:
+    """Column names for ``fun``'s values: the parameter names for the default statistic,
+    the labels of a named result (a Series, as ``fixef``, or a dict), else None (``t1``,
+    ``t2``, ... as R's ``boot`` prints them)."""
+    if default:
+        return parameter_names(model) + list(model.fixef().index)
+    if isinstance(value, pd.Series):
+        return [str(k) for k in value.index]
+    if isinstance(value, Mapping):
+        return [str(k) for k in value]
+    return None
+
+
+def _as_row(value, labels: list | None, size: int) -> np.ndarray:
+    """One replicate's statistic as a row; a named result is matched to the original
+    statistic's names (a label a refit lacks, e.g. a column dropped as rank deficient,
+    gives NaN)."""
+    if labels is not None and isinstance(value, pd.Series):
+        value = value.reindex(labels)
+    elif labels is not None and isinstance(value, Mapping):
+        value = [value.get(k, np.nan) for k in labels]
+    row = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
+    if row.size != size:
+        raise PylmerError(f"fun returned {row.size} values for a refit, {size} for the model")
+    return row
+
+
+def _summary(counts: Counter, refits: int, nsim: int, what: str) -> str:
+    """"3 of 100 refits gave warnings: message (2); other message (1)"."""
+    listed = "; ".join(f"{message} ({n})" for message, n in counts.most_common())
+    return f"{refits} of {nsim} refits {what}: {listed}"
+
+
 def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
-            n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
+            n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     """Parametric bootstrap (R: ``bootMer(m, FUN, nsim, seed)``).
 
     Parameters
     ----------
     fun : callable, optional
-        Applied to each refitted model; returns a number or a 1-d array. Default: the
-        parameters as ``confint`` names them (sd / cor, sigma, fixed effects).
+        Applied to each refitted model; returns a number, a 1-d array, or a named
+        result (a Series such as ``fixef``, or a dict) whose names become the columns.
+        Default: the parameters as ``confint`` names them (sd / cor, sigma, fixed effects).
     nsim : int
         Number of replicates.
     seed : int, optional
         Replicates are reproducible from it, whatever ``n_jobs`` is.
     n_jobs : int
         Worker threads (the numerical kernels release the GIL for most of their work).
-    progress : bool, optional
-        Print progress to stderr; by default for runs of more than 20 replicates.
+    progress : bool
+        Show a progress bar (tqdm, on stderr) over the replicates; ``False`` for none.
 
     Returns
     -------
     DataFrame
-        One row per replicate (R: the ``t`` matrix of a ``boot`` object).
+        One row per replicate (R: the ``t`` matrix of a ``boot`` object). Columns are the
+        statistic's names (as lme4: ``names(FUN(m))``, e.g. ``(Intercept)``, ``Days`` for
+        ``fixef``), or ``t1``, ``t2``, ... for an unnamed statistic. ``attrs["failed"]``
+        counts failed refits (rows of NaN), ``attrs["warnings"]`` lists the refits' warnings.
+
+    Warns
+    -----
+    PylmerWarning
+        Once, at the end, if some refits gave warnings (singular or unconverged fits,
+        common in a bootstrap) or failed: how many, and which messages.
     """
     if nsim < 1:
         raise PylmerError(f"nsim={nsim!r}: run at least one replicate")
+    default = fun is None
     fun = fun or _parameters
     streams = np.random.SeedSequence(seed).spawn(nsim)
     first = fun(model)
-    names = (parameter_names(model) + list(model.fixef().index)) if fun is _parameters else (
-        [f"t{k + 1}" for k in range(np.size(first))])
-    show = nsim > 20 if progress is None else progress
+    labels = _statistic_names(first, default, model)
+    size = len(labels) if labels is not None else np.size(first)
+    names = labels if labels is not None else [f"t{k + 1}" for k in range(size)]
+    # refits' named results are matched by name (the default statistic is an array)
+    match = None if default or labels is None or len(set(labels)) < len(labels) else labels
+
+    # the refits' warnings, by replicate: each refit runs in one thread, which says which
+    # replicate it is working on
+    current = threading.local()
+    by_replicate: dict[int, list[str]] = {}
+    errors: dict[int, str] = {}
+    lock = threading.Lock()
+
+    def record(message, category, filename, lineno, file=None, line=None):
+        with lock:
+            by_replicate.setdefault(getattr(current, "k", -1), []).append(str(message))
 
     def replicate(k):
+        current.k = k
         rng = np.random.default_rng(streams[k])
         y = model.simulate(nsim=1, seed=rng).iloc[:, 0].to_numpy()
         try:
-            return np.atleast_1d(np.asarray(fun(refit(model, y)), dtype=float))
-        except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError):
-            return np.full(np.size(first), np.nan)  # a failed refit, counted below
+            return _as_row(fun(refit(model, y)), match, size)
+        except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as err:
+            errors[k] = f"{type(err).__name__}: {err}"
+            return np.full(size, np.nan)  # a failed refit, counted below
 
     results = []
-    # replicates' warnings (singular or unconverged refits) are counted, not shown: lme4
-    # keeps them with the bootstrap object too
     # one BLAS thread throughout: a refit's last digits then do not depend on how many
     # threads the BLAS had, so replicates are the same whatever n_jobs is
-    with warnings.catch_warnings(record=True) as caught, single_threaded_blas(), \
-            ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+    with warnings.catch_warnings(), single_threaded_blas(), \
+            ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool, \
+            tqdm(total=nsim, desc="bootMer", unit="refit", file=sys.stderr,
+                 disable=not progress, dynamic_ncols=True) as bar:
         warnings.simplefilter("always")
-        for k, row in enumerate(pool.map(replicate, range(nsim))):
+        warnings.showwarning = record
+        for row in pool.map(replicate, range(nsim)):
             results.append(row)
-            if show and ((k + 1) % max(1, nsim // 20) == 0 or k + 1 == nsim):
-                print(f"\rbootMer: {k + 1}/{nsim} replicates", end="", file=sys.stderr)
-    if show:
-        print(file=sys.stderr)
+            bar.update(1)
     table = pd.DataFrame(np.vstack(results), columns=names)
-    table.attrs["failed"] = int(table.isna().any(axis=1).sum())
-    table.attrs["warnings"] = [str(w.message) for w in caught]
+    table.attrs["failed"] = len(errors)
+    table.attrs["warnings"] = [m for k in sorted(by_replicate) for m in by_replicate[k]]
+    # lme4 keeps the refits' warnings with the bootstrap object and says how many runs
+    # failed; here they are summarised in one warning rather than one line per refit
+    parts = []
+    if by_replicate:
+        counts = Counter(m for messages in by_replicate.values() for m in set(messages))
+        parts.append(_summary(counts, len(by_replicate), nsim, "gave warnings"))
+    if errors:
+        parts.append(_summary(Counter(errors.values()), len(errors), nsim,
+                              "failed (rows of NaN)"))
+    if parts:
+        warnings.warn("bootMer: " + "\n".join(parts), PylmerWarning, stacklevel=2)
     return table
 
 
 def boot_confint(model, level: float = 0.95, nsim: int = 500, seed=None,
-                 n_jobs: int = 1) -> pd.DataFrame:
-    """Percentile bootstrap intervals (R: ``confint(m, method = "boot")``)."""
-    reps = bootMer(model, nsim=nsim, seed=seed, n_jobs=n_jobs)
+                 n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+    """Percentile bootstrap intervals (R: ``confint(m, method = "boot")``); ``progress``:
+    a progress bar over the replicates (see :func:`bootMer`)."""
+    reps = bootMer(model, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
     alpha = (1 - level) / 2
     lo = reps.quantile(alpha, interpolation="linear")
     hi = reps.quantile(1 - alpha, interpolation="linear")

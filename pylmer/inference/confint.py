@@ -43,7 +43,8 @@ def _old_names(model) -> list[str]:
 
 
 def confint(model, method: str = "profile", level: float = 0.95, nsim: int = 500,
-            seed=None, n_jobs: int = 1, oldNames: bool = True) -> pd.DataFrame:
+            seed=None, n_jobs: int = 1, oldNames: bool = True,
+            progress: bool = True) -> pd.DataFrame:
     """Confidence intervals (R: ``confint(m, method, level, oldNames)``).
 
     ``method`` is ``"profile"`` by default, as in lme4; ``"Wald"`` is the quick one.
@@ -51,15 +52,19 @@ def confint(model, method: str = "profile", level: float = 0.95, nsim: int = 500
     Rows: the variance parameters, named ``.sig01``, ``.sig02``, ..., ``.sigma`` (lme4's
     default, ``oldNames=True``) or ``sd_(Intercept)|Subject``, ``cor_...``, ``sigma``
     (``oldNames=False``), then the fixed effects.
+
+    ``progress``: a progress bar (tqdm, on stderr) over the parameters profiled
+    (``"profile"``) or the bootstrap replicates (``"boot"``); ``False`` for none.
     """
-    table = _confint(model, method, level, nsim, seed, n_jobs)
+    table = _confint(model, method, level, nsim, seed, n_jobs, progress)
     if oldNames:
         variance = len(parameter_names(model))
         table.index = _old_names(model) + list(table.index[variance:])
     return table
 
 
-def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int) -> pd.DataFrame:
+def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int,
+             progress: bool = True) -> pd.DataFrame:
     """Confidence intervals (R: ``confint(m, method, level, oldNames = FALSE)``).
 
     ``method="Wald"``: normal intervals for the fixed effects, NaN for the variance
@@ -70,11 +75,12 @@ def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int) -> 
     if method == "profile":
         from .profile import profile_confint
 
-        return profile_confint(model, level=level)
+        return profile_confint(model, level=level, progress=progress)
     if method == "boot":
         from .bootstrap import boot_confint
 
-        return boot_confint(model, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs)
+        return boot_confint(model, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs,
+                            progress=progress)
     if method != "Wald":
         raise PylmerError(f"confint(method={method!r}): use 'Wald', 'profile' or 'boot'")
     if not 0 < level < 1:

@@ -10,14 +10,19 @@ finding on the profile itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from tqdm import tqdm
 
 from ..design import covariance
+from ..exceptions import ConvergenceWarning
 from ..linalg.pls import PLSWorkspace
 from ..linalg.threads import single_threaded_blas
 from ..optimize import minimize
@@ -248,26 +253,48 @@ def _profiles(model) -> list[_Profile1D]:
     return _glmm_profiles(model) if hasattr(model, "family") else _lmm_profiles(model)
 
 
-def profile_confint(model, level: float = 0.95) -> pd.DataFrame:
-    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``)."""
+def _progress(profiles: list[_Profile1D], progress: bool):
+    """The profiles, with a progress bar (tqdm, on stderr) over them unless ``progress``
+    is false."""
+    return tqdm(profiles, desc="profile", unit="param", file=sys.stderr,
+                disable=not progress, dynamic_ncols=True)
+
+
+@contextmanager
+def _inner_fits() -> Iterator[None]:
+    """Around the profile's many small fits: their tolerances (1e-10, 1e-12) are meant to
+    reach roundoff, so nlopt's "roundoff limited" stop (code -4) is expected there and not
+    worth a warning (it would also break the progress bar). Other warnings pass."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"convergence code -4\b",
+                                category=ConvergenceWarning)
+        yield
+
+
+def profile_confint(model, level: float = 0.95, progress: bool = True) -> pd.DataFrame:
+    """Profile-likelihood intervals (R: ``confint(m, method = "profile")``); ``progress``:
+    a progress bar over the parameters profiled."""
     z = stats.norm.ppf(0.5 + level / 2.0)
     # Profiling is thousands of small fits: keep BLAS on one thread, as fitting does.
     with single_threaded_blas():
         profiles = _profiles(model)
-        rows = np.array([_ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, z)
-                         for p in profiles], dtype=float)
+        with _inner_fits():
+            rows = np.array([_ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, z)
+                             for p in _progress(profiles, progress)], dtype=float)
     lo_name = f"{100 * (1 - level) / 2:.3g} %"
     hi_name = f"{100 * (1 + level) / 2:.3g} %"
     return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]},
                         index=[p.name for p in profiles])
 
 
-def profile(model, alphamax: float = 0.01, npoints: int = 11) -> pd.DataFrame:
+def profile(model, alphamax: float = 0.01, npoints: int = 11,
+            progress: bool = True) -> pd.DataFrame:
     """The likelihood profiles themselves (R: ``profile(m)``), for plotting.
 
     For each parameter, ``zeta`` (the signed square root of the deviance increase) at
     ``npoints`` values on each side of the estimate, out to where |zeta| reaches the
-    normal quantile of ``1 - alphamax / 2`` (lme4's default range).
+    normal quantile of ``1 - alphamax / 2`` (lme4's default range). ``progress``: a
+    progress bar (tqdm, on stderr) over the parameters; ``False`` for none.
 
     Returns
     -------
@@ -277,10 +304,12 @@ def profile(model, alphamax: float = 0.01, npoints: int = 11) -> pd.DataFrame:
     zmax = stats.norm.ppf(1 - alphamax / 2)
     rows = []
     with single_threaded_blas():  # thousands of small fits, as in profile_confint
-        for p in _profiles(model):
-            lo, hi = _ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, zmax)
-            grid = np.unique(np.concatenate([np.linspace(lo, p.estimate, npoints),
-                                             np.linspace(p.estimate, hi, npoints)]))
-            rows += [(p.name, v, 0.0 if v == p.estimate else p.zeta(v)) for v in grid
-                     if np.isfinite(v)]
+        profiles = _profiles(model)
+        with _inner_fits():
+            for p in _progress(profiles, progress):
+                lo, hi = _ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, zmax)
+                grid = np.unique(np.concatenate([np.linspace(lo, p.estimate, npoints),
+                                                 np.linspace(p.estimate, hi, npoints)]))
+                rows += [(p.name, v, 0.0 if v == p.estimate else p.zeta(v)) for v in grid
+                         if np.isfinite(v)]
     return pd.DataFrame(rows, columns=["parameter", "value", "zeta"])
