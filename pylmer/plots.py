@@ -13,7 +13,10 @@ from scipy import stats
 
 from .exceptions import PylmerError
 
-__all__ = ["dotplot_ranef", "plot_residuals", "qqplot_ranef", "plot_profile"]
+__all__ = ["dotplot_ranef", "plot_residuals", "qqplot_ranef", "qqplot_residuals",
+           "plot_profile"]
+
+MAX_LEVELS = 40  # dotplot_ranef's default cap on the levels drawn
 
 
 def _pyplot():
@@ -73,13 +76,57 @@ def _modes_panel(ax, column, modes, half, y) -> None:
     ax.set_title(str(column))
 
 
-def dotplot_ranef(model, group: str | None = None, level: float = 0.95):
+def _shown_levels(values: np.ndarray, max_levels: int | None, page: int | None
+                  ) -> tuple[np.ndarray, str | None]:
+    """Which levels a caterpillar plot draws, in drawing order, and the note on those left
+    out (None when all are drawn).
+
+    Levels are ordered by ``values`` (the first column's modes). With more than
+    ``max_levels`` levels, ``page=None`` keeps the ``max_levels`` levels of largest
+    ``|value|`` (the most extreme modes, either sign); ``page=k`` the k-th run of
+    ``max_levels`` levels in sorted order (1-based).
+    """
+    n = len(values)
+    order = np.argsort(values, kind="stable")
+    if max_levels is not None and (isinstance(max_levels, bool) or int(max_levels) != max_levels
+                                   or max_levels < 1):
+        raise PylmerError(f"max_levels must be a positive integer or None, got {max_levels!r}")
+    if max_levels is None or n <= max_levels:
+        if page not in (None, 1):
+            raise PylmerError(f"page={page!r}: all {n} levels fit on page 1")
+        return order, None
+    max_levels = int(max_levels)
+    if page is None:
+        extreme = np.argsort(-np.abs(values), kind="stable")[:max_levels]
+        keep = np.zeros(n, dtype=bool)
+        keep[extreme] = True
+        return (order[keep[order]],
+                f"{max_levels} most extreme of {n} levels ({n - max_levels} not shown)")
+    npages = -(-n // max_levels)
+    if isinstance(page, bool) or int(page) != page or not 1 <= page <= npages:
+        raise PylmerError(f"page must be an integer from 1 to {npages} "
+                          f"({n} levels, {max_levels} a page), got {page!r}")
+    start = (int(page) - 1) * max_levels
+    stop = min(n, start + max_levels)
+    note = (f"levels {start + 1}-{stop} of {n} (page {int(page)} of {npages}; "
+            f"{n - (stop - start)} not shown)")
+    return order[start:stop], note
+
+
+def dotplot_ranef(model, group: str | None = None, level: float = 0.95,
+                  max_levels: int | None = MAX_LEVELS, page: int | None = None):
     """Caterpillar plot of the conditional modes with their intervals.
 
     R: ``lattice::dotplot(ranef(m, condVar = TRUE))[[group]]``. One panel per random-effect
     column of ``group``; the levels are sorted by the first column's conditional mode (in
     every panel, as lme4 does) and drawn at the mode with a horizontal interval
     ``mode +/- z * condsd``, z the normal quantile for ``level``; a vertical line marks 0.
+
+    A grouping factor with many levels (grouseticks' INDEX has 403) would give an
+    unreadable column of labels, so at most ``max_levels`` levels are drawn: by default
+    the most extreme ones (largest absolute mode of the first column), or, with ``page``,
+    one page of consecutive levels in sorted order. The figure's title then says how many
+    levels are shown and how many left out.
 
     Parameters
     ----------
@@ -89,6 +136,11 @@ def dotplot_ranef(model, group: str | None = None, level: float = 0.95):
         Grouping factor to draw; the first one by default.
     level : float
         Coverage of the intervals (R's ``level`` argument).
+    max_levels : int or None
+        Most levels drawn (default 40); None draws every level, as lattice does.
+    page : int, optional
+        With more than ``max_levels`` levels: draw page ``page`` (1, 2, ...) of the levels
+        in sorted order instead of the most extreme ones.
 
     Returns
     -------
@@ -97,18 +149,22 @@ def dotplot_ranef(model, group: str | None = None, level: float = 0.95):
     plt = _pyplot()
     z = _z(level)
     group, modes, sd = _ranef_group(model, group)
-    order = np.argsort(modes.iloc[:, 0].to_numpy(), kind="stable")
+    order, note = _shown_levels(modes.iloc[:, 0].to_numpy(dtype=float), max_levels, page)
     y = np.arange(len(order))
     labels = [str(v) for v in modes.index[order]]
+    ncols = min(modes.shape[1], 4)
     fig, axes = _panels(plt, modes.shape[1], sharey=True,
-                        size=(3.2, max(3.0, 0.18 * len(order) + 1.0)))
+                        size=(max(3.2, 5.0 / ncols) if note else 3.2,
+                              max(3.0, 0.18 * len(order) + 1.2)))
     for j, (ax, column) in enumerate(zip(axes, modes.columns)):
         _modes_panel(ax, column, modes.iloc[order, j], None if sd is None else
                      z * sd.iloc[order, j].to_numpy(), y)
     axes[0].set_yticks(y)
     axes[0].set_yticklabels(labels)
+    axes[0].set_ylim(-0.7, len(order) - 0.3)
     axes[0].set_ylabel(group)
-    fig.suptitle(group)
+    fig.suptitle(group if note is None else f"{group}: {note}",
+                 fontsize=None if note is None else "medium")
     fig.tight_layout()
     return fig
 
@@ -145,6 +201,64 @@ def qqplot_ranef(model, group: str | None = None, level: float = 0.95):
                      z * sd.iloc[order, j].to_numpy(), quantiles)
     axes[0].set_ylabel("Standard normal quantiles")
     fig.suptitle(group)
+    fig.tight_layout()
+    return fig
+
+
+def _ppoints(n: int) -> np.ndarray:
+    """R's ``ppoints(n)``: (i - a) / (n + 1 - 2a), a = 3/8 for n <= 10, else 1/2."""
+    a = 3.0 / 8.0 if n <= 10 else 0.5
+    return (np.arange(1, n + 1) - a) / (n + 1 - 2 * a)
+
+
+def qqplot_residuals(model, id: float | None = None):
+    """Normal quantile plot of the standardized residuals.
+
+    R: ``lattice::qqmath(m)`` for a ``merMod``: the sorted Pearson residuals divided by
+    sigma (``residuals(m, "pearson", scaled = TRUE)``; y) against the normal quantiles
+    ``qnorm(ppoints(n))`` (x), with lattice's ``panel.qqmathline``: the line through the
+    pairs of quartiles.
+
+    Parameters
+    ----------
+    model : LmerMod or GlmerMod
+        A fitted model.
+    id : float, optional
+        As lme4's ``id``: label the observations (by their row labels in the data) whose
+        standardized residual is beyond the two-sided normal quantile for ``id``
+        (``abs(r) > -qnorm(id / 2)``); ``id=0.05`` labels those beyond 1.96.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    from .results.rprint import quantile7
+
+    resid = model.residuals(type="pearson", scaled=True)
+    values = np.asarray(resid, dtype=float)
+    n = len(values)
+    order = np.argsort(values, kind="stable")
+    x = stats.norm.ppf(_ppoints(n))
+    y = values[order]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(x, y, s=14, facecolors="none", edgecolors="C0")
+    yq = quantile7(values, (0.25, 0.75))
+    xq = stats.norm.ppf([0.25, 0.75])
+    slope = (yq[1] - yq[0]) / (xq[1] - xq[0])
+    ends = np.array([x[0], x[-1]])
+    ax.plot(ends, yq[0] + slope * (ends - xq[0]), color="grey", linewidth=0.8)
+    if id is not None:
+        if not 0.0 < id < 1.0:
+            raise PylmerError(f"id must be between 0 and 1, got {id!r}")
+        beyond = np.abs(y) > -stats.norm.ppf(id / 2.0)
+        labels = np.asarray(resid.index)[order]
+        ax.margins(x=0.08)  # room for the labels of the outermost points
+        for xi, yi, label in zip(x[beyond], y[beyond], labels[beyond]):
+            ax.annotate(str(label), (xi, yi), xytext=(4, 0), textcoords="offset points",
+                        fontsize=8, va="center")
+    ax.set_xlabel("Standard normal quantiles")
+    ax.set_ylabel("Standardized residuals")
     fig.tight_layout()
     return fig
 

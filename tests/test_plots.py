@@ -1,5 +1,7 @@
 """Diagnostic plots (pylmer.plots): structure of the returned figures, not their pixels."""
 
+from itertools import pairwise
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,9 +11,16 @@ import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
+from scipy import stats
 
 import pylmer
-from pylmer.plots import dotplot_ranef, plot_profile, plot_residuals, qqplot_ranef
+from pylmer.plots import (
+    dotplot_ranef,
+    plot_profile,
+    plot_residuals,
+    qqplot_ranef,
+    qqplot_residuals,
+)
 
 Z95 = 1.959963984540054
 
@@ -36,6 +45,13 @@ def cbpp():
 def two_groups():
     return pylmer.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)",
                        pylmer.load_dataset("Penicillin"))
+
+
+@pytest.fixture(scope="module")
+def grouse():
+    """INDEX has 403 levels, BROOD 118, LOCATION 63."""
+    return pylmer.glmer("TICKS ~ YEAR + (1|INDEX) + (1|BROOD) + (1|LOCATION)",
+                        pylmer.load_dataset("grouseticks"), family="poisson")
 
 
 @pytest.fixture
@@ -202,3 +218,136 @@ def test_missing_matplotlib_message(monkeypatch, sleep):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pylmer\[plot\] \(matplotlib\)"):
         plot_residuals(sleep)
+
+
+# --------------------------------------------------------------------------- many levels
+
+
+def ticklabels(ax):
+    return [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_dotplot_caps_a_large_factor_at_the_most_extreme_levels(grouse, figure):
+    modes = grouse.ranef(condVar=True)["INDEX"]["(Intercept)"]
+    assert len(modes) == 403
+    fig = figure(dotplot_ranef(grouse, group="INDEX"))
+    (ax,) = fig.axes
+    x, y = points(ax)
+    assert len(x) == 40 and len(intervals(ax)[0]) == 40
+    np.testing.assert_array_equal(y, np.arange(40))
+    assert np.all(np.diff(x) >= 0)
+    # the 40 largest |mode|, either sign
+    extreme = modes.abs().sort_values(ascending=False, kind="stable").index[:40]
+    assert set(ticklabels(ax)) == {str(v) for v in extreme}
+    np.testing.assert_allclose(x, np.sort(modes[extreme].to_numpy()))
+    assert fig._suptitle.get_text() == "INDEX: 40 most extreme of 403 levels (363 not shown)"
+    assert ax.get_ylabel() == "INDEX"
+
+
+def test_dotplot_default_group_is_the_first_factor(grouse, figure):
+    fig = figure(dotplot_ranef(grouse, max_levels=25))
+    assert fig._suptitle.get_text().startswith("INDEX: 25 most extreme of 403 levels")
+    assert len(points(fig.axes[0])[0]) == 25
+
+
+def test_dotplot_pages(grouse, figure):
+    modes = grouse.ranef(condVar=True)["BROOD"]["(Intercept)"]
+    ordered = [str(v) for v in modes.sort_values(kind="stable").index]
+    seen = []
+    for page in (1, 2, 3):
+        fig = figure(dotplot_ranef(grouse, group="BROOD", page=page))
+        seen += ticklabels(fig.axes[0])
+    assert seen == ordered  # 40 + 40 + 38 levels, in order, each once
+    assert fig._suptitle.get_text() == ("BROOD: levels 81-118 of 118 (page 3 of 3; "
+                                        "80 not shown)")
+    with pytest.raises(ValueError, match="page must be an integer from 1 to 3"):
+        dotplot_ranef(grouse, group="BROOD", page=4)
+    with pytest.raises(ValueError, match="page must be an integer"):
+        dotplot_ranef(grouse, group="BROOD", page=0)
+
+
+def test_dotplot_all_levels_on_request(grouse, figure):
+    fig = figure(dotplot_ranef(grouse, group="LOCATION", max_levels=None))
+    assert len(points(fig.axes[0])[0]) == 63
+    assert fig._suptitle.get_text() == "LOCATION"
+    with pytest.raises(ValueError, match="max_levels"):
+        dotplot_ranef(grouse, max_levels=0)
+
+
+def test_dotplot_small_factor_is_not_capped(sleep, figure):
+    fig = figure(dotplot_ranef(sleep, max_levels=18, page=1))
+    assert fig._suptitle.get_text() == "Subject" and len(points(fig.axes[0])[0]) == 18
+    with pytest.raises(ValueError, match="all 18 levels fit on page 1"):
+        dotplot_ranef(sleep, page=2)
+    # capped with two columns: both panels show the same levels
+    fig = figure(dotplot_ranef(sleep, max_levels=6))
+    assert len(fig.axes) == 2
+    assert [len(points(ax)[0]) for ax in fig.axes] == [6, 6]
+    assert "6 most extreme of 18 levels (12 not shown)" in fig._suptitle.get_text()
+
+
+def test_large_factor_renders_readably(grouse, figure, tmp_path):
+    """The labels of a capped plot do not overlap (each tick has its own row)."""
+    fig = figure(dotplot_ranef(grouse))
+    path = tmp_path / "index.png"
+    fig.savefig(path, dpi=80)
+    assert path.stat().st_size > 1000
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels()]
+    boxes.sort(key=lambda b: b.y0)
+    assert all(lo.y1 <= hi.y0 + 0.5 for lo, hi in pairwise(boxes))
+
+
+# --------------------------------------------------------------------------- residual plots
+
+
+def test_qqplot_residuals(sleep, figure):
+    fig = figure(qqplot_residuals(sleep))
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    x, y = points(ax)
+    assert len(x) == 180
+    r = sleep.residuals(type="pearson", scaled=True).to_numpy()
+    np.testing.assert_allclose(y, np.sort(r))
+    np.testing.assert_allclose(x, stats.norm.ppf((np.arange(1, 181) - 0.5) / 180))
+    assert ax.get_xlabel() == "Standard normal quantiles"
+    assert ax.get_ylabel() == "Standardized residuals"
+    # lattice's qqmathline: through the (normal, sample) quartile pairs
+    (line,) = ax.lines
+    (x0, x1), (y0, y1) = line.get_xdata(), line.get_ydata()
+    slope = (y1 - y0) / (x1 - x0)
+    q1, q3 = np.quantile(r, [0.25, 0.75])
+    z1, z3 = stats.norm.ppf([0.25, 0.75])
+    np.testing.assert_allclose([y0 + slope * (z1 - x0), y0 + slope * (z3 - x0)], [q1, q3])
+    assert not ax.texts
+
+
+def test_qqplot_residuals_id_labels(sleep, figure):
+    fig = figure(qqplot_residuals(sleep, id=0.05))
+    r = sleep.residuals(type="pearson", scaled=True)
+    beyond = r[np.abs(r) > 1.959963984540054]
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == sorted(str(i) for i in beyond.index) and len(texts) == 5
+    with pytest.raises(ValueError, match="id"):
+        qqplot_residuals(sleep, id=2)
+
+
+def test_ppoints_as_r():
+    from pylmer.plots import _ppoints
+
+    # R: ppoints(5), ppoints(11)[1:2]
+    np.testing.assert_allclose(_ppoints(5), [0.1190476, 0.3095238, 0.5, 0.6904762, 0.8809524],
+                               atol=1e-7)
+    np.testing.assert_allclose(_ppoints(11)[:2], [0.04545455, 0.13636364], atol=1e-8)
+
+
+def test_residual_plot_labels(sleep, figure):
+    ax = figure(plot_residuals(sleep)).axes[0]
+    assert ax.get_xlabel() == "Fitted values" and ax.get_ylabel() == "Pearson residuals"
+
+
+def test_glmm_residual_plots(cbpp, figure):
+    fig = figure(qqplot_residuals(cbpp))
+    x, y = points(fig.axes[0])
+    assert len(x) == 56
+    np.testing.assert_allclose(y, np.sort(cbpp.residuals(type="pearson", scaled=True)))

@@ -37,9 +37,10 @@ def anova(*models, model_names=None) -> pd.DataFrame:
         lme4's columns: npar, AIC, BIC, logLik, deviance (-2 logLik), Chisq, Df, Pr(>Chisq).
     """
     if len(models) == 1:
+        from ..results.format import type3_table
         from .type3 import anova_type3
 
-        return anova_type3(models[0])
+        return type3_table(anova_type3(models[0]))
     if len(models) < 2:
         raise PylmerError("anova needs a fitted model, or two or more models to compare")
     names = list(model_names) if model_names is not None else [
@@ -68,4 +69,6 @@ def anova(*models, model_names=None) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         p = stats.chi2.sf(chisq, df)
     table["Pr(>Chisq)"] = np.concatenate([[np.nan], p])
-    return table
+    from ..results.format import lrt_table  # prints as R's print.anova
+
+    return lrt_table(table, dict(zip(names, models)))

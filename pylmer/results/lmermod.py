@@ -54,6 +54,12 @@ class Ranef(dict):
         sd = np.sqrt(np.diagonal(self.postVar[group], axis1=1, axis2=2))
         return pd.DataFrame(sd, index=frame.index, columns=frame.columns)
 
+    def __repr__(self) -> str:
+        """lme4's ``print(ranef(m))``."""
+        from .format import format_ranef
+
+        return format_ranef(self)
+
 
 def _update_formula(old: str, new: str) -> str:
     """R's ``update.formula``: ``.`` in the new formula is the old response (left) or the
@@ -358,7 +364,8 @@ class LmerMod:
         return eta
 
     def _series(self, values: np.ndarray, name: str) -> pd.Series:
-        return pd.Series(values, index=self._lf.fr.data.index, name=name)
+        # na_action="exclude": the dropped rows are back, as NaN (R's na.exclude)
+        return self._lf.fr.padded(values, name)
 
     def fitted(self) -> pd.Series:
         """Conditional fitted values X beta + Z b (+ offset) (R: ``fitted``)."""
@@ -405,12 +412,12 @@ class LmerMod:
         return satterthwaite(self)
 
     def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 500,
-                seed=None, n_jobs: int = 1, oldNames: bool = True):
+                seed=None, n_jobs: int = 1, oldNames: bool = True, progress: bool = True):
         """Confidence intervals (R: ``confint``): see :func:`pylmer.inference.confint.confint`."""
         from ..inference.confint import confint
 
         return confint(self, method=method, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs,
-                       oldNames=oldNames)
+                       oldNames=oldNames, progress=progress)
 
     def update(self, formula: str | None = None, **changes):
         """Fit again with some arguments changed (R: ``update(m, formula, REML = ...)``).
@@ -434,11 +441,11 @@ class LmerMod:
         args.update(changes)
         return lmer(**args)
 
-    def profile(self, alphamax: float = 0.01, npoints: int = 11):
+    def profile(self, alphamax: float = 0.01, npoints: int = 11, progress: bool = True):
         """Likelihood profiles (R: ``profile``): see :func:`pylmer.inference.profile.profile`."""
         from ..inference.profile import profile
 
-        return profile(self, alphamax=alphamax, npoints=npoints)
+        return profile(self, alphamax=alphamax, npoints=npoints, progress=progress)
 
     def refit(self, newresp):
         """The same model fitted to a new response (R: ``refit``)."""
@@ -518,4 +525,6 @@ class LmerMod:
         return format_lmermod(self, data_name=self._lf.data_name)
 
     def _repr_html_(self) -> str:
-        return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+        from .format import html_lmermod
+
+        return html_lmermod(self, data_name=self._lf.data_name)

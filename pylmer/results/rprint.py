@@ -27,6 +27,7 @@ from ..formula.rexpr import BinOp, Call, Node, Paren, UnaryOp, deparse, parse
 __all__ = [
     "WIDTH", "DIGITS", "r_round", "r_format", "format_number", "zapsmall", "quantile7",
     "abbreviate", "print_matrix", "print_named", "cat_fill", "deparse_lines", "formula_lines",
+    "formula_deparse", "r_name_tag",
 ]
 
 WIDTH = 80  # getOption("width")
@@ -157,8 +158,11 @@ def _scientific(x: float, digits: int) -> tuple[int, int, int, bool]:
     return neg, kpower, nsig, bool(widens)
 
 
-def format_real_info(x, digits: int = DIGITS, nsmall: int = 0) -> tuple[int, int, int]:
-    """R's ``formatReal``: common (width, decimals, exponent flag) for a numeric vector."""
+def format_real_info(x, digits: int = DIGITS, nsmall: int = 0,
+                     na: bool = False) -> tuple[int, int, int]:
+    """R's ``formatReal``: common (width, decimals, exponent flag) for a numeric vector.
+
+    ``na=True``: a NaN stands for R's NA (printed "NA", two wide) rather than R's NaN."""
     values = np.asarray(x, dtype=float).ravel()
     nanflag = posinf = neginf = False
     neg = 0
@@ -199,19 +203,22 @@ def format_real_info(x, digits: int = DIGITS, nsmall: int = 0) -> tuple[int, int
                 rgt = nsmall
                 wF = mxsl + rgt + (rgt != 0)
             d, w = rgt, wF
-    if nanflag or posinf:
+    if nanflag:
+        w = max(w, 2 if na else 3)
+    if posinf:
         w = max(w, 3)
     if neginf:
         w = max(w, 4)
     return w, d, e
 
 
-def encode_real(x: float, w: int, d: int, e: int) -> str:
-    """R's ``encodeReal0``: one number in the common format, right-justified to ``w``."""
+def encode_real(x: float, w: int, d: int, e: int, na: bool = False) -> str:
+    """R's ``encodeReal0``: one number in the common format, right-justified to ``w``
+    (a NaN as "NA" with ``na=True``)."""
     if x == 0.0:
         x = 0.0  # R drops the sign of zero: round(-1e-17, 3) prints as 0.000
     if np.isnan(x):
-        text = "NaN"
+        text = "NA" if na else "NaN"
     elif not math.isfinite(x):
         text = "Inf" if x > 0 else "-Inf"
     elif e:
@@ -221,11 +228,14 @@ def encode_real(x: float, w: int, d: int, e: int) -> str:
     return text.rjust(w)
 
 
-def r_format(x, digits: int = DIGITS, nsmall: int = 0) -> list[str]:
-    """R's ``format(x, digits = digits, nsmall = nsmall)`` of a numeric vector."""
+def r_format(x, digits: int = DIGITS, nsmall: int = 0, na: bool = False) -> list[str]:
+    """R's ``format(x, digits = digits, nsmall = nsmall)`` of a numeric vector.
+
+    ``na=True`` formats NaN as R's NA ("NA"), as in tables where NaN marks a missing value
+    (the first row of a likelihood-ratio table); otherwise as R's NaN."""
     values = [float(v) for v in np.asarray(x, dtype=float).ravel()]
-    w, d, e = format_real_info(values, digits, nsmall)
-    return [encode_real(v, w, d, e) for v in values]
+    w, d, e = format_real_info(values, digits, nsmall, na)
+    return [encode_real(v, w, d, e, na) for v in values]
 
 
 def format_number(x: float, digits: int = DIGITS) -> str:
@@ -494,12 +504,33 @@ def _expand_double_verts(node: Node) -> Node:
     return node
 
 
-def formula_lines(formula: str) -> list[str]:
-    """The model formula as lme4 prints it ("Formula: ..." after ``cat(fill = TRUE)``)."""
+def formula_deparse(formula: str) -> list[str]:
+    """``deparse(formula(m))``: the formula as lme4 keeps it in the call (``||`` expanded),
+    in lines of R's deparse."""
     tree = parse(formula)
     if isinstance(tree, BinOp) and tree.op == "~":
         tree = BinOp("~", tree.left, _expand_double_verts(tree.right))
-    return cat_fill(["Formula:"] + deparse_lines(tree))
+    return deparse_lines(tree)
+
+
+def formula_lines(formula: str) -> list[str]:
+    """The model formula as lme4 prints it ("Formula: ..." after ``cat(fill = TRUE)``)."""
+    return cat_fill(["Formula:"] + formula_deparse(formula))
 
 
 # =========================================================================== lme4 pieces
+
+_R_RESERVED = {"if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE",
+               "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_",
+               "NA_character_", "NA_complex_", "in"}
+
+
+def r_name_tag(name: str) -> str:
+    """How ``print()`` of a named list tags an element: ``$Subject``, or with backticks
+    for a name that is not syntactic in R (``$`recipe:replicate```)."""
+    import re
+
+    syntactic = re.fullmatch(r"(([A-Za-z]|[.][._A-Za-z])[._A-Za-z0-9]*|[.])", name)
+    if syntactic and name not in _R_RESERVED:
+        return "$" + name
+    return "$`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"

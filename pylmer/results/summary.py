@@ -3,7 +3,6 @@ prints it (:class:`LmerSummary`, :class:`GlmerSummary`)."""
 
 from __future__ import annotations
 
-import html
 import math
 from functools import cached_property
 
@@ -156,7 +155,9 @@ class LmerSummary:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return "<pre>" + html.escape(self.format()) + "</pre>"
+        from .format import html_summary
+
+        return html_summary(self)
 
 
 class GlmerSummary(LmerSummary):

@@ -105,4 +105,6 @@ class VarCorr:
         return format_varcorr(self)
 
     def _repr_html_(self) -> str:
-        return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+        from .format import html_varcorr
+
+        return html_varcorr(self)
