@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,6 +11,9 @@ from .control import LmerControl
 from .exceptions import PylmerError
 from .modular import lFormula, mkLmerDevfun, mkMerMod, optimizeLmer
 from .validate import check_bool, check_control
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results.lmermod import LmerMod
 
 __all__ = ["lmer"]
 
@@ -47,7 +51,7 @@ def _check_identifiable(lf) -> None:
 
 def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
          na_action: str = "omit", control: LmerControl | None = None, start=None,
-         contrasts: Mapping[str, str] | None = None):
+         contrasts: Mapping[str, str] | None = None) -> LmerMod:
     """Fit a linear mixed-effects model (R: ``lme4::lmer``).
 
     Parameters

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from .modular import OptInfo, check_boundary, glFormula
 from .optimize import minimize
 from .pirls import GlmerDevfun
 from .validate import check_control, check_count
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results.glmermod import GlmerMod
+    from .results.lmermod import LmerMod
 
 __all__ = ["glmer", "mkGlmerDevfun", "optimizeGlmer"]
 
@@ -85,7 +90,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
 def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
           weights=None, offset=None, na_action: str = "omit",
           control: GlmerControl | None = None, start=None,
-          contrasts: Mapping[str, str] | None = None):
+          contrasts: Mapping[str, str] | None = None) -> GlmerMod | LmerMod:
     """Fit a generalized linear mixed-effects model (R: ``lme4::glmer``).
 
     Parameters

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,10 @@ from .exceptions import PylmerError
 from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
 from .validate import check_bool, check_control
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .objective import LmerDevfun
+    from .results.lmermod import LmerMod
 
 __all__ = ["LFormula", "glFormula", "lFormula"]
 
@@ -124,6 +129,18 @@ class LFormula:
         return "\n".join(lines)
 
 
+def _read_only(fr: ModelFrame, fixed: FixedDesign, re: ReTrms) -> None:
+    """A model's arrays cannot be changed in place (``lf.X[:] = 0`` raises): later refits,
+    simulations and predictions read them."""
+    arrays = [fr.response, fr.weights, fr.offset, fr.rows, fixed.X, fixed.keep, re.Lind,
+              re.theta, re.lower, re.Gp, re.assign, re.Zt.data, re.Zt.indices, re.Zt.indptr]
+    arrays += [t.mm for t in re.terms]
+    arrays += [v.values for v in fr.variables.values()]
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+
+
 def _build(formula: str, data: object, *, weights: object, offset: object, na_action: str,
            control: LmerControl, contrasts: Mapping[str, str] | None, binary_factor: bool,
            REML: bool, family: object) -> LFormula:
@@ -146,6 +163,7 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
     fixed = fixed_design(parsed, fr, contrasts=contrasts, check_rankX=control.check_rankX,
                          check_scaleX=control.check_scaleX)
     re = mkReTrms(parsed.random, fr, control)
+    _read_only(fr, fixed, re)
     name = getattr(data, "attrs", {}).get("name")
     call = {"formula": formula, "data": data, "weights": weights, "offset": offset,
             "na_action": na_action, "contrasts": contrasts, "control": control}
@@ -243,7 +261,7 @@ class OptInfo:
 
 
 def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = None,
-                 dense: bool | None = None):
+                 dense: bool | None = None) -> LmerDevfun:
     """The profiled deviance / REML criterion as a function of theta (R: ``mkLmerDevfun``).
 
     ``backend`` ("cholmod" or "scipy") chooses the sparse factorization and ``dense``
@@ -328,7 +346,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
                    derivs, messages)
 
 
-def mkMerMod(lf: LFormula, devfun, optinfo: OptInfo):
+def mkMerMod(lf: LFormula, devfun, optinfo: OptInfo) -> LmerMod:
     """The fitted model from the optimum (R: ``mkMerMod``)."""
     from .results.lmermod import LmerMod
 

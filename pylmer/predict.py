@@ -10,15 +10,18 @@ an error naming them otherwise.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from .exceptions import FormulaError, PylmerError
+from .exceptions import FormulaError, PylmerError, PylmerWarning
 from .formula.bars import parse_mixed_formula
 from .formula.evaluate import Evaluator
 from .formula.frame import as_pandas
 from .formula.rexpr import FormulaSyntaxError
 from .formula.rvalue import r_number
+from .validate import check_bool, check_choice
 
 __all__ = ["predict", "simulate"]
 
@@ -149,25 +152,43 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
     type : {"link", "response"}
         For GLMMs, the linear predictor or the mean; the same for LMMs.
     se_fit : bool
-        Also return standard errors of the fixed-effects part (link scale).
+        Also return standard errors of the fixed-effects part (the random effects taken as
+        known, as lme4 and glmmTMB do): on the link scale, or with ``type="response"`` on
+        the response scale by the delta method (the link-scale SE times
+        ``|d mu / d eta|``, glmmTMB's ``predict(se.fit = TRUE, type = "response")``).
 
     Returns
     -------
     pandas.Series, or a DataFrame with columns fit and se_fit.
     """
-    if type not in ("link", "response"):
-        raise PylmerError(f"type={type!r}: use 'link' or 'response'")
+    type = check_choice(type, "type", ("link", "response"))
+    allow_new_levels = check_bool(allow_new_levels, "allow_new_levels")
+    se_fit = check_bool(se_fit, "se_fit")
     design = _Design(model, newdata, _selected_terms(model, re_form), allow_new_levels)
     eta, X, index = design.eta(model.getME("b")), design.X, design.index
     fit = eta
     if type == "response" and hasattr(model, "family"):
         fit = model.family.linkinv(eta)
-    out = pd.Series(np.asarray(fit, dtype=float), index=index, name="fit")
+    fit = np.asarray(fit, dtype=float)
+    if newdata is None:
+        out = model.lf.fr.padded(fit, "fit")  # na_action="exclude" pads, as R
+    else:
+        out = pd.Series(fit, index=index, name="fit")
+        missing = int(np.isnan(fit).sum())
+        if missing:
+            warnings.warn(f"{missing} of {len(fit)} rows of newdata have missing values in "
+                          "the model's variables: their predictions are NaN", PylmerWarning,
+                          stacklevel=2)
     if not se_fit:
         return out
     V = model.vcov().to_numpy()
     se = np.sqrt(np.einsum("ij,jk,ik->i", X, V, X))
-    return pd.DataFrame({"fit": out, "se_fit": se}, index=index)
+    if type == "response" and hasattr(model, "family"):
+        # the delta method, as glmmTMB's predict(se.fit = TRUE, type = "response")
+        se = se * np.abs(model.family.link.mu_eta(eta))
+    se_out = model.lf.fr.padded(se, "se_fit") if newdata is None else \
+        pd.Series(se, index=index, name="se_fit")
+    return pd.DataFrame({"fit": out, "se_fit": se_out})
 
 
 def simulate(model, nsim: int = 1, seed=None, use_u: bool = False, newdata=None,

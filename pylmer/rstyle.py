@@ -6,6 +6,11 @@ function forwards its arguments to the method of the same name.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 __all__ = [
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",
@@ -14,7 +19,7 @@ __all__ = [
 
 
 def _forward(name: str):
-    def generic(model, *args, **kwargs):
+    def generic(model, *args, **kwargs) -> Any:
         method = getattr(model, name, None)
         if method is None:
             raise TypeError(f"{name}() needs a fitted pylmer model, got {type(model).__name__}")

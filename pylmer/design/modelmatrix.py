@@ -113,7 +113,8 @@ class DesignPlan:
                 coding = self.codings[i]
                 part = coding.block(variables[coding.label], indicators)
                 # earlier variables vary fastest: new columns are (previous) x (this one)
-                block = (block[:, :, None] * part[:, None, :]).reshape(n, -1, order="F")
+                block = (block[:, :, None] * part[:, None, :]).reshape(
+                    n, block.shape[1] * part.shape[1], order="F")
             columns.append(block)
         if not columns:
             return np.zeros((n, 0))

@@ -21,7 +21,7 @@ from ..control import LmerControl
 from ..exceptions import FormulaError, GroupingFactorWarning, PylmerError
 from ..formula.bars import RandomTerm
 from ..formula.frame import ModelFrame
-from ..formula.rvalue import r_number
+from ..formula.rvalue import from_column, r_number
 from . import covariance
 from .modelmatrix import DesignPlan, plan_design
 
@@ -120,14 +120,9 @@ class ReTrms:
 
 def _level_labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """R's ``factor()`` of one column: codes and level labels."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        categories = values.cat.categories
-        used = np.bincount(codes, minlength=len(categories)) > 0
-        if not used.all():
-            cat = values.cat.remove_unused_categories()
-            codes, categories = cat.cat.codes.to_numpy(), cat.cat.categories
-        return codes.astype(np.int64), [str(c) for c in categories]
+    if isinstance(values.dtype, pd.CategoricalDtype):  # labels as R prints them (2, not 2.0)
+        factor = from_column(values, str(values.name)).drop_unused_levels()
+        return factor.values, list(factor.levels)
     if pd.api.types.is_bool_dtype(values.dtype):
         codes = values.to_numpy().astype(np.int64)
         present = sorted(set(codes.tolist()))

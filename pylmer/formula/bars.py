@@ -212,9 +212,12 @@ def _bar_terms(node: Node, formula: str) -> list[RandomTerm]:
     lhs_nodes = expand_double_vert(node.left) if node.op == "||" else [node.left]
     groups = _group_variables(node.right, formula)
     terms = []
-    for group in groups:
-        name = _interaction_name(group, node.right) if len(groups) == 1 else _group_name(group)
-        for lhs in lhs_nodes:
+    # lme4 expands || first and / second: (x || g/h) is (1 | h:g) + (1 | g) + (0 + x | h:g)
+    # + (0 + x | g), in that order before the terms are sorted by their numbers of levels
+    for lhs in lhs_nodes:
+        for group in groups:
+            name = _interaction_name(group, node.right) if len(groups) == 1 else \
+                _group_name(group)
             terms.append(RandomTerm(lhs=lhs, group=tuple(group), group_name=name))
     return terms
 

@@ -91,6 +91,8 @@ class ModelFrame:
         kept as its pandas Series in ``response_factor``.
     response_name : str
         The response as written (``"cbind(incidence, size - incidence)"``).
+    data_index : pandas.Index
+        The index of all the caller's rows; ``na_action`` how incomplete rows were handled.
     weights, offset : numpy.ndarray or None
         Prior weights and the total offset (``offset()`` terms plus ``offset=``).
     variables : dict of str to RVector
@@ -113,10 +115,21 @@ class ModelFrame:
     variables: Mapping[str, RVector] = field(default_factory=dict, repr=False)
     nodes: Mapping[str, Node] = field(default_factory=dict, repr=False)
     state: Mapping[str, object] = field(default_factory=dict, repr=False)
+    data_index: pd.Index | None = field(default=None, repr=False)
+    na_action: str = "omit"
 
     @property
     def n(self) -> int:
         return len(self.rows)
+
+    def padded(self, values: np.ndarray, name: str) -> pd.Series:
+        """Values for the used rows as a Series on the data's rows: with
+        ``na_action="exclude"`` the dropped rows are there as NaN (R's ``na.exclude``)."""
+        if self.na_action != "exclude" or self.data_index is None or not self.n_dropped:
+            return pd.Series(values, index=self.data.index, name=name)
+        out = np.full(len(self.data_index), np.nan)
+        out[self.rows] = values
+        return pd.Series(out, index=self.data_index, name=name)
 
     def new_variables(self, newdata: pd.DataFrame, labels: list[str]) -> dict[str, RVector]:
         """The variables ``labels`` evaluated on new data as on the training data: the
@@ -239,12 +252,9 @@ def _response(value: RVector, name: str, binary_factor_ok: bool):
         if not binary_factor_ok:
             raise FormulaError(f"response {name!r} is a factor, not numeric; lmer needs a "
                                "numeric response")
-        if len(value.levels) > 2:
-            raise FormulaError(
-                f"response {name!r} is a factor with {len(value.levels)} levels; a binomial "
-                "response factor must have two (first level = failure)")
+        # R's binomial()$initialize: the first level is failure, every other one success
         factor = pd.Series(pd.Categorical.from_codes(value.values, categories=value.levels))
-        return (value.values == 1).astype(float), factor
+        return (value.values >= 1).astype(float), factor
     if not value.is_numeric:
         raise FormulaError(f"response {name!r} is not numeric (it is {value.kind}); lmer "
                            "needs a numeric response")
@@ -352,4 +362,6 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
         variables=variables,
         nodes=nodes,
         state=ev.state,
+        data_index=data.index,
+        na_action=na_action,
     )

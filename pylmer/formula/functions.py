@@ -446,6 +446,12 @@ def _cut(call: CallContext, x: RVector, breaks: RVector | None = None, labels: R
     if len(np.unique(cuts)) != len(cuts):
         raise FormulaError("cut(): 'breaks' are not unique")
     codes = _bincode(values, cuts, closed_right, lowest)
+    outside = (codes < 0) & ~np.isnan(values)
+    if not call.train and outside.any():  # new data: the training intervals only
+        shown = ", ".join(r_number(float(v)) for v in np.unique(values[outside])[:5])
+        raise FormulaError(f"newdata has values outside the intervals of {call.key!r} "
+                           f"fitted to the training data ({r_number(float(cuts[0]))} to "
+                           f"{r_number(float(cuts[-1]))}): {shown}")
     if labels is not None and labels.kind == "logical" and len(labels) == 1 \
             and labels.values[0] == 0:
         return RVector("integer", np.where(codes >= 0, codes + 1.0, np.nan))

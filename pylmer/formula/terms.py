@@ -76,6 +76,9 @@ class _Encoder:
                 return []
             raise FormulaError(f"invalid model formula {self.formula!r}: the number "
                                f"{node.text} cannot be a term (only 0 and 1)")
+        if isinstance(node, Name) and node.id in ("TRUE", "FALSE"):  # R: as 1 and 0
+            self.intercept = node.id == "TRUE"
+            return []
         if isinstance(node, Name) and node.id == ".":
             raise FormulaError(f"'.' (all other columns) is not supported in formula "
                                f"{self.formula!r}: name the columns")
@@ -122,9 +125,9 @@ class _Encoder:
     def power(self, node: BinOp) -> list[frozenset[int]]:
         exponent = node.right.inner if isinstance(node.right, Paren) else node.right
         if not isinstance(exponent, Num) or float(exponent.text) != int(float(exponent.text)) \
-                or float(exponent.text) < 1:
+                or float(exponent.text) <= 1:  # R: "invalid power in formula" for k <= 1
             raise FormulaError(f"invalid power in formula term {deparse(node)!r}: write "
-                               "(a + b)^k with a whole number k >= 1")
+                               "(a + b)^k with a whole number k >= 2")
         base = self.encode(node.left)
         out = list(base)
         for _ in range(min(int(float(exponent.text)), len(self.labels)) - 1):
