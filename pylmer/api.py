@@ -10,7 +10,7 @@ import numpy as np
 from .control import LmerControl
 from .exceptions import PylmerError
 from .modular import lFormula, mkLmerDevfun, mkMerMod, optimizeLmer
-from .validate import check_bool, check_control
+from .validate import check_bool, check_control, check_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results.lmermod import LmerMod
@@ -51,7 +51,7 @@ def _check_identifiable(lf) -> None:
 
 def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
          na_action: str = "omit", control: LmerControl | None = None, start=None,
-         contrasts: Mapping[str, str] | None = None) -> LmerMod:
+         contrasts: Mapping[str, str] | None = None, verbose: int = 0) -> LmerMod:
     """Fit a linear mixed-effects model (R: ``lme4::lmer``).
 
     Parameters
@@ -72,6 +72,9 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
         Starting theta (default: lme4's).
     contrasts : dict, optional
         Contrasts by factor, e.g. ``{"recipe": "contr.sum"}``.
+    verbose : int, default 0
+        1 or more prints the optimizer's progress, each evaluation's deviance (R: lme4's
+        ``verbose = 1``).
 
     Returns
     -------
@@ -90,5 +93,10 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
                   na_action=na_action, control=control, contrasts=contrasts)
     _check_identifiable(lf)
     devfun = mkLmerDevfun(lf)
-    opt = optimizeLmer(devfun, control, start=_start_theta(start))
+    verbose = int(verbose) if isinstance(verbose, bool) else check_count(verbose, "verbose")
+    try:
+        opt = optimizeLmer(devfun, control, start=_start_theta(start), verbose=verbose)
+    except np.linalg.LinAlgError as exc:
+        raise PylmerError(f"{exc}: the model cannot be fitted; check for predictors on very "
+                          "different scales and for zero or extreme weights") from exc
     return mkMerMod(lf, devfun, opt)

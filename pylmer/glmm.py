@@ -22,7 +22,7 @@ from .family import Family, get_family
 from .linalg.threads import single_threaded_blas
 from .modular import OptInfo, check_boundary, glFormula
 from .optimize import minimize
-from .pirls import GlmerDevfun
+from .pirls import GlmerDevfun, PirlsError
 from .validate import check_control, check_count
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,13 +57,14 @@ def _stage2_defaults(optimizer: str) -> dict:
 
 
 def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
-                  nAGQ: int = 1, start=None) -> OptInfo:
+                  nAGQ: int = 1, start=None, verbose: int = 0) -> OptInfo:
     """Both stages of lme4's glmer optimization (R: ``optimizeGlmer`` twice)."""
     control = control or GlmerControl()
     stage1, stage2 = control.optimizer_stages()
     x0 = devfun.theta0 if start is None else np.asarray(start, dtype=float)
     with single_threaded_blas():
-        opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl)
+        opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl,
+                       verbose=verbose)
         devfun(opt.par)
         if control.boundary_tol > 0:
             opt = check_boundary(devfun, opt, control.boundary_tol)
@@ -74,7 +75,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
             devfun.set_nAGQ(nAGQ)
             options = {"initial_step": steps, **_stage2_defaults(stage2), **control.optCtrl}
             opt = minimize(devfun, np.concatenate([theta1, beta1]), devfun.lower,
-                           optimizer=stage2, options=options)
+                           optimizer=stage2, options=options, verbose=verbose)
             feval += opt.feval
             if control.boundary_tol > 0:
                 opt = check_boundary(devfun, opt, control.boundary_tol)
@@ -90,7 +91,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
 def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
           weights=None, offset=None, na_action: str = "omit",
           control: GlmerControl | None = None, start=None,
-          contrasts: Mapping[str, str] | None = None) -> GlmerMod | LmerMod:
+          contrasts: Mapping[str, str] | None = None, verbose: int = 0) -> GlmerMod | LmerMod:
     """Fit a generalized linear mixed-effects model (R: ``lme4::glmer``).
 
     Parameters
@@ -111,6 +112,8 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
         Optimizers for the two stages, ``tolPwrss``, check actions (R: ``glmerControl``).
     start : array-like or {"theta": ...}, optional
         Starting theta for stage 1.
+    verbose : int, default 0
+        1 or more prints the optimizers' progress (R: lme4's ``verbose = 1``).
 
     Returns
     -------
@@ -129,6 +132,7 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
 
     control = check_control(control, GlmerControl, "glmer")
     nAGQ = check_count(nAGQ, "nAGQ")
+    verbose = int(verbose) if isinstance(verbose, bool) else check_count(verbose, "verbose")
     fam = get_family(family)
     if fam.family == "gaussian" and fam.link.name == "identity":
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to "
@@ -146,7 +150,51 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
             raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
     if nAGQ > 1:
         GlmerDevfun.check_nAGQ_for(lf, nAGQ)
-    with single_threaded_blas():
-        devfun = mkGlmerDevfun(lf, fam, nAGQ=0, control=control)
-        opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start)
+    try:
+        with single_threaded_blas():
+            devfun = mkGlmerDevfun(lf, fam, nAGQ=0, control=control)
+            opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start,
+                                verbose=verbose)
+    except (PirlsError, np.linalg.LinAlgError) as exc:
+        raise PirlsError(_diagnose(lf, fam, exc)) from exc
     return GlmerMod(lf, devfun, opt)
+
+
+def _diagnose(lf, family: Family, exc: Exception) -> str:
+    """What PIRLS's failure most likely means, in words a user can act on."""
+    message = str(exc)
+    separating = _separating_columns(lf) if family.family == "binomial" else []
+    if separating:
+        return (f"{message}: the response is completely separated by "
+                + ", ".join(separating) + " (the fixed effect diverges to +-infinity); "
+                "remove or merge that term, or use a penalized (bias-reduced) model")
+    sd = np.std(lf.X, axis=0)
+    sd = sd[sd > 0]
+    if len(sd) and (sd.max() / sd.min() > 1e3 or sd.max() > 1e3):
+        return (f"{message}: PIRLS failed with predictors on very different scales; "
+                "rescale them (e.g. scale(x) in the formula)")
+    return f"{message}: PIRLS failed; check the response and the predictors' scales"
+
+
+def _separating_columns(lf) -> list[str]:
+    """Columns of X that separate a binary response: every success on one side of every
+    failure (a numeric column), or one value of the response wherever an indicator is 1."""
+    y = np.asarray(lf.y, dtype=float)
+    if y.ndim == 2:  # cbind(successes, failures): the proportions
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = y[:, 0] / y.sum(axis=1)
+    ones, zeros = y >= 1.0, y <= 0.0
+    if not (ones | zeros).all() or not ones.any() or not zeros.any():
+        return []
+    out = []
+    for name, x in zip(lf.X_colnames, lf.X.T):
+        if name == "(Intercept)" or np.ptp(x) == 0:
+            continue
+        if set(np.unique(x)) <= {0.0, 1.0}:
+            inside = x == 1
+            if inside.any() and (np.all(ones[inside]) or np.all(zeros[inside])):
+                out.append(f"{name} (the response is {'1' if np.all(ones[inside]) else '0'} "
+                           "wherever it is 1)")
+        elif x[ones].min() >= x[zeros].max() or x[ones].max() <= x[zeros].min():
+            out.append(name)
+    return out

@@ -313,7 +313,8 @@ def check_boundary(devfun, opt, tol):
     return type(opt)(opt.optimizer, par, devfun(par), opt.feval, opt.conv, opt.message)
 
 
-def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptInfo:
+def optimizeLmer(devfun, control: LmerControl | None = None, start=None,
+                 verbose: int = 0) -> OptInfo:
     """Minimize an LMM devfun over theta (R: ``optimizeLmer``).
 
     nlopt's BOBYQA by default, from lme4's start, with lme4's ``restart_edge``, boundary
@@ -332,7 +333,7 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None) -> OptI
     ws = devfun.workspace
     with single_threaded_blas(not ws.wants_threads()):
         opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer_stages()[0],
-                       options=control.optCtrl)
+                       options=control.optCtrl, verbose=verbose)
         if control.restart_edge:
             opt = _restart_edge(devfun, opt, control)
         if control.boundary_tol > 0:

@@ -120,9 +120,27 @@ def _scipy(fn, x0, lower, upper, options, name):
                      0 if res.success else int(res.status or 1), str(res.message))
 
 
+def _traced(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
+    """The objective, printing each evaluation as lme4's ``verbose = 1`` does (nloptwrap's
+    ``iteration: k`` and ``f(x) = ...``)."""
+    count = [0]
+
+    def traced(x: np.ndarray) -> float:
+        value = float(fn(x))
+        count[0] += 1
+        print(f"iteration: {count[0]}\n\tf(x) = {value:.6f}", flush=True)
+        return value
+
+    return traced
+
+
 def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
-             optimizer: str = "nloptwrap", options: Mapping | None = None) -> OptResult:
-    """Minimize ``fn`` over a box, with the named optimizer."""
+             optimizer: str = "nloptwrap", options: Mapping | None = None,
+             verbose: int = 0) -> OptResult:
+    """Minimize ``fn`` over a box, with the named optimizer; ``verbose > 0`` prints every
+    evaluation."""
+    if verbose:
+        fn = _traced(fn)
     x0 = np.asarray(x0, dtype=float)
     upper = np.full(len(x0), np.inf) if upper is None else np.asarray(upper, dtype=float)
     options = dict(options or {})

@@ -78,7 +78,8 @@ def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
     parts = [_labels(newdata[v], train_frame[v]) for v in variables]
     labels = [None if any(p is None for p in row) else ":".join(row) for row in zip(*parts)]
     lookup = {name: k for k, name in enumerate(term.factor.categories)}
-    index = np.array([lookup.get(lab, -1) if lab is not None else -1 for lab in labels])
+    index = np.array([lookup.get(lab, -1) if lab is not None else -1 for lab in labels],
+                     dtype=np.int64)
     unseen = sorted({str(lab) for lab, k in zip(labels, index) if k < 0})
     if unseen and not allow_new_levels:
         shown = ", ".join(unseen[:5]) + (" ..." if len(unseen) > 5 else "")

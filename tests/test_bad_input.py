@@ -7,12 +7,17 @@ import pandas as pd
 import pytest
 
 from pylmer import (
+    ConvergenceWarning,
     FormulaSyntaxError,
     GlmerControl,
     LmerControl,
     MissingDataWarning,
+    PirlsError,
+    ScalingWarning,
     glFormula,
+    glmer,
     lFormula,
+    lmer,
     load_dataset,
 )
 from pylmer.exceptions import (
@@ -26,6 +31,11 @@ from pylmer.exceptions import (
 @pytest.fixture
 def sleep():
     return load_dataset("sleepstudy")
+
+
+@pytest.fixture
+def cbpp():
+    return load_dataset("cbpp")
 
 
 def test_unknown_column_is_named(sleep):
@@ -246,3 +256,172 @@ def test_callers_data_is_not_modified(sleep):
                  weights=np.ones(180), offset="Days")
     pd.testing.assert_frame_equal(data, before)
     pd.testing.assert_series_equal(data.dtypes, dtypes)
+
+
+# --------------------------------------------------------------------------- hostile inputs
+# Every hostile input gets a pylmer error naming the culprit, or a documented warning; no
+# internal error (IndexError, KeyError, LinAlgError, pandas' messages) leaks through.
+
+def test_boolean_and_enum_arguments_are_checked(sleep):
+    with pytest.raises(TypeError, match="REML must be True or False, got 'no'"):
+        lmer("Reaction ~ Days + (1 | Subject)", sleep, REML="no")
+    with pytest.raises(TypeError, match="REML must be True or False"):
+        lFormula("Reaction ~ Days + (1 | Subject)", sleep, REML=1)
+    with pytest.raises(TypeError, match=r"lmer\(control=...\) takes a LmerControl\(\), got "
+                       "GlmerControl"):
+        lmer("Reaction ~ Days + (1 | Subject)", sleep, control=GlmerControl())
+    with pytest.raises(TypeError, match="restart_edge must be True or False"):
+        LmerControl(restart_edge="yes")
+    with pytest.raises(ValueError, match="check_scaleX='loud'"):
+        LmerControl(check_scaleX="loud")
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    with pytest.raises(TypeError, match="se_fit must be True or False"):
+        m.predict(sleep.iloc[:3], se_fit="yes")
+    with pytest.raises(ValueError, match="type='probability'"):
+        m.predict(sleep.iloc[:3], type="probability")
+
+
+def test_a_one_level_factor_inside_a_bar_is_an_error_as_in_lme4(sleep):
+    with pytest.raises(FormulaError, match=r"factor 'f' in random term \(f \| Subject\) has a "
+                       "single level"):
+        lmer("Reaction ~ Days + (f | Subject)", sleep.assign(f="a"))
+
+
+def test_non_integer_poisson_counts_warn(cbpp):
+    with pytest.warns(PylmerWarning, match="non-integer x = 0.500000"):
+        glmer("y ~ period + (1 | herd)", cbpp.assign(y=cbpp["incidence"] + 0.5),
+              family="poisson")
+
+
+def test_predictors_on_very_different_scales_warn_in_lme4s_words(sleep):
+    data = sleep.assign(x=sleep["Days"] * 1e8)
+    with pytest.warns(ScalingWarning, match="Some predictor variables are on very different "
+                      "scales: consider rescaling"):
+        lmer("Reaction ~ x + (1 | Subject)", data)
+    with pytest.raises(ValueError, match="very different scales"):
+        lmer("Reaction ~ x + (1 | Subject)", data, control=LmerControl(check_scaleX="stop"))
+
+
+def test_optimizer_return_code_warns_in_lme4s_words(sleep):
+    with pytest.warns(ConvergenceWarning, match=r"convergence code 5 from nloptwrap: "
+                      r"NLOPT_MAXEVAL_REACHED: Optimization stopped because maxeval \(above\) "
+                      "was reached"):
+        lmer("Reaction ~ Days + (Days | Subject)", sleep,
+             control=LmerControl(optCtrl={"maxeval": 10}))
+
+
+def test_verbose_prints_each_evaluation_as_lme4(sleep, capsys):
+    lmer("Reaction ~ Days + (1 | Subject)", sleep, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    # R: lmer(Reaction ~ Days + (1 | Subject), sleepstudy, verbose = 1), first evaluations
+    assert lines[:4] == ["iteration: 1", "\tf(x) = 1789.113872", "iteration: 2",
+                         "\tf(x) = 1788.117350"]
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.zeros(180), "weights are all zero"),
+    (np.full(180, np.inf), "weights must be finite"),
+])
+def test_degenerate_weights_are_named(sleep, weights, message):
+    with pytest.raises(FormulaError, match=message):
+        lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=weights)
+
+
+def test_text_weights_and_offset_name_the_argument(sleep):
+    data = sleep.assign(w=np.where(sleep["Days"] > 4, "a", "b"))
+    with pytest.raises(FormulaError, match="weights='w' is not numeric"):
+        lmer("Reaction ~ Days + (1 | Subject)", data, weights="w")
+    with pytest.raises(FormulaError, match="offset must be numeric"):
+        lmer("Reaction ~ Days + (1 | Subject)", data, offset=data["w"].to_numpy())
+
+
+def test_infinite_predictor_is_named(sleep):
+    data = sleep.assign(x=np.where(sleep["Days"] == 3, np.inf, sleep["Days"]))
+    with pytest.raises(FormulaError, match="column.s. x have infinite values"):
+        lmer("Reaction ~ x + (1 | Subject)", data)
+
+
+def test_nan_start_is_named(sleep):
+    with pytest.raises(ValueError, match="x0 contains NA"):
+        lmer("Reaction ~ Days + (1 | Subject)", sleep, start={"theta": [np.nan]})
+
+
+def test_badly_scaled_poisson_glmm_fails_with_a_reason(cbpp):
+    data = cbpp.assign(x=np.arange(len(cbpp)) * 1e8)
+    with pytest.warns(ScalingWarning), pytest.raises(PirlsError, match="rescale"):
+        glmer("incidence ~ x + (1 | herd)", data, family="poisson")
+
+
+def test_complete_separation_is_named():
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"x": rng.standard_normal(200), "g": np.repeat(np.arange(20), 10)})
+    data["y"] = (data["x"] > 0).astype(float)
+    with pytest.raises(PirlsError, match="completely separated by x"):
+        glmer("y ~ x + (1 | g)", data, family="binomial")
+
+
+def test_duplicated_column_names_are_named(sleep):
+    data = pd.concat([sleep, sleep[["Days"]]], axis=1)
+    with pytest.raises(FormulaError, match="more than one column named 'Days'"):
+        lmer("Reaction ~ Days + (1 | Subject)", data)
+
+
+def test_predict_with_zero_rows_is_empty(sleep):
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    assert len(m.predict(sleep.iloc[:0])) == 0
+    assert len(m.predict(sleep.iloc[:0], re_form="NA")) == 0
+
+
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]", "object", "category"])
+def test_text_columns_of_every_dtype_are_factors(sleep, dtype):
+    data = sleep.assign(g=pd.array(np.where(sleep["Days"] > 4, "late", "early"), dtype=dtype))
+    m = lmer("Reaction ~ g + (1 | Subject)", data)
+    assert list(m.fixef().index) == ["(Intercept)", "glate"]
+
+
+def test_dates_get_a_clear_error(sleep):
+    data = sleep.assign(d=pd.Timestamp("2020-01-01") + pd.to_timedelta(sleep["Days"], "D"))
+    with pytest.raises(FormulaError, match=r"column 'd' holds dates or times .* convert it "
+                       "to numbers"):
+        lmer("Reaction ~ d + (1 | Subject)", data)
+
+
+def test_an_empty_frame_says_it_has_no_rows(sleep):
+    with pytest.raises(FormulaError, match="the data has no rows"):
+        lmer("Reaction ~ Days + (1 | Subject)", sleep.iloc[:0])
+
+
+def test_a_models_arrays_are_read_only(sleep):
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    for array in (m.lf.X, m.lf.y, m.lf.reTrms.Zt.data, m.lf.reTrms.theta):
+        with pytest.raises(ValueError, match="read-only"):
+            array[:] = 0
+    # the data are untouched and the model still refits and simulates
+    assert np.isfinite(m.refit(m.lf.y).REMLcrit())
+
+
+def test_predict_se_on_the_response_scale_is_the_delta_method(cbpp):
+    g = glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)
+    link = g.predict(cbpp.iloc[:6], re_form="NA", se_fit=True)
+    response = g.predict(cbpp.iloc[:6], re_form="NA", se_fit=True, type="response")
+    p = response["fit"].to_numpy()
+    # logit: d mu / d eta = mu (1 - mu); rtol 1e-12 (the same arithmetic)
+    np.testing.assert_allclose(response["se_fit"], link["se_fit"] * p * (1 - p), rtol=1e-12)
+
+
+def test_missing_values_in_newdata_give_nan_with_a_warning(sleep):
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    new = sleep.iloc[:3].assign(Days=[1.0, np.nan, 3.0])
+    with pytest.warns(PylmerWarning, match="1 of 3 rows of newdata have missing values"):
+        p = m.predict(new, re_form="NA")
+    assert np.isnan(p.iloc[1]) and np.isfinite(p.iloc[[0, 2]]).all()
+
+
+def test_na_exclude_pads_fitted_and_residuals_as_r(sleep):
+    data = sleep.assign(Reaction=np.where(sleep.index.isin([3, 77]), np.nan, sleep["Reaction"]))
+    with pytest.warns(MissingDataWarning):
+        m = lmer("Reaction ~ Days + (1 | Subject)", data, na_action="exclude")
+    for values in (m.fitted(), m.residuals(), m.predict()):
+        assert len(values) == 180
+        assert np.isnan(values.iloc[[3, 77]]).all()
+        assert np.isfinite(values.drop(index=[3, 77])).all()

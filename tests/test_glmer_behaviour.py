@@ -8,12 +8,17 @@ import pandas as pd
 import pytest
 
 from pylmer import (
+    DeprecatedUseWarning,
     GlmerControl,
     GlmerMod,
+    LmerMod,
     PirlsError,
+    SingularFitWarning,
     binomial,
+    gaussian,
     glFormula,
     glmer,
+    lmer,
     load_dataset,
     mkGlmerDevfun,
 )
@@ -164,3 +169,28 @@ def test_factor_response_with_more_than_two_levels(cbpp):
     np.testing.assert_allclose(-2 * float(g.logLik()), 60.3235369105, rtol=5e-4)
     np.testing.assert_allclose(g.fixef().to_numpy(), [2.54108767602, -0.09487544589],
                                rtol=5e-4)
+
+
+def test_gaussian_identity_is_lmer_with_lme4s_warning():
+    sleep = load_dataset("sleepstudy")
+    with pytest.warns(DeprecatedUseWarning, match=r"calling glmer\(\) with family=gaussian "
+                      r"\(identity link\) as a shortcut to lmer\(\) is deprecated; please "
+                      r"call lmer\(\) directly"):
+        g = glmer("Reaction ~ Days + (Days | Subject)", sleep, family="gaussian")
+    m = lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    assert isinstance(g, LmerMod)
+    assert g.REMLcrit() == m.REMLcrit()  # the same fit: lme4 calls lmer() (REML)
+
+
+@pytest.mark.parametrize("link, loglik, beta", [
+    # R: glmer(Reaction ~ Days + (1 | Subject), sleepstudy, family = gaussian(link))
+    ("log", -950.956413506, [5.5350177364157, 0.0352535244111]),
+])
+def test_gaussian_with_another_link_is_lme4s_glmm(link, loglik, beta):
+    sleep = load_dataset("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)  # as lme4: boundary (singular)
+        g = glmer("Reaction ~ Days + (1 | Subject)", sleep, family=gaussian(link=link))
+    # the GLMM guide: rtol 5e-4 (logLik 1e-6: the criterion agrees closer)
+    np.testing.assert_allclose(float(g.logLik()), loglik, rtol=1e-6)
+    np.testing.assert_allclose(g.fixef().to_numpy(), beta, rtol=5e-4)
