@@ -41,7 +41,8 @@ from pylmer import GlmerMod, OptInfo, glFormula, glmer, load_dataset, mkGlmerDev
 from pylmer.convergence import deriv12
 from pylmer.family import Gamma
 from pylmer.results.format import format_lmermod, glmm_method_title, strwrap, title_lines
-from pylmer.results.summary import GlmerSummary, format_coefmat, format_pval
+from pylmer.results.rprint import format_pval
+from pylmer.results.summary import GlmerSummary, format_coefmat
 
 PRINTED = Path(__file__).parent / "reference" / "printed"
 FITS = json.loads((PRINTED / "lme4_glmm_fits.json").read_text())

@@ -17,11 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import FormulaError
-from .functions import FUNCTIONS, CallContext, RFunction, recycle
+from .functions import FUNCTIONS as BASE_FUNCTIONS
+from .functions import CallContext, RFunction, recycle
 from .rexpr import BinOp, Call, Name, Node, Num, Paren, Str, UnaryOp, deparse
 from .rvalue import RVector, as_character, character, double, from_column, logical
+from .transforms import TRANSFORMS
 
 __all__ = ["CONSTANTS", "CONTRASTS", "Evaluator", "data_names", "supported_functions"]
+
+# every function a formula may call: the element-wise ones and the transforms of a column
+FUNCTIONS: dict[str, RFunction] = {**BASE_FUNCTIONS, **TRANSFORMS}
 
 CONSTANTS: dict[str, RVector] = {
     "TRUE": logical([1.0]), "FALSE": logical([0.0]), "T": logical([1.0]),

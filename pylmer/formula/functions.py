@@ -12,7 +12,6 @@ Anything not in :data:`FUNCTIONS` is refused by the evaluator with an error nami
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -28,11 +27,11 @@ from .rvalue import (
     factor_from_codes,
     logical,
     match_levels,
-    r_number,
     sorted_factor,
 )
 
-__all__ = ["FUNCTIONS", "CallContext", "RFunction", "recycle"]
+__all__ = ["FUNCTIONS", "CallContext", "RFunction", "numbers", "recycle", "register", "scalar",
+           "spread", "vector"]
 
 
 @dataclass
@@ -64,9 +63,13 @@ class RFunction:
 FUNCTIONS: dict[str, RFunction] = {}
 
 
-def _register(name: str, params: str, group: str):
+def register(name: str, params: str, group: str, table: dict | None = None):
+    """Add a function to ``table`` (default :data:`FUNCTIONS`) under its R name, with R's
+    formal argument names (``"x ... degree coefs raw"``)."""
+    target = FUNCTIONS if table is None else table
+
     def wrap(fn):
-        FUNCTIONS[name] = RFunction(name, tuple(params.split()) if params else (), fn, group)
+        target[name] = RFunction(name, tuple(params.split()) if params else (), fn, group)
         return fn
     return wrap
 
@@ -81,14 +84,14 @@ def recycle(vectors: list[RVector], what: str) -> int:
     return lengths.pop() if lengths else 1
 
 
-def _spread(v: RVector, n: int) -> np.ndarray:
+def spread(v: RVector, n: int) -> np.ndarray:
     values = v.values
     if len(v) == n:
         return values
     return np.repeat(values, n, axis=0)
 
 
-def _scalar(v: RVector | None, fn: str, arg: str, kind: str = "number"):
+def scalar(v: RVector | None, fn: str, arg: str, kind: str = "number"):
     if v is None:
         return None
     if len(v) != 1 or v.is_matrix:
@@ -106,12 +109,12 @@ def _scalar(v: RVector | None, fn: str, arg: str, kind: str = "number"):
     return float(v.values[0])
 
 
-def _numbers(v: RVector, fn: str) -> np.ndarray:
+def numbers(v: RVector, fn: str) -> np.ndarray:
     return v.numbers(f"the argument of {fn}()")
 
 
-def _vector(v: RVector, fn: str) -> np.ndarray:
-    x = _numbers(v, fn)
+def vector(v: RVector, fn: str) -> np.ndarray:
+    x = numbers(v, fn)
     if x.ndim != 1:
         raise FormulaError(f"{fn}() takes a vector, not a matrix")
     return x
@@ -126,8 +129,8 @@ def _numeric_kind(*vectors: RVector) -> str:
 def _math(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> None:
     def impl(call: CallContext, x: RVector) -> RVector:
         with np.errstate(all="ignore"):
-            return double(fn(_numbers(x, name)), colnames=x.colnames)
-    _register(name, "x", "math")(impl)
+            return double(fn(numbers(x, name)), colnames=x.colnames)
+    register(name, "x", "math")(impl)
 
 
 for _name, _fn in {
@@ -140,19 +143,19 @@ for _name, _fn in {
     _math(_name, _fn)
 
 
-@_register("log", "x base", "math")
+@register("log", "x base", "math")
 def _log(call: CallContext, x: RVector, base: RVector | None = None) -> RVector:
     with np.errstate(all="ignore"):
-        out = np.log(_numbers(x, "log"))
+        out = np.log(numbers(x, "log"))
         if base is not None:
-            out = out / np.log(_scalar(base, "log", "base"))
+            out = out / np.log(scalar(base, "log", "base"))
     return double(out, colnames=x.colnames)
 
 
-@_register("round", "x digits", "math")
+@register("round", "x digits", "math")
 def _round(call: CallContext, x: RVector, digits: RVector | None = None) -> RVector:
-    values = _numbers(x, "round")
-    d = int(_scalar(digits, "round", "digits") or 0)
+    values = numbers(x, "round")
+    d = int(scalar(digits, "round", "digits") or 0)
     if d == 0:  # IEC 60559: halves to even, as R
         return double(np.rint(values))
     # Python's round() rounds the decimal value of the double, as R 4 does
@@ -164,7 +167,7 @@ def _as_is(call: CallContext, x: RVector) -> RVector:
     return x
 
 
-_register("I", "x", "identity")(_as_is)
+register("I", "x", "identity")(_as_is)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -172,16 +175,16 @@ _register("I", "x", "identity")(_as_is)
 def _reduction(name: str, fn: Callable[[np.ndarray], float]) -> None:
     def impl(call: CallContext, x: RVector, na_rm: RVector | None = None) -> RVector:
         def compute() -> float:
-            values = _numbers(x, name).ravel()
+            values = numbers(x, name).ravel()
             missing = np.isnan(values)
             if missing.any():
-                if not _scalar(na_rm, name, "na.rm", "logical"):
+                if not scalar(na_rm, name, "na.rm", "logical"):
                     return float("nan")
                 values = values[~missing]
             with np.errstate(all="ignore"):
                 return float(fn(values))
         return double([call.remember(compute)])
-    _register(name, "x na.rm", "reduction")(impl)
+    register(name, "x na.rm", "reduction")(impl)
 
 
 def _sd(values: np.ndarray) -> float:
@@ -201,19 +204,19 @@ for _name, _fn in {
     _reduction(_name, _fn)
 
 
-@_register("quantile", "x probs na.rm names type", "reduction")
+@register("quantile", "x probs na.rm names type", "reduction")
 def _quantile(call: CallContext, x: RVector, probs: RVector | None = None,
               na_rm: RVector | None = None, names: RVector | None = None,
               type: RVector | None = None) -> RVector:
-    if type is not None and _scalar(type, "quantile", "type") != 7:
+    if type is not None and scalar(type, "quantile", "type") != 7:
         raise FormulaError("quantile(): only R's default type = 7 is supported")
-    p = np.array([0, 0.25, 0.5, 0.75, 1.0]) if probs is None else _numbers(probs, "quantile")
+    p = np.array([0, 0.25, 0.5, 0.75, 1.0]) if probs is None else numbers(probs, "quantile")
 
     def compute() -> list[float]:
-        values = _vector(x, "quantile")
+        values = vector(x, "quantile")
         missing = np.isnan(values)
         if missing.any():
-            if not (na_rm is not None and _scalar(na_rm, "quantile", "na.rm", "logical")):
+            if not (na_rm is not None and scalar(na_rm, "quantile", "na.rm", "logical")):
                 raise FormulaError("quantile(): missing values and NaN's not allowed if "
                                    "'na.rm' is FALSE")
             values = values[~missing]
@@ -224,14 +227,14 @@ def _quantile(call: CallContext, x: RVector, probs: RVector | None = None,
     return double(call.remember(compute))
 
 
-@_register("length", "x", "reduction")
+@register("length", "x", "reduction")
 def _length(call: CallContext, x: RVector) -> RVector:
     return RVector("integer", np.array([float(call.remember(lambda: x.values.size))]))
 
 
 # --------------------------------------------------------------------------- types
 
-@_register("as.numeric", "x", "type")
+@register("as.numeric", "x", "type")
 def _as_numeric(call: CallContext, x: RVector) -> RVector:
     if x.kind == "factor":  # the level codes 1..k, not the labels
         return double(np.where(x.values >= 0, x.values + 1.0, np.nan))
@@ -252,7 +255,7 @@ def _parse_number(text: str | None) -> float:
         return float("nan")
 
 
-@_register("as.integer", "x", "type")
+@register("as.integer", "x", "type")
 def _as_integer(call: CallContext, x: RVector) -> RVector:
     values = _as_numeric(call, x).values
     with np.errstate(all="ignore"):
@@ -263,26 +266,26 @@ _TRUE = {"TRUE", "true", "T", "True"}
 _FALSE = {"FALSE", "false", "F", "False"}
 
 
-@_register("as.logical", "x", "type")
+@register("as.logical", "x", "type")
 def _as_logical(call: CallContext, x: RVector) -> RVector:
     if x.kind in ("character", "factor"):
         labels = as_character(x)
         return logical([1.0 if s in _TRUE else 0.0 if s in _FALSE else np.nan for s in labels])
-    values = _numbers(x, "as.logical")
+    values = numbers(x, "as.logical")
     return logical(np.where(np.isnan(values), np.nan, values != 0))
 
 
-@_register("as.character", "x", "type")
+@register("as.character", "x", "type")
 def _as_character(call: CallContext, x: RVector) -> RVector:
     return character(as_character(x))
 
 
-@_register("is.na", "x", "type")
+@register("is.na", "x", "type")
 def _is_na(call: CallContext, x: RVector) -> RVector:
     return logical(x.na().astype(float))
 
 
-@_register("c", "...", "type")
+@register("c", "...", "type")
 def _c(call: CallContext, *parts: RVector) -> RVector:
     if not parts:
         raise FormulaError("c() needs at least one value")
@@ -322,7 +325,7 @@ def _factor_with_levels(x: RVector, levels: RVector) -> tuple[np.ndarray, tuple[
     return match_levels(as_character(x), wanted), tuple(wanted)
 
 
-@_register("factor", "x levels labels exclude ordered", "factor")
+@register("factor", "x levels labels exclude ordered", "factor")
 def _factor(call: CallContext, x: RVector, levels: RVector | None = None,
             labels: RVector | None = None, exclude: RVector | None = None,
             ordered: RVector | None = None) -> RVector:
@@ -344,37 +347,37 @@ def _factor(call: CallContext, x: RVector, levels: RVector | None = None,
         if len(names) != len(levs):
             raise FormulaError(f"factor(): {len(names)} labels for {len(levs)} levels")
         levs = names
-    is_ordered = x.ordered if ordered is None else _scalar(ordered, "factor", "ordered",
+    is_ordered = x.ordered if ordered is None else scalar(ordered, "factor", "ordered",
                                                          "logical")
     return factor_from_codes(codes, levs, is_ordered)
 
 
-@_register("as.factor", "x", "factor")
+@register("as.factor", "x", "factor")
 def _as_factor(call: CallContext, x: RVector) -> RVector:
     return x if x.kind == "factor" else _factor(call, x)
 
 
-@_register("ordered", "x levels labels", "factor")
+@register("ordered", "x levels labels", "factor")
 def _ordered(call: CallContext, x: RVector, levels: RVector | None = None,
              labels: RVector | None = None) -> RVector:
     return replace(_factor(call, x, levels, labels), ordered=True)
 
 
-@_register("droplevels", "x", "factor")
+@register("droplevels", "x", "factor")
 def _droplevels(call: CallContext, x: RVector) -> RVector:
     if x.kind != "factor":
         raise FormulaError("droplevels() takes a factor")
     return x.drop_unused_levels()
 
 
-@_register("nchar", "x", "type")
+@register("nchar", "x", "type")
 def _nchar(call: CallContext, x: RVector) -> RVector:
     labels = as_character(x)
     return RVector("integer", np.array([np.nan if s is None else float(len(s))
                                         for s in labels]))
 
 
-@_register("relevel", "x ref", "factor")
+@register("relevel", "x ref", "factor")
 def _relevel(call: CallContext, x: RVector, ref: RVector | None = None) -> RVector:
     if x.kind != "factor":
         raise FormulaError("relevel() only for (unordered) factors: wrap the column in "
@@ -384,13 +387,13 @@ def _relevel(call: CallContext, x: RVector, ref: RVector | None = None) -> RVect
     if ref is None:
         raise FormulaError("relevel() needs ref =, the new first level")
     if ref.kind in ("character", "factor"):
-        name = _scalar(ref, "relevel", "ref", "text")
+        name = scalar(ref, "relevel", "ref", "text")
         if name not in x.levels:
             raise FormulaError(f"relevel(): ref = {name!r} is not a level; the levels are "
                                + ", ".join(x.levels))
         k = x.levels.index(name)
     else:
-        k = int(_scalar(ref, "relevel", "ref")) - 1
+        k = int(scalar(ref, "relevel", "ref")) - 1
         if not 0 <= k < len(x.levels):
             raise FormulaError(f"relevel(): ref = {k + 1} is out of range 1..{len(x.levels)}")
     order = [k] + [j for j in range(len(x.levels)) if j != k]
@@ -399,13 +402,13 @@ def _relevel(call: CallContext, x: RVector, ref: RVector | None = None) -> RVect
     return factor_from_codes(codes, [x.levels[j] for j in order], False)
 
 
-@_register("interaction", "... sep drop lex.order", "factor")
+@register("interaction", "... sep drop lex.order", "factor")
 def _interaction(call: CallContext, *factors: RVector, sep: RVector | None = None,
                  drop: RVector | None = None, lex_order: RVector | None = None) -> RVector:
     if not factors:
         raise FormulaError("interaction() needs at least one factor")
-    separator = "." if sep is None else _scalar(sep, "interaction", "sep", "text")
-    lex = lex_order is not None and _scalar(lex_order, "interaction", "lex.order", "logical")
+    separator = "." if sep is None else scalar(sep, "interaction", "sep", "text")
+    lex = lex_order is not None and scalar(lex_order, "interaction", "lex.order", "logical")
     n = recycle(list(factors), "interaction()")
     parts = [_as_factor(call, f) for f in factors]
     codes = np.zeros(n, dtype=np.int64)
@@ -413,140 +416,32 @@ def _interaction(call: CallContext, *factors: RVector, sep: RVector | None = Non
     stride = 1
     # the factor that varies fastest comes first: the first one (R's default) or the last
     for f in (parts[::-1] if lex else parts):
-        c = _spread(f, n)
+        c = spread(f, n)
         codes = np.where((codes >= 0) & (c >= 0), codes + c * stride, -1)
         stride *= len(f.levels)
         combos = [[lev] for lev in f.levels] if combos is None else \
             [prev + [lev] for lev in f.levels for prev in combos]
     levels = [separator.join(c[::-1] if lex else c) for c in combos]
     out = factor_from_codes(codes, levels, False)
-    if drop is not None and _scalar(drop, "interaction", "drop", "logical"):
+    if drop is not None and scalar(drop, "interaction", "drop", "logical"):
         out = out.drop_unused_levels()
     return out
 
 
-@_register("cut", "x breaks labels include.lowest right dig.lab ordered_result", "factor")
-def _cut(call: CallContext, x: RVector, breaks: RVector | None = None, labels: RVector | None = None,
-         include_lowest: RVector | None = None, right: RVector | None = None,
-         dig_lab: RVector | None = None, ordered_result: RVector | None = None) -> RVector:
-    values = _vector(x, "cut")
-    if breaks is None:
-        raise FormulaError("cut() needs breaks: a number of intervals or the cut points")
-    closed_right = True if right is None else _scalar(right, "cut", "right", "logical")
-    lowest = False if include_lowest is None else _scalar(include_lowest, "cut",
-                                                          "include.lowest", "logical")
-    if len(breaks) == 1:
-        count = _scalar(breaks, "cut", "breaks")
-        cuts = np.asarray(call.remember(lambda: _even_breaks(values, count)))
-    else:
-        cuts = np.sort(_numbers(breaks, "cut"))
-    if len(cuts) < 2 or np.isnan(cuts).any():
-        raise FormulaError("cut(): breaks must be at least two numbers, or a number of "
-                           "intervals >= 1")
-    if len(np.unique(cuts)) != len(cuts):
-        raise FormulaError("cut(): 'breaks' are not unique")
-    codes = _bincode(values, cuts, closed_right, lowest)
-    outside = (codes < 0) & ~np.isnan(values)
-    if not call.train and outside.any():  # new data: the training intervals only
-        shown = ", ".join(r_number(float(v)) for v in np.unique(values[outside])[:5])
-        raise FormulaError(f"newdata has values outside the intervals of {call.key!r} "
-                           f"fitted to the training data ({r_number(float(cuts[0]))} to "
-                           f"{r_number(float(cuts[-1]))}): {shown}")
-    if labels is not None and labels.kind == "logical" and len(labels) == 1 \
-            and labels.values[0] == 0:
-        return RVector("integer", np.where(codes >= 0, codes + 1.0, np.nan))
-    if labels is None:
-        digits = 3 if dig_lab is None else int(_scalar(dig_lab, "cut", "dig.lab"))
-        names = _interval_labels(cuts, digits, closed_right, lowest)
-    else:
-        names = [str(s) for s in as_character(labels)]
-        if len(names) != len(cuts) - 1:
-            raise FormulaError(f"cut(): {len(names)} labels for {len(cuts) - 1} intervals")
-    is_ordered = False if ordered_result is None else _scalar(ordered_result, "cut",
-                                                              "ordered_result", "logical")
-    return factor_from_codes(codes, names, is_ordered)
-
-
-def _even_breaks(values: np.ndarray, count: float) -> list[float]:
-    """``cut(x, n)``: n equal intervals over range(x), widened by 1/1000 at both ends."""
-    nb = int(count + 1)
-    if nb < 2:
-        raise FormulaError("cut(): invalid number of intervals")
-    finite = values[~np.isnan(values)]
-    if len(finite) == 0:
-        raise FormulaError("cut(): x has no values to find breaks from")
-    lo, hi = float(finite.min()), float(finite.max())
-    dx = hi - lo
-    if dx == 0:
-        dx = abs(lo) if lo != 0 else 1.0
-        return list(np.linspace(lo - dx / 1000, hi + dx / 1000, nb))
-    cuts = np.linspace(lo, hi, nb)
-    cuts[0], cuts[-1] = lo - dx / 1000, hi + dx / 1000
-    return list(cuts)
-
-
-def _bincode(values: np.ndarray, cuts: np.ndarray, right: bool, lowest: bool) -> np.ndarray:
-    """R's ``.bincode``: interval index (0-based) or -1 outside and for NA."""
-    codes = np.full(len(values), -1, dtype=np.int64)
-    ok = ~np.isnan(values)
-    side = "left" if right else "right"
-    k = np.searchsorted(cuts, values[ok], side=side) - 1
-    inside = (k >= 0) & (k < len(cuts) - 1)
-    if lowest:
-        edge = cuts[0] if right else cuts[-1]
-        at_edge = values[ok] == edge
-        k = np.where(at_edge, 0 if right else len(cuts) - 2, k)
-        inside |= at_edge
-    codes[np.flatnonzero(ok)[inside]] = k[inside]
-    return codes
-
-
-def _interval_labels(cuts: np.ndarray, digits: int, right: bool, lowest: bool) -> list[str]:
-    for dig in range(digits, max(12, digits) + 1):
-        text = _format_breaks(cuts, dig)
-        if all(a != b for a, b in itertools.pairwise(text)):
-            break
-    left, close = ("(", "]") if right else ("[", ")")
-    out = [f"{left}{a},{b}{close}" for a, b in itertools.pairwise(text)]
-    if lowest:
-        if right:
-            out[0] = "[" + out[0][1:]
-        else:
-            out[-1] = out[-1][:-1] + "]"
-    return out
-
-
-def _format_g(value: float, digits: int) -> str:
-    """C's ``%.*g``, as R's ``formatC(x, digits, width = 1)``."""
-    return f"{0.0 + value:.{digits}g}"
-
-
-def _format_breaks(cuts: np.ndarray, digits: int) -> list[str]:
-    """R's ``formatC(breaks, digits, width = 1)``: finite values by ``%g``; the others
-    through ``format()``, which pads them to a common width (``-Inf``, `` Inf``)."""
-    text = [_format_g(c, digits) if np.isfinite(c) else
-            ("NaN" if np.isnan(c) else "Inf" if c > 0 else "-Inf") for c in cuts]
-    odd = [k for k, c in enumerate(cuts) if not np.isfinite(c)]
-    width = max((len(text[k]) for k in odd), default=0)
-    for k in odd:
-        text[k] = text[k].rjust(width)
-    return text
-
-
-@_register("ifelse", "test yes no", "factor")
+@register("ifelse", "test yes no", "factor")
 def _ifelse(call: CallContext, test: RVector, yes: RVector, no: RVector) -> RVector:
     n = recycle([test, yes, no], "ifelse()")
-    cond = _spread(test, n)
+    cond = spread(test, n)
     if test.kind in ("character", "factor") or test.is_matrix:
         raise FormulaError("ifelse(): test must be a logical condition such as x > 0")
     missing = np.isnan(cond)
     pick = np.where(missing, False, cond != 0)
     if yes.kind in ("character", "factor") or no.kind in ("character", "factor"):
-        a, b = _spread(character(as_character(yes)), n), _spread(character(as_character(no)), n)
+        a, b = spread(character(as_character(yes)), n), spread(character(as_character(no)), n)
         out = np.where(pick, a, b).astype(object)
         out[missing] = None
         return character(out)
-    a, b = _spread(yes, n), _spread(no, n)
+    a, b = spread(yes, n), spread(no, n)
     kind = "logical" if yes.kind == no.kind == "logical" else _numeric_kind(yes, no)
     return RVector(kind, np.where(missing, np.nan, np.where(pick, a, b)))
 
@@ -556,148 +451,24 @@ def _parallel(name: str, fn: Callable) -> None:
         if not xs:
             raise FormulaError(f"{name}() needs at least one argument")
         n = recycle(list(xs), f"{name}()")
-        stacked = np.vstack([_spread(double(_vector(x, name)), n) for x in xs])
-        skip = _scalar(na_rm, name, "na.rm", "logical") if na_rm is not None else False
+        stacked = np.vstack([spread(double(vector(x, name)), n) for x in xs])
+        skip = scalar(na_rm, name, "na.rm", "logical") if na_rm is not None else False
         with np.errstate(all="ignore"):
             out = fn(stacked, axis=0) if not skip else getattr(np, "nan" + fn.__name__)(
                 stacked, axis=0)
         return double(out)
-    _register(name, "... na.rm", "math")(impl)
+    register(name, "... na.rm", "math")(impl)
 
 
 _parallel("pmin", np.min)
 _parallel("pmax", np.max)
 
 
-# --------------------------------------------------------------------------- transforms
-
-@_register("scale", "x center scale", "transform")
-def _scale(call: CallContext, x: RVector, center: RVector | None = None,
-           scale: RVector | None = None) -> RVector:
-    values = _numbers(x, "scale")
-    matrix = values if values.ndim == 2 else values[:, None]
-
-    def compute() -> tuple[list | None, list | None]:
-        ctr = _scale_arg(center, matrix, "center", lambda m: np.nanmean(m, axis=0))
-        centred = matrix - (0.0 if ctr is None else np.asarray(ctr))
-
-        def rms(m: np.ndarray) -> np.ndarray:  # R: sqrt(sum(x^2) / (n - 1)), NA skipped
-            ok = ~np.isnan(m)
-            return np.sqrt(np.nansum(m**2, axis=0) / np.maximum(ok.sum(axis=0) - 1, 1))
-
-        return ctr, _scale_arg(scale, centred, "scale", rms)
-
-    ctr, scl = call.remember(compute)
-    out = matrix - (0.0 if ctr is None else np.asarray(ctr))
-    if scl is not None:
-        out = out / np.asarray(scl)
-    return double(out, colnames=x.colnames)
-
-
-def _scale_arg(arg: RVector | None, matrix: np.ndarray, what: str, default: Callable):
-    if arg is None or (arg.kind == "logical" and len(arg) == 1):
-        if arg is not None and np.isnan(arg.values[0]):
-            raise FormulaError(f"scale(): {what} must be TRUE, FALSE or numbers")
-        if arg is None or arg.values[0]:
-            with np.errstate(all="ignore"):
-                return [float(v) for v in default(matrix)]
-        return None
-    values = arg.numbers(f"scale()'s {what}")
-    if len(values) not in (1, matrix.shape[1]):
-        raise FormulaError(f"scale(): length of '{what}' must equal the number of columns")
-    return [float(v) for v in np.broadcast_to(values, (matrix.shape[1],))]
-
-
-@_register("poly", "x ... degree coefs raw simple", "transform")
-def _poly(call: CallContext, x: RVector, *dots: RVector, degree: RVector | None = None,
-          coefs: RVector | None = None, raw: RVector | None = None,
-          simple: RVector | None = None) -> RVector:
-    if len(dots) == 1 and len(dots[0]) == 1 and degree is None:  # poly(x, 2): the degree
-        degree, dots = dots[0], ()
-    if coefs is not None:
-        raise FormulaError("poly(): coefs = is set by pylmer from the training data; leave "
-                           "it out")
-    columns = [_vector(v, "poly") for v in (x, *dots)]
-    d = 1 if degree is None else _scalar(degree, "poly", "degree")
-    if d != int(d) or d < 1:
-        raise FormulaError("poly(): 'degree' must be an integer >= 1")
-    d = int(d)
-    is_raw = False if raw is None else _scalar(raw, "poly", "raw", "logical")
-    states = call.remember(lambda: [splines.poly(v, d, raw=is_raw)[1] for v in columns])
-    bases = [splines.poly(v, d, raw=is_raw, coefs=st)[0] for v, st in zip(columns, states)]
-    if len(bases) == 1:
-        return double(bases[0], colnames=tuple(str(k) for k in range(1, d + 1)))
-    return _polym(bases, d)
-
-
-def _polym(bases: list[np.ndarray], degree: int) -> RVector:
-    """R's ``polym``: products of the variables' polynomials of total degree 1..degree,
-    named by their degrees (``1.0``, ``2.0``, ``0.1``, ``1.1``, ``0.2``), the first
-    variable's degree varying fastest (``expand.grid``)."""
-    n = bases[0].shape[0]
-    combos = [()]
-    for _ in bases:  # expand.grid: earlier variables vary fastest
-        combos = [c + (k,) for k in range(degree + 1) for c in combos]
-    columns, names = [], []
-    for combo in combos:
-        if 0 < sum(combo) <= degree:
-            column = np.ones(n)
-            for basis, k in zip(bases, combo):
-                if k:
-                    column = column * basis[:, k - 1]
-            columns.append(column)
-            names.append(".".join(str(k) for k in combo))
-    return double(np.column_stack(columns), colnames=tuple(names))
-
-
-@_register("ns", "x df knots intercept Boundary.knots", "transform")
-def _ns(call: CallContext, x: RVector, df: RVector | None = None, knots: RVector | None = None,
-        intercept: RVector | None = None, Boundary_knots: RVector | None = None) -> RVector:
-    values = _vector(x, "ns")
-    given = _spline_args(df, knots, intercept, Boundary_knots, "ns")
-    state = call.remember(lambda: splines.ns(values, **given)[1])
-    basis, _ = splines.ns(values, knots=state["knots"], intercept=state["intercept"],
-                          boundary_knots=state["boundary_knots"])
-    return double(basis, colnames=tuple(str(k) for k in range(1, basis.shape[1] + 1)))
-
-
-@_register("bs", "x df knots degree intercept Boundary.knots", "transform")
-def _bs(call: CallContext, x: RVector, df: RVector | None = None, knots: RVector | None = None,
-        degree: RVector | None = None, intercept: RVector | None = None,
-        Boundary_knots: RVector | None = None) -> RVector:
-    values = _vector(x, "bs")
-    given = _spline_args(df, knots, intercept, Boundary_knots, "bs")
-    given["degree"] = 3 if degree is None else int(_scalar(degree, "bs", "degree"))
-    state = call.remember(lambda: splines.bs(values, **given)[1])
-    basis, _ = splines.bs(values, knots=state["knots"], degree=state["degree"],
-                          intercept=state["intercept"], boundary_knots=state["boundary_knots"])
-    return double(basis, colnames=tuple(str(k) for k in range(1, basis.shape[1] + 1)))
-
-
-def _spline_args(df, knots, intercept, boundary, fn: str) -> dict:
-    out: dict = {"intercept": False if intercept is None else _scalar(intercept, fn,
-                                                                       "intercept", "logical")}
-    if df is not None:
-        out["df"] = int(_scalar(df, fn, "df"))
-    if knots is not None:
-        out["knots"] = [float(k) for k in knots.numbers(f"{fn}()'s knots")]
-    if boundary is not None:
-        b = boundary.numbers(f"{fn}()'s Boundary.knots")
-        if len(b) != 2:
-            raise FormulaError(f"{fn}(): Boundary.knots must be two numbers")
-        out["boundary_knots"] = [float(v) for v in b]
-    return out
-
-
-@_register("cbind", "...", "response")
+@register("cbind", "...", "response")
 def _cbind(call: CallContext, *columns: RVector) -> RVector:
     if not columns:
         raise FormulaError("cbind() needs columns")
     n = recycle(list(columns), "cbind()")
-    parts = [_spread(double(_numbers(c, "cbind")), n) for c in columns]
+    parts = [spread(double(numbers(c, "cbind")), n) for c in columns]
     return double(np.column_stack(parts))
 
-
-def r_label(value: float) -> str:
-    """How ``as.character()`` prints one number (factor labels of numeric columns)."""
-    return r_number(value)

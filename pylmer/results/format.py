@@ -4,7 +4,7 @@
 :mod:`pylmer.results.rprint`; R's ``printCoefmat`` (:func:`print_coefmat`) and
 ``print.anova`` (:class:`AnovaTable`, what ``anova()`` returns), lme4's
 ``print(ranef(m))`` (:func:`format_ranef`), and the HTML that notebooks show for a model,
-its summary and its variance components (:func:`html_lmermod`, :func:`html_summary`,
+its summary and its variance components (:func:`html_lmermod`, :func:`pylmer.results.summary.html_summary`,
 :func:`html_varcorr`).
 """
 
@@ -20,9 +20,11 @@ import pandas as pd
 
 from .rprint import (
     DIGITS,
+    SIGNIF_LEGEND,
     WIDTH,
     cat_fill,
     format_number,
+    format_pval,
     formula_deparse,
     formula_lines,
     print_matrix,
@@ -30,12 +32,14 @@ from .rprint import (
     r_format,
     r_name_tag,
     r_round,
+    signif_symbol,
     zapsmall,
 )
 
 __all__ = ["format_varcorr", "format_lmermod", "header_lines", "varcorr_lines",
            "coefmat_cells", "print_coefmat", "format_anova", "AnovaTable", "lrt_table",
-           "type3_table", "format_ranef", "html_lmermod", "html_summary", "html_varcorr"]
+           "type3_table", "format_ranef", "html_lmermod", "html_pre", "html_table",
+           "html_varcorr", "html_varcorr_table"]
 
 
 def method_title(REML: bool) -> str:
@@ -259,7 +263,6 @@ def coefmat_cells(x: pd.DataFrame, digits: int = max(3, DIGITS - 2),
     (estimates ``1:k`` and the statistic ``k + 1``). A NaN is R's NaN (printed "NaN"), or,
     with ``nan_is_na=True``, R's NA (printed ``na_print``), as in anova tables.
     """
-    from .summary import _signif_symbol, format_pval
 
     labels = [str(c) for c in x.columns]
     xm = np.array(x.to_numpy(dtype=float, na_value=np.nan), dtype=float)
@@ -326,7 +329,7 @@ def coefmat_cells(x: pd.DataFrame, digits: int = max(3, DIGITS - 2),
             cells[i][-1] = text
         stars = signif_stars and bool(np.any(pv[okrows] < 0.1))
         if stars:
-            symbols = [_signif_symbol(v) for v in pv]
+            symbols = [signif_symbol(v) for v in pv]
             w = max(len(sym) for sym in symbols)
             for row, sym in zip(cells, symbols):
                 row.append(sym.ljust(w))  # format(): a common width, left-justified
@@ -336,8 +339,6 @@ def coefmat_cells(x: pd.DataFrame, digits: int = max(3, DIGITS - 2),
 
 def signif_legend_lines() -> list[str]:
     """printCoefmat's legend under a table with significance stars."""
-    from .summary import SIGNIF_LEGEND
-
     return ["---", "Signif. codes:  " + SIGNIF_LEGEND]
 
 
@@ -428,10 +429,10 @@ class AnovaTable(pd.DataFrame):
             return pd.DataFrame(self)._repr_html_()
         heading = list(getattr(self, "heading", ()) or ())
         cells, labels, stars = anova_cells(self)
-        out = _html_pre(heading) if heading else ""
+        out = html_pre(heading) if heading else ""
         out += html_table(cells, labels, [str(r) for r in self.index], cls="pylmer-anova")
         if stars:
-            out += _html_pre(signif_legend_lines())
+            out += html_pre(signif_legend_lines())
         return out
 
 
@@ -509,7 +510,7 @@ def _esc(text) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _html_pre(lines: Sequence[str]) -> str:
+def html_pre(lines: Sequence[str]) -> str:
     return "<pre>" + _esc("\n".join(lines)) + "</pre>"
 
 
@@ -534,7 +535,7 @@ def html_table(cells: Sequence[Sequence[str]], colnames: Sequence[str],
     return "".join(out)
 
 
-def _html_varcorr_table(vc, digits: int, comp: Sequence[str], caption: str | None) -> str:
+def html_varcorr_table(vc, digits: int, comp: Sequence[str], caption: str | None) -> str:
     cells, labels = varcorr_matrix(vc, digits, comp)
     return html_table(cells, labels, left=(0, 1), caption=caption, cls="pylmer-varcorr")
 
@@ -542,59 +543,23 @@ def _html_varcorr_table(vc, digits: int, comp: Sequence[str], caption: str | Non
 def html_varcorr(vc, digits: int = max(3, DIGITS - 2),
                  comp: Sequence[str] = ("Std.Dev.",)) -> str:
     """``print(VarCorr(m))`` as an HTML table."""
-    return _html_varcorr_table(vc, digits, comp, None)
+    return html_varcorr_table(vc, digits, comp, None)
 
 
 def html_lmermod(m, data_name: str | None = None, digits: int = max(3, DIGITS - 3)) -> str:
     """``print(m)`` as HTML: the header lines as text, the variance components and the
     fixed-effects estimates as tables."""
-    out = _html_pre(header_lines(m, data_name) + aictab_lines(m, 4))
-    out += _html_varcorr_table(m.VarCorr(), digits, ("Std.Dev.",), "Random effects:")
-    out += _html_pre(ngrps_lines(m.ngrps(), m.nobs()))
+    out = html_pre(header_lines(m, data_name) + aictab_lines(m, 4))
+    out += html_varcorr_table(m.VarCorr(), digits, ("Std.Dev.",), "Random effects:")
+    out += html_pre(ngrps_lines(m.ngrps(), m.nobs()))
     fe = m.fixef()
     if len(fe):
         cells = [[v] for v in r_format(fe.to_numpy(), digits)]
         out += html_table(cells, ["Estimate"], list(fe.index), caption="Fixed Effects:",
                           cls="pylmer-coef")
     else:
-        out += _html_pre(["No fixed effect coefficients"])
+        out += html_pre(["No fixed effect coefficients"])
     trailing = fit_warning_lines(m) + convergence_lines(m.optinfo, summary=True)
     if trailing:
-        out += _html_pre(trailing)
-    return out
-
-
-def html_summary(s, digits: int = max(3, DIGITS - 3)) -> str:
-    """``print(summary(m))`` as HTML: the header, fit criteria and scaled residuals as
-    text; the variance components and the coefficient table (R's formatting, stars) as
-    tables; the correlation of the fixed effects and any warnings as text."""
-    from .summary import COR_MAX, _correlation_lines
-
-    m = s.model
-    head = header_lines(m, s.data_name, s.objClass, title=s._title) + [""]
-    head += aictab_lines(m, 1) + [""]
-    head.append("Scaled residuals: ")
-    rq = zapsmall(s.residual_quantiles.to_numpy(), digits + 1)
-    head += print_named(r_format(rq, digits), ["Min", "1Q", "Median", "3Q", "Max"])
-    out = _html_pre(head)
-    out += _html_varcorr_table(s.varcor, digits, ("Variance", "Std.Dev."), "Random effects:")
-    out += _html_pre(ngrps_lines(s.ngrps, s.nobs))
-    trailing: list[str] = []
-    p = len(s.coefficients)
-    if p > 0:
-        cells, labels, stars = coefmat_cells(s.coefficients, digits)
-        out += html_table(cells, labels, list(s.coefficients.index), caption="Fixed effects:",
-                          cls="pylmer-coef")
-        if stars:
-            trailing += signif_legend_lines()
-        if p > COR_MAX:
-            ddf_arg = "" if s.ddf == "lme4" else f"ddf={s.ddf!r}"
-            trailing += [f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.",
-                         f"Use print(m.summary({ddf_arg}).format(correlation=True))  or",
-                         "    m.vcov()        if you need it"]
-        elif p > 1:
-            trailing += _correlation_lines(s.vcov)[1:]
-    trailing += fit_warning_lines(m) + convergence_lines(s.optinfo, summary=False)
-    if trailing:
-        out += _html_pre(trailing)
+        out += html_pre(trailing)
     return out

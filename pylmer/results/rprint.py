@@ -25,6 +25,7 @@ from ..formula.bars import expand_double_vert
 from ..formula.rexpr import BinOp, Call, Node, Paren, UnaryOp, deparse, parse
 
 __all__ = [
+    "EPS", "SIGNIF_LEGEND", "format_pval", "signif_symbol",
     "WIDTH", "DIGITS", "r_round", "r_format", "format_number", "zapsmall", "quantile7",
     "abbreviate", "print_matrix", "print_named", "cat_fill", "deparse_lines", "formula_lines",
     "formula_deparse", "r_name_tag",
@@ -534,3 +535,58 @@ def r_name_tag(name: str) -> str:
     if syntactic and name not in _R_RESERVED:
         return "$" + name
     return "$`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+# --------------------------------------------------------------------------- p-values
+
+EPS = float(np.finfo(float).eps)  # .Machine$double.eps, printCoefmat's eps.Pvalue
+# symnum's cut points and symbols in printCoefmat, and their legend (R in a UTF-8 locale
+# quotes the symbols with sQuote's typographic quotes)
+SIGNIF_CUTS = (0.001, 0.01, 0.05, 0.1)
+SIGNIF_SYMBOLS = ("***", "**", "*", ".", " ")
+SIGNIF_LEGEND = " ".join(f"{cut} \u2018{sym}\u2019" for cut, sym in
+                         zip(("0",) + SIGNIF_CUTS, SIGNIF_SYMBOLS)) + " 1"
+
+
+def format_pval(pv, digits: int, eps: float = EPS) -> list[str]:
+    """R's ``format.pval(pv, digits, eps)``: p-values of at least 1e-4 (1e-3 for
+    ``digits = 1``) in fixed notation, smaller ones in scientific notation (each group
+    formatted together), those below ``eps`` as "<2e-16"."""
+    pv = np.asarray(pv, dtype=float)
+    out = ["NA" if np.isnan(v) else "" for v in pv]
+    ok = ~np.isnan(pv)
+    is0 = ok & (pv < eps)
+    rest = np.flatnonzero(ok & ~is0)
+    rr: list[str] = []
+    if rest.size:
+        vals = pv[rest]
+        expo = np.floor(np.log10(np.where(vals > 0, vals, 1e-50)))
+        fixp = (expo >= -3) | ((expo == -4) & (digits > 1))
+        for group in (fixp, ~fixp):
+            if group.any():
+                for i, text in zip(rest[group], r_format(vals[group], digits)):
+                    out[i] = text
+        rr = [out[i] for i in rest]
+    if is0.any():
+        dig = max(1, digits - 2)
+        if rr:
+            nc = max(len(t) for t in rr)
+            if dig > 1 and dig + 6 > nc:
+                dig = max(1, nc - 7)
+            sep = "" if dig == 1 and nc <= 6 else " "
+        else:
+            sep = "" if dig == 1 else " "
+        below = "<" + sep + r_format([eps], dig)[0]
+        for i in np.flatnonzero(is0):
+            out[i] = below
+    return out
+
+
+def signif_symbol(p: float) -> str:
+    """R's ``symnum(p, cutpoints = c(0, .001, .01, .05, .1, 1), na = FALSE)``."""
+    if np.isnan(p):
+        return ""
+    for cut, symbol in zip(SIGNIF_CUTS, SIGNIF_SYMBOLS):
+        if p <= cut:
+            return symbol
+    return SIGNIF_SYMBOLS[-1]

@@ -3,7 +3,6 @@ prints it (:class:`LmerSummary`, :class:`GlmerSummary`)."""
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 import numpy as np
@@ -13,12 +12,18 @@ from scipy.special import ndtr
 from ..exceptions import PylmerError
 from .format import (
     aictab_lines,
+    coefmat_cells,
     convergence_lines,
     fit_warning_lines,
     header_lines,
+    html_pre,
+    html_table,
+    html_varcorr_table,
     model_class,
     model_title,
     ngrps_lines,
+    print_coefmat,
+    signif_legend_lines,
     varcorr_lines,
 )
 from .rprint import (
@@ -32,16 +37,10 @@ from .rprint import (
     zapsmall,
 )
 
-__all__ = ["LmerSummary", "GlmerSummary", "format_coefmat", "format_pval", "format_summary"]
+__all__ = ["LmerSummary", "GlmerSummary", "format_coefmat", "format_summary"]
 
 COR_MAX = 12  # getOption("lme4.summary.cor.max")
-EPS = float(np.finfo(float).eps)  # .Machine$double.eps, printCoefmat's eps.Pvalue
-# symnum's cut points and symbols in printCoefmat, and their legend (R in a UTF-8 locale
-# quotes the symbols with sQuote's typographic quotes)
-SIGNIF_CUTS = (0.001, 0.01, 0.05, 0.1)
-SIGNIF_SYMBOLS = ("***", "**", "*", ".", " ")
-SIGNIF_LEGEND = " ".join(f"{cut} \u2018{sym}\u2019" for cut, sym in
-                         zip(("0",) + SIGNIF_CUTS, SIGNIF_SYMBOLS)) + " 1"
+
 
 
 DDF = ("lme4", "Satterthwaite", "Kenward-Roger")
@@ -155,8 +154,6 @@ class LmerSummary:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        from .format import html_summary
-
         return html_summary(self)
 
 
@@ -206,50 +203,6 @@ class GlmerSummary(LmerSummary):
                             index=self.model.fixef().index)
 
 
-def format_pval(pv, digits: int, eps: float = EPS) -> list[str]:
-    """R's ``format.pval(pv, digits, eps)``: p-values of at least 1e-4 (1e-3 for
-    ``digits = 1``) in fixed notation, smaller ones in scientific notation (each group
-    formatted together), those below ``eps`` as "<2e-16"."""
-    pv = np.asarray(pv, dtype=float)
-    out = ["NA" if np.isnan(v) else "" for v in pv]
-    ok = ~np.isnan(pv)
-    is0 = ok & (pv < eps)
-    rest = np.flatnonzero(ok & ~is0)
-    rr: list[str] = []
-    if rest.size:
-        vals = pv[rest]
-        expo = np.floor(np.log10(np.where(vals > 0, vals, 1e-50)))
-        fixp = (expo >= -3) | ((expo == -4) & (digits > 1))
-        for group in (fixp, ~fixp):
-            if group.any():
-                for i, text in zip(rest[group], r_format(vals[group], digits)):
-                    out[i] = text
-        rr = [out[i] for i in rest]
-    if is0.any():
-        dig = max(1, digits - 2)
-        if rr:
-            nc = max(len(t) for t in rr)
-            if dig > 1 and dig + 6 > nc:
-                dig = max(1, nc - 7)
-            sep = "" if dig == 1 and nc <= 6 else " "
-        else:
-            sep = "" if dig == 1 else " "
-        below = "<" + sep + r_format([eps], dig)[0]
-        for i in np.flatnonzero(is0):
-            out[i] = below
-    return out
-
-
-def _signif_symbol(p: float) -> str:
-    """R's ``symnum(p, cutpoints = c(0, .001, .01, .05, .1, 1), na = FALSE)``."""
-    if np.isnan(p):
-        return ""
-    for cut, symbol in zip(SIGNIF_CUTS, SIGNIF_SYMBOLS):
-        if p <= cut:
-            return symbol
-    return SIGNIF_SYMBOLS[-1]
-
-
 def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -> list[str]:
     """R's ``printCoefmat`` with its default columns: estimates (Estimate, Std. Error and
     any further columns, such as lmerTest's df), a test statistic and, when the last column
@@ -260,57 +213,7 @@ def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -
     statistic is rounded to ``dig.tst`` decimals; p-values are ``format.pval``'ed with
     ``dig.tst`` digits.
     """
-    xm = coef.to_numpy(dtype=float)
-    p, nc = xm.shape
-    labels = list(coef.columns)
-    has_p = nc >= 4 and labels[-1][:3] in ("Pr(", "p-v")
-    k = nc - has_p - 1  # cs.ind = 1:k, tst.ind = k + 1
-    cells = [["" for _ in range(nc)] for _ in range(p)]
-    coef_se = xm[:, :k]
-    acs = np.abs(coef_se)
-    finite = acs[np.isfinite(acs)]
-    if finite.size:
-        nonzero = finite[finite != 0]
-        digmin = 1 + math.floor(math.log10(nonzero.min())) if nonzero.size else 1
-        dec = max(1, digits - digmin)
-        block = r_format(r_round(coef_se.T, dec).ravel(), digits)  # column-major, as R
-        for j in range(k):
-            for i in range(p):
-                cells[i][j] = block[j * p + i]
-    dig_tst = max(1, min(5, digits - 1))
-    for i, text in enumerate(r_format(r_round(xm[:, k], dig_tst), digits)):
-        cells[i][k] = text
-    # a non-zero estimate shown as zero (or a zero shown otherwise) is reformatted alone
-    for j in range(k):
-        for i in range(p):
-            x = xm[i, j]
-            try:
-                shown_zero = float(cells[i][j]) == 0
-            except ValueError:
-                continue
-            if (x == 0) != shown_zero and not np.isnan(x):
-                cells[i][j] = r_format([x], max(1, digits - 1))[0]
-    for i in range(p):
-        for j in range(nc):
-            if np.isnan(xm[i, j]):
-                cells[i][j] = "NaN"
-    stars = False
-    if has_p:
-        pv = xm[:, -1]
-        ok = ~np.isnan(pv)
-        for i, text in zip(np.flatnonzero(ok), format_pval(pv[ok], dig_tst)):
-            cells[i][-1] = text
-        stars = signif_stars and bool(np.any(pv[ok] < 0.1))
-        if stars:
-            symbols = [_signif_symbol(v) for v in pv]
-            w = max(len(sym) for sym in symbols)
-            for row, sym in zip(cells, symbols):
-                row.append(sym.ljust(w))  # format(): a common width, left-justified
-            labels.append("")
-    lines = print_matrix(cells, list(coef.index), labels, right=True)
-    if stars:
-        lines += ["---", "Signif. codes:  " + SIGNIF_LEGEND]
-    return lines
+    return print_coefmat(coef, digits, signif_stars=signif_stars)
 
 
 def _correlation_lines(vcov: pd.DataFrame) -> list[str]:
@@ -363,3 +266,37 @@ def format_summary(s: LmerSummary, digits: int = max(3, DIGITS - 3),
     lines += fit_warning_lines(m)
     lines += convergence_lines(s.optinfo, summary=False)
     return "\n".join(lines)
+
+
+def html_summary(s, digits: int = max(3, DIGITS - 3)) -> str:
+    """``print(summary(m))`` as HTML: the header, fit criteria and scaled residuals as
+    text; the variance components and the coefficient table (R's formatting, stars) as
+    tables; the correlation of the fixed effects and any warnings as text."""
+    m = s.model
+    head = header_lines(m, s.data_name, s.objClass, title=s._title) + [""]
+    head += aictab_lines(m, 1) + [""]
+    head.append("Scaled residuals: ")
+    rq = zapsmall(s.residual_quantiles.to_numpy(), digits + 1)
+    head += print_named(r_format(rq, digits), ["Min", "1Q", "Median", "3Q", "Max"])
+    out = html_pre(head)
+    out += html_varcorr_table(s.varcor, digits, ("Variance", "Std.Dev."), "Random effects:")
+    out += html_pre(ngrps_lines(s.ngrps, s.nobs))
+    trailing: list[str] = []
+    p = len(s.coefficients)
+    if p > 0:
+        cells, labels, stars = coefmat_cells(s.coefficients, digits)
+        out += html_table(cells, labels, list(s.coefficients.index), caption="Fixed effects:",
+                          cls="pylmer-coef")
+        if stars:
+            trailing += signif_legend_lines()
+        if p > COR_MAX:
+            ddf_arg = "" if s.ddf == "lme4" else f"ddf={s.ddf!r}"
+            trailing += [f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.",
+                         f"Use print(m.summary({ddf_arg}).format(correlation=True))  or",
+                         "    m.vcov()        if you need it"]
+        elif p > 1:
+            trailing += _correlation_lines(s.vcov)[1:]
+    trailing += fit_warning_lines(m) + convergence_lines(s.optinfo, summary=False)
+    if trailing:
+        out += html_pre(trailing)
+    return out
