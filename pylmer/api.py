@@ -40,6 +40,10 @@ def _start_theta(start):
 
 def _check_identifiable(lf) -> None:
     y = lf.y
+    if y.ndim == 2:
+        raise PylmerError(f"response {lf.fr.response_name!r} has {y.shape[1]} columns; lmer "
+                          "needs one numeric response (cbind(successes, failures) is for "
+                          "glmer's binomial family)")
     if np.ptp(y) == 0:
         raise PylmerError(f"the response {lf.fr.response_name!r} is constant (zero variance): "
                          "there is nothing to model")
@@ -62,8 +66,18 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
         The data (polars DataFrames and dicts of columns are accepted). Not modified.
     REML : bool, default True
         Fit by REML (True) or maximum likelihood (False).
-    weights, offset : str or array-like, optional
-        Prior weights and an offset: a column name or one value per row of ``data``.
+    weights : str or array-like, optional
+        Prior weights (R: ``lmer(weights = )``): observation i has residual variance
+        ``sigma**2 / weights[i]``. A column name (``weights="w"``), an R expression of
+        columns evaluated by pylmer's own formula interpreter, never as Python
+        (``weights="n / 10"``, ``weights="1 / sqrt(n)"``), or a vector of one value per row
+        of ``data``. Non-negative and finite, not all zero; rows where it is missing are
+        handled by ``na_action``.
+    offset : str or array-like, optional
+        An offset: a known part of the linear predictor, with coefficient 1 (R:
+        ``lmer(offset = )``). A column name, an R expression of columns
+        (``offset="log(n)"``), or a vector of one value per row of ``data``. It adds to the
+        formula's ``offset()`` terms, if any.
     na_action : {"omit", "exclude", "fail"}
         What to do with rows holding missing values in model columns.
     control : LmerControl, optional

@@ -16,6 +16,18 @@ __all__ = ["CHECK_ACTIONS", "OPTIMIZERS", "RANKX_ACTIONS", "GlmerControl", "Lmer
 CHECK_ACTIONS = ("ignore", "warning", "stop")
 # nloptwrap and bobyqa: nlopt's BOBYQA; Nelder_Mead and L-BFGS-B: scipy.optimize
 OPTIMIZERS = ("nloptwrap", "bobyqa", "Nelder_Mead", "L-BFGS-B")
+# the optimizer options pylmer passes on (nlopt's names; maxfev etc. for scipy's)
+OPT_OPTIONS = ("xtol_abs", "ftol_abs", "xtol_rel", "ftol_rel", "maxeval", "initial_step",
+               "maxfev", "maxfun", "xatol", "fatol", "maxiter")
+
+
+def _check_number(value: object, name: str, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+            or (positive and not value > 0):
+        raise TypeError(f"{name} must be a number {'> 0' if positive else '>= 0'}, got "
+                        f"{value!r}")
+
+
 RANKX_ACTIONS = ("message+drop.cols", "silent.drop.cols", "warn+drop.cols", "stop.deficient",
                  "ignore")
 
@@ -112,12 +124,21 @@ class LmerControl:
             check_bool(self.calc_derivs, "calc_derivs")
         for name in ("boundary_tol", "check_conv_grad_tol", "check_conv_singular_tol",
                      "check_conv_hess_tol"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+            _check_number(getattr(self, name), name)
         if not isinstance(self.optCtrl, dict):
             raise TypeError(f"optCtrl must be a dict of optimizer options, got "
                             f"{type(self.optCtrl).__name__}")
+        for key, value in self.optCtrl.items():
+            if key not in OPT_OPTIONS:
+                raise PylmerError(f"optCtrl: unknown option {key!r}; use "
+                                  + ", ".join(OPT_OPTIONS))
+            if key != "initial_step":
+                _check_number(value, f"optCtrl[{key!r}]", positive=key == "maxeval")
+        stages = (self.optimizer,) if isinstance(self.optimizer, str) else tuple(self.optimizer)
+        if len(stages) > (2 if isinstance(self, GlmerControl) else 1):
+            raise PylmerError(f"optimizer={self.optimizer!r}: give one optimizer"
+                              + (" or one for each of glmer's two stages"
+                                 if isinstance(self, GlmerControl) else ""))
         if self.check_rankX not in RANKX_ACTIONS:
             raise PylmerError(
                 f"check_rankX={self.check_rankX!r}: use one of {', '.join(RANKX_ACTIONS)}"
@@ -160,6 +181,10 @@ class GlmerControl(LmerControl):
     tolPwrss: float = 1e-7
 
     allow_n_levels_equal_nobs = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number(self.tolPwrss, "tolPwrss", positive=True)
 
     def optimizer_stages(self) -> tuple[str, str]:
         stages = super().optimizer_stages()

@@ -106,8 +106,20 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
         0: beta estimated inside PIRLS (fast, approximate); 1: the Laplace approximation;
         > 1: adaptive Gauss-Hermite quadrature with that many points (a single scalar
         random-effects term only).
-    weights, offset : str or array-like, optional
-        Prior weights (binomial: numbers of trials for proportions) and an offset.
+    weights : str or array-like, optional
+        Prior weights (R: ``glmer(weights = )``). For a binomial response given as
+        proportions, the numbers of trials: ``glmer("prop ~ x + (1 | g)", data,
+        weights="size")`` fits what ``cbind(y, size - y)`` fits. For other families each
+        row's contribution to the deviance is multiplied by its weight. A column name, an R
+        expression of columns evaluated by pylmer's own formula interpreter, never as Python
+        (``weights="n / 10"``), or a vector of one value per row of ``data``. Non-negative
+        and finite, not all zero; rows where it is missing are handled by ``na_action``.
+    offset : str or array-like, optional
+        An offset: a known part of the linear predictor (on the link scale), with
+        coefficient 1 (R: ``glmer(offset = )``), e.g. ``offset="log(n)"`` for a Poisson rate
+        per ``n`` units of exposure. A column name, an R expression of columns, or a vector
+        of one value per row of ``data``. It adds to the formula's ``offset()`` terms, if
+        any.
     control : GlmerControl, optional
         Optimizers for the two stages, ``tolPwrss``, check actions (R: ``glmerControl``).
     start : array-like or {"theta": ...}, optional
@@ -143,11 +155,22 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
     lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,
                    na_action=na_action, control=control, contrasts=contrasts)
     if isinstance(start, Mapping):
+        unknown = set(start) - {"theta"}
+        if unknown:
+            raise PylmerError(f"start: unsupported components {sorted(unknown)}; glmer takes "
+                              "start={'theta': [...]} or a vector of theta values")
         start = start.get("theta")
     if start is not None:
-        start = np.asarray(start, dtype=float)
-        if not np.isfinite(start).all():
-            raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
+        try:
+            start = np.asarray(start, dtype=float)
+        except (TypeError, ValueError):
+            raise PylmerError(f"start must be numbers (theta values), got {start!r}") from None
+        if start.shape != lf.reTrms.theta.shape:
+            raise PylmerError(f"start must have {len(lf.reTrms.theta)} theta values "
+                              f"({', '.join(lf.reTrms.theta_names)}), got {start.size}")
+        if not np.isfinite(start).all() or np.any(start < lf.reTrms.lower):
+            raise PylmerError("start: x0 contains NA or values below the lower bounds (theta "
+                              "must be finite, >= 0 on the diagonal)")
     if nAGQ > 1:
         GlmerDevfun.check_nAGQ_for(lf, nAGQ)
     try:

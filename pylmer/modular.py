@@ -190,9 +190,13 @@ def lFormula(formula: str, data: object, REML: bool = True, weights: object = No
     REML : bool, default True
         Recorded for the fit.
     weights : str or array-like, optional
-        Prior weights: a column name or a vector with one value per row of ``data``.
+        Prior weights (see ``lmer``): a column name, an R expression of columns
+        evaluated by pylmer's own formula interpreter (``weights="n / 10"``), or a vector of
+        one value per row of ``data``. Non-negative and finite; stored as ``weights``.
     offset : str or array-like, optional
-        An offset added to the ``offset()`` terms of the formula.
+        An offset, a known part of the linear predictor: a column name, an R expression of
+        columns (``offset="log(n)"``), or a vector of one value per row of ``data``. It adds
+        to the formula's ``offset()`` terms; their sum is stored as ``offset``.
     na_action : {"omit", "exclude", "fail"}
         Rows with missing values in model columns are dropped (with a
         :class:`~pylmer.exceptions.MissingDataWarning` giving the count) or raise.
@@ -221,7 +225,22 @@ def glFormula(formula: str, data: object, family: object = "binomial", weights: 
 
     The differences are lme4's: a two-level factor response is allowed (first level =
     failure), ``cbind(successes, failures)`` is the usual binomial response, and a grouping
-    factor may have as many levels as observations (``glmerControl``'s checks).
+    factor may have as many levels as observations (``glmerControl``'s checks). Parameters
+    not listed below are ``lFormula``'s.
+
+    Parameters
+    ----------
+    family : str or Family
+        As for ``glmer``.
+    weights : str or array-like, optional
+        Prior weights (see ``glmer``); for a binomial response given as
+        proportions, the numbers of trials. A column name, an R expression of columns
+        evaluated by pylmer's own formula interpreter (``weights="n / 10"``), or a vector of
+        one value per row of ``data``.
+    offset : str or array-like, optional
+        An offset on the link scale: a column name, an R expression of columns
+        (``offset="log(n)"``), or a vector of one value per row of ``data``. It adds to the
+        formula's ``offset()`` terms.
     """
     return _build(formula, data, weights=weights, offset=offset, na_action=na_action,
                   control=check_control(control, GlmerControl, "glFormula"),

@@ -86,10 +86,13 @@ class LmerDevfun:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != self.lower.shape:
             raise PylmerError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
-        value = float(self.workspace.set_theta(theta).deviance(self.REML))
+        if not np.isfinite(theta).all():
+            raise PylmerError(f"theta must be finite numbers, got {theta.tolist()}")
+        with np.errstate(all="ignore"):  # a non-finite criterion is reported below
+            value = float(self.workspace.set_theta(theta).deviance(self.REML))
         if not np.isfinite(value):
             # e.g. a response fitted exactly (zero residual sum of squares)
-            raise FloatingPointError(
+            raise PylmerError(
                 f"the {'REML criterion' if self.REML else 'deviance'} is not finite at "
                 f"theta = {theta.tolist()} (penalized residual sum of squares "
                 f"{self.workspace.pwrss:g}); check the response and the model"

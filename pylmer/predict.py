@@ -21,16 +21,20 @@ from .formula.evaluate import Evaluator
 from .formula.frame import as_pandas
 from .formula.rexpr import FormulaSyntaxError
 from .formula.rvalue import r_number
-from .validate import check_bool, check_choice
+from .validate import check_bool, check_choice, check_count, check_seed
 
 __all__ = ["predict", "simulate"]
 
 _POPULATION = ("NA", "~0", "~ 0", "0")
+_MAX_DRAWS = 5e7  # simulated values in one call (400 MB of doubles)
 
 
 def _population_only(re_form) -> bool:
     if re_form is None:
         return False
+    if not isinstance(re_form, (str, bool, float)):
+        raise TypeError(f"re_form must be None, 'NA', '~0' or a formula string such as "
+                        f"'~(1 | Subject)', got {re_form!r} ({type(re_form).__name__})")
     if re_form is False or (isinstance(re_form, float) and np.isnan(re_form)):
         return True
     return isinstance(re_form, str) and re_form.strip() in _POPULATION
@@ -43,6 +47,9 @@ def _selected_terms(model, re_form) -> list[int]:
         return list(range(len(rt.terms)))
     if _population_only(re_form):
         return []
+    if not isinstance(re_form, str):
+        raise TypeError(f"re_form must be None, 'NA', '~0' or a formula string such as "
+                        f"'~(1 | Subject)', got {re_form!r}")
     text = re_form.strip()
     if not text.startswith("~"):
         raise PylmerError(f"re_form={re_form!r}: give None (all random effects), 'NA' or "
@@ -208,8 +215,14 @@ def simulate(model, nsim: int = 1, seed=None, use_u: bool = False, newdata=None,
     DataFrame
         One column per simulation, ``sim_1``, ``sim_2``, ..., indexed like the data.
     """
-    if nsim < 1:
-        raise PylmerError(f"nsim={nsim!r}: simulate at least one response")
+    nsim = check_count(nsim, "nsim", 1)
+    use_u = check_bool(use_u, "use_u")
+    allow_new_levels = check_bool(allow_new_levels, "allow_new_levels")
+    rows = model.lf.n if newdata is None else len(as_pandas(newdata))
+    if nsim * rows > _MAX_DRAWS:
+        raise PylmerError(f"nsim={nsim} simulations of {rows} rows is {nsim * rows:.3g} "
+                          f"values, more than {_MAX_DRAWS:.0e}; simulate in batches")
+    seed = check_seed(seed)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     lf = model.lf
     rt = lf.reTrms
@@ -250,9 +263,11 @@ def _weights_and_trials(model, newdata, n):
         try:
             counts = Evaluator(as_pandas(newdata), dict(lf.fr.state), train=False).evaluate(
                 lf.formula.response)
-            trials = np.broadcast_to(counts.numbers("the response").sum(axis=1), (n,))
-        except FormulaError:  # the new data lack the counts: one trial each
-            pass
+        except FormulaError as exc:
+            raise PylmerError(f"simulating a binomial response on newdata needs its numbers "
+                              f"of trials, the columns of {lf.fr.response_name}: {exc}") \
+                from None
+        trials = np.broadcast_to(counts.numbers("the response").sum(axis=1), (n,))
     return np.ones(n), trials
 
 

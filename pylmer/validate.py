@@ -50,3 +50,46 @@ def check_control(control: object, expected: type, function: str):
         raise TypeError(f"{function}(control=...) takes a {expected.__name__}(), got "
                         f"{type(control).__name__}")
     return control
+
+
+def check_seed(seed: object, name: str = "seed"):
+    """None, a whole number >= 0 or a numpy Generator (numpy's own rule, named)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 0, None or a numpy Generator, got "
+                        f"{seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise PylmerError(f"{name} must be 0 or more, got {seed}")
+    return int(seed)
+
+
+def check_fraction(value: object, name: str) -> float:
+    """A number strictly between 0 and 1 (a confidence level)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number between 0 and 1, got {value!r} "
+                        f"({type(value).__name__})")
+    if not 0 < value < 1:
+        raise PylmerError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+    return float(value)
+
+
+def check_model(model: object, name: str = "model"):
+    """A fitted model (what lmer or glmer returned)."""
+    if not (hasattr(model, "lf") and hasattr(model, "fixef") and hasattr(model, "VarCorr")):
+        raise TypeError(f"{name} must be a fitted model (what lmer() or glmer() returns), got "
+                        f"{type(model).__name__}")
+    return model
+
+
+def check_response(values: object, n: int, name: str = "newresp") -> np.ndarray:
+    """A new response for ``refit``: numbers, finite, one per row used (or two columns)."""
+    try:
+        y = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise PylmerError(f"{name} must be numbers, one per row of the model ({n})") from None
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise PylmerError(f"{name} has shape {y.shape}; the model has {n} rows")
+    if not np.isfinite(y).all():
+        raise PylmerError(f"{name} has missing or infinite values; give finite numbers")
+    return y

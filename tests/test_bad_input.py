@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pylmer
 from pylmer import (
     ConvergenceWarning,
     FormulaSyntaxError,
@@ -425,3 +426,89 @@ def test_na_exclude_pads_fitted_and_residuals_as_r(sleep):
         assert len(values) == 180
         assert np.isnan(values.iloc[[3, 77]]).all()
         assert np.isfinite(values.drop(index=[3, 77])).all()
+
+
+# --------------------------------------------------------------------------- methods
+# A hostile tester's findings on the fitted models' methods: each is a clear error now.
+
+@pytest.fixture(scope="module")
+def fits():
+    sleep = load_dataset("sleepstudy")
+    cbpp = load_dataset("cbpp")
+    return {"sleep": sleep, "cbpp": cbpp,
+            "m": lmer("Reaction ~ Days + (1 | Subject)", sleep),
+            "g": glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)}
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda f: f["m"].simulate(nsim=10**12), ValueError, "simulate in batches"),
+    (lambda f: f["m"].simulate(nsim=2.5), TypeError, "nsim must be a whole number"),
+    (lambda f: f["m"].simulate(seed="abc"), TypeError, "seed must be a whole number"),
+    (lambda f: f["m"].simulate(seed=-1), ValueError, "seed must be 0 or more"),
+    (lambda f: f["m"].simulate(use_u="no"), TypeError, "use_u must be True or False"),
+    (lambda f: f["m"].predict(re_form=0), TypeError, "re_form must be None"),
+    (lambda f: f["m"].refit(np.r_[np.nan, np.ones(179)]), ValueError,
+     "newresp has missing or infinite values"),
+    (lambda f: f["m"].refit(np.ones(180)), ValueError, "constant response"),
+    (lambda f: f["g"].refit(np.r_[np.nan, np.ones(55)] / 2), ValueError,
+     "newresp has missing or infinite values"),
+    (lambda f: f["m"].confint(level="0.95"), TypeError, "level must be a number"),
+    (lambda f: f["m"].confint(level=1.5), ValueError, "level must be between 0 and 1"),
+    (lambda f: f["m"].confint(method="bootstrap"), ValueError, "method='bootstrap'"),
+    (lambda f: f["m"].profile(alphamax=0), ValueError, "alphamax must be between 0 and 1"),
+    (lambda f: f["m"].profile(npoints=-3), ValueError, "npoints must be 2 or more"),
+    (lambda f: f["m"].ranef(condVar="no"), TypeError, "condVar must be True or False"),
+    (lambda f: f["m"].residuals(scaled="yes"), TypeError, "scaled must be True or False"),
+    (lambda f: pylmer.confint(f["sleep"]), TypeError, "must be a fitted model"),
+    (lambda f: pylmer.anova(f["m"], 5), TypeError, "model 2 must be a fitted model"),
+    (lambda f: pylmer.bootMer(f["m"], fun=5, nsim=2, progress=False), TypeError,
+     "fun must be a function"),
+    (lambda f: pylmer.anova(f["m"], lmer("log(Reaction) ~ Days + (1 | Subject)",
+                                         f["sleep"], REML=False)),
+     ValueError, "not all fitted to the same response"),
+    (lambda f: pylmer.anova(f["m"], f["m"], model_names=[1, 2]), ValueError,
+     "model_names must be one string"),
+    (lambda f: f["g"].simulate(newdata=f["cbpp"].drop(columns="size").iloc[:3], seed=1),
+     ValueError, "needs its numbers of trials"),
+    (lambda f: f["m"].confint(method="boot", nsim=1, progress=False), ValueError,
+     "at least 2 replicates"),
+])
+def test_bad_method_arguments_are_named(fits, call, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error, match=message):
+            call(fits)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda s: lmer("cbind(Reaction, Days) ~ 1 + (1 | Subject)", s), ValueError,
+     "lmer needs one numeric response"),
+    (lambda s: lmer("Reaction ~ Days + (1 | Subject)", s, contrasts="contr.sum"), TypeError,
+     "contrasts must be a dict"),
+    (lambda s: lmer("Reaction ~ Days + (1 | Subject)",
+                    s.assign(Subject=[v if k % 2 else int(v) for k, v in
+                                      enumerate(s["Subject"].astype(str))])),
+     ValueError, "column 'Subject' mixes text with other values"),
+    (lambda s: LmerControl(optCtrl={"xtol_abs": "a"}), TypeError, r"optCtrl\['xtol_abs'\]"),
+    (lambda s: LmerControl(optCtrl={"bogus": 1}), ValueError, "unknown option 'bogus'"),
+    (lambda s: GlmerControl(tolPwrss=-1), TypeError, "tolPwrss must be a number > 0"),
+    (lambda s: GlmerControl(optimizer=("bobyqa", "bobyqa", "x")), ValueError,
+     "give one optimizer or one for each"),
+    (lambda s: glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     load_dataset("cbpp"), start={"theta": [1, 2, 3]}), ValueError,
+     "start must have 1 theta values"),
+    (lambda s: glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     load_dataset("cbpp"), start={"theta": [1], "fixef": [1, 2]}),
+     ValueError, "unsupported components"),
+    (lambda s: lmer("y ~ x + (1 | g)", pd.DataFrame({"x": np.arange(12.0), "y": np.arange(12.0)
+                                                    + 1, "g": np.repeat([0, 1, 2], 4)})),
+     ValueError, "not finite"),
+    (lambda s: lmer("Reaction ~ Days + (1 | Subject)",
+                    s.set_axis(pd.MultiIndex.from_product([["a"], s.columns]), axis=1)),
+     ValueError, "flatten them"),
+])
+def test_bad_inputs_to_fits_are_named(sleep, make, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error, match=message):
+            make(sleep)

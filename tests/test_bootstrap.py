@@ -56,7 +56,7 @@ def test_custom_statistic_and_glmm_refits():
     assert reps["t1"].std() > 0
     refit = g.refit(g.simulate(seed=5).iloc[:, 0])
     assert np.isfinite(float(refit.logLik()))
-    with pytest.raises(ValueError, match="newresp has 3 values"):
+    with pytest.raises(ValueError, match=r"newresp has shape \(3,\); the model has 56 rows"):
         g.refit([0.1, 0.2, 0.3])
 
 

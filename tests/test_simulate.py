@@ -66,7 +66,7 @@ def test_simulations_are_reproducible_by_seed(sleep_fit):
     assert list(a.columns) == ["sim_1", "sim_2", "sim_3"]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, sleep_fit.simulate(nsim=3, seed=43))
-    with pytest.raises(ValueError, match="nsim=0"):
+    with pytest.raises(ValueError, match="nsim must be 1 or more, got 0"):
         sleep_fit.simulate(nsim=0)
 
 

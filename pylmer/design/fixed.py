@@ -131,6 +131,9 @@ def fixed_design(formula: MixedFormula, frame: ModelFrame,
                  check_rankX: str = "message+drop.cols",
                  check_scaleX: str = "ignore") -> FixedDesign:
     """Build X for the fixed part of ``formula`` on the model frame (R: ``model.matrix``)."""
+    if contrasts is not None and not isinstance(contrasts, Mapping):
+        raise TypeError(f"contrasts must be a dict of factor name to contrast, such as "
+                        f"{{'recipe': 'contr.sum'}}, got {contrasts!r}")
     contrasts = dict(contrasts or {})
     terms = formula.terms
     factors = {terms.labels[i] for i in terms.used_variables()}

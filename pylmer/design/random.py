@@ -120,6 +120,8 @@ class ReTrms:
 
 def _level_labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """R's ``factor()`` of one column: codes and level labels."""
+    if values.dtype == object:  # text: mixed types are an error naming the column
+        from_column(values, str(values.name))
     if isinstance(values.dtype, pd.CategoricalDtype):  # labels as R prints them (2, not 2.0)
         factor = from_column(values, str(values.name)).drop_unused_levels()
         return factor.values, list(factor.levels)

@@ -246,7 +246,7 @@ class Evaluator:
         self.state = {} if state is None else state
         self.train = train
         self._columns: dict[str, RVector] = {}
-        self._where = ""
+        self._where = ""  # the expression being evaluated, for error messages
 
     def column(self, name: str) -> RVector:
         if name not in self._columns:
@@ -261,8 +261,9 @@ class Evaluator:
             else:
                 shown = ", ".join(map(str, list(self.data.columns)[:20]))
                 more = " ..." if len(self.data.columns) > 20 else ""
-                raise FormulaError(f"unknown column {name!r} in {self._where!r}; the data has "
-                                   f"columns: {shown}{more}")
+                where = f" in {self._where!r}" if self._where else ""
+                raise FormulaError(f"unknown column {name!r}{where}; the data has columns: "
+                                   f"{shown}{more}")
         return self._columns[name]
 
     def evaluate(self, node: Node) -> RVector:

@@ -36,6 +36,8 @@ def as_pandas(data: object) -> pd.DataFrame:
     """Accept a pandas or polars DataFrame or a dict of columns; never alter the original."""
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif type(data).__name__ == "LazyFrame":
+        raise TypeError("data is a polars LazyFrame: collect() it into a DataFrame first")
     elif type(data).__module__.startswith("polars"):
         frame = _polars_to_pandas(data)
     elif hasattr(data, "to_pandas") and callable(data.to_pandas):  # pyarrow tables
@@ -51,6 +53,10 @@ def as_pandas(data: object) -> pd.DataFrame:
             f"data must be a pandas DataFrame (or polars DataFrame, or dict of columns), "
             f"got {type(data).__name__}"
         )
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise FormulaError("the data has MultiIndex (several-level) column names; flatten them "
+                           "to single names first, e.g. data.columns = ['_'.join(c) for c in "
+                           "data.columns]")
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if duplicated:
         raise FormulaError(f"the data has more than one column named {duplicated[0]!r}; give "
@@ -256,8 +262,9 @@ def _response(value: RVector, name: str, binary_factor_ok: bool):
         factor = pd.Series(pd.Categorical.from_codes(value.values, categories=value.levels))
         return (value.values >= 1).astype(float), factor
     if not value.is_numeric:
-        raise FormulaError(f"response {name!r} is not numeric (it is {value.kind}); lmer "
-                           "needs a numeric response")
+        raise FormulaError(f"response {name!r} is not numeric (it is {value.kind}); a linear "
+                           "mixed model needs numbers (glmer with family='binomial' also "
+                           "takes a two-level factor)")
     if value.is_matrix and value.values.shape[1] != 2:
         raise FormulaError(f"response {name!r} has {value.values.shape[1]} columns; a "
                            "matrix response must be cbind(successes, failures)")

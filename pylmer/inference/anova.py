@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning
+from ..validate import check_model
 
 __all__ = ["anova", "refit_ML"]
 
@@ -36,6 +37,8 @@ def anova(*models, model_names=None) -> pd.DataFrame:
     DataFrame
         lme4's columns: npar, AIC, BIC, logLik, deviance (-2 logLik), Chisq, Df, Pr(>Chisq).
     """
+    for k, m in enumerate(models):
+        check_model(m, f"model {k + 1}")
     if len(models) == 1:
         from ..results.format import type3_table
         from .type3 import anova_type3
@@ -45,12 +48,18 @@ def anova(*models, model_names=None) -> pd.DataFrame:
         raise PylmerError("anova needs a fitted model, or two or more models to compare")
     names = list(model_names) if model_names is not None else [
         f"m{k + 1}" for k in range(len(models))]
-    if len(names) != len(models):
-        raise PylmerError("model_names must name every model")
+    if len(names) != len(models) or not all(isinstance(n, str) for n in names):
+        raise PylmerError("model_names must be one string for every model")
+    if len(set(names)) != len(names):
+        raise PylmerError(f"model_names must be distinct, got {names}")
     nobs = {m.nobs() for m in models}
     if len(nobs) > 1:
         raise PylmerError(f"models were not all fitted to the same number of observations "
                          f"({sorted(nobs)}); compare models fitted to the same rows")
+    responses = {m.lf.fr.response_name for m in models}
+    if len(responses) > 1 or any(not np.array_equal(m.lf.y, models[0].lf.y) for m in models):
+        raise PylmerError(f"models were not all fitted to the same response ({', '.join(sorted(responses))}); "
+                          "a likelihood-ratio test compares models of one response on the same data")
     if any(getattr(m, "REML", False) and not hasattr(m, "family") for m in models):
         warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
                       stacklevel=2)

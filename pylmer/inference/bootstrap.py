@@ -21,6 +21,14 @@ from tqdm import tqdm
 
 from ..exceptions import PylmerError, PylmerWarning
 from ..linalg.threads import single_threaded_blas
+from ..validate import (
+    check_bool,
+    check_count,
+    check_fraction,
+    check_model,
+    check_response,
+    check_seed,
+)
 from .confint import parameter_names
 
 __all__ = ["bootMer", "boot_confint", "refit"]
@@ -31,10 +39,11 @@ def refit(model, newresp):
     starting from the fitted theta."""
     from dataclasses import replace
 
-    lf = model.lf
-    newresp = np.asarray(newresp, dtype=float)
-    if newresp.shape[0] != lf.n:
-        raise PylmerError(f"newresp has {newresp.shape[0]} values; the model has {lf.n} rows")
+    lf = check_model(model).lf
+    newresp = check_response(newresp, lf.n)
+    if not hasattr(model, "family") and (newresp.ndim != 1 or np.ptp(newresp) == 0):
+        raise PylmerError("newresp must be one varying number per row for a linear mixed "
+                          "model (a constant response has nothing to model)")
     if np.ndim(lf.y) == 2 and newresp.ndim == 1:  # binomial counts: proportions -> cbind
         trials = lf.y.sum(axis=1)
         newresp = np.column_stack([newresp * trials, (1.0 - newresp) * trials])
@@ -140,8 +149,14 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
         Once, at the end, if some refits gave warnings (singular or unconverged fits,
         common in a bootstrap) or failed: how many, and which messages.
     """
-    if nsim < 1:
-        raise PylmerError(f"nsim={nsim!r}: run at least one replicate")
+    check_model(model)
+    nsim = check_count(nsim, "nsim", 1)
+    seed = check_seed(seed)
+    n_jobs = check_count(n_jobs, "n_jobs", 1)
+    progress = check_bool(progress, "progress")
+    if fun is not None and not callable(fun):
+        raise TypeError(f"fun must be a function of a fitted model (such as fixef), got "
+                        f"{type(fun).__name__}")
     default = fun is None
     fun = fun or _parameters
     streams = np.random.SeedSequence(seed).spawn(nsim)
@@ -197,6 +212,8 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
     if errors:
         parts.append(_summary(Counter(errors.values()), len(errors), nsim,
                               "failed (rows of NaN)"))
+    if len(errors) == nsim:
+        raise PylmerError("bootMer: " + parts[-1] + "; no replicate succeeded")
     if parts:
         warnings.warn("bootMer: " + "\n".join(parts), PylmerWarning, stacklevel=2)
     return table
@@ -206,6 +223,10 @@ def boot_confint(model, level: float = 0.95, nsim: int = 500, seed=None,
                  n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     """Percentile bootstrap intervals (R: ``confint(m, method = "boot")``); ``progress``:
     a progress bar over the replicates (see :func:`bootMer`)."""
+    level = check_fraction(level, "level")
+    if check_count(nsim, "nsim", 1) < 2:
+        raise PylmerError(f"nsim={nsim}: percentile intervals need at least 2 replicates "
+                          "(lme4's default is 500)")
     reps = bootMer(model, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
     alpha = (1 - level) / 2
     lo = reps.quantile(alpha, interpolation="linear")

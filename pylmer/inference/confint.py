@@ -8,6 +8,7 @@ from scipy import stats
 
 from ..design import covariance
 from ..exceptions import PylmerError
+from ..validate import check_bool, check_choice, check_fraction, check_model
 
 __all__ = ["confint", "parameter_names"]
 
@@ -56,6 +57,11 @@ def confint(model, method: str = "profile", level: float = 0.95, nsim: int = 500
     ``progress``: a progress bar (tqdm, on stderr) over the parameters profiled
     (``"profile"``) or the bootstrap replicates (``"boot"``); ``False`` for none.
     """
+    check_model(model)
+    method = check_choice(method, "method", ("profile", "Wald", "boot"))
+    level = check_fraction(level, "level")
+    oldNames = check_bool(oldNames, "oldNames")
+    progress = check_bool(progress, "progress")
     table = _confint(model, method, level, nsim, seed, n_jobs, progress)
     if oldNames:
         variance = len(parameter_names(model))

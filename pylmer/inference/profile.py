@@ -26,6 +26,7 @@ from ..exceptions import ConvergenceWarning
 from ..linalg.pls import PLSWorkspace
 from ..linalg.threads import single_threaded_blas
 from ..optimize import minimize
+from ..validate import check_bool, check_count, check_fraction, check_model
 from .anova import refit_ML
 from .confint import parameter_names
 
@@ -301,6 +302,10 @@ def profile(model, alphamax: float = 0.01, npoints: int = 11,
     DataFrame
         Long format: parameter, value, zeta (0 at the estimate).
     """
+    check_model(model)
+    alphamax = check_fraction(alphamax, "alphamax")
+    npoints = check_count(npoints, "npoints", 2)
+    progress = check_bool(progress, "progress")
     zmax = stats.norm.ppf(1 - alphamax / 2)
     rows = []
     with single_threaded_blas():  # thousands of small fits, as in profile_confint

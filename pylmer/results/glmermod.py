@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..exceptions import PylmerError
 from ..linalg.pls import PLSWorkspace
+from ..validate import check_bool
 from .lmermod import LmerMod, LogLik
 from .varcorr import VarCorr
 
@@ -55,7 +56,7 @@ class GlmerMod(LmerMod):
         self._pwrss = float(self._u @ self._u) + float(np.sum(self._devres))
         self._ldW = 0.0
         self._optinfo = optinfo
-        self._frozen = True
+        self._freeze()
 
     # ------------------------------------------------------------------ scale
     @property
@@ -135,6 +136,7 @@ class GlmerMod(LmerMod):
     def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:
         """Residuals: ``"deviance"`` (default), ``"pearson"``, ``"response"`` or
         ``"working"`` (R: ``residuals(m, type)``)."""
+        scaled = check_bool(scaled, "scaled")
         y, mu, fam = self._y, self._mu, self._family
         if type == "deviance":
             r = np.sign(y - mu) * np.sqrt(np.maximum(self._devres, 0.0))

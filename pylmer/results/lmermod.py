@@ -17,6 +17,7 @@ import scipy.sparse as sps
 from ..convergence import is_singular
 from ..exceptions import DeprecatedUseWarning, PylmerError
 from ..linalg.pls import PLSWorkspace
+from ..validate import check_bool
 from .varcorr import VarCorr
 
 __all__ = ["LmerMod", "LogLik", "Ranef"]
@@ -142,7 +143,15 @@ class LmerMod:
         self._ldL2, self._ldRX2, self._pwrss, self._ldW = ws.ldL2, ws.ldRX2, ws.pwrss, ws.ldW
         self._backend = None if ws.dense else ws.chol.backend
         self._optinfo = optinfo
-        self._frozen = True
+        self._freeze()
+
+    def _freeze(self) -> None:
+        """No attribute is set and no array changed after the fit (methods hand out copies,
+        and a write into a held array raises)."""
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name, value):
         if getattr(self, "_frozen", False):
@@ -304,6 +313,7 @@ class LmerMod:
 
         Terms on the same grouping factor are merged into one DataFrame (lme4's layout).
         """
+        condVar = check_bool(condVar, "condVar")
         rt = self._lf.reTrms
         b = self._b
         frames: dict[str, list] = {}
@@ -374,6 +384,7 @@ class LmerMod:
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
         """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (times sqrt(weights));
         ``scaled=True`` divides by sigma (R: ``residuals``)."""
+        scaled = check_bool(scaled, "scaled")
         if type not in ("response", "pearson"):
             raise PylmerError(f"type={type!r}: use 'response' or 'pearson'")
         r = self._lf.y - self._fitted
