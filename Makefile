@@ -29,8 +29,11 @@ lint: $(PY)
 	$(PY) -m ruff check pylmer tests
 
 # The documentation site (mkdocs.yml) into site/; installs the docs extra when mkdocs is missing.
+# First redraws the vignettes' figures (vignettes/figures/, committed) from the vignettes' code;
+# a file changes only when its picture does.
 docs: $(INSTALLED)
 	$(VENV)/bin/mkdocs --version >/dev/null 2>&1 || $(PY) -m pip install -e '.[docs]'
+	$(PY) scripts/docs_figures.py
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
 venv: $(INSTALLED)

@@ -2,15 +2,22 @@
 
 Each page's fenced ```python blocks are executed in order, in one fresh namespace per page.
 A block written as a doctest (``>>>`` prompts) is run with doctest, so its shown output is
-checked too. The comparisons with lme4 are the pages' own ``assert`` statements, with the
-tolerances each page states (those of tests/test_*_reference.py); this file only runs them.
+checked too; so is the output of a block followed by a ```text block titled "pylmer output"
+(the vignettes' comparisons with lme4 are such printed tables). The numbers themselves are
+held to lme4's with stated tolerances by tests/test_*_reference.py; the vignettes speak to
+readers, so they name no test file and no tolerance (checked here).
 Code fenced as ```r or ```text is never run.
+
+The vignettes' figures: a block that draws matplotlib figures is followed by as many image
+links, ``![...](figures/NAME.png)``, one per figure in order; scripts/docs_figures.py
+(``make docs``) saves each figure to its link, and every linked image must exist.
 """
 
 from __future__ import annotations
 
 import contextlib
 import doctest
+import importlib.util
 import io
 import re
 from itertools import pairwise
@@ -19,6 +26,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_docs_figures():
+    spec = importlib.util.spec_from_file_location("docs_figures",
+                                                  ROOT / "scripts" / "docs_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+docs_figures = _load_docs_figures()
 VIGNETTES = sorted((ROOT / "vignettes").glob("*.md"))
 # user-guide pages whose examples are run as well (docs/r-migration.md has its own test)
 GUIDE = [ROOT / "docs" / f"{name}.md" for name in
@@ -73,23 +91,40 @@ def same_text(printed: str, shown: str) -> bool:
 
 
 def run_page(path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     namespace = {"__name__": f"page_{path.stem}"}
     text = path.read_text(encoding="utf-8")
     blocks = python_blocks(text)
     assert blocks, f"{path.name} has no ```python block"
     shown = shown_outputs(text)
-    for lineno, code in blocks:
-        if code.lstrip().startswith(">>>"):
-            run_doctest(path, lineno, code, namespace)
-            continue
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            # padded, so that a traceback names the line of the Markdown file
-            exec(compile("\n" * (lineno - 1) + code, str(path), "exec"), namespace)  # noqa: S102
-        if lineno in shown:  # the page's "pylmer output" is what the code prints today
-            assert same_text(printed.getvalue(), shown[lineno]), (
-                f"{path.name}:{lineno}: the output shown after this block is not what it "
-                f"prints now:\n{printed.getvalue()}")
+    images = {lineno: links for lineno, _, links in docs_figures.python_blocks_with_images(text)}
+    plt.close("all")
+    try:
+        for lineno, code in blocks:
+            before = set(plt.get_fignums())
+            if code.lstrip().startswith(">>>"):
+                run_doctest(path, lineno, code, namespace)
+            else:
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    # padded, so that a traceback names the line of the Markdown file
+                    exec(compile("\n" * (lineno - 1) + code, str(path), "exec"),  # noqa: S102
+                         namespace)
+                if lineno in shown:  # the page's "pylmer output" is what the code prints today
+                    assert same_text(printed.getvalue(), shown[lineno]), (
+                        f"{path.name}:{lineno}: the output shown after this block is not what "
+                        f"it prints now:\n{printed.getvalue()}")
+            drawn = len(set(plt.get_fignums()) - before)
+            assert drawn == len(images[lineno]), (
+                f"{path.name}:{lineno}: this block draws {drawn} figure(s) and "
+                f"{len(images[lineno])} image(s) follow it; each figure a page draws is shown, "
+                f"right after the code that draws it")
+    finally:
+        plt.close("all")
 
 
 def run_doctest(path: Path, lineno: int, code: str, namespace: dict) -> None:
@@ -117,13 +152,57 @@ def test_guide_examples_run(path):
 
 
 def test_vignettes_check_their_numbers():
-    """A vignette that sets pylmer beside lme4 asserts the agreement (doctests check output)."""
+    """A vignette sets pylmer's numbers beside lme4's in output that is checked: doctests,
+    or blocks followed by their "pylmer output"."""
     assert len(VIGNETTES) >= 6
     for path in VIGNETTES:
-        blocks = python_blocks(path.read_text(encoding="utf-8"))
-        doctests = all(code.lstrip().startswith(">>>") for _, code in blocks)
-        asserted = any(re.search(r"\bassert|assert_allclose", code) for _, code in blocks)
-        assert doctests or asserted, f"{path.name} compares nothing"
+        text = path.read_text(encoding="utf-8")
+        doctests = any(code.lstrip().startswith(">>>") for _, code in python_blocks(text))
+        assert doctests or shown_outputs(text), f"{path.name} compares nothing"
+        assert "lme4" in text
+
+
+# what a vignette says to its readers: nothing about this project's tests
+TEST_TALK = re.compile(r"tests/|\brtol\b|\batol\b|test suite|test_\w+\.py|assert_allclose")
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
+def test_vignette_speaks_to_users(path):
+    """No test file names, no test tolerances, no "the test suite checks"."""
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        found = TEST_TALK.search(line)
+        assert not found, f"{path.name}:{lineno}: {found.group()!r} speaks of the tests: {line}"
+
+
+@pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
+def test_vignette_images_exist(path):
+    """Every image a vignette links is a file of the repository under vignettes/figures/,
+    linked relatively (so that it shows on GitHub and on the site)."""
+    for link in docs_figures.linked_images(path.read_text(encoding="utf-8")):
+        assert "://" not in link and not link.startswith("/"), f"{path.name}: {link}"
+        target = (path.parent / link).resolve()
+        assert target.is_file(), f"{path.name} links {link}, which does not exist"
+        assert docs_figures.FIGURES in target.parents, (
+            f"{path.name}: {link} is not under vignettes/figures/")
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{link} is not a PNG"
+
+
+def test_every_vignette_figure_is_linked():
+    """No stray file in vignettes/figures/: each is an image some vignette shows."""
+    linked = {(path.parent / link).resolve() for path in VIGNETTES
+              for link in docs_figures.linked_images(path.read_text(encoding="utf-8"))}
+    for png in docs_figures.FIGURES.glob("*"):
+        assert png.resolve() in linked, f"vignettes/figures/{png.name} is linked by no vignette"
+
+
+def test_figure_links_parser():
+    page = ("```python\nfig = plot()\n```\n\n![a](figures/a.png)\n![b](figures/b.png \"t\")\n"
+            "```text\n![not an image](x.png)\n```\n![c](figures/c.png)\n"
+            "```python\nx = 1\n```\n")
+    assert docs_figures.python_blocks_with_images(page) == [
+        (2, "fig = plot()\n", ["figures/a.png", "figures/b.png"]), (12, "x = 1\n", [])]
+    assert docs_figures.linked_images(page) == ["figures/a.png", "figures/b.png",
+                                                "figures/c.png"]
 
 
 def test_every_vignette_is_published():
