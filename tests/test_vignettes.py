@@ -4,8 +4,9 @@ Each page's fenced ```python blocks are executed in order, in one fresh namespac
 A block written as a doctest (``>>>`` prompts) is run with doctest, so its shown output is
 checked too; so is the output of a block followed by a ```text block titled "pylmer output"
 (the vignettes' comparisons with lme4 are such printed tables). The numbers themselves are
-held to lme4's with stated tolerances by tests/test_*_reference.py; the vignettes speak to
-readers, so they name no test file and no tolerance (checked here).
+held to lme4's with stated tolerances by tests/test_*_reference.py; the vignettes and the
+user-guide pages (docs/*.md) speak to readers, so they name no test file and no tolerance
+(checked here).
 Code fenced as ```r or ```text is never run.
 
 The vignettes' figures: a block that draws matplotlib figures is followed by as many image
@@ -162,16 +163,32 @@ def test_vignettes_check_their_numbers():
         assert "lme4" in text
 
 
-# what a vignette says to its readers: nothing about this project's tests
+# what a vignette or a user-guide page says to its readers: nothing about this project's tests
 TEST_TALK = re.compile(r"tests/|\brtol\b|\batol\b|test suite|test_\w+\.py|assert_allclose")
+# docs/formula.md's opening paragraph still says "the test suite checks them against lme4";
+# once it no longer does, drop this mark (strict: the page passing makes the mark fail).
+NOT_YET: dict[str, str] = {}
+DOC_PAGES = [pytest.param(path, marks=pytest.mark.xfail(reason=NOT_YET[path.name], strict=True))
+             if path.name in NOT_YET else path
+             for path in sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _speaks_to_users(path: Path) -> None:
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        found = TEST_TALK.search(line)
+        assert not found, f"{path.name}:{lineno}: {found.group()!r} speaks of the tests: {line}"
 
 
 @pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
 def test_vignette_speaks_to_users(path):
     """No test file names, no test tolerances, no "the test suite checks"."""
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        found = TEST_TALK.search(line)
-        assert not found, f"{path.name}:{lineno}: {found.group()!r} speaks of the tests: {line}"
+    _speaks_to_users(path)
+
+
+@pytest.mark.parametrize("path", DOC_PAGES, ids=page_id)
+def test_guide_page_speaks_to_users(path):
+    """The same for the site's own pages, docs/*.md (the user guide, the CLI and API pages)."""
+    _speaks_to_users(path)
 
 
 @pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
@@ -220,7 +237,7 @@ def test_python_blocks_parser():
     assert python_blocks(text) == [(3, "a = 1\n"), (10, "b = 2\n")]
 
 
-@pytest.mark.parametrize("path", VIGNETTES, ids=page_id)
+@pytest.mark.parametrize("path", VIGNETTES + [p for p in GUIDE if p.exists()], ids=page_id)
 def test_every_shown_output_is_checked(path):
     """Each "pylmer output" block follows the python block that prints it, so
     run_page compares it with what that code prints."""
