@@ -327,10 +327,15 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
     for name in groups:
         if name not in columns:
             columns.append(name)
-    frame = data[columns].iloc[rows].copy() if len(rows) < len(data) else data[columns].copy()
+    frame = data[columns].iloc[rows].copy() if len(rows) < len(data) else \
+        data[columns].copy(deep=False)
     for name in frame.columns:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = frame[name].cat.remove_unused_categories()
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            used = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)) > 0
+            if not used.all():  # re-coding a factor is slow: only when a level is unused
+                frame[name] = column.cat.remove_unused_categories()
 
     y = factor = None
     if response is not None:
