@@ -294,6 +294,8 @@ def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = N
     """
     from .objective import LmerDevfun
 
+    if not isinstance(lf, LFormula):
+        raise TypeError(f"mkLmerDevfun takes what lFormula() returns, got {type(lf).__name__}")
     return LmerDevfun(lf, REML=REML, backend=backend, dense=dense)
 
 

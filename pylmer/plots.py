@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import PylmerError
+from .validate import check_fraction, check_model
 
 __all__ = ["dotplot_ranef", "plot_residuals", "qqplot_ranef", "qqplot_residuals",
            "plot_profile"]
@@ -30,8 +31,7 @@ def _pyplot():
 
 def _z(level: float) -> float:
     """Two-sided normal quantile for a confidence ``level`` (R: ``qnorm(1 - (1 - level)/2)``)."""
-    if not 0.0 < level < 1.0:
-        raise PylmerError(f"level must be in (0, 1), got {level!r}")
+    level = check_fraction(level, "level")
     return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
@@ -40,7 +40,7 @@ def _ranef_group(model, group: str | None) -> tuple[str, pd.DataFrame, pd.DataFr
 
     ``group=None`` takes the first grouping factor, as lme4 lists them.
     """
-    re = model.ranef(condVar=True)
+    re = check_model(model).ranef(condVar=True)
     names = list(re.keys())
     if not names:
         raise PylmerError("the model has no random effects")
@@ -235,7 +235,7 @@ def qqplot_residuals(model, id: float | None = None):
     plt = _pyplot()
     from .results.rprint import quantile7
 
-    resid = model.residuals(type="pearson", scaled=True)
+    resid = check_model(model).residuals(type="pearson", scaled=True)
     values = np.asarray(resid, dtype=float)
     n = len(values)
     order = np.argsort(values, kind="stable")
@@ -249,8 +249,7 @@ def qqplot_residuals(model, id: float | None = None):
     ends = np.array([x[0], x[-1]])
     ax.plot(ends, yq[0] + slope * (ends - xq[0]), color="grey", linewidth=0.8)
     if id is not None:
-        if not 0.0 < id < 1.0:
-            raise PylmerError(f"id must be between 0 and 1, got {id!r}")
+        id = check_fraction(id, "id")
         beyond = np.abs(y) > -stats.norm.ppf(id / 2.0)
         labels = np.asarray(resid.index)[order]
         ax.margins(x=0.08)  # room for the labels of the outermost points
@@ -278,7 +277,7 @@ def plot_residuals(model):
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    fitted = np.asarray(model.fitted(), dtype=float)
+    fitted = np.asarray(check_model(model).fitted(), dtype=float)
     resid = np.asarray(model.residuals(type="pearson"), dtype=float)
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter(fitted, resid, s=14, facecolors="none", edgecolors="C0")
@@ -311,7 +310,7 @@ def plot_profile(model_or_profile, level: float = 0.95):
     z = _z(level)
     prof = model_or_profile
     if not isinstance(prof, pd.DataFrame):
-        prof = model_or_profile.profile()
+        prof = check_model(model_or_profile, "model_or_profile").profile()
     missing = {"parameter", "value", "zeta"} - set(prof.columns)
     if missing:
         raise PylmerError(f"profile DataFrame lacks columns: {', '.join(sorted(missing))}")

@@ -512,3 +512,14 @@ def test_bad_inputs_to_fits_are_named(sleep, make, error, message):
         warnings.simplefilter("ignore")
         with pytest.raises(error, match=message):
             make(sleep)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: pylmer.drop1("m"),
+    lambda: pylmer.mkLmerDevfun(None),
+    lambda: __import__("pylmer.plots", fromlist=["x"]).plot_residuals("m"),
+    lambda: __import__("pylmer.plots", fromlist=["x"]).dotplot_ranef(None),
+])
+def test_a_non_model_is_a_type_error(call):
+    with pytest.raises(TypeError, match="fitted model|takes what lFormula"):
+        call()

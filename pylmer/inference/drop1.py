@@ -10,6 +10,7 @@ from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning
 from ..formula.rexpr import deparse
+from ..validate import check_model
 from .anova import refit_ML
 
 __all__ = ["drop1"]
@@ -44,6 +45,7 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
         Rows ``<none>`` and each droppable term (as R names it); columns npar (the term's
         number of parameters), AIC, LRT, Pr(Chi).
     """
+    check_model(model)
     if test != "Chisq":
         raise PylmerError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
     if getattr(model, "REML", False) and not hasattr(model, "family"):
