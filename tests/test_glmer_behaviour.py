@@ -194,3 +194,31 @@ def test_gaussian_with_another_link_is_lme4s_glmm(link, loglik, beta):
     # the GLMM guide: rtol 5e-4 (logLik 1e-6: the criterion agrees closer)
     np.testing.assert_allclose(float(g.logLik()), loglik, rtol=1e-6)
     np.testing.assert_allclose(g.fixef().to_numpy(), beta, rtol=5e-4)
+
+
+@pytest.mark.parametrize("formula, dataset, family, theta, expected", [
+    # R: glFormula -> mkGlmerDevfun -> optimizeGlmer (stage 1: opt$par is theta) ->
+    # updateGlmerDevfun, then 0.2 * pmin(sqrt(diag(environment(devfun)$pp$unsc())), 10):
+    # glmer's stage-2 steps for the fixed effects
+    (CBPP, "cbpp", "binomial", [0.641838555348909],
+     [0.0455158045799846, 0.0606572349982271, 0.0647020737902957, 0.0848903819043271]),
+    ("TICKS ~ YEAR + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)",
+     "grouseticks", "poisson", [0.536971481058444, 0.736283186578702, 0.557285214011166],
+     [0.0379515756176410, 0.0467614439728366, 0.0518179046473418, 0.0247929822897009]),
+])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_stage2_steps_are_lme4s_on_every_pirls_path(formula, dataset, family, theta,
+                                                    expected, compiled):
+    """The steps come from the PIRLS weights at stage 1's theta, whichever loop ran."""
+    from pylmer.family import get_family
+    from pylmer.glmm import _stage2_steps
+    from pylmer.pirls import GlmerDevfun
+
+    lf = glFormula(formula, load_dataset(dataset), family=family)
+    devfun = GlmerDevfun(lf, get_family(family), nAGQ=0, compiled_loop=compiled)
+    devfun(np.full(len(theta), 0.3))  # another theta first: nothing stale may remain
+    steps = _stage2_steps(devfun, np.asarray(theta), None)
+    np.testing.assert_allclose(steps[:len(theta)], 0.2 * 0.1, rtol=1e-15)
+    # rtol 2e-5: lme4's weights are those of its last stage-1 PIRLS, whose fixed point agrees
+    # with this one to PIRLS's tolerance (1e-7 on the deviance); stale weights were 30% off
+    np.testing.assert_allclose(steps[len(theta):], expected, rtol=2e-5)
