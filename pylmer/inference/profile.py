@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..design import covariance
 from ..exceptions import ConvergenceWarning
-from ..linalg.pls import PLSWorkspace
+from ..linalg.pls import PLSWorkspace, profiled_deviance
 from ..linalg.threads import single_threaded_blas
 from ..optimize import minimize
 from ..validate import check_bool, check_count, check_fraction, check_model
@@ -32,7 +32,6 @@ from .confint import parameter_names
 
 __all__ = ["profile_confint", "profile"]
 
-LOG_2PI = np.log(2.0 * np.pi)
 
 
 def psi_to_theta(psi: np.ndarray, blocks: list[int]) -> np.ndarray | None:
@@ -96,13 +95,13 @@ class _Deviance:
         if theta is None:
             return np.inf
         ws = self.ws.set_theta(theta)
-        sigma2 = psi[-1] ** 2
-        return float(ws.ldL2 - ws.ldW + ws.pwrss / sigma2 + self.n * (LOG_2PI + np.log(sigma2)))
+        return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, 0, False,
+                                       sigma=psi[-1]))
 
     def profiled_sigma(self, theta: np.ndarray) -> float:
         """ML deviance at theta with sigma (and beta) profiled out."""
         ws = self.ws.set_theta(theta)
-        return float(ws.ldL2 - ws.ldW + self.n * (1.0 + LOG_2PI + np.log(ws.pwrss / self.n)))
+        return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, 0, False))
 
 
 def _bounds(dev: _Deviance):

@@ -15,11 +15,10 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError
-from ..linalg.pls import PLSWorkspace
+from ..linalg.pls import PLSWorkspace, profiled_deviance
 
 __all__ = ["satterthwaite"]
 
-LOG_2PI = np.log(2.0 * np.pi)
 
 
 class _VarparFunctions:
@@ -34,12 +33,9 @@ class _VarparFunctions:
                                offset=lf.offset)
 
     def deviance(self, varpar: np.ndarray) -> float:
-        theta, sigma2 = varpar[:-1], varpar[-1] ** 2
-        ws = self.ws.set_theta(theta)
-        dev = ws.ldL2 - ws.ldW + ws.pwrss / sigma2 + self.n * (LOG_2PI + np.log(sigma2))
-        if self.REML:
-            dev += ws.ldRX2 - self.p * (LOG_2PI + np.log(sigma2))
-        return float(dev)
+        ws = self.ws.set_theta(varpar[:-1])
+        return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, self.p,
+                                       self.REML, sigma=varpar[-1]))
 
     def vcov_diagonal(self, varpar: np.ndarray) -> np.ndarray:
         ws = self.ws.set_theta(varpar[:-1])

@@ -45,6 +45,26 @@ DENSE_CROSSPRODUCT_FLOPS = 500_000
 LOG_2PI = np.log(2.0 * np.pi)
 
 
+def profiled_deviance(ldL2: float, ldW: float, ldRX2: float, pwrss: float, n: int, p: int,
+                      REML: bool, sigma: float | None = None) -> float:
+    """lme4's deviance (ML) or REML criterion from the penalized least-squares results.
+
+    With ``sigma=None`` sigma is profiled out (lme4's objective); with a value, the
+    criterion at that sigma (the profile and Satterthwaite's parametrization). ``ldW`` is
+    the log-determinant of the prior weights.
+    """
+    if sigma is None:
+        if REML:
+            nmp = n - p
+            return ldL2 - ldW + ldRX2 + nmp * (1.0 + LOG_2PI + np.log(pwrss / nmp))
+        return ldL2 - ldW + n * (1.0 + LOG_2PI + np.log(pwrss / n))
+    sigma2 = sigma**2
+    dev = ldL2 - ldW + pwrss / sigma2 + n * (LOG_2PI + np.log(sigma2))
+    if REML:
+        dev += ldRX2 - p * (LOG_2PI + np.log(sigma2))
+    return dev
+
+
 def csc_keys(A: sps.csc_matrix) -> np.ndarray:
     """``column * nrows + row`` of each stored entry of a CSC matrix: increasing where its
     indices are sorted, so that ``searchsorted`` finds the slot of an (i, j) entry."""
@@ -466,12 +486,8 @@ class PLSWorkspace:
     def deviance(self, REML: bool) -> float:
         """Profiled deviance (ML) or REML criterion at the current theta."""
         self._check_complete()
-        n, p = self.n, self.p
-        if REML:
-            nmp = n - p
-            return (self.ldL2 - self.ldW + self.ldRX2
-                    + nmp * (1.0 + LOG_2PI + np.log(self.pwrss / nmp)))
-        return self.ldL2 - self.ldW + n * (1.0 + LOG_2PI + np.log(self.pwrss / n))
+        return profiled_deviance(self.ldL2, self.ldW, self.ldRX2, self.pwrss, self.n, self.p,
+                                 REML)
 
     def u(self) -> np.ndarray:
         """Spherical random effects at the current theta and (profiled) beta."""

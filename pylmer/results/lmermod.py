@@ -16,13 +16,12 @@ import scipy.sparse as sps
 
 from ..convergence import is_singular
 from ..exceptions import DeprecatedUseWarning, PylmerError
-from ..linalg.pls import PLSWorkspace
+from ..linalg.pls import PLSWorkspace, profiled_deviance
 from ..validate import check_bool
 from .varcorr import VarCorr
 
 __all__ = ["LmerMod", "LogLik", "Ranef"]
 
-LOG_2PI = np.log(2.0 * np.pi)
 
 
 class LogLik(float):
@@ -212,14 +211,13 @@ class LmerMod:
 
     # ------------------------------------------------------------------ criteria
     def _ml_deviance(self) -> float:
-        n = self._n
-        return self._ldL2 - self._ldW + n * (1.0 + LOG_2PI + np.log(self._pwrss / n))
+        return profiled_deviance(self._ldL2, self._ldW, self._ldRX2, self._pwrss, self._n,
+                                 self._p, False)
 
     def REMLcrit(self) -> float:
         """REML criterion at the estimates (R: ``REMLcrit``)."""
-        nmp = self._n - self._p
-        return (self._ldL2 - self._ldW + self._ldRX2
-                + nmp * (1.0 + LOG_2PI + np.log(self._pwrss / nmp)))
+        return profiled_deviance(self._ldL2, self._ldW, self._ldRX2, self._pwrss, self._n,
+                                 self._p, True)
 
     def deviance(self, REML: bool | None = None) -> float:
         """lme4 1.1-31: the REML criterion for REML fits, else the ML deviance.
