@@ -20,7 +20,7 @@ from .formula.bars import parse_mixed_formula
 from .formula.evaluate import Evaluator
 from .formula.frame import as_pandas
 from .formula.rexpr import FormulaSyntaxError
-from .formula.rvalue import r_number
+from .formula.rvalue import as_character, from_column, match_levels
 from .validate import check_bool, check_choice, check_count, check_seed
 
 __all__ = ["predict", "simulate"]
@@ -67,32 +67,32 @@ def _selected_terms(model, re_form) -> list[int]:
     return chosen
 
 
-def _labels(values: pd.Series, train: pd.Series) -> np.ndarray:
-    """Level labels of new grouping values, spelled as the training factor spells them."""
-    if pd.api.types.is_numeric_dtype(train.dtype) and not pd.api.types.is_bool_dtype(
-            train.dtype):
-        return np.array([r_number(float(v)) if pd.notna(v) else None for v in values], dtype=object)
-    return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
-
-
-def _level_index(term, newdata: pd.DataFrame, train_frame: pd.DataFrame,
-                 allow_new_levels: bool) -> np.ndarray:
+def _level_index(term, newdata: pd.DataFrame, allow_new_levels: bool):
+    """Each new row's level of a term's grouping factor (-1 for a level the model has not
+    seen), labelled as the training factor labels its levels (R: ``as.character``)."""
     variables = term.term.group
     missing = [v for v in variables if v not in newdata.columns]
     if missing:
         raise PylmerError(f"newdata lacks grouping column {missing[0]!r} of random term "
-                         f"{term.term}; add it, or leave the term out with re_form")
-    parts = [_labels(newdata[v], train_frame[v]) for v in variables]
-    labels = [None if any(p is None for p in row) else ":".join(row) for row in zip(*parts)]
-    lookup = {name: k for k, name in enumerate(term.factor.categories)}
-    index = np.array([lookup.get(lab, -1) if lab is not None else -1 for lab in labels],
-                     dtype=np.int64)
-    unseen = sorted({str(lab) for lab, k in zip(labels, index) if k < 0})
+                          f"{term.term}; add it, or leave the term out with re_form")
+    parts = [as_character(from_column(newdata[v], v)) for v in variables]
+    absent = np.zeros(len(newdata), dtype=bool)
+    for part in parts:
+        absent |= pd.isna(part)
+    if absent.any() and not allow_new_levels:
+        raise PylmerError(f"NAs are not allowed in prediction data for grouping variables "
+                          f"({term.group_name}) unless allow_new_levels=True")
+    labels = parts[0].astype(object)
+    for part in parts[1:]:
+        labels = np.char.add(np.char.add(labels.astype(str), ":"), part.astype(str)).astype(object)
+    labels[absent] = None
+    index = match_levels(labels, term.factor.categories)
+    unseen = sorted({str(lab) for lab in labels[(index < 0) & ~absent]})
     if unseen and not allow_new_levels:
         shown = ", ".join(unseen[:5]) + (" ..." if len(unseen) > 5 else "")
         raise PylmerError(f"new levels of {term.group_name} in newdata: {shown}; use "
-                         "allow_new_levels=True to predict them with zero random effects")
-    return index, np.array([str(lab) for lab in labels], dtype=object)
+                          "allow_new_levels=True to predict them with zero random effects")
+    return index, labels.astype(str)
 
 
 class _Design:
@@ -119,7 +119,7 @@ class _Design:
         for k in terms:
             term = lf.reTrms.terms[k]
             # grouping values as given: levels unseen in fitting must stay visible
-            level, labels = _level_index(term, raw, lf.fr.data, allow_new_levels)
+            level, labels = _level_index(term, raw, allow_new_levels)
             known = level >= 0
             unseen, which = np.unique(labels[~known], return_inverse=True)
             columns = term.plan.build(variables, n)

@@ -523,3 +523,45 @@ def test_bad_inputs_to_fits_are_named(sleep, make, error, message):
 def test_a_non_model_is_a_type_error(call):
     with pytest.raises(TypeError, match="fitted model|takes what lFormula"):
         call()
+
+
+def test_grouping_levels_of_new_data_are_spelled_as_in_fitting():
+    """A logical grouping column and float categories: new rows equal to training rows
+    get their random effects (R matches levels by as.character: TRUE, 2 not 2.0)."""
+    rng = np.random.default_rng(3)
+    n = 120
+    data = pd.DataFrame({"x": rng.standard_normal(n), "site": rng.random(n) > 0.5,
+                         "dose": pd.Categorical(rng.choice([0.5, 1.0, 2.0], n))})
+    data["y"] = data["x"] + 2.0 * data["site"] + rng.standard_normal(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = lmer("y ~ x + (1 | site) + (1 | dose)", data)
+    assert list(m.ranef()["site"].index) == ["FALSE", "TRUE"]
+    assert list(m.ranef()["dose"].index) == ["0.5", "1", "2"]
+    # rtol 1e-12: the same arithmetic on the same rows
+    np.testing.assert_allclose(m.predict(data.head(6)), m.fitted().head(6), rtol=1e-12)
+
+
+def test_numbers_that_print_alike_are_one_level_as_in_r(sleep):
+    """R's factor() matches on as.character: 0.1 + 0.2 and 0.3 are the level "0.3"."""
+    g = np.where(sleep["Subject"].cat.codes % 3 == 0, 0.1 + 0.2,
+                 np.where(sleep["Subject"].cat.codes % 3 == 1, 0.3, 1.0))
+    m = lmer("Reaction ~ Days + (1 | g)", sleep.assign(g=g))
+    assert list(m.ranef()["g"].index) == ["0.3", "1"]
+
+
+def test_missing_grouping_values_in_newdata_are_named(sleep):
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    new = sleep.head(3).assign(Subject=pd.Series(["308", None, "309"], dtype=object))
+    with pytest.raises(ValueError, match="NAs are not allowed in prediction data for grouping "
+                       "variables"):
+        m.predict(new)
+    assert np.isfinite(m.predict(new, allow_new_levels=True)).all()
+
+
+def test_refit_takes_one_value_per_data_row_as_lme4(sleep):
+    data = sleep.assign(Reaction=np.where(sleep.index.isin([3, 77]), np.nan, sleep["Reaction"]))
+    with pytest.warns(MissingDataWarning):
+        m = lmer("Reaction ~ Days + (1 | Subject)", data)
+    again = m.refit(sleep["Reaction"].to_numpy())  # 180 values: the 178 rows used are taken
+    np.testing.assert_allclose(again.lf.y, m.lf.y, rtol=0)

@@ -21,7 +21,7 @@ from ..control import LmerControl
 from ..exceptions import FormulaError, GroupingFactorWarning, PylmerError
 from ..formula.bars import RandomTerm
 from ..formula.frame import ModelFrame
-from ..formula.rvalue import from_column, r_number
+from ..formula.rvalue import as_factor, from_column
 from . import covariance
 from .modelmatrix import DesignPlan, plan_design
 
@@ -119,28 +119,10 @@ class ReTrms:
 
 
 def _level_labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """R's ``factor()`` of one column: codes and level labels."""
-    if values.dtype == object:  # text: mixed types are an error naming the column
-        from_column(values, str(values.name))
-    if isinstance(values.dtype, pd.CategoricalDtype):  # labels as R prints them (2, not 2.0)
-        factor = from_column(values, str(values.name)).drop_unused_levels()
-        return factor.values, list(factor.levels)
-    if pd.api.types.is_bool_dtype(values.dtype):
-        codes = values.to_numpy().astype(np.int64)
-        present = sorted(set(codes.tolist()))
-        labels = ["FALSE", "TRUE"]
-        return np.searchsorted(present, codes), [labels[k] for k in present]
-    uniques, codes = np.unique(values.to_numpy(), return_inverse=True)
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        labels = [_r_number(u) for u in uniques]
-    else:
-        labels = [str(u) for u in uniques]
-    return codes.astype(np.int64), labels
-
-
-def _r_number(value: float) -> str:
-    """``as.character()`` of a number: 3 -> "3", 0.5 -> "0.5" (15 significant digits)."""
-    return r_number(float(value))
+    """R's ``factor()`` of one grouping column: codes and level labels (a Categorical keeps
+    its order, numbers are sorted and printed as R prints them)."""
+    factor = as_factor(from_column(values, str(values.name)))
+    return factor.values, list(factor.levels)
 
 
 def grouping_factor(frame: pd.DataFrame, variables: tuple[str, ...]) -> pd.Categorical:

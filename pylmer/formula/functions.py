@@ -22,12 +22,12 @@ from . import splines
 from .rvalue import (
     RVector,
     as_character,
+    as_factor,
     character,
     double,
     factor_from_codes,
     logical,
     match_levels,
-    sorted_factor,
 )
 
 __all__ = ["FUNCTIONS", "CallContext", "RFunction", "numbers", "recycle", "register", "scalar",
@@ -301,23 +301,8 @@ def _c(call: CallContext, *parts: RVector) -> RVector:
 
 def _sorted_levels(x: RVector) -> tuple[np.ndarray, tuple[str, ...]]:
     """R's ``factor(x)``: codes and levels, sorted as R sorts the values."""
-    if x.is_matrix:
-        raise FormulaError("factor() of a matrix is not supported")
-    if x.kind == "factor":
-        used = np.unique(x.values[x.values >= 0])
-        remap = np.full(len(x.levels), -1)
-        remap[used] = np.arange(len(used))
-        codes = np.where(x.values >= 0, remap[np.maximum(x.values, 0)], -1)
-        return codes, tuple(x.levels[k] for k in used)
-    if x.kind == "character":
-        return sorted_factor(x.values)
-    values = x.values
-    ok = ~np.isnan(values)
-    uniq, inverse = np.unique(values[ok], return_inverse=True)
-    codes = np.full(len(values), -1, dtype=np.int64)
-    codes[ok] = inverse
-    labels = as_character(RVector(x.kind, uniq))
-    return codes, tuple(str(s) for s in labels)
+    f = as_factor(x)
+    return f.values, f.levels
 
 
 def _factor_with_levels(x: RVector, levels: RVector) -> tuple[np.ndarray, tuple[str, ...]]:

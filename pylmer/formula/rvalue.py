@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..exceptions import FormulaError
 
-__all__ = ["RVector", "as_character", "from_column", "r_number"]
+__all__ = ["RVector", "as_character", "as_factor", "from_column", "r_number"]
 
 KINDS = ("double", "integer", "logical", "character", "factor")
 
@@ -120,6 +120,27 @@ def match_levels(labels: np.ndarray, levels) -> np.ndarray:
     return pd.Index(list(levels), dtype=object).get_indexer(labels).astype(np.int64)
 
 
+def as_factor(v: RVector) -> RVector:
+    """R's ``factor(x)``: a factor keeps its levels (unused ones dropped); text gets its
+    sorted values; numbers and logicals their sorted values, labelled as ``as.character()``
+    prints them, values that print alike (0.1 + 0.2 and 0.3) being one level."""
+    if v.is_matrix:
+        raise FormulaError("factor() of a matrix is not supported")
+    if v.kind == "factor":
+        return v.drop_unused_levels()
+    if v.kind == "character":
+        return factor_from_codes(*sorted_factor(v.values))
+    ok = ~np.isnan(v.values)
+    codes = np.full(len(v), -1, dtype=np.int64)
+    if not ok.any():
+        return factor_from_codes(codes, ())
+    uniq, inverse = np.unique(v.values[ok], return_inverse=True)
+    labels = as_character(RVector(v.kind, uniq))
+    levels = list(dict.fromkeys(labels))  # sorted by value; equal labels merged
+    codes[ok] = match_levels(labels, levels)[inverse]
+    return factor_from_codes(codes, levels)
+
+
 def sorted_factor(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     """R's ``factor()`` of text: levels sorted, NA kept as NA."""
     cat = pd.Categorical(labels)
@@ -159,9 +180,14 @@ def as_character(v: RVector) -> np.ndarray:
     if v.kind == "logical":
         return np.array([None if np.isnan(x) else ("TRUE" if x else "FALSE") for x in vals],
                         dtype=object)
-    if v.kind == "integer":
-        return np.array([None if np.isnan(x) else str(int(x)) for x in vals], dtype=object)
-    return np.array([None if np.isnan(x) else r_number(float(x)) for x in vals], dtype=object)
+    # numbers: each distinct value printed once (a column of a million rows has few)
+    ok = ~np.isnan(vals)
+    out = np.full(len(vals), None, dtype=object)
+    if ok.any():
+        uniq, inverse = np.unique(vals[ok], return_inverse=True)
+        spell = (lambda x: str(int(x))) if v.kind == "integer" else (lambda x: r_number(float(x)))
+        out[ok] = np.array([spell(x) for x in uniq], dtype=object)[inverse]
+    return out
 
 
 def _category_label(value: object) -> str:

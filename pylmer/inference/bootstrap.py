@@ -40,6 +40,10 @@ def refit(model, newresp):
     from dataclasses import replace
 
     lf = check_model(model).lf
+    fr = lf.fr
+    if fr.n_dropped and fr.data_index is not None and np.shape(newresp)[:1] == (
+            len(fr.data_index),):  # one value per data row: the model's rows, as lme4
+        newresp = np.asarray(newresp)[fr.rows]
     newresp = check_response(newresp, lf.n)
     if not hasattr(model, "family") and (newresp.ndim != 1 or np.ptp(newresp) == 0):
         raise PylmerError("newresp must be one varying number per row for a linear mixed "
