@@ -86,10 +86,13 @@ class LmerDevfun:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != self.lower.shape:
             raise PylmerError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
-        if not np.isfinite(theta).all():
-            raise PylmerError(f"theta must be finite numbers, got {theta.tolist()}")
-        with np.errstate(all="ignore"):  # a non-finite criterion is reported below
+        try:
             value = float(self.workspace.set_theta(theta).deviance(self.REML))
+        except np.linalg.LinAlgError as exc:  # named here, off the path of a normal call
+            if not np.isfinite(theta).all():
+                raise PylmerError(f"theta must be finite numbers, got {theta.tolist()}") \
+                    from None
+            raise
         if not np.isfinite(value):
             # e.g. a response fitted exactly (zero residual sum of squares)
             raise PylmerError(

@@ -565,3 +565,18 @@ def test_refit_takes_one_value_per_data_row_as_lme4(sleep):
         m = lmer("Reaction ~ Days + (1 | Subject)", data)
     again = m.refit(sleep["Reaction"].to_numpy())  # 180 values: the 178 rows used are taken
     np.testing.assert_allclose(again.lf.y, m.lf.y, rtol=0)
+
+
+def test_a_devfun_names_a_non_finite_theta(sleep):
+    devfun = pylmer.mkLmerDevfun(lFormula("Reaction ~ Days + (1 | Subject)", sleep))
+    with pytest.raises(ValueError, match=r"theta must be finite numbers, got \[nan\]"):
+        devfun(np.array([np.nan]))
+
+
+def test_an_exact_fit_is_named_without_numpy_warnings():
+    data = pd.DataFrame({"x": np.arange(12.0), "y": np.arange(12.0) + 1,
+                         "g": np.repeat([0, 1, 2], 4)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no numpy warning leaks out
+        with pytest.raises(ValueError, match="REML criterion is not finite"):
+            lmer("y ~ x + (1 | g)", data)

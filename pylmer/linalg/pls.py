@@ -54,6 +54,8 @@ def profiled_deviance(ldL2: float, ldW: float, ldRX2: float, pwrss: float, n: in
     the log-determinant of the prior weights.
     """
     if sigma is None:
+        if not pwrss > 0:  # a response fitted exactly: log(0), without numpy's warning
+            return -np.inf
         if REML:
             nmp = n - p
             return ldL2 - ldW + ldRX2 + nmp * (1.0 + LOG_2PI + np.log(pwrss / nmp))
