@@ -88,7 +88,7 @@ class LmerDevfun:
             raise PylmerError(f"theta must have {len(self.lower)} elements, got {theta.shape}")
         try:
             value = float(self.workspace.set_theta(theta).deviance(self.REML))
-        except np.linalg.LinAlgError as exc:  # named here, off the path of a normal call
+        except np.linalg.LinAlgError:  # named here, off the path of a normal call
             if not np.isfinite(theta).all():
                 raise PylmerError(f"theta must be finite numbers, got {theta.tolist()}") \
                     from None
