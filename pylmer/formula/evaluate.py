@@ -19,7 +19,7 @@ import pandas as pd
 from ..exceptions import FormulaError
 from .functions import FUNCTIONS as BASE_FUNCTIONS
 from .functions import CallContext, RFunction, recycle
-from .rexpr import BinOp, Call, Name, Node, Num, Paren, Str, UnaryOp, deparse
+from .rexpr import BinOp, Call, Name, Node, Num, Paren, Str, UnaryOp, deparse, variables
 from .rvalue import RVector, as_character, character, double, from_column, logical
 from .transforms import TRANSFORMS
 
@@ -62,26 +62,9 @@ def _unknown_function(name: str, where: str) -> FormulaError:
 
 
 def data_names(node: Node) -> list[str]:
-    """The data columns an expression names, in order, once each (function names, R's
-    constants and C()'s contrast names excluded)."""
-    out: list[str] = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Name):
-            if n.id not in out and n.id not in CONSTANTS:
-                out.append(n.id)
-        elif isinstance(n, Paren):
-            stack.append(n.inner)
-        elif isinstance(n, UnaryOp):
-            stack.append(n.operand)
-        elif isinstance(n, BinOp):
-            stack.extend([n.right, n.left])
-        elif isinstance(n, Call):
-            args = n.args[:1] if n.fn == "C" else n.args
-            stack.extend(reversed([v for _, v in n.kwargs if n.fn != "C"]))
-            stack.extend(reversed(args))
-    return out
+    """The data columns an expression names, in order, once each (R's constants
+    excluded)."""
+    return [name for name in variables(node) if name not in CONSTANTS]
 
 
 # --------------------------------------------------------------------------- operators

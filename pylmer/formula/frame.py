@@ -25,7 +25,7 @@ from ..exceptions import FormulaError, MissingDataWarning
 from .bars import MixedFormula
 from .evaluate import Evaluator, data_names
 from .rexpr import FormulaSyntaxError, Name, Node, deparse, parse
-from .rvalue import RVector, as_character, factor_from_codes, match_levels, sorted_factor
+from .rvalue import RVector, as_character, as_factor, match_levels
 
 __all__ = ["NA_ACTIONS", "ModelFrame", "as_pandas", "model_frame"]
 
@@ -248,9 +248,7 @@ def _complete_rows(missing: dict[str, np.ndarray], n: int, na_action: str) -> np
 def _as_model_variable(value: RVector) -> RVector:
     """At the used rows: factors lose unused levels, text becomes a factor with sorted
     levels (R's ``model.matrix`` turns character into factor)."""
-    if value.kind == "character":
-        return factor_from_codes(*sorted_factor(value.values))
-    return value.drop_unused_levels()
+    return as_factor(value) if value.kind in ("character", "factor") else value
 
 
 def _response(value: RVector, name: str, binary_factor_ok: bool):

@@ -299,12 +299,6 @@ def _c(call: CallContext, *parts: RVector) -> RVector:
 
 # --------------------------------------------------------------------------- factors
 
-def _sorted_levels(x: RVector) -> tuple[np.ndarray, tuple[str, ...]]:
-    """R's ``factor(x)``: codes and levels, sorted as R sorts the values."""
-    f = as_factor(x)
-    return f.values, f.levels
-
-
 def _factor_with_levels(x: RVector, levels: RVector) -> tuple[np.ndarray, tuple[str, ...]]:
     wanted = [str(s) for s in as_character(levels) if s is not None]
     return match_levels(as_character(x), wanted), tuple(wanted)
@@ -315,7 +309,8 @@ def _factor(call: CallContext, x: RVector, levels: RVector | None = None,
             labels: RVector | None = None, exclude: RVector | None = None,
             ordered: RVector | None = None) -> RVector:
     if levels is None:
-        codes, levs = _sorted_levels(x)
+        plain = as_factor(x)  # levels sorted as R sorts the values
+        codes, levs = plain.values, plain.levels
     else:
         codes, levs = _factor_with_levels(x, levels)
     if exclude is not None:  # those values are NA, not levels

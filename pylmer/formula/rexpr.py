@@ -381,25 +381,23 @@ def deparse(node: Node) -> str:
 
 
 def variables(node: Node) -> list[str]:
-    """Names referenced by an expression (function names excluded), in order, once each."""
+    """Names an expression refers to, in order, once each: function names and ``C()``'s
+    contrast (``C(f, contr.sum)``) excluded. Walked without recursion."""
     out: list[str] = []
-
-    def walk(n: Node) -> None:
+    stack = [node]
+    while stack:
+        n = stack.pop()
         if isinstance(n, Name):
             if n.id not in out:
                 out.append(n.id)
         elif isinstance(n, Paren):
-            walk(n.inner)
+            stack.append(n.inner)
         elif isinstance(n, UnaryOp):
-            walk(n.operand)
+            stack.append(n.operand)
         elif isinstance(n, BinOp):
-            walk(n.left)
-            walk(n.right)
+            stack.extend([n.right, n.left])
         elif isinstance(n, Call):
-            for a in n.args:
-                walk(a)
-            for _, v in n.kwargs:
-                walk(v)
-
-    walk(node)
+            args = n.args[:1] if n.fn == "C" else n.args
+            stack.extend(reversed([v for _, v in n.kwargs if n.fn != "C"]))
+            stack.extend(reversed(args))
     return out
