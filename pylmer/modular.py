@@ -102,7 +102,7 @@ class LFormula:
         """The fixed-effects model matrix of new data, coded as X was (the training
         levels, contrasts and transforms' state; R: ``model.matrix(m, newdata)``)."""
         data = as_pandas(newdata)
-        variables = self.fr.new_variables(data, self.fixed.labels)
+        variables, _ = self.fr.new_data(data, self.fixed.labels)
         return self.fixed.model_matrix(variables, len(data))
 
     def X_frame(self) -> pd.DataFrame:

@@ -112,9 +112,9 @@ class _Design:
         wanted = list(lf.fixed.labels)
         for k in terms:
             wanted += [v for v in lf.reTrms.terms[k].plan.labels if v not in wanted]
-        variables = lf.fr.new_variables(raw, wanted)
+        variables, offset = lf.fr.new_data(raw, wanted, lf.formula.offsets)
         self.X, self.index = lf.fixed.model_matrix(variables, n), raw.index
-        self.fixed = self.X @ model.beta + lf.fr.new_offset(raw, lf.formula.offsets)
+        self.fixed = self.X @ model.beta + offset
         self.parts = {}
         for k in terms:
             term = lf.reTrms.terms[k]

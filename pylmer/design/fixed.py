@@ -69,7 +69,7 @@ class FixedDesign:
         return self.plan.assign[self.keep]
 
     def model_matrix(self, variables: Mapping[str, RVector], n: int) -> np.ndarray:
-        """X for variables evaluated on new data (:meth:`ModelFrame.new_variables`)."""
+        """X for variables evaluated on new data (:meth:`ModelFrame.new_data`)."""
         return self.plan.build(variables, n)[:, self.keep]
 
 

@@ -137,24 +137,21 @@ class ModelFrame:
         out[self.rows] = values
         return pd.Series(out, index=self.data_index, name=name)
 
-    def new_variables(self, newdata: pd.DataFrame, labels: list[str]) -> dict[str, RVector]:
-        """The variables ``labels`` evaluated on new data as on the training data: the
-        training state of each transform, the training levels of each factor (R's
-        ``model.frame(..., xlev)``). Missing values stay missing (R's ``na.pass``)."""
+    def new_data(self, newdata: pd.DataFrame, labels: list[str],
+                 offsets: tuple[Node, ...] = ()) -> tuple[dict[str, RVector], np.ndarray]:
+        """The variables ``labels`` and the sum of the ``offsets`` evaluated on new data as
+        on the training data: the training state of each transform, the training levels of
+        each factor (R's ``model.frame(..., xlev)``). Missing values stay missing (R's
+        ``na.pass``)."""
         ev = Evaluator(newdata, state=dict(self.state), train=False)
-        out = {}
-        for label in labels:
-            value = _full_length(ev.evaluate(self.nodes[label]), len(newdata))
-            out[label] = _conform(value, self.variables[label], label)
-        return out
-
-    def new_offset(self, newdata: pd.DataFrame, offset_nodes: tuple[Node, ...]) -> np.ndarray:
-        ev = Evaluator(newdata, state=dict(self.state), train=False)
-        total = np.zeros(len(newdata))
-        for node in offset_nodes:
-            value = _full_length(ev.evaluate(node), len(newdata))
-            total = total + value.numbers(f"offset({deparse(node)})")
-        return total
+        n = len(newdata)
+        variables = {label: _conform(_full_length(ev.evaluate(self.nodes[label]), n),
+                                     self.variables[label], label) for label in labels}
+        total = np.zeros(n)
+        for node in offsets:
+            total = total + _full_length(ev.evaluate(node), n).numbers(
+                f"offset({deparse(node)})")
+        return variables, total
 
 
 def _full_length(value: RVector, n: int) -> RVector:
