@@ -28,7 +28,7 @@ from ..formula.rvalue import RVector
 from ..formula.terms import Terms
 from .contrasts import CONTRASTS, coding_matrix
 
-__all__ = ["Coding", "DesignPlan", "plan_design"]
+__all__ = ["Coding", "DesignPlan", "plan_design", "term_columns", "term_names"]
 
 
 @dataclass(frozen=True)
@@ -108,17 +108,31 @@ class DesignPlan:
         """The model matrix of ``variables`` (training or new data, n rows)."""
         columns = [np.ones((n, 1))] if self.terms.intercept else []
         for term, flags in zip(self.terms.terms, self.indicator):
-            block = np.ones((n, 1))
-            for i, indicators in zip(term, flags):
-                coding = self.codings[i]
-                part = coding.block(variables[coding.label], indicators)
-                # earlier variables vary fastest: new columns are (previous) x (this one)
-                block = (block[:, :, None] * part[:, None, :]).reshape(
-                    n, block.shape[1] * part.shape[1], order="F")
-            columns.append(block)
+            columns.append(term_columns([self.codings[i] for i in term], flags, variables, n))
         if not columns:
             return np.zeros((n, 0))
         return np.ascontiguousarray(np.hstack(columns))
+
+
+def term_columns(codings: list[Coding], indicators: tuple[bool, ...],
+                 variables: Mapping[str, RVector], n: int) -> np.ndarray:
+    """One term's columns: the row-wise products of its variables' blocks, the first
+    variable varying fastest (R's order)."""
+    block = np.ones((n, 1))
+    for coding, full in zip(codings, indicators):
+        part = coding.block(variables[coding.label], full)
+        # new columns are (previous) x (this one), the previous ones varying fastest
+        block = (block[:, :, None] * part[:, None, :]).reshape(
+            n, block.shape[1] * part.shape[1], order="F")
+    return block
+
+
+def term_names(codings: list[Coding], indicators: tuple[bool, ...]) -> list[str]:
+    """R's names of one term's columns (``flo:hA``), in :func:`term_columns`' order."""
+    names = [""]
+    for coding, full in zip(codings, indicators):
+        names = [f"{a}:{b}" if a else b for b in coding.names(full) for a in names]
+    return names
 
 
 def _factor_coding(label: str, value: RVector, chosen: Mapping[str, str],
@@ -205,14 +219,12 @@ def plan_design(terms: Terms, variables: Mapping[str, RVector],
     assign = [0] if terms.intercept else []
     factor_contrasts: dict[str, str] = {}
     for k, (term, flags) in enumerate(zip(terms.terms, pattern), start=1):
-        term_names = [""]
-        for i, indicators in zip(term, flags):
-            coding = codings[i]
+        used = [codings[i] for i in term]
+        for coding in used:
             if coding.is_factor:
                 factor_contrasts.setdefault(coding.label, coding.contrast_name)
-            parts = coding.names(indicators)
-            term_names = [f"{a}:{b}" if a else b for b in parts for a in term_names]
-        names += term_names
-        assign += [k] * len(term_names)
+        labels = term_names(used, flags)
+        names += labels
+        assign += [k] * len(labels)
     return DesignPlan(terms, codings, tuple(pattern), tuple(names),
                       np.asarray(assign, dtype=np.int64), factor_contrasts)

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design.fixed import fixed_design
+from ..design.modelmatrix import term_columns, term_names
 from ..exceptions import PylmerError
 from .satterthwaite import _jacobian, varpar_covariance
 
@@ -36,14 +37,9 @@ def _rdX(model, terms):
     plan, n = lf.fixed.plan, lf.n
     columns, names = [np.ones(n)], ["(Intercept)"]
     for _, term in terms:
-        mat, labels = np.ones((n, 1)), [""]
-        for i in term:
-            coding = plan.codings[i]
-            block = coding.block(lf.fr.variables[coding.label], indicators=True)
-            mat = (mat[:, :, None] * block[:, None, :]).reshape(n, -1, order="F")
-            labels = [f"{a}:{b}" if a else b for b in coding.names(True) for a in labels]
-        columns.append(mat)
-        names += labels
+        codings, full = [plan.codings[i] for i in term], (True,) * len(term)
+        columns.append(term_columns(codings, full, lf.fr.variables, n))
+        names += term_names(codings, full)
     return np.column_stack(columns), names
 
 
