@@ -17,6 +17,7 @@ import numpy as np
 from .api import lmer
 from .control import GlmerControl
 from .convergence import check_conv, deriv12
+from .design.fixed import badly_scaled
 from .exceptions import DeprecatedUseWarning, PylmerError
 from .family import Family, get_family
 from .linalg.threads import single_threaded_blas
@@ -192,9 +193,7 @@ def _diagnose(lf, family: Family, exc: Exception) -> str:
         return (f"{message}: the response is completely separated by "
                 + ", ".join(separating) + " (the fixed effect diverges to +-infinity); "
                 "remove or merge that term, or use a penalized (bias-reduced) model")
-    sd = np.std(lf.X, axis=0)
-    sd = sd[sd > 0]
-    if len(sd) and (sd.max() / sd.min() > 1e3 or sd.max() > 1e3):
+    if badly_scaled(lf.X):
         return (f"{message}: PIRLS failed with predictors on very different scales; "
                 "rescale them (e.g. scale(x) in the formula)")
     return f"{message}: PIRLS failed; check the response and the predictors' scales"

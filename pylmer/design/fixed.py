@@ -28,7 +28,7 @@ from ..formula.linpack import dqrdc2
 from ..formula.rvalue import RVector
 from .modelmatrix import DesignPlan, plan_design
 
-__all__ = ["FixedDesign", "fixed_design", "rank_pivot"]
+__all__ = ["FixedDesign", "badly_scaled", "fixed_design", "rank_pivot"]
 
 
 @dataclass(frozen=True)
@@ -108,22 +108,26 @@ def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
     return np.sort(pivot[:rank])
 
 
-def check_scale(X: np.ndarray, action: str, tol: float = 1e3) -> None:
-    """lme4's ``checkScaleX``: the standard deviations of the columns that are not 0/1
-    indicators must be within a factor ``tol`` of each other and of 1."""
-    if action == "ignore" or X.shape[1] == 0:
-        return
+def badly_scaled(X: np.ndarray, tol: float = 1e3) -> bool:
+    """lme4's ``checkScaleX`` criterion: the standard deviations of the columns that are not
+    0/1 indicators differ by more than a factor ``tol``, or lie outside 1/tol..tol."""
     continuous = ~np.all((X == 0) | (X == 1), axis=0)
     if not continuous.any() or X.shape[0] < 2:
-        return
+        return False
     with np.errstate(divide="ignore"):
         logsd = np.log(np.std(X[:, continuous], axis=0, ddof=1))
     spread = np.abs(logsd[:, None] - logsd[None, :])
-    if np.any(spread > np.log(tol)) or np.any(np.abs(logsd) > np.log(tol)):
-        message = "Some predictor variables are on very different scales: consider rescaling"
-        if action == "stop":
-            raise PylmerError(message)
-        warnings.warn(message, ScalingWarning, stacklevel=4)
+    return bool(np.any(spread > np.log(tol)) or np.any(np.abs(logsd) > np.log(tol)))
+
+
+def check_scale(X: np.ndarray, action: str) -> None:
+    """lme4's ``check.scaleX`` action on a badly scaled X: a warning in its words, or stop."""
+    if action == "ignore" or X.shape[1] == 0 or not badly_scaled(X):
+        return
+    message = "Some predictor variables are on very different scales: consider rescaling"
+    if action == "stop":
+        raise PylmerError(message)
+    warnings.warn(message, ScalingWarning, stacklevel=4)
 
 
 def fixed_design(formula: MixedFormula, frame: ModelFrame,
