@@ -18,26 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["lmer"]
 
 
-def _start_theta(start):
-    if start is None:
-        return None
-    if isinstance(start, Mapping):
-        unknown = set(start) - {"theta"}
-        if unknown:
-            raise PylmerError(f"start: unknown components {sorted(unknown)}; lmer takes "
-                             "start={'theta': [...]} or a vector of theta values")
-        start = start.get("theta")
-    if start is None:
-        return None
-    try:
-        values = np.asarray(start, dtype=float)
-    except (TypeError, ValueError):
-        raise PylmerError(f"start must be numbers (theta values), got {start!r}") from None
-    if not np.isfinite(values).all():
-        raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
-    return values
-
-
 def _check_identifiable(lf) -> None:
     y = lf.y
     if y.ndim == 2:
@@ -109,7 +89,7 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
     devfun = mkLmerDevfun(lf)
     verbose = int(verbose) if isinstance(verbose, bool) else check_count(verbose, "verbose")
     try:
-        opt = optimizeLmer(devfun, control, start=_start_theta(start), verbose=verbose)
+        opt = optimizeLmer(devfun, control, start=start, verbose=verbose)
     except np.linalg.LinAlgError as exc:
         raise PylmerError(f"{exc}: the model cannot be fitted; check for predictors on very "
                           "different scales and for zero or extreme weights") from exc

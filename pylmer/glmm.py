@@ -18,13 +18,13 @@ from .api import lmer
 from .control import GlmerControl
 from .convergence import check_conv, deriv12
 from .design.fixed import badly_scaled
-from .exceptions import DeprecatedUseWarning, PylmerError
+from .exceptions import DeprecatedUseWarning
 from .family import Family, get_family
 from .linalg.threads import single_threaded_blas
 from .modular import OptInfo, check_boundary, glFormula
 from .optimize import minimize
 from .pirls import GlmerDevfun, PirlsError
-from .validate import check_control, check_count
+from .validate import check_control, check_count, check_start
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results.glmermod import GlmerMod
@@ -63,7 +63,8 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
     """Both stages of lme4's glmer optimization (R: ``optimizeGlmer`` twice)."""
     control = control or GlmerControl()
     stage1, stage2 = control.optimizer_stages()
-    x0 = devfun.theta0 if start is None else np.asarray(start, dtype=float)
+    start = check_start(start, devfun.lower[:devfun.ntheta], "glmer")
+    x0 = devfun.theta0 if start is None else start
     with single_threaded_blas():
         opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl,
                        verbose=verbose)
@@ -156,23 +157,6 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
                     contrasts=contrasts)
     lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,
                    na_action=na_action, control=control, contrasts=contrasts)
-    if isinstance(start, Mapping):
-        unknown = set(start) - {"theta"}
-        if unknown:
-            raise PylmerError(f"start: unsupported components {sorted(unknown)}; glmer takes "
-                              "start={'theta': [...]} or a vector of theta values")
-        start = start.get("theta")
-    if start is not None:
-        try:
-            start = np.asarray(start, dtype=float)
-        except (TypeError, ValueError):
-            raise PylmerError(f"start must be numbers (theta values), got {start!r}") from None
-        if start.shape != lf.reTrms.theta.shape:
-            raise PylmerError(f"start must have {len(lf.reTrms.theta)} theta values "
-                              f"({', '.join(lf.reTrms.theta_names)}), got {start.size}")
-        if not np.isfinite(start).all() or np.any(start < lf.reTrms.lower):
-            raise PylmerError("start: x0 contains NA or values below the lower bounds (theta "
-                              "must be finite, >= 0 on the diagonal)")
     if nAGQ > 1:
         GlmerDevfun.check_nAGQ_for(lf, nAGQ)
     try:

@@ -20,7 +20,7 @@ from .design.random import ReTrms, mkReTrms
 from .exceptions import PylmerError
 from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
-from .validate import check_bool, check_control
+from .validate import check_bool, check_control, check_start
 
 if TYPE_CHECKING:  # pragma: no cover
     from .objective import LmerDevfun
@@ -346,11 +346,8 @@ def optimizeLmer(devfun, control: LmerControl | None = None, start=None,
     from .optimize import minimize
 
     control = control or LmerControl()
-    x0 = devfun.theta0 if start is None else np.asarray(start, dtype=float)
-    if x0.shape != devfun.lower.shape:
-        raise PylmerError(f"start must have {len(devfun.lower)} theta values, got {x0.shape}")
-    if np.any(x0 < devfun.lower):
-        raise PylmerError("start is below the lower bounds of theta (0 for variances)")
+    start = check_start(start, devfun.lower, "lmer")
+    x0 = devfun.theta0 if start is None else start
     ws = devfun.workspace
     with single_threaded_blas(not ws.wants_threads()):
         opt = minimize(devfun, x0, devfun.lower, optimizer=control.optimizer_stages()[0],

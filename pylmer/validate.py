@@ -4,13 +4,14 @@ naming the argument, never a silent coercion (``REML="no"`` is not a truthy stri
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from .exceptions import PylmerError
 
-__all__ = ["check_bool", "check_choice", "check_control", "check_count"]
+__all__ = ["check_bool", "check_choice", "check_control", "check_count", "check_fraction",
+           "check_model", "check_response", "check_seed", "check_start"]
 
 
 def check_bool(value: object, name: str) -> bool:
@@ -93,3 +94,27 @@ def check_response(values: object, n: int, name: str = "newresp") -> np.ndarray:
     if not np.isfinite(y).all():
         raise PylmerError(f"{name} has missing or infinite values; give finite numbers")
     return y
+
+
+def check_start(start: object, lower: np.ndarray, function: str) -> np.ndarray | None:
+    """lme4's ``start``: None, ``{"theta": [...]}`` or a vector of theta values, one per
+    element of ``lower``, finite and not below it."""
+    if isinstance(start, Mapping):
+        unknown = set(start) - {"theta"}
+        if unknown:
+            raise PylmerError(f"start: unknown components {sorted(unknown)}; {function} takes "
+                              "start={'theta': [...]} or a vector of theta values")
+        start = start.get("theta")
+    if start is None:
+        return None
+    try:
+        values = np.asarray(start, dtype=float)
+    except (TypeError, ValueError):
+        raise PylmerError(f"start must be numbers (theta values), got {start!r}") from None
+    if values.shape != np.shape(lower):
+        raise PylmerError(f"start must have {len(lower)} theta values, got {values.size}")
+    if not np.isfinite(values).all():
+        raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
+    if np.any(values < lower):
+        raise PylmerError("start is below the lower bounds of theta (0 for variances)")
+    return values

@@ -499,7 +499,7 @@ def test_bad_method_arguments_are_named(fits, call, error, message):
      "start must have 1 theta values"),
     (lambda s: glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
                      load_dataset("cbpp"), start={"theta": [1], "fixef": [1, 2]}),
-     ValueError, "unsupported components"),
+     ValueError, "unknown components"),
     (lambda s: lmer("y ~ x + (1 | g)", pd.DataFrame({"x": np.arange(12.0), "y": np.arange(12.0)
                                                     + 1, "g": np.repeat([0, 1, 2], 4)})),
      ValueError, "not finite"),
