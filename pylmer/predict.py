@@ -32,9 +32,6 @@ _MAX_DRAWS = 5e7  # simulated values in one call (400 MB of doubles)
 def _population_only(re_form) -> bool:
     if re_form is None:
         return False
-    if not isinstance(re_form, (str, bool, float)):
-        raise TypeError(f"re_form must be None, 'NA', '~0' or a formula string such as "
-                        f"'~(1 | Subject)', got {re_form!r} ({type(re_form).__name__})")
     if re_form is False or (isinstance(re_form, float) and np.isnan(re_form)):
         return True
     return isinstance(re_form, str) and re_form.strip() in _POPULATION
@@ -49,7 +46,7 @@ def _selected_terms(model, re_form) -> list[int]:
         return []
     if not isinstance(re_form, str):
         raise TypeError(f"re_form must be None, 'NA', '~0' or a formula string such as "
-                        f"'~(1 | Subject)', got {re_form!r}")
+                        f"'~(1 | Subject)', got {re_form!r} ({type(re_form).__name__})")
     text = re_form.strip()
     if not text.startswith("~"):
         raise PylmerError(f"re_form={re_form!r}: give None (all random effects), 'NA' or "
