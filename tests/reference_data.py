@@ -32,7 +32,10 @@ def model_ids(model_type: str | None = None) -> list[str]:
 
 
 def as_list(value) -> list:
-    """jsonlite unboxes length-one vectors: give them back their list."""
+    """jsonlite unboxes length-one vectors: give them back their list (null, R's NULL, is
+    the empty list)."""
+    if value is None:
+        return []
     return value if isinstance(value, list) else [value]
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from rcompare import Check, mat, num, vec
+from rcompare import Check, check_lformula, num, vec
+from reference_data import as_list
 
 import pylmer
 
@@ -38,12 +39,6 @@ CASES = {c["id"]: c for c in REF["cases"]}
 CASE_IDS = list(CASES)
 FIT_IDS = [c["id"] for c in REF["cases"]
            if isinstance(c.get("fit"), dict) and "REMLcrit" in c["fit"]]
-
-
-def as_list(v):
-    if v is None:
-        return []
-    return v if isinstance(v, list) else [v]
 
 
 @cache
@@ -139,45 +134,7 @@ def test_lformula_extra(case_id):
                              f"{type(e).__name__}: {e}") from e
     ck = Check(case_id)
     rtol = 1e-8 if case.get("spline") else 1e-13
-    rows = [int(r) for r in np.asarray(lf.rows).ravel()]
-    r_rows = [int(r) - 1 for r in as_list(case["rows"])]
-    if rows != r_rows:
-        ck.add("rows", f"pylmer {len(rows)} rows, R {len(r_rows)}; missing "
-               f"{sorted(set(r_rows) - set(rows))[:8]} extra {sorted(set(rows) - set(r_rows))[:8]}")
-    names = list(lf.X_colnames)
-    r_names = list(as_list(case["X_colnames"]))
-    if names != r_names:
-        ck.add("X_colnames", f"pylmer {names}\n    != R {r_names}")
-    if rows == r_rows and names == r_names:
-        ck.close("X", np.asarray(lf.X), mat(case["X"], len(r_names)), rtol, 1e-10,
-                 names=r_names)
-    elif rows == r_rows and len(names) == len(r_names):
-        ck.close("X (names differ)", np.asarray(lf.X), mat(case["X"], len(r_names)), rtol,
-                 1e-10, names=r_names)
-    if rows == r_rows:
-        if case.get("y_is_matrix"):
-            y_r = mat(case["y"], len(as_list(case["y"][0])))
-            ck.close("y", np.asarray(lf.y, dtype=float).reshape(y_r.shape), y_r, 1e-13, 1e-10)
-        else:
-            ck.close("y", np.asarray(lf.y, dtype=float).ravel(), vec(case["y"]), 1e-13, 1e-10)
-        if case.get("offset") is not None:
-            off = lf.offset
-            if off is None:
-                ck.add("offset", "pylmer has no offset")
-            else:
-                off = np.broadcast_to(np.asarray(off, dtype=float).ravel(), (len(rows),))
-                ck.close("offset", off, vec(case["offset"]), 1e-13, 1e-10)
-        else:
-            off = lf.offset
-            if off is not None and np.any(np.asarray(off, dtype=float) != 0):
-                ck.add("offset", "pylmer has a nonzero offset, R none")
-    zt = tuple(int(d) for d in lf.reTrms.Zt.shape)
-    if zt != tuple(int(d) for d in case["Zt_dim"]):
-        ck.add("Zt_dim", f"pylmer {zt} != R {tuple(case['Zt_dim'])}")
-    cnms = [(g, list(c)) for g, c in lf.reTrms.cnms]
-    r_cnms = [(c["grp"], list(as_list(c["columns"]))) for c in as_list(case["cnms"])]
-    if cnms != r_cnms:
-        ck.add("cnms", f"pylmer {cnms} != R {r_cnms}")
+    check_lformula(ck, lf, case, rtol)
     ck.finish()
 
 
