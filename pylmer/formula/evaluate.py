@@ -85,9 +85,8 @@ def _compare(op: Callable) -> Callable:
         if a.kind in ("character", "factor") or b.kind in ("character", "factor"):
             if op not in (np.equal, np.not_equal):
                 raise FormulaError(f"{text!r}: only == and != compare text or factor levels")
-            x, y = as_character(a), as_character(b)
-            missing = np.array([u is None for u in np.broadcast_to(x, np.broadcast(x, y).shape)]) \
-                | np.array([v is None for v in np.broadcast_to(y, np.broadcast(x, y).shape)])
+            x, y = np.broadcast_arrays(as_character(a), as_character(b))
+            missing = pd.isna(x) | pd.isna(y)
             out = op(x.astype(str), y.astype(str)).astype(float)
             return logical(np.where(missing, np.nan, out))
         x, y = a.numbers(repr(text)), b.numbers(repr(text))
@@ -111,8 +110,8 @@ def _or(a: RVector, b: RVector, text: str) -> RVector:
 
 def _in(a: RVector, b: RVector, text: str) -> RVector:
     if a.kind in ("character", "factor") or b.kind in ("character", "factor"):
-        table = set(as_character(b).tolist())
-        return logical([float(v in table) for v in as_character(a)])
+        table = list(as_character(b))
+        return logical(pd.Series(as_character(a), dtype=object).isin(table).to_numpy(float))
     table = b.numbers(repr(text))
     x = a.numbers(repr(text))
     hit = np.isin(x, table)
