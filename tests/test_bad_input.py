@@ -580,3 +580,12 @@ def test_an_exact_fit_is_named_without_numpy_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no numpy warning leaks out
         with pytest.raises(ValueError, match="REML criterion is not finite"):
             lmer("y ~ x + (1 | g)", data)
+
+
+def test_model_matrix_of_new_data_names_bad_input(sleep):
+    lf = lFormula("Reaction ~ poly(Days, 2) + (1 | Subject)", sleep)
+    with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
+        lf.model_matrix([1, 2, 3])
+    with pytest.raises(FormulaError, match="unknown column 'Days'"):
+        lf.model_matrix(pd.DataFrame({"x": [1.0]}))
+    assert lf.model_matrix(sleep.iloc[:0]).shape == (0, 3)
