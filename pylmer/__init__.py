@@ -9,7 +9,7 @@ R users write what they wrote in R::
               load_dataset("cbpp"), family="binomial")
 """
 
-from .api import lmer
+from .api import glmer, lmer, update
 from .control import GlmerControl, LmerControl
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
@@ -18,6 +18,7 @@ from .exceptions import (
     FormulaError,
     GroupingFactorWarning,
     MissingDataWarning,
+    PirlsError,
     PylmerError,
     PylmerWarning,
     RankDeficiencyWarning,
@@ -39,7 +40,6 @@ from .family import (
     poisson,
 )
 from .formula.rexpr import FormulaSyntaxError
-from .glmm import glmer, mkGlmerDevfun, optimizeGlmer
 from .inference.anova import anova
 from .inference.bootstrap import bootMer
 from .inference.confint import confint
@@ -49,13 +49,15 @@ from .modular import (
     OptInfo,
     glFormula,
     lFormula,
+    mkGlmerDevfun,
     mkLmerDevfun,
     mkMerMod,
+    optimizeGlmer,
     optimizeLmer,
 )
-from .pirls import PirlsError
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
+from .results.mermod import MerMod
 from .rstyle import (
     AIC,
     BIC,
@@ -67,6 +69,9 @@ from .rstyle import (
     fitted,
     fixef,
     getME,
+    isGLMM,
+    isLMM,
+    isREML,
     isSingular,
     logLik,
     ngrps,
@@ -82,9 +87,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     # fitting and lme4's modular steps
-    "lmer", "glmer", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
+    "lmer", "glmer", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
     "mkGlmerDevfun", "optimizeGlmer",
-    "LFormula", "LmerMod", "GlmerMod", "OptInfo", "LmerControl", "GlmerControl",
+    "LFormula", "MerMod", "LmerMod", "GlmerMod", "OptInfo", "LmerControl", "GlmerControl",
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",
@@ -93,7 +98,7 @@ __all__ = [
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",
-    "sigma", "summary", "vcov",
+    "sigma", "summary", "vcov", "isGLMM", "isLMM", "isREML",
     # data
     "load_dataset", "list_datasets",
     # errors and warnings

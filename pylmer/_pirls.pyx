@@ -7,18 +7,16 @@ hundreds of times; each evaluation is a few PIRLS iterations. Where Lambda is di
 PIRLS loop runs here without returning to Python: the response pass (mu, the deviance residuals,
 the working weights and response, with lme4's floors), Z'WZ by the observations' pairs of
 non-zeros, a Cholesky factorization of ``P (Lambda Z'WZ Lambda + I) P'``, the solve and
-the step halving. The factorization is either sparse on a symbolic pattern computed once
-(up-looking, as CSparse's ``cs_chol``), or blocked as
-:class:`pylmer.linalg.blocked.BlockCholesky` with a dense L21 (a diagonal leading block,
-then BLAS and LAPACK through SciPy's Cython bindings). See :mod:`pylmer.scalar_pirls` for
-the set-up.
+the step halving. The factorization is :class:`pylmer.linalg._factor.CompiledFactor`'s,
+called at C level (sparse on a symbolic pattern computed once, or blocked). See
+:mod:`pylmer.scalar_pirls` for the set-up.
 """
 
 from libc.math cimport exp, fabs, isfinite, log, sqrt
 from libc.string cimport memcmp, memcpy
-from scipy.linalg.cython_blas cimport dgemv, dsyrk, dtrsv
-from scipy.linalg.cython_lapack cimport dpotrf
+from scipy.linalg.cython_blas cimport dgemv, dsyrk
 
+from pylmer.linalg._factor cimport CompiledFactor
 from pylmer.linalg._kernels cimport _cholesky_lower, _solve_lower, _solve_lower_t
 
 import numpy as np
@@ -82,60 +80,6 @@ cdef inline double _log_link_devres(int kind, double dev0, double pw, double y, 
     return dev0 + 2.0 * pw * (lm + (y - m) / m)
 
 
-cdef Py_ssize_t _ereach(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci, Py_ssize_t k,
-                        const Py_ssize_t[::1] parent, Py_ssize_t[::1] s,
-                        Py_ssize_t[::1] mark) noexcept nogil:
-    """The pattern of row k of L (columns < k), in s[top:q], in topological order; the
-    marks of those columns and of k are cleared again before returning."""
-    cdef Py_ssize_t q = parent.shape[0], top = q, p, i, length
-    mark[k] = 1
-    for p in range(Cp[k], Cp[k + 1]):
-        i = Ci[p]
-        if i > k:
-            continue
-        length = 0
-        while mark[i] == 0:
-            s[length] = i
-            length += 1
-            mark[i] = 1
-            i = parent[i]
-        while length > 0:
-            top -= 1
-            length -= 1
-            s[top] = s[length]
-    for p in range(top, q):
-        mark[s[p]] = 0
-    mark[k] = 0
-    return top
-
-
-def symbolic(const Py_ssize_t[::1] Cp, const Py_ssize_t[::1] Ci):
-    """Elimination tree and column pointers of L for the upper triangle C (CSC, sorted)."""
-    cdef Py_ssize_t q = Cp.shape[0] - 1, k, p, i, inext, top
-    parent_arr = np.full(q, -1, dtype=np.intp)
-    ancestor_arr = np.full(q, -1, dtype=np.intp)
-    counts_arr = np.ones(q, dtype=np.intp)
-    cdef Py_ssize_t[::1] parent = parent_arr, ancestor = ancestor_arr, counts = counts_arr
-    cdef Py_ssize_t[::1] s = np.empty(q, dtype=np.intp), mark = np.zeros(q, dtype=np.intp)
-    with nogil:
-        for k in range(q):  # Liu's algorithm with path compression (cs_etree)
-            for p in range(Cp[k], Cp[k + 1]):
-                i = Ci[p]
-                while i != -1 and i < k:
-                    inext = ancestor[i]
-                    ancestor[i] = k
-                    if inext == -1:
-                        parent[i] = k
-                    i = inext
-        for k in range(q):  # row k of L holds a non-zero in each column its ereach gives
-            top = _ereach(Cp, Ci, k, parent, s, mark)
-            for p in range(top, q):
-                counts[s[p]] += 1
-    Lp = np.zeros(q + 1, dtype=np.intp)
-    np.cumsum(counts_arr, out=Lp[1:])
-    return parent_arr, Lp
-
-
 cdef class ScalarPirls:
     """Workspace of the compiled PIRLS loop. Built by :func:`pylmer.scalar_pirls.build`."""
 
@@ -152,9 +96,10 @@ cdef class ScalarPirls:
     cdef const Py_ssize_t[::1] obs, slot
     cdef const double[::1] prod
     # C = the upper triangle of P A P' (CSC); cr, cc: original row / column of each entry
-    cdef const Py_ssize_t[::1] Cp, Ci, cr, cc, perm, parent, Lp
-    cdef double[::1] Cx, Lx, x, lamC
-    cdef Py_ssize_t[::1] Li, cnext, s, mark
+    cdef const Py_ssize_t[::1] Cp, Ci, cr, cc, perm
+    cdef double[::1] Cx, x, lamC
+    # its factor, refactored at each step
+    cdef CompiledFactor factor
     # the response
     cdef const double[::1] y, pw, dev0, llk, llf
     cdef bint binary  # every y is 0 or 1 (and so is each log-likelihood coefficient's use)
@@ -176,10 +121,6 @@ cdef class ScalarPirls:
     cdef double[:, ::1] M  # X'WX - RZX'RZX, then its Cholesky factor (lower triangle)
     cdef public double ldL2, pdev, loglik
     cdef public int iterations
-    # the blocked factor (q1 > 0): sqrt of the leading diagonal, L21 (q2 x q1, row-major)
-    # and the dense rest S (q2 x q2, its lower triangle row-major)
-    cdef readonly int q1, q2
-    cdef double[::1] sd, L21, S
 
     def __init__(self, int kind, zp, zj, zx, zobs, zcol, zval, obs, slot, prod, Cp, Ci,
                  cr, cc, perm, y, pw, dev0, llk, llf, X, int q1=0, bint vector=False):
@@ -197,17 +138,9 @@ cdef class ScalarPirls:
         self.wz = np.empty(len(y))
         self.obs, self.slot, self.prod = obs, slot, prod
         self.Cp, self.Ci, self.cr, self.cc, self.perm = Cp, Ci, cr, cc, perm
-        self.q1, self.q2 = q1, (len(perm) - q1 if q1 > 0 else 0)
-        self.sd, self.L21 = np.empty(max(q1, 1)), np.empty(max(self.q2 * q1, 1))
-        self.S = np.empty(max(self.q2 * self.q2, 1))
-        self.parent, self.Lp = symbolic(Cp, Ci) if q1 == 0 else (
-            np.zeros(1, dtype=np.intp), np.zeros(len(perm) + 1, dtype=np.intp))
-        nnzL = self.Lp[self.q]
-        self.Li, self.Lx = np.empty(nnzL, dtype=np.intp), np.empty(nnzL)
+        self.factor = CompiledFactor(Cp, Ci, q1)
         self.Cx, self.lamC = np.empty(len(Ci)), np.empty(len(Ci))
         self.x = np.zeros(self.q)
-        self.cnext, self.s = np.empty(self.q, dtype=np.intp), np.empty(self.q, dtype=np.intp)
-        self.mark = np.zeros(self.q, dtype=np.intp)
         self.y, self.pw, self.dev0, self.llk, self.llf = y, pw, dev0, llk, llf
         y_arr, llk_arr, llf_arr = np.asarray(y), np.asarray(llk), np.asarray(llf)
         self.vector = vector
@@ -229,9 +162,12 @@ cdef class ScalarPirls:
                                                  np.empty(q))
 
     def factor_nnz(self):
-        if self.q1 > 0:
-            return self.q1 * (1 + self.q2) + self.q2 * (self.q2 + 1) // 2
-        return self.Lp[self.q]
+        return self.factor.nnz()
+
+    @property
+    def q1(self):
+        """Size of the factor's diagonal leading block (0: the sparse layout)."""
+        return self.factor.q1
 
     # ------------------------------------------------------------------ response
     cdef double _respond(self, const double *eta, double *mu, double *devres, double *w,
@@ -402,110 +338,6 @@ cdef class ScalarPirls:
         return total + ldL2 - 2.0 * logs
 
     # ------------------------------------------------------------------ linear algebra
-    cdef int _factor(self) noexcept nogil:
-        """L of ``P (C + I) P'`` from C's values (Lambda Z'WZ Lambda, + I on the diagonal);
-        sets ldL2. 1 if not positive definite."""
-        cdef Py_ssize_t q = self.q, t, i, p, k, top
-        cdef double d, lki
-        cdef double[::1] Cx = self.Cx, Lx = self.Lx, x = self.x
-        cdef Py_ssize_t[::1] Li = self.Li, cnext = self.cnext
-        if self.q1 > 0:
-            return self._blocked_factor()
-        # up-looking Cholesky (cs_chol): row k of L from its ereach
-        for k in range(q):
-            cnext[k] = self.Lp[k]
-        self.ldL2 = 0.0
-        for k in range(q):
-            top = _ereach(self.Cp, self.Ci, k, self.parent, self.s, self.mark)
-            x[k] = 0.0
-            for p in range(self.Cp[k], self.Cp[k + 1]):
-                if self.Ci[p] <= k:
-                    x[self.Ci[p]] = Cx[p]
-            d = x[k]
-            x[k] = 0.0
-            for t in range(top, q):
-                i = self.s[t]
-                lki = x[i] / Lx[self.Lp[i]]
-                x[i] = 0.0
-                for p in range(self.Lp[i] + 1, cnext[i]):
-                    x[Li[p]] -= Lx[p] * lki
-                d -= lki * lki
-                p = cnext[i]
-                cnext[i] += 1
-                Li[p] = k
-                Lx[p] = lki
-            if not d > 0.0:
-                return 1
-            p = cnext[k]
-            cnext[k] += 1
-            Li[p] = k
-            Lx[p] = sqrt(d)
-            self.ldL2 += 2.0 * log(Lx[p])
-        return 0
-
-    cdef int _blocked_factor(self) noexcept nogil:
-        """:meth:`_factor` for the blocked layout (the permutation is the identity; C's
-        columns below q1 hold only their diagonal)."""
-        cdef int q1 = self.q1, q2 = self.q2, info = 0
-        cdef Py_ssize_t j, p, i
-        cdef double *sd = &self.sd[0]
-        cdef double *L21 = &self.L21[0]
-        cdef double *S = &self.S[0]
-        self.ldL2 = 0.0
-        for j in range(q1):
-            sd[j] = sqrt(self.Cx[self.Cp[j + 1] - 1])
-            self.ldL2 += 2.0 * log(sd[j])
-        self.L21[:] = 0.0
-        self.S[:] = 0.0
-        for j in range(q1, q1 + q2):  # column j of C: rows < q1 are A21', the rest A22
-            for p in range(self.Cp[j], self.Cp[j + 1]):
-                i = self.Ci[p]
-                if i < q1:
-                    L21[(j - q1) * q1 + i] = self.Cx[p] / sd[i]
-                else:
-                    S[(j - q1) * q2 + (i - q1)] = self.Cx[p]
-        # S -= L21 L21' on S's lower triangle: the upper triangle of S as Fortran sees it,
-        # with L21 (row-major) Fortran's q1 x q2 matrix L21'
-        dsyrk(_UPPER, _TRANS, &q2, &q1, &_MINUS_ONE, L21, &q1, &_PLUS_ONE, S, &q2)
-        dpotrf(_UPPER, &q2, S, &q2, &info)
-        if info != 0:
-            return 1
-        for j in range(q2):
-            self.ldL2 += 2.0 * log(S[j * q2 + j])
-        return 0
-
-    cdef void _forward(self, double *x) noexcept nogil:
-        """x <- L^-1 x (x in the permuted order)."""
-        cdef Py_ssize_t j, p
-        cdef int q1 = self.q1, q2 = self.q2
-        if q1 > 0:  # x1 /= sd, x2 = L22^-1 (x2 - L21 x1)
-            for j in range(q1):
-                x[j] /= self.sd[j]
-            dgemv(_TRANS, &q1, &q2, &_MINUS_ONE, &self.L21[0], &q1, x, &_ONE, &_PLUS_ONE,
-                  x + q1, &_ONE)
-            dtrsv(_UPPER, _TRANS, _NOTRANS, &q2, &self.S[0], &q2, x + q1, &_ONE)
-            return
-        for j in range(self.q):
-            x[j] /= self.Lx[self.Lp[j]]
-            for p in range(self.Lp[j] + 1, self.Lp[j + 1]):
-                x[self.Li[p]] -= self.Lx[p] * x[j]
-
-    cdef void _backward(self, double *x) noexcept nogil:
-        """x <- L'^-1 x (x in the permuted order)."""
-        cdef Py_ssize_t j, p
-        cdef int q1 = self.q1, q2 = self.q2
-        if q1 > 0:  # x2 = L22'^-1 x2, x1 = (x1 - L21' x2) / sd
-            dtrsv(_UPPER, _NOTRANS, _NOTRANS, &q2, &self.S[0], &q2, x + q1, &_ONE)
-            dgemv(_NOTRANS, &q1, &q2, &_MINUS_ONE, &self.L21[0], &q1, x + q1, &_ONE,
-                  &_PLUS_ONE, x, &_ONE)
-            for j in range(q1):
-                x[j] /= self.sd[j]
-            return
-        for j in range(self.q - 1, -1, -1):
-            for p in range(self.Lp[j] + 1, self.Lp[j + 1]):
-                x[j] -= self.Lx[p] * x[self.Li[p]]
-            x[j] /= self.Lx[self.Lp[j]]
-
     cdef int _step(self, const double *w, const double *ratio, const double *eta,
                    const double[::1] offset, const double[::1] lam, bint fit_beta) noexcept nogil:
         """One penalized weighted least squares solve for the working response
@@ -571,18 +403,19 @@ cdef class ScalarPirls:
             # Fortran's p x n matrix (W^(1/2) X)'
             dsyrk(_UPPER, _NOTRANS, &pi, &ni, &_PLUS_ONE, Xs, &pi, &_ZERO, M, &pi)
             dgemv(_NOTRANS, &pi, &ni, &_PLUS_ONE, Xs, &pi, zs, &_ONE, &_ZERO, Xtwz, &_ONE)
-        if self._factor() != 0:
+        if self.factor.factorize(self.Cx) != 0:
             return 1
+        self.ldL2 = self.factor.ldL2
         # cu = L^-1 P Lambda Z'W z
         for j in range(q):
             x[j] = lam[self.perm[j]] * rhs[self.perm[j]]
-        self._forward(&x[0])
+        self.factor.forward(&x[0])
         if fit_beta:
             # RZX = L^-1 P Lambda Z'WX (by columns), then RX'RX = X'WX - RZX'RZX
             for c in range(p_):
                 for j in range(q):
                     RZX[c * q + j] = lam[self.perm[j]] * ZtWX[self.perm[j] * p_ + c]
-                self._forward(RZX + c * q)
+                self.factor.forward(RZX + c * q)
             for c in range(p_):
                 acc = Xtwz[c]
                 for j in range(q):
@@ -601,7 +434,7 @@ cdef class ScalarPirls:
             for c in range(p_):
                 for j in range(q):
                     x[j] -= RZX[c * q + j] * b[c]
-        self._backward(&x[0])
+        self.factor.backward(&x[0])
         for j in range(q):
             self.u_new[self.perm[j]] = x[j]
             x[j] = 0.0
@@ -745,14 +578,8 @@ cdef class ScalarPirls:
             raise RuntimeError("state(): no PIRLS has converged in this workspace")
         L_diag_arr = np.empty(self.q)
         cdef double[::1] L_diag = L_diag_arr
-        if self.q1 > 0:
-            for j in range(self.q1):
-                L_diag[j] = self.sd[j]
-            for j in range(self.q2):
-                L_diag[self.q1 + j] = self.S[j * self.q2 + j]
-        else:
-            for j in range(self.q):
-                L_diag[self.perm[j]] = self.Lx[self.Lp[j]]
+        for j in range(self.q):
+            L_diag[self.perm[j]] = self.factor.diagonal(j)
         if self.final == 0:
             mu, devres = np.asarray(self.mu_a).copy(), np.asarray(self.devres_a).copy()
         else:

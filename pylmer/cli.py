@@ -219,7 +219,7 @@ def _clean(x):
 def model_json(model, formula: str, ddf: str | None = None) -> dict:
     """The main results of a fitted model as a JSON-ready dict; with ``ddf``
     ("Satterthwaite", "Kenward-Roger") also lmerTest's ``coefficients`` table."""
-    family = getattr(model, "family", None)
+    family = model.family if model.isGLMM() else None
     vcov = model.vcov()
     varcorr = model.VarCorr().as_frame().astype(object)
     info = model.optinfo

@@ -11,6 +11,7 @@ __all__ = [
     "ConvergenceWarning",
     "FormulaError",
     "PylmerError",
+    "PirlsError",
     "DeprecatedUseWarning",
     "SingularFitWarning",
     "GroupingFactorWarning",
@@ -36,6 +37,10 @@ class PylmerWarning(UserWarning):
 
 class MissingDataWarning(PylmerWarning):
     """Rows with missing values were dropped from the model frame (R's ``na.omit``)."""
+
+
+class PirlsError(PylmerError, RuntimeError):
+    """PIRLS could not reduce the penalized deviance (lme4's pwrssUpdate errors)."""
 
 
 class RankDeficiencyWarning(PylmerWarning):

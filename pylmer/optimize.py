@@ -1,14 +1,16 @@
 """Optimizer adaptors: nlopt's BOBYQA (lme4's ``nloptwrap``) and scipy's alternatives.
 
-Each takes an objective, a start, bounds and options, and returns an :class:`OptResult`
-with the same fields lme4 keeps in ``optinfo`` (par, fval, feval, conv, message).
+Each takes an objective, a start, bounds and options, and returns an :class:`OptInfo`
+with the fields lme4 keeps in ``optinfo`` (par, fval, feval, conv, message); the fitting
+steps add the derivatives and convergence messages. lme4's boundary steps
+(``restart_edge``, ``check.boundary``) are here too.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import nlopt
 import numpy as np
@@ -16,7 +18,7 @@ import scipy.optimize as so
 
 from .exceptions import ConvergenceWarning, PylmerError
 
-__all__ = ["OptResult", "minimize", "NLOPT_DEFAULTS"]
+__all__ = ["OptInfo", "minimize", "NLOPT_DEFAULTS", "check_boundary", "restart_edge"]
 
 # lme4's nloptwrap defaults
 NLOPT_DEFAULTS = {"xtol_abs": 1e-8, "ftol_abs": 1e-8, "maxeval": 100000}
@@ -46,19 +48,26 @@ _NLOPT_MESSAGES = {
 
 
 @dataclass(frozen=True)
-class OptResult:
-    """What an optimizer returned.
+class OptInfo:
+    """What the optimization did (R: ``m@optinfo``).
 
     Attributes
     ----------
     optimizer : str
     par : numpy.ndarray
+        The optimum: theta (lmer, glmer with nAGQ = 0) or (theta, beta).
     fval : float
+        The objective there.
     feval : int
-        Number of objective evaluations.
+        Objective evaluations by the optimizer (restarts and stages included).
     conv : int
         0 on success; otherwise the optimizer's code (lme4's ``optinfo$conv$opt``).
     message : str
+        The optimizer's message.
+    derivs : Derivs or None
+        Finite-difference gradient and Hessian at the optimum.
+    messages : tuple of str
+        lme4's convergence messages (singular fit, gradient, Hessian).
     """
 
     optimizer: str
@@ -67,6 +76,8 @@ class OptResult:
     feval: int
     conv: int
     message: str
+    derivs: object = None
+    messages: tuple[str, ...] = ()
 
 
 def _nlopt_bobyqa(fn, x0, lower, upper, options, name):
@@ -92,8 +103,8 @@ def _nlopt_bobyqa(fn, x0, lower, upper, options, name):
         par, status = np.asarray(x0, dtype=float), -4
     fval = opt.last_optimum_value()
     conv = status if (status < 0 or status == 5) else 0
-    return OptResult(name, np.asarray(par, dtype=float), float(fval), int(opt.get_numevals()),
-                     conv, _NLOPT_MESSAGES.get(status, f"NLOPT status {status}"))
+    return OptInfo(name, np.asarray(par, dtype=float), float(fval), int(opt.get_numevals()),
+                   conv, _NLOPT_MESSAGES.get(status, f"NLOPT status {status}"))
 
 
 def _scipy(fn, x0, lower, upper, options, name):
@@ -116,8 +127,8 @@ def _scipy(fn, x0, lower, upper, options, name):
         else {"maxfun": 100000}
     res = so.minimize(counted, np.asarray(x0, dtype=float), method=method, bounds=bounds,
                       options={**defaults, **options})
-    return OptResult(name, np.asarray(res.x, dtype=float), float(res.fun), count[0],
-                     0 if res.success else int(res.status or 1), str(res.message))
+    return OptInfo(name, np.asarray(res.x, dtype=float), float(res.fun), count[0],
+                   0 if res.success else int(res.status or 1), str(res.message))
 
 
 def _traced(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
@@ -136,7 +147,7 @@ def _traced(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
 
 def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
              optimizer: str = "nloptwrap", options: Mapping | None = None,
-             verbose: int = 0) -> OptResult:
+             verbose: int = 0) -> OptInfo:
     """Minimize ``fn`` over a box, with the named optimizer; ``verbose > 0`` prints every
     evaluation."""
     if verbose:
@@ -154,3 +165,36 @@ def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
         warnings.warn(f"convergence code {result.conv} from {optimizer}: {result.message}",
                       ConvergenceWarning, stacklevel=3)
     return result
+
+
+def restart_edge(devfun, opt: OptInfo, optimizer: str, options: Mapping) -> OptInfo:
+    """lme4's ``restart_edge``: if the deviance decreases away from a bound the optimizer
+    stopped on, optimize again from there."""
+    on_bound = np.flatnonzero(opt.par == devfun.lower)
+    if len(on_bound) == 0:
+        return opt
+    d0 = devfun(opt.par)
+    btol = 1e-5
+    for i in on_bound:
+        theta = opt.par.copy()
+        theta[i] = devfun.lower[i] + btol
+        if (devfun(theta) - d0) / btol < 0:
+            again = minimize(devfun, opt.par, devfun.lower, optimizer=optimizer,
+                             options=options)
+            return replace(again, feval=opt.feval + again.feval)
+    return opt
+
+
+def check_boundary(devfun, opt: OptInfo, tol: float) -> OptInfo:
+    """lme4's ``check.boundary``: parameters within ``tol`` of a bound are tried on it."""
+    diff = opt.par - devfun.lower
+    near = np.flatnonzero((diff > 0) & (diff < tol))
+    if len(near) == 0:
+        return opt
+    par = opt.par.copy()
+    for i in near:
+        trial = par.copy()
+        trial[i] = devfun.lower[i]
+        if devfun(trial) < opt.fval:
+            par[i] = trial[i]
+    return replace(opt, par=par, fval=devfun(par))

@@ -233,7 +233,7 @@ def qqplot_residuals(model, id: float | None = None):
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    from .results.rprint import quantile7
+    from .printing.rprint import quantile7
 
     resid = check_model(model).residuals(type="pearson", scaled=True)
     values = np.asarray(resid, dtype=float)

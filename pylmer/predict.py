@@ -172,7 +172,7 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
     design = _Design(model, newdata, _selected_terms(model, re_form), allow_new_levels)
     eta, X, index = design.eta(model.getME("b")), design.X, design.index
     fit = eta
-    if type == "response" and hasattr(model, "family"):
+    if type == "response" and model.isGLMM():
         fit = model.family.linkinv(eta)
     fit = np.asarray(fit, dtype=float)
     if newdata is None:
@@ -188,7 +188,7 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
         return out
     V = model.vcov().to_numpy()
     se = np.sqrt(np.einsum("ij,jk,ik->i", X, V, X))
-    if type == "response" and hasattr(model, "family"):
+    if type == "response" and model.isGLMM():
         # the delta method, as glmmTMB's predict(se.fit = TRUE, type = "response")
         se = se * np.abs(model.family.link.mu_eta(eta))
     se_out = model.lf.fr.padded(se, "se_fit") if newdata is None else \
@@ -224,7 +224,7 @@ def simulate(model, nsim: int = 1, seed=None, use_u: bool = False, newdata=None,
     lf = model.lf
     rt = lf.reTrms
     Lambdat = model.getME("Lambdat")
-    family = getattr(model, "family", None)
+    family = model.family if model.isGLMM() else None
     scale = model.sigma() if (family is None or family.estimates_dispersion) else 1.0
     terms = list(range(len(rt.terms)))
 

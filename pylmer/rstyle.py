@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",
-    "sigma", "summary", "vcov",
+    "sigma", "summary", "vcov", "isGLMM", "isLMM", "isREML",
 ]
 
 
@@ -50,3 +50,6 @@ residuals = _forward("residuals")
 sigma = _forward("sigma")
 summary = _forward("summary")
 vcov = _forward("vcov")
+isGLMM = _forward("isGLMM")
+isLMM = _forward("isLMM")
+isREML = _forward("isREML")

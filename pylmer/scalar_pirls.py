@@ -13,18 +13,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sps
 
+from . import _pirls
+from .linalg import kernels
 from .linalg.pls import csc_keys
 
-try:  # pragma: no branch
-    from . import _pirls
-
-    OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
-    HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED
-    FIXED_NOT_POSITIVE_DEFINITE = _pirls.FIXED_NOT_POSITIVE_DEFINITE
-except ImportError:  # pragma: no cover - a source tree that was never built
-    _pirls = None
-    OK, NOT_POSITIVE_DEFINITE, HALVING_FAILED, NOT_CONVERGED = 0, 1, 2, 3
-    FIXED_NOT_POSITIVE_DEFINITE = 4
+OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
+HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED
+FIXED_NOT_POSITIVE_DEFINITE = _pirls.FIXED_NOT_POSITIVE_DEFINITE
 
 __all__ = ["build", "kind_of", "MAX_FACTOR_FLOPS", "OK", "NOT_POSITIVE_DEFINITE",
            "FIXED_NOT_POSITIVE_DEFINITE", "HALVING_FAILED", "NOT_CONVERGED"]
@@ -52,9 +47,9 @@ def build(ws, response):
     """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, so that its Z'Z has the
     structural pattern; diagonal Lambda; its X) and the ``_Response`` of a binomial(logit),
     poisson(log) or Gamma(log) model; None where the compiled loop does not apply (not
-    built, another family, a term that is not scalar, or a factor too dense for it)."""
+    another family, a term that is not scalar, or a factor too dense for it)."""
     kind = kind_of(response.family)
-    if _pirls is None or kind is None or not ws.diagonal or not ws.reweightable:
+    if kind is None or not ws.diagonal or not ws.reweightable:
         return None
     q, n = ws.q, ws.n
     perm = np.ascontiguousarray(ws.perm(), dtype=np.intp)
@@ -77,7 +72,7 @@ def build(ws, response):
     if q1 and np.any(np.diff(C.indptr)[:q1] != 1):  # the leading block must be diagonal
         q1 = 0
     if q1 == 0:
-        _, Lp = _pirls.symbolic(*kernel_args)
+        _, Lp = kernels.symbolic(*kernel_args)
         counts = np.diff(Lp).astype(float)
         if float(np.sum(counts * counts)) > MAX_FACTOR_FLOPS:
             return None

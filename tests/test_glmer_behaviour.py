@@ -211,7 +211,7 @@ def test_stage2_steps_are_lme4s_on_every_pirls_path(formula, dataset, family, th
                                                     expected, compiled):
     """The steps come from the PIRLS weights at stage 1's theta, whichever loop ran."""
     from pylmer.family import get_family
-    from pylmer.glmm import _stage2_steps
+    from pylmer.fitting import _stage2_steps
     from pylmer.pirls import GlmerDevfun
 
     lf = glFormula(formula, load_dataset(dataset), family=family)

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from reference_data import load_json, model_ids
 
-from pylmer import load_dataset
+from pylmer import glmer, load_dataset
 from pylmer.family import Gamma
-from pylmer.glmm import glmer
 
 GLMMS = model_ids("GLMM")
 RTOL = 5e-4

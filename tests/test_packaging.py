@@ -31,6 +31,8 @@ NAME, VERSION = "pylmer", "0.1.0"
 CYTHON_SOURCES = [
     "pylmer/linalg/_kernels.pyx",
     "pylmer/linalg/_kernels.pxd",
+    "pylmer/linalg/_factor.pyx",
+    "pylmer/linalg/_factor.pxd",
     "pylmer/_glmkernels.pyx",
     "pylmer/_pirls.pyx",
 ]
@@ -241,7 +243,7 @@ def test_fresh_venv_installs_sdist_and_fits_sleepstudy(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     script = textwrap.dedent("""
         import importlib.metadata as md, json, pathlib, sys
-        import pylmer, pylmer._glmkernels, pylmer._pirls, pylmer.linalg._kernels
+        import pylmer, pylmer._glmkernels, pylmer._pirls, pylmer.linalg._kernels, pylmer.linalg._factor
         from pylmer import REMLcrit, lmer, load_dataset
         m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
         pkg = pathlib.Path(pylmer.__file__).parent

@@ -14,7 +14,7 @@ As in ``test_summary.py``, two kinds of comparison:
   lme4's in the last printed digit of some numbers: there the layout must be R's
   (same lines, same widths) and every number within 1e-4 relative of R's.
 
-Differences from R that the tests allow (documented in ``pylmer.results.format``):
+Differences from R that the tests allow (documented in ``pylmer.printing.format``):
 
 - the model names: R takes them from the call (``anova(m0, m1)``); a Python call cannot
   see its arguments' names, so the tests pass ``model_names=["m0", "m1"]`` (the default
@@ -38,15 +38,15 @@ import pytest
 
 from pylmer import anova, glmer, lmer, load_dataset
 from pylmer.modular import OptInfo, lFormula, mkLmerDevfun, mkMerMod
-from pylmer.results.format import (
+from pylmer.printing.format import (
     AnovaTable,
     coefmat_cells,
     format_anova,
     format_ranef,
     print_coefmat,
 )
-from pylmer.results.lmermod import Ranef
-from pylmer.results.rprint import r_format, r_name_tag
+from pylmer.printing.rprint import r_format, r_name_tag
+from pylmer.results.mermod import Ranef
 from pylmer.results.summary import format_coefmat
 
 PRINTED = Path(__file__).parent / "reference" / "printed"
@@ -386,7 +386,7 @@ def test_varcorr_html_is_a_table(models):
 def test_html_is_escaped():
     frame = pd.DataFrame({"Estimate": [1.0], "Std. Error": [0.5], "t value": [2.0],
                           "Pr(>|t|)": [1e-20]}, index=["<b>x</b>"])
-    from pylmer.results.format import html_table
+    from pylmer.printing.format import html_table
 
     cells, labels, _ = coefmat_cells(frame, 4)
     out = html_table(cells, labels, list(frame.index))

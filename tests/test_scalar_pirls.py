@@ -15,9 +15,10 @@ from pylmer import (
     load_dataset,
     scalar_pirls,
 )
+from pylmer.exceptions import PirlsError
 from pylmer.family import get_family
 from pylmer.linalg import pls
-from pylmer.pirls import GlmerDevfun, PirlsError
+from pylmer.pirls import GlmerDevfun
 from pylmer.scalar_pirls import _interleaved, build
 
 MODELS = {

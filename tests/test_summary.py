@@ -27,8 +27,8 @@ import pytest
 
 from pylmer import lmer, load_dataset
 from pylmer.modular import OptInfo, lFormula, mkLmerDevfun, mkMerMod
-from pylmer.results.format import format_lmermod
-from pylmer.results.rprint import (
+from pylmer.printing.format import format_lmermod
+from pylmer.printing.rprint import (
     abbreviate,
     cat_fill,
     deparse_lines,

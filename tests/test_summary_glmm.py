@@ -40,8 +40,8 @@ from scipy.stats import norm
 from pylmer import GlmerMod, OptInfo, glFormula, glmer, load_dataset, mkGlmerDevfun
 from pylmer.convergence import deriv12
 from pylmer.family import Gamma
-from pylmer.results.format import format_lmermod, glmm_method_title, strwrap, title_lines
-from pylmer.results.rprint import format_pval
+from pylmer.printing.format import format_lmermod, glmm_method_title, strwrap, title_lines
+from pylmer.printing.rprint import format_pval
 from pylmer.results.summary import GlmerSummary, format_coefmat
 
 PRINTED = Path(__file__).parent / "reference" / "printed"

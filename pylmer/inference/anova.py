@@ -9,19 +9,12 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning
+from ..printing.format import lrt_table, type3_table
 from ..validate import check_model
+from .refit import refit_ML
+from .type3 import anova_type3
 
-__all__ = ["anova", "refit_ML"]
-
-
-def refit_ML(model):
-    """The same LMM fitted by maximum likelihood (R: ``refitML``); other models unchanged."""
-    if not getattr(model, "REML", False) or hasattr(model, "family"):
-        return model
-    from ..modular import mkLmerDevfun, mkMerMod, optimizeLmer
-
-    devfun = mkLmerDevfun(model.lf, REML=False)
-    return mkMerMod(model.lf, devfun, optimizeLmer(devfun, model.lf.control))
+__all__ = ["anova"]
 
 
 def anova(*models, model_names=None) -> pd.DataFrame:
@@ -40,9 +33,6 @@ def anova(*models, model_names=None) -> pd.DataFrame:
     for k, m in enumerate(models):
         check_model(m, f"model {k + 1}")
     if len(models) == 1:
-        from ..results.format import type3_table
-        from .type3 import anova_type3
-
         return type3_table(anova_type3(models[0]))
     if len(models) < 2:
         raise PylmerError("anova needs a fitted model, or two or more models to compare")
@@ -60,7 +50,7 @@ def anova(*models, model_names=None) -> pd.DataFrame:
     if len(responses) > 1 or any(not np.array_equal(m.lf.y, models[0].lf.y) for m in models):
         raise PylmerError(f"models were not all fitted to the same response ({', '.join(sorted(responses))}); "
                           "a likelihood-ratio test compares models of one response on the same data")
-    if any(getattr(m, "REML", False) and not hasattr(m, "family") for m in models):
+    if any(m.isREML() for m in models):
         warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
                       stacklevel=2)
         models = tuple(refit_ML(m) for m in models)
@@ -78,6 +68,5 @@ def anova(*models, model_names=None) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         p = stats.chi2.sf(chisq, df)
     table["Pr(>Chisq)"] = np.concatenate([[np.nan], p])
-    from ..results.format import lrt_table  # prints as R's print.anova
 
     return lrt_table(table, dict(zip(names, models)))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..design import covariance
 from ..exceptions import PylmerError, PylmerWarning
 from ..linalg.threads import single_threaded_blas
 from ..validate import (
@@ -26,44 +27,12 @@ from ..validate import (
     check_count,
     check_fraction,
     check_model,
-    check_response,
     check_seed,
 )
-from .confint import parameter_names
+from .names import parameter_names
+from .refit import refit
 
-__all__ = ["bootMer", "boot_confint", "refit"]
-
-
-def refit(model, newresp):
-    """The model refitted to a new response (R: ``refit(m, newresp)``), same structure,
-    starting from the fitted theta."""
-    from dataclasses import replace
-
-    lf = check_model(model).lf
-    fr = lf.fr
-    if fr.n_dropped and fr.data_index is not None and np.shape(newresp)[:1] == (
-            len(fr.data_index),):  # one value per data row: the model's rows, as lme4
-        newresp = np.asarray(newresp)[fr.rows]
-    newresp = check_response(newresp, lf.n)
-    if not hasattr(model, "family") and (newresp.ndim != 1 or np.ptp(newresp) == 0):
-        raise PylmerError("newresp must be one varying number per row for a linear mixed "
-                          "model (a constant response has nothing to model)")
-    if np.ndim(lf.y) == 2 and newresp.ndim == 1:  # binomial counts: proportions -> cbind
-        trials = lf.y.sum(axis=1)
-        newresp = np.column_stack([newresp * trials, (1.0 - newresp) * trials])
-    new_lf = replace(lf, fr=replace(lf.fr, response=newresp))
-    if hasattr(model, "family"):
-        from ..glmm import mkGlmerDevfun, optimizeGlmer
-        from ..results.glmermod import GlmerMod
-
-        control = lf.control
-        devfun = mkGlmerDevfun(new_lf, model.family, nAGQ=0, control=control)
-        opt = optimizeGlmer(devfun, control, nAGQ=model.nAGQ, start=model.theta)
-        return GlmerMod(new_lf, devfun, opt)
-    from ..modular import mkLmerDevfun, mkMerMod, optimizeLmer
-
-    devfun = mkLmerDevfun(new_lf, REML=model.REML)
-    return mkMerMod(new_lf, devfun, optimizeLmer(devfun, lf.control, start=model.theta))
+__all__ = ["bootMer", "boot_confint"]
 
 
 def _parameters(model) -> np.ndarray:
@@ -72,8 +41,6 @@ def _parameters(model) -> np.ndarray:
     values = []
     for term in model.VarCorr().terms:
         nc = len(term.columns)
-        from ..design import covariance
-
         block = np.zeros(covariance.n_theta(nc))
         corr = term.corr
         for j in range(nc):

@@ -6,28 +6,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..design import covariance
 from ..exceptions import PylmerError
 from ..validate import check_bool, check_choice, check_fraction, check_model
+from .bootstrap import boot_confint
+from .names import parameter_names
+from .profile import profile_confint
 
-__all__ = ["confint", "parameter_names"]
-
-
-def parameter_names(model) -> list[str]:
-    """lme4's parameter names (``oldNames = FALSE``): ``sd_(Intercept)|Subject``,
-    ``cor_Days.(Intercept)|Subject``, ..., ``sigma`` where the model has a scale."""
-    names = []
-    for group, cols in model.lf.reTrms.cnms:
-        nc = len(cols)
-        block = [""] * covariance.n_theta(nc)
-        for j in range(nc):
-            for i in range(j, nc):
-                label = f"sd_{cols[i]}" if i == j else f"cor_{cols[i]}.{cols[j]}"
-                block[covariance.theta_index(i, j, nc)] = f"{label}|{group}"
-        names += block
-    if not hasattr(model, "family") or model.family.estimates_dispersion:
-        names.append("sigma")
-    return names
+__all__ = ["confint"]
 
 
 def _old_names(model) -> list[str]:
@@ -79,12 +64,8 @@ def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int,
     intervals from ``nsim`` parametric bootstrap replicates (``seed``, ``n_jobs``).
     """
     if method == "profile":
-        from .profile import profile_confint
-
         return profile_confint(model, level=level, progress=progress)
     if method == "boot":
-        from .bootstrap import boot_confint
-
         return boot_confint(model, level=level, nsim=nsim, seed=seed, n_jobs=n_jobs,
                             progress=progress)
     if method != "Wald":

@@ -11,7 +11,7 @@ from scipy import stats
 from ..exceptions import PylmerError, PylmerWarning
 from ..formula.rexpr import deparse
 from ..validate import check_model
-from .anova import refit_ML
+from .refit import refit_ML
 
 __all__ = ["drop1"]
 
@@ -48,7 +48,7 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
     check_model(model)
     if test != "Chisq":
         raise PylmerError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
-    if getattr(model, "REML", False) and not hasattr(model, "family"):
+    if model.isREML():
         warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
                       stacklevel=2)
         model = refit_ML(model)
@@ -61,7 +61,7 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
     rows = [("<none>", np.nan, model.AIC(), np.nan, np.nan)]
     for label in droppable:
         smaller = model.update(_formula_without(model, label, labels), REML=False) \
-            if not hasattr(model, "family") else model.update(
+            if not model.isGLMM() else model.update(
                 _formula_without(model, label, labels))
         ll = smaller.logLik()
         lrt = max(0.0, 2.0 * (float(base) - float(ll)))

@@ -46,7 +46,7 @@ def _components(model):
 
 def kenward_roger(model) -> pd.DataFrame:
     """Fixed effects with Kenward-Roger SE, df, t and p (lmerTest's ``ddf = "Kenward-Roger"``)."""
-    if hasattr(model, "family"):
+    if model.isGLMM():
         raise PylmerError("Kenward-Roger is for linear mixed models")
     if not model.REML:
         raise PylmerError("Kenward-Roger needs a REML fit (as pbkrtest): refit with REML=True")

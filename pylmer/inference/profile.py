@@ -23,12 +23,13 @@ from tqdm import tqdm
 
 from ..design import covariance
 from ..exceptions import ConvergenceWarning
+from ..fitting import mkGlmerDevfun
 from ..linalg.pls import PLSWorkspace, profiled_deviance
 from ..linalg.threads import single_threaded_blas
 from ..optimize import minimize
 from ..validate import check_bool, check_count, check_fraction, check_model
-from .anova import refit_ML
-from .confint import parameter_names
+from .names import parameter_names
+from .refit import refit_ML
 
 __all__ = ["profile_confint", "profile"]
 
@@ -166,8 +167,6 @@ class _Profile1D:
 def _glmm_profiles(model) -> list[_Profile1D]:
     """GLMMs (binomial, Poisson): profiles of the Laplace / AGQ deviance over
     (sd / cor, beta)."""
-    from ..glmm import mkGlmerDevfun
-
     if model.family.estimates_dispersion or model.nAGQ == 0:
         raise NotImplementedError("profiles of GLMMs need nAGQ >= 1 and a family without a "
                                   "dispersion parameter (binomial, Poisson)")
@@ -250,7 +249,7 @@ def _lmm_profiles(model) -> list[_Profile1D]:
 
 
 def _profiles(model) -> list[_Profile1D]:
-    return _glmm_profiles(model) if hasattr(model, "family") else _lmm_profiles(model)
+    return _glmm_profiles(model) if model.isGLMM() else _lmm_profiles(model)
 
 
 def _progress(profiles: list[_Profile1D], progress: bool):

@@ -134,7 +134,7 @@ def satterthwaite(model) -> pd.DataFrame:
     DataFrame
         Estimate, Std. Error, df, t value, Pr(>|t|), indexed by coefficient name.
     """
-    if hasattr(model, "family"):
+    if model.isGLMM():
         raise PylmerError("Satterthwaite degrees of freedom are for linear mixed models; "
                          "GLMM coefficients use z tests")
     funcs, varpar, A = varpar_covariance(model)

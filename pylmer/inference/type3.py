@@ -100,7 +100,7 @@ def anova_type3(model) -> pd.DataFrame:
 
     A term none of whose columns are estimable (all dropped from a rank-deficient X, which
     the fit warned about) gets a row of NaN, as lmerTest's row of NA."""
-    if hasattr(model, "family"):
+    if model.isGLMM():
         raise PylmerError("anova(m) F tests are for linear mixed models; compare GLMMs with "
                          "anova(m1, m2)")
     funcs, varpar, A = varpar_covariance(model)

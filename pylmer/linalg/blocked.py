@@ -13,9 +13,10 @@ times faster than a general sparse factorization (crossed 1e5 rows, 1e4 x 1e3 le
 :class:`~pylmer.linalg.pls.PLSWorkspace` compares the operation counts of both at set-up
 and keeps the cheaper. The interface is :class:`~pylmer.linalg.cholmod.SparseCholesky`'s.
 
-L21 is kept sparse (its product by a bincount over pairs of stored values, or a sparse
-product) unless it is nearly full and small, as when every level of the first factor meets
-every level of the second: then it is a dense array and L21 L21' one BLAS product.
+L21 is kept sparse (its product L21 L21' by a compiled loop over the pairs of stored values
+sharing a column) unless it is nearly full and small, as when every level of the first
+factor meets every level of the second: then it is a dense array and L21 L21' one BLAS
+product.
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ from . import kernels
 
 __all__ = ["BlockCholesky"]
 
-# Above this many products the pairs for L21 L21' take too much memory: use a sparse product.
-MAX_PAIRS = 2e7
 # L21 is stored dense when it has at most this many entries and its product by a dense
 # BLAS call takes fewer operations than the pairs of stored values, times this factor
-# (a bincount is about this much slower per product than a matrix product).
+# (the loop over pairs is about this much slower per product than a matrix product).
 DENSE21_MAX_SIZE = 1e6
 DENSE21_RATE_RATIO = 20.0
 
@@ -46,16 +45,16 @@ class BlockCholesky:
         Symmetric, with sorted indices; its non-zero pattern is fixed from now on.
     q1 : int
         Size of the leading diagonal block.
-    method : {"dense", "compiled", "pairs"}, optional
-        How L21 L21' is formed: a dense L21 and one BLAS product, the compiled loop over
-        the sparse L21, or NumPy (bincount over pairs, or a sparse product). By default
-        "dense" where :meth:`prefers_dense`, else "compiled" when built, else "pairs".
+    method : {"dense", "compiled"}, optional
+        How L21 L21' is formed: a dense L21 and one BLAS product, or the compiled loop
+        over the sparse L21. By default "dense" where :meth:`prefers_dense`, else
+        "compiled".
     """
 
     backend = "blocked"
     ordering = "natural"
 
-    METHODS = ("dense", "compiled", "pairs")
+    METHODS = ("dense", "compiled")
 
     def __init__(self, A: sps.csc_matrix, q1: int, method: str | None = None):
         A = sps.csc_matrix(A)
@@ -76,12 +75,10 @@ class BlockCholesky:
         self._A21 = A21
         self._A21_cols = np.repeat(np.arange(q1), np.diff(A21.indptr))
         if method is None:
-            method = ("dense" if self.prefers_dense(A21, q - q1)
-                      else "compiled" if kernels.HAVE_KERNELS else "pairs")
-        if method not in self.METHODS or (method == "compiled" and not kernels.HAVE_KERNELS):
-            raise ValueError(f"method {method!r} is not available here")
+            method = "dense" if self.prefers_dense(A21, q - q1) else "compiled"
+        if method not in self.METHODS:
+            raise ValueError(f"method {method!r}: use one of {self.METHODS}")
         self.method = method
-        self._pairs = None
         if method == "dense":  # flat positions in a dense (q2, q1) array of each stored value
             self._at21 = A21.indices.astype(np.int64) * q1 + self._A21_cols
             # a full block (every level meets every level): A's values in row-major order
@@ -90,35 +87,12 @@ class BlockCholesky:
                 order = np.empty(A21.nnz, dtype=np.int64)
                 order[self._at21] = np.arange(A21.nnz)
                 self._full21 = self._pos21[order]
-        elif method == "compiled":
-            self._kernel_pattern = (A21.indptr.astype(np.int32), A21.indices.astype(np.int32))
         else:
-            self._pairs = self._pair_map(A21, q - q1)
+            self._kernel_pattern = (A21.indptr.astype(np.int32), A21.indices.astype(np.int32))
         block22 = (rows >= q1) & (cols >= q1)
         self._pos22 = np.flatnonzero(block22)
         self._at22 = (rows[block22] - q1) * (q - q1) + (cols[block22] - q1)
         self.factorize(A)
-
-    @staticmethod
-    def _pair_map(A21: sps.csc_matrix, q2: int):
-        """For L21 L21' as one bincount: every pair of stored values sharing a column, with
-        the slot of their product in the dense q2 x q2 result. None when there are too many
-        pairs (then a sparse matrix product is used)."""
-        counts = np.diff(A21.indptr)
-        if np.sum(counts.astype(float) ** 2) > MAX_PAIRS:
-            return None
-        first, second = [], []
-        for k in np.unique(counts):
-            if k == 0:
-                continue
-            cols = np.flatnonzero(counts == k)
-            at = A21.indptr[cols][:, None] + np.arange(k)[None, :]
-            a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-            first.append(at[:, a.ravel()].ravel())
-            second.append(at[:, b.ravel()].ravel())
-        first, second = np.concatenate(first), np.concatenate(second)
-        slot = A21.indices[first].astype(np.int64) * q2 + A21.indices[second]
-        return first, second, slot
 
     @staticmethod
     def prefers_dense(A21: sps.spmatrix, q2: int) -> bool:
@@ -127,17 +101,6 @@ class BlockCholesky:
         counts = np.diff(sps.csc_matrix(A21).indptr).astype(float)
         products = float(np.sum(counts * counts))
         return q1 * q2 <= DENSE21_MAX_SIZE and q1 * q2 * q2 <= DENSE21_RATE_RATIO * products
-
-    def _L21_L21t(self, L21) -> np.ndarray:
-        q2 = self.q - self.q1
-        if self.method == "dense":
-            return L21 @ L21.T
-        if self._pairs is None:
-            return (L21 @ L21.T).toarray()
-        first, second, slot = self._pairs
-        v = L21.data
-        return np.bincount(slot, weights=v[first] * v[second],
-                           minlength=q2 * q2).reshape(q2, q2)
 
     def factorize(self, A: sps.spmatrix) -> None:
         """Numeric factorization of ``A + I`` (same pattern as at construction)."""
@@ -161,7 +124,7 @@ class BlockCholesky:
         if self.method == "compiled":  # the lower triangle only, in place
             kernels.schur_downdate(S, *self._kernel_pattern, L21.data)
         else:
-            S -= self._L21_L21t(L21)
+            S -= L21 @ L21.T
         # S's lower triangle is the upper triangle of its Fortran-ordered transpose: LAPACK
         # factors that in place as U'U, and L22 = U'
         U, info = lapack.dpotrf(S.T, lower=0, clean=1, overwrite_a=1)
@@ -203,17 +166,14 @@ class BlockCholesky:
     def estimate(A21: sps.spmatrix, q2: int) -> float:
         """Rough seconds of one refactorization, from operation counts at rates measured
         here: the products of L21 L21' (the sum over its columns of squared counts; about
-        1e9/s by the compiled loop, 1.5e8/s by bincount, 1e8/s by a sparse product, 3e9/s
-        as a dense product) and the dense Cholesky of the rest (q2^3 / 3 flops at about
+        1e9/s by the compiled loop, 3e9/s as a dense product) and the dense Cholesky of the rest (q2^3 / 3 flops at about
         2e10/s with numpy's BLAS), plus about 15 us of calls."""
         counts = np.diff(sps.csc_matrix(A21).indptr).astype(float)
         products = float(np.sum(counts * counts))
         if BlockCholesky.prefers_dense(A21, q2):
             seconds = A21.shape[1] * q2 * q2 / 3e9
-        elif kernels.HAVE_KERNELS:
-            seconds = products / 1e9
         else:
-            seconds = products / (1.5e8 if products <= MAX_PAIRS else 1e8)
+            seconds = products / 1e9
         return 15e-6 + seconds + q2**3 / 3.0 / 2e10
 
     def P(self) -> np.ndarray:

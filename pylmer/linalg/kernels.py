@@ -1,18 +1,20 @@
-"""Compiled loops, with the flag saying whether they were built.
+"""pylmer's compiled loops for linear algebra (Cython, built by ``pip install``).
 
-``pip install`` compiles ``_kernels.pyx`` (Cython). A source tree used without building
-still works: the callers keep a NumPy way of doing the same work, slower, same numbers.
+They are required: a source tree that was never built stops here with an ImportError that
+says how to build it. The same build makes ``pylmer._pirls`` and ``pylmer._glmkernels``.
 """
 
 from __future__ import annotations
 
-try:  # pragma: no branch
+try:
+    from ._factor import CompiledFactor, symbolic
     from ._kernels import accumulate_pairs, dense_pls, schur_downdate, weighted_normal_solve
+except ImportError as exc:  # pragma: no cover - an unbuilt source tree
+    raise ImportError(
+        "pylmer's compiled extension modules are missing (this looks like a source tree "
+        "that was never built): install pylmer with 'pip install .' or, for development, "
+        "'pip install -e .' (or 'make venv'), which compiles them with Cython; "
+        f"the import error was: {exc}") from exc
 
-    HAVE_KERNELS = True
-except ImportError:  # pragma: no cover - a source tree that was never built
-    accumulate_pairs = dense_pls = schur_downdate = weighted_normal_solve = None
-    HAVE_KERNELS = False
-
-__all__ = ["HAVE_KERNELS", "accumulate_pairs", "dense_pls", "schur_downdate",
+__all__ = ["CompiledFactor", "accumulate_pairs", "dense_pls", "schur_downdate", "symbolic",
            "weighted_normal_solve"]

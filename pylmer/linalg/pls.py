@@ -203,13 +203,10 @@ class PLSWorkspace:
         self.yty = float(yw @ yw)
 
     def _reweight_ZtZ(self, w):
-        """Z'WZ by one pass over the pair map (compiled, or a NumPy bincount)."""
+        """Z'WZ by one compiled pass over the pair map."""
         obs, slot, prod = self._pairs
-        if kernels.HAVE_KERNELS:
-            kernels.accumulate_pairs(self.ZtZ.data, obs, slot, prod,
-                                     np.ascontiguousarray(w, dtype=float))
-        else:
-            self.ZtZ.data = np.bincount(slot, weights=prod * w[obs], minlength=self.ZtZ.nnz)
+        kernels.accumulate_pairs(self.ZtZ.data, obs, slot, prod,
+                                 np.ascontiguousarray(w, dtype=float))
 
     def _reweighted_crossproducts(self, yy, weights):
         """The GLMM path: Z'WZ by bincount over the pair map, the rest by dense products
@@ -388,13 +385,10 @@ class PLSWorkspace:
         theta = np.asarray(theta, dtype=float)
         self.theta = theta.copy()
         values = theta[self.Lind]
-        if self.dense and kernels.HAVE_KERNELS:
+        if self.dense:
             self._evaluate_compiled(values, profile_beta)
             return self
-        if self.dense:
-            RZXcu = self._decompose_dense(values)
-        else:
-            RZXcu = self._decompose_sparse(values)
+        RZXcu = self._decompose_sparse(values)
         self.RZX = RZXcu[:, : self.p]
         self.cu = RZXcu[:, self.p]
         if profile_beta:
@@ -402,8 +396,9 @@ class PLSWorkspace:
         return self
 
     def _evaluate_compiled(self, values, profile_beta):
-        """The dense path in one compiled call (no BLAS call overhead for tiny matrices);
-        the same quantities as :meth:`_decompose_dense` and :meth:`_solve_fixed`."""
+        """The dense path in one compiled call (no BLAS call overhead for tiny matrices):
+        L, RZX, cu and, with ``profile_beta``, what :meth:`_solve_fixed` gives the sparse
+        path."""
         q, p = self.q, self.p
         L, RZXcu = np.empty((q, q)), np.empty((q, p + 1))
         RX, cbeta, beta = np.empty((p, p)), np.empty(p), np.empty(p)
@@ -428,19 +423,6 @@ class PLSWorkspace:
         workspace's own buffer, valid until the next call."""
         self._Lt.flat[self._lt_flat] = values
         return self._Lt
-
-    def _decompose_dense(self, values):
-        Lt = self.Lambdat_dense(values)
-        if self.diagonal:
-            lam = np.diagonal(Lt)
-            M = self.ZtZ_dense * np.outer(lam, lam)
-            rhs = self.ZtXy * lam[:, None]
-        else:
-            M = Lt @ self.ZtZ_dense @ Lt.T
-            rhs = Lt @ self.ZtXy
-        L = self._factor_dense(M)
-        sol, _ = lapack.dtrtrs(L, rhs, lower=1)
-        return sol
 
     def _factor_dense(self, M):
         """L of ``M + I = L L'`` (M overwritten); sets ``L_dense`` and ``ldL2``."""

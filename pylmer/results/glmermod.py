@@ -1,7 +1,7 @@
 """The fitted generalized linear mixed model: lme4's ``glmerMod``.
 
-Shares :class:`~pylmer.results.lmermod.LmerMod`'s random-effects machinery (ranef,
-condVar, coef, VarCorr, getME); what differs for a GLMM is here: the Laplace / AGQ
+Shares :class:`~pylmer.results.mermod.MerMod`'s random-effects machinery (ranef,
+condVar, coef, getME) with the LMM; what differs for a GLMM is here: the Laplace / AGQ
 log-likelihood, lme4's GLMM ``deviance()`` (the sum of squared deviance residuals),
 fitted values on the response scale, the residual types, and standard errors from the
 finite-difference Hessian of the deviance.
@@ -16,14 +16,17 @@ import pandas as pd
 
 from ..exceptions import PylmerError
 from ..linalg.pls import PLSWorkspace
+from ..objective import LmerDevfun
 from ..validate import check_bool
-from .lmermod import LmerMod, LogLik
+from .lmermod import LmerMod
+from .mermod import LogLik, MerMod
+from .summary import GlmerSummary
 from .varcorr import VarCorr
 
 __all__ = ["GlmerMod"]
 
 
-class GlmerMod(LmerMod):
+class GlmerMod(MerMod):
     """A fitted generalized linear mixed-effects model (R: ``glmerMod``).
 
     Made by :func:`pylmer.glmer`.
@@ -58,6 +61,15 @@ class GlmerMod(LmerMod):
         self._optinfo = optinfo
         self._freeze()
 
+    def _make(self, lf, devfun, optinfo) -> MerMod:
+        # update(family = gaussian) makes lme4's shortcut to an LMM
+        if isinstance(devfun, LmerDevfun):
+            return LmerMod(lf, devfun, optinfo)
+        return GlmerMod(lf, devfun, optinfo)
+
+    def isGLMM(self) -> bool:
+        return True
+
     # ------------------------------------------------------------------ scale
     @property
     def family(self):
@@ -86,6 +98,8 @@ class GlmerMod(LmerMod):
         return float(np.sum(self._devres))
 
     def REMLcrit(self) -> float:
+        """Not defined for a GLMM (lme4's ``REMLcrit`` of a ``glmerMod`` is NULL); a
+        :class:`~pylmer.PylmerError` says what to use."""
         raise PylmerError("REMLcrit is not defined for a GLMM: use logLik() or deviance()")
 
     def df_residual(self) -> int:
@@ -165,11 +179,10 @@ class GlmerMod(LmerMod):
 
     def summary(self):
         """lme4's ``summary(m)`` for a GLMM: print it, or read its parts."""
-        from .summary import GlmerSummary
 
         return GlmerSummary(self)
 
-    # repr(m) is LmerMod's: lme4's print.merMod, which prints the family line for a GLMM
+    # repr(m) is MerMod's: lme4's print.merMod, which prints the family line for a GLMM
 
 
 def _vcov_from_hessian(H: np.ndarray, ntheta: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from ..exceptions import PylmerError
-from .format import (
+from ..printing.format import (
     aictab_lines,
     coefmat_cells,
     convergence_lines,
@@ -26,7 +26,7 @@ from .format import (
     signif_legend_lines,
     varcorr_lines,
 )
-from .rprint import (
+from ..printing.rprint import (
     DIGITS,
     abbreviate,
     print_matrix,

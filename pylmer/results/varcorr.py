@@ -100,11 +100,11 @@ class VarCorr:
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     def __repr__(self) -> str:
-        from .format import format_varcorr
+        from ..printing.format import format_varcorr
 
         return format_varcorr(self)
 
     def _repr_html_(self) -> str:
-        from .format import html_varcorr
+        from ..printing.format import html_varcorr
 
         return html_varcorr(self)

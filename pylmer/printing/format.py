@@ -56,8 +56,8 @@ def glmm_method_title(nAGQ: int) -> str:
 
 
 def is_glmm(m) -> bool:
-    """Whether ``m`` is a GLMM (a glmerMod: it has a family)."""
-    return getattr(m, "family", None) is not None
+    """Whether ``m`` is a GLMM (a glmerMod)."""
+    return m.isGLMM()
 
 
 def model_class(m) -> str:

@@ -1,0 +1,264 @@
+"""The middle modular steps: the deviance functions and their optimization.
+
+``mkLmerDevfun`` -> ``optimizeLmer`` for an LMM; ``mkGlmerDevfun`` -> ``optimizeGlmer``
+(lme4's two stages) for a GLMM. :func:`fit_lmer` and :func:`fit_glmer` run them in order
+on a model's :class:`~pylmer.lformula.LFormula`, with the checks ``lmer()`` and ``glmer()``
+make, and return the devfun and the optimum: what ``mkMerMod`` turns into a fitted model.
+``lmer()``, ``glmer()``, ``update()`` and every refit (``refit``, ``bootMer``, the ML refit
+of ``anova``) go through them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from .control import GlmerControl, LmerControl
+from .convergence import check_conv, deriv12
+from .design.fixed import badly_scaled
+from .exceptions import DeprecatedUseWarning, PirlsError, PylmerError
+from .family import Family, get_family
+from .lformula import LFormula, glFormula, lFormula
+from .linalg.threads import single_threaded_blas
+from .objective import LmerDevfun
+from .optimize import OptInfo, check_boundary, minimize, restart_edge
+from .pirls import GlmerDevfun
+from .validate import check_bool, check_control, check_count, check_start
+
+__all__ = ["fit_glmer", "fit_lmer", "glmer_steps", "lmer_steps", "mkGlmerDevfun",
+           "mkLmerDevfun", "optimizeGlmer", "optimizeLmer"]
+
+
+# --------------------------------------------------------------------------- LMM
+
+def mkLmerDevfun(lf: LFormula, REML: bool | None = None, backend: str | None = None,
+                 dense: bool | None = None) -> LmerDevfun:
+    """The profiled deviance / REML criterion as a function of theta (R: ``mkLmerDevfun``).
+
+    ``backend`` ("cholmod" or "scipy") chooses the sparse factorization and ``dense``
+    forces (True) or forbids (False) the dense path used for small models.
+
+    Returns
+    -------
+    LmerDevfun
+        Callable ``devfun(theta) -> float``, with ``lower``, ``theta0`` (lme4's start)
+        and ``feval``.
+    """
+    if not isinstance(lf, LFormula):
+        raise TypeError(f"mkLmerDevfun takes what lFormula() returns, got {type(lf).__name__}")
+    return LmerDevfun(lf, REML=REML, backend=backend, dense=dense)
+
+
+def optimizeLmer(devfun: LmerDevfun, control: LmerControl | None = None, start=None,
+                 verbose: int = 0) -> OptInfo:
+    """Minimize an LMM devfun over theta (R: ``optimizeLmer``).
+
+    nlopt's BOBYQA by default, from lme4's start, with lme4's ``restart_edge``, boundary
+    check and convergence checks (warnings in lme4's words).
+    """
+    control = control or LmerControl()
+    start = check_start(start, devfun.lower, "lmer")
+    x0 = devfun.theta0 if start is None else start
+    optimizer = control.optimizer_stages()[0]
+    with single_threaded_blas(not devfun.workspace.wants_threads()):
+        opt = minimize(devfun, x0, devfun.lower, optimizer=optimizer,
+                       options=control.optCtrl, verbose=verbose)
+        if control.restart_edge:
+            opt = restart_edge(devfun, opt, optimizer, control.optCtrl)
+        if control.boundary_tol > 0:
+            opt = check_boundary(devfun, opt, control.boundary_tol)
+        derivs = None
+        if control.derivs_wanted(devfun.lf.n, len(devfun.lower)):
+            derivs = deriv12(devfun, opt.par, opt.fval)
+        fval = devfun(opt.par)
+    messages = check_conv(derivs, opt.par, devfun.lower, control)
+    return OptInfo(opt.optimizer, opt.par.copy(), fval, opt.feval, opt.conv, opt.message,
+                   derivs, messages)
+
+
+def _check_identifiable(lf: LFormula) -> None:
+    y = lf.y
+    if y.ndim == 2:
+        raise PylmerError(f"response {lf.fr.response_name!r} has {y.shape[1]} columns; lmer "
+                          "needs one numeric response (cbind(successes, failures) is for "
+                          "glmer's binomial family)")
+    if np.ptp(y) == 0:
+        raise PylmerError(f"the response {lf.fr.response_name!r} is constant (zero variance): "
+                          "there is nothing to model")
+    n_par = lf.X.shape[1] + len(lf.reTrms.theta) + 1
+    if lf.n < n_par:
+        raise PylmerError(f"{lf.n} observations are fewer than the {n_par} parameters of the "
+                          "model (fixed effects, variance parameters and the residual variance)")
+
+
+def fit_lmer(lf: LFormula, REML: bool | None = None, control: LmerControl | None = None,
+             start=None, verbose: int = 0) -> tuple[LmerDevfun, OptInfo]:
+    """``lmer()``'s steps after ``lFormula``: checks, devfun, optimum."""
+    _check_identifiable(lf)
+    devfun = mkLmerDevfun(lf, REML=REML)
+    try:
+        opt = optimizeLmer(devfun, control or lf.control, start=start, verbose=verbose)
+    except np.linalg.LinAlgError as exc:
+        raise PylmerError(f"{exc}: the model cannot be fitted; check for predictors on very "
+                          "different scales and for zero or extreme weights") from exc
+    return devfun, opt
+
+
+def _check_verbose(verbose) -> int:
+    return int(verbose) if isinstance(verbose, bool) else check_count(verbose, "verbose")
+
+
+def lmer_steps(formula: str, data, REML: bool = True, weights=None, offset=None,
+               na_action: str = "omit", control: LmerControl | None = None, start=None,
+               contrasts: Mapping[str, str] | None = None, verbose: int = 0,
+               ) -> tuple[LFormula, LmerDevfun, OptInfo]:
+    """Everything ``lmer()`` does before ``mkMerMod`` (its arguments, checked, and the
+    steps); ``update()`` runs it again with changed arguments."""
+    control = check_control(control, LmerControl, "lmer")
+    REML = check_bool(REML, "REML")
+    lf = lFormula(formula, data, REML=REML, weights=weights, offset=offset,
+                  na_action=na_action, control=control, contrasts=contrasts)
+    devfun, opt = fit_lmer(lf, control=control, start=start, verbose=_check_verbose(verbose))
+    return lf, devfun, opt
+
+
+# --------------------------------------------------------------------------- GLMM
+
+def mkGlmerDevfun(lf: LFormula, family: Family | str, nAGQ: int = 0,
+                  control: GlmerControl | None = None) -> GlmerDevfun:
+    """The GLMM deviance function (R: ``mkGlmerDevfun``), first at nAGQ = 0."""
+    control = control or GlmerControl()
+    return GlmerDevfun(lf, get_family(family), nAGQ=nAGQ, tol=control.tolPwrss)
+
+
+def _stage2_steps(devfun: GlmerDevfun, theta, beta) -> np.ndarray:
+    """lme4's initial simplex for stage 2: 0.2 * (0.1 for theta, min(sd(beta), 10)), the
+    sd from ``pp$unsc()`` at the working weights of the PIRLS fit at stage 1's theta."""
+    devfun(theta)  # the PIRLS state at theta (every path), and its weights below
+    ws = devfun.sync_workspace(devfun.state)
+    RXinv = np.linalg.inv(ws.RX)
+    beta_sd = np.sqrt(np.sum(RXinv**2, axis=1))
+    return 0.2 * np.concatenate([np.full(len(theta), 0.1), np.minimum(beta_sd, 10.0)])
+
+
+def _stage2_defaults(optimizer: str) -> dict:
+    """Stage 2's BOBYQA stops when the deviance changes by less than 1e-10, not nloptwrap's
+    1e-8: the Laplace deviance is flat along the intercept, and at 1e-8 BOBYQA can stop
+    where rounding decides the last digits of beta (VerbAgg: a gradient of 0.003 and an
+    intercept 1.4e-4 from lme4's). lme4's stage-2 Nelder-Mead ends as close as 1e-10."""
+    return {"ftol_abs": 1e-10} if optimizer in ("nloptwrap", "bobyqa") else {}
+
+
+def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
+                  nAGQ: int = 1, start=None, verbose: int = 0) -> OptInfo:
+    """Both stages of lme4's glmer optimization (R: ``optimizeGlmer`` twice)."""
+    control = control or GlmerControl()
+    stage1, stage2 = control.optimizer_stages()
+    start = check_start(start, devfun.lower[:devfun.ntheta], "glmer")
+    x0 = devfun.theta0 if start is None else start
+    with single_threaded_blas():
+        opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl,
+                       verbose=verbose)
+        devfun(opt.par)
+        if control.boundary_tol > 0:
+            opt = check_boundary(devfun, opt, control.boundary_tol)
+        feval = opt.feval
+        if nAGQ > 0:
+            theta1, beta1 = opt.par, devfun.state.beta
+            steps = _stage2_steps(devfun, theta1, beta1)
+            devfun.set_nAGQ(nAGQ)
+            options = {"initial_step": steps, **_stage2_defaults(stage2), **control.optCtrl}
+            opt = minimize(devfun, np.concatenate([theta1, beta1]), devfun.lower,
+                           optimizer=stage2, options=options, verbose=verbose)
+            feval += opt.feval
+            if control.boundary_tol > 0:
+                opt = check_boundary(devfun, opt, control.boundary_tol)
+        derivs = (deriv12(devfun, opt.par, opt.fval)
+                  if control.derivs_wanted(devfun.lf.n, len(opt.par)) else None)
+        fval = devfun(opt.par)
+    ntheta = devfun.ntheta
+    messages = check_conv(derivs, opt.par[:ntheta], devfun.lower[:ntheta], control)
+    return OptInfo(opt.optimizer, opt.par.copy(), fval, feval, opt.conv, opt.message,
+                   derivs, messages)
+
+
+def fit_glmer(lf: LFormula, family: Family, nAGQ: int = 1,
+              control: GlmerControl | None = None, start=None,
+              verbose: int = 0) -> tuple[GlmerDevfun, OptInfo]:
+    """``glmer()``'s steps after ``glFormula``: devfun, both stages; a PIRLS failure is
+    explained in words a user can act on."""
+    control = control or lf.control
+    if nAGQ > 1:
+        GlmerDevfun.check_nAGQ_for(lf, nAGQ)
+    try:
+        with single_threaded_blas():
+            devfun = mkGlmerDevfun(lf, family, nAGQ=0, control=control)
+            opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start,
+                                verbose=verbose)
+    except (PirlsError, np.linalg.LinAlgError) as exc:
+        raise PirlsError(_diagnose(lf, family, exc)) from exc
+    return devfun, opt
+
+
+def glmer_steps(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
+                weights=None, offset=None, na_action: str = "omit",
+                control: GlmerControl | None = None, start=None,
+                contrasts: Mapping[str, str] | None = None, verbose: int = 0,
+                ) -> tuple[LFormula, GlmerDevfun | LmerDevfun, OptInfo]:
+    """Everything ``glmer()`` does before ``mkMerMod``. The gaussian family with the
+    identity link is lme4's deprecated shortcut to ``lmer()`` (warned): an LMM's steps."""
+    control = check_control(control, GlmerControl, "glmer")
+    nAGQ = check_count(nAGQ, "nAGQ")
+    verbose = _check_verbose(verbose)
+    fam = get_family(family)
+    if fam.family == "gaussian" and fam.link.name == "identity":
+        warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to "
+                      "lmer() is deprecated; please call lmer() directly",
+                      DeprecatedUseWarning, stacklevel=3)
+        return lmer_steps(formula, data, weights=weights, offset=offset,
+                          na_action=na_action, contrasts=contrasts)
+    lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,
+                   na_action=na_action, control=control, contrasts=contrasts)
+    devfun, opt = fit_glmer(lf, fam, nAGQ=nAGQ, control=control, start=start,
+                            verbose=verbose)
+    return lf, devfun, opt
+
+
+def _diagnose(lf: LFormula, family: Family, exc: Exception) -> str:
+    """What PIRLS's failure most likely means, in words a user can act on."""
+    message = str(exc)
+    separating = _separating_columns(lf) if family.family == "binomial" else []
+    if separating:
+        return (f"{message}: the response is completely separated by "
+                + ", ".join(separating) + " (the fixed effect diverges to +-infinity); "
+                "remove or merge that term, or use a penalized (bias-reduced) model")
+    if badly_scaled(lf.X):
+        return (f"{message}: PIRLS failed with predictors on very different scales; "
+                "rescale them (e.g. scale(x) in the formula)")
+    return f"{message}: PIRLS failed; check the response and the predictors' scales"
+
+
+def _separating_columns(lf: LFormula) -> list[str]:
+    """Columns of X that separate a binary response: every success on one side of every
+    failure (a numeric column), or one value of the response wherever an indicator is 1."""
+    y = np.asarray(lf.y, dtype=float)
+    if y.ndim == 2:  # cbind(successes, failures): the proportions
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = y[:, 0] / y.sum(axis=1)
+    ones, zeros = y >= 1.0, y <= 0.0
+    if not (ones | zeros).all() or not ones.any() or not zeros.any():
+        return []
+    out = []
+    for name, x in zip(lf.X_colnames, lf.X.T):
+        if name == "(Intercept)" or np.ptp(x) == 0:
+            continue
+        if set(np.unique(x)) <= {0.0, 1.0}:
+            inside = x == 1
+            if inside.any() and (np.all(ones[inside]) or np.all(zeros[inside])):
+                out.append(f"{name} (the response is {'1' if np.all(ones[inside]) else '0'} "
+                           "wherever it is 1)")
+        elif x[ones].min() >= x[zeros].max() or x[ones].max() <= x[zeros].min():
+            out.append(name)
+    return out
