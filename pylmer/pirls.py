@@ -24,7 +24,7 @@ import numpy as np
 from . import _glmkernels, scalar_pirls
 from .exceptions import PirlsError, PylmerError
 from .linalg import kernels
-from .linalg.pls import PLSWorkspace
+from .linalg.pls import LOG_2PI, PLSWorkspace
 
 _COMPILED_KINDS = {("binomial", "logit"): _glmkernels.BINOMIAL_LOGIT,
                    ("poisson", "log"): _glmkernels.POISSON_LOG}
@@ -173,7 +173,7 @@ def gh_rule(n: int) -> np.ndarray:
     z, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / np.sqrt(2.0 * np.pi)
     z[np.abs(z) < 1e-14] = 0.0
-    ldnorm = -0.5 * z * z - 0.5 * np.log(2.0 * np.pi)
+    ldnorm = -0.5 * z * z - 0.5 * LOG_2PI
     return np.column_stack([z, w, ldnorm])
 
 

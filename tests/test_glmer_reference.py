@@ -6,13 +6,12 @@ lme4's, asserted as such; AIC / BIC / deviance rtol 1e-6; VarCorr, ranef and con
 fitted values and residuals rtol 5e-4.
 """
 
-import warnings
 
 import numpy as np
 import pytest
-from reference_data import load_json, model_ids
+from conftest import reference_fit
+from reference_data import model_ids
 
-from pylmer import glmer, load_dataset
 from pylmer.family import Gamma
 
 GLMMS = model_ids("GLMM")
@@ -27,12 +26,7 @@ def family_of(ref):
 
 @pytest.fixture(scope="module", params=GLMMS)
 def case(request):
-    ref = load_json("models", request.param)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        m = glmer(ref["formula"], load_dataset(ref["dataset"]), family=family_of(ref),
-                  nAGQ=ref["nAGQ"])
-    return ref, m, caught
+    return reference_fit(request.param)
 
 
 def test_every_reference_glmm_is_covered():

@@ -10,24 +10,17 @@ import warnings
 
 import numpy as np
 import pytest
-from reference_data import load_json, model_ids
+from conftest import reference_fit
+from reference_data import model_ids
 
-from pylmer import DeprecatedUseWarning, lmer, load_dataset
+from pylmer import DeprecatedUseWarning
 
 LMMS = model_ids("LMM")
 
 
-def fit(model_id):
-    ref = load_json("models", model_id)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        m = lmer(ref["formula"], load_dataset(ref["dataset"]), REML=ref["REML"])
-    return ref, m, caught
-
-
 @pytest.fixture(scope="module", params=LMMS)
 def case(request):
-    return fit(request.param)
+    return reference_fit(request.param)
 
 
 def objective(m):

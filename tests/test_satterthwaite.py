@@ -6,13 +6,13 @@ tolerance; they agree to about 1e-6 in practice). With our own fits, df still ag
 optimum differs from lme4's (exam_ml, sleepstudy_slope_ml: ours lower) only df are compared.
 """
 
-import warnings
 
 import numpy as np
 import pytest
+from conftest import reference_fit
 from reference_data import load_json, model_at_lme4_estimates, model_ids
 
-from pylmer import lmer, load_dataset
+from pylmer import load_dataset
 from pylmer.inference.satterthwaite import satterthwaite
 
 LMMS = [m for m in model_ids("LMM") if m != "insteval_reml"]
@@ -35,10 +35,7 @@ def test_satterthwaite_at_lme4_estimates(model_id):
 
 @pytest.mark.parametrize("model_id", LMMS)
 def test_satterthwaite_with_our_fit(model_id):
-    ref = load_json("models", model_id)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = lmer(ref["formula"], load_dataset(ref["dataset"]), REML=ref["REML"])
+    ref, m, _ = reference_fit(model_id)
     check(m.satterthwaite(), ref, compare_p=model_id not in ("exam_ml", "sleepstudy_slope_ml"))
 
 

@@ -31,7 +31,7 @@ from . import kernels
 from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
 
-__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "csc_keys", "structural_crossproduct",
+__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys", "structural_crossproduct",
            "structural_pattern"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
