@@ -136,9 +136,7 @@ def mkGlmerDevfun(lf: LFormula, family: Family | str, nAGQ: int = 0,
 def _stage2_steps(devfun: GlmerDevfun, theta, beta) -> np.ndarray:
     """lme4's initial simplex for stage 2: 0.2 * (0.1 for theta, min(sd(beta), 10)), the
     sd from ``pp$unsc()`` at the working weights of the PIRLS fit at stage 1's theta."""
-    devfun(theta)  # the PIRLS state at theta (every path), and its weights below
-    ws = devfun.sync_workspace(devfun.state)
-    RXinv = np.linalg.inv(ws.RX)
+    RXinv = np.linalg.inv(devfun.snapshot(theta).pls.RX)
     beta_sd = np.sqrt(np.sum(RXinv**2, axis=1))
     return 0.2 * np.concatenate([np.full(len(theta), 0.1), np.minimum(beta_sd, 10.0)])
 

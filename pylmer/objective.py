@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .exceptions import PylmerError
-from .linalg.pls import PLSWorkspace
+from .linalg.pls import PLSSnapshot, PLSWorkspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from .modular import LFormula
@@ -80,6 +80,14 @@ class LmerDevfun:
         start = moment_start(lf)
         self.theta0 = rt.theta.copy() if start is None else start
         self.feval = 0
+
+    def snapshot(self, theta) -> PLSSnapshot:
+        """The penalized least squares solution at theta, copied: what ``mkMerMod`` keeps."""
+        theta = np.asarray(theta, dtype=float)
+        ws = self.workspace
+        if ws.theta is None or not np.array_equal(ws.theta, theta):
+            self(theta)
+        return ws.snapshot()
 
     def __call__(self, theta) -> float:
         self.feval += 1

@@ -24,12 +24,12 @@ import numpy as np
 from . import _glmkernels, scalar_pirls
 from .exceptions import PirlsError, PylmerError
 from .linalg import kernels
-from .linalg.pls import LOG_2PI, PLSWorkspace
+from .linalg.pls import LOG_2PI, PLSSnapshot, PLSWorkspace
 
 _COMPILED_KINDS = {("binomial", "logit"): _glmkernels.BINOMIAL_LOGIT,
                    ("poisson", "log"): _glmkernels.POISSON_LOG}
 
-__all__ = ["GlmmState", "GlmerDevfun", "gh_rule"]
+__all__ = ["GlmmSnapshot", "GlmmState", "GlmerDevfun", "gh_rule"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,17 @@ class GlmmState:
     iterations: int
     L_diag: np.ndarray | None = None
     aic: float | None = None  # the family's aic at mu, where PIRLS computed it
+
+
+@dataclass(frozen=True)
+class GlmmSnapshot:
+    """What a fitted GLMM keeps from its devfun at the optimum: the PIRLS state (beta, u,
+    eta, mu, the deviance residuals, ldL2) and the penalized least squares solution at the
+    PIRLS weights there (RX, RZX, ldRX2: lme4's ``pp`` after the last PIRLS step), whichever
+    PIRLS path ran."""
+
+    state: GlmmState
+    pls: PLSSnapshot
 
 
 COMPILED_MAX_N = 5000
@@ -370,7 +381,19 @@ class GlmerDevfun:
                                         "positive definite")
         return sol[:q], (None if u_only else sol[q:]), ldL2, np.diagonal(L)[:q].copy()
 
-    def sync_workspace(self, state: GlmmState) -> PLSWorkspace:
+    def snapshot(self, pars) -> GlmmSnapshot:
+        """The state at ``pars`` (theta, or theta and beta at nAGQ > 0) and the penalized
+        least squares solution at its PIRLS weights, copied."""
+        pars = np.asarray(pars, dtype=float)
+        theta = pars[: self.ntheta]
+        state = self.state
+        if not (np.array_equal(state.theta, theta) and (
+                self.nAGQ == 0 or np.array_equal(state.beta, pars[self.ntheta:]))):
+            self(pars)
+            state = self.state
+        return GlmmSnapshot(state, self._sync_workspace(state).snapshot())
+
+    def _sync_workspace(self, state: GlmmState) -> PLSWorkspace:
         """The workspace decomposed at a state's weights (for RX, RZX and the factor)."""
         w, z = self.response.working(state.eta, None, self.offset)
         return self.ws.reweight(z, w).set_theta(state.theta)

@@ -23,6 +23,8 @@ q (dense matrices) and large q (sparse products). Small q uses dense LAPACK thro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sps
 from scipy.linalg import lapack
@@ -31,7 +33,7 @@ from . import kernels
 from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
 
-__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys", "structural_crossproduct",
+__all__ = ["PLSSnapshot", "PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys", "structural_crossproduct",
            "structural_pattern"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
@@ -65,6 +67,31 @@ def profiled_deviance(ldL2: float, ldW: float, ldRX2: float, pwrss: float, n: in
     if REML:
         dev += ldRX2 - p * (LOG_2PI + np.log(sigma2))
     return dev
+
+
+@dataclass(frozen=True)
+class PLSSnapshot:
+    """The penalized least squares solution at one theta, copied out of the workspace (its
+    arrays read-only): what a fitted model keeps.
+
+    ``backend`` is the factorization the workspace used (None: dense), so that a model can
+    rebuild the same factor for its conditional variances.
+    """
+
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    RX: np.ndarray
+    RZX: np.ndarray
+    ldL2: float
+    ldRX2: float
+    pwrss: float
+    ldW: float
+    backend: str | None
+
+    def __post_init__(self):
+        for value in (self.theta, self.beta, self.u, self.RX, self.RZX):
+            value.flags.writeable = False
 
 
 def csc_keys(A: sps.csc_matrix) -> np.ndarray:
@@ -472,6 +499,14 @@ class PLSWorkspace:
         self._check_complete()
         return profiled_deviance(self.ldL2, self.ldW, self.ldRX2, self.pwrss, self.n, self.p,
                                  REML)
+
+    def snapshot(self) -> PLSSnapshot:
+        """The solution at the current theta, copied (see :class:`PLSSnapshot`)."""
+        self._check_complete()
+        return PLSSnapshot(self.theta.copy(), self.beta.copy(), self.u().copy(),
+                           self.RX.copy(), self.RZX.copy(), float(self.ldL2),
+                           float(self.ldRX2), float(self.pwrss), float(self.ldW),
+                           None if self.dense else self.chol.backend)
 
     def u(self) -> np.ndarray:
         """Spherical random effects at the current theta and (profiled) beta."""

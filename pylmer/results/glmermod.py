@@ -33,7 +33,8 @@ class GlmerMod(MerMod):
     """
 
     def __init__(self, lf, devfun, optinfo):
-        state = devfun.state
+        snap = devfun.snapshot(optinfo.par)
+        state, pls = snap.state, snap.pls
         ntheta = devfun.ntheta
         self._lf = lf
         self._REML = False
@@ -48,14 +49,11 @@ class GlmerMod(MerMod):
         self._ldL2 = state.ldL2
         self._y, self._pw, self._n_trials = devfun.y.copy(), devfun.pw.copy(), devfun.n_trials
         self._objective = float(optinfo.fval)
-        self._backend = None if devfun.ws.dense else devfun.ws.chol.backend
+        self._backend = pls.backend
         self._hessian_vcov = None
         if devfun.nAGQ > 0 and optinfo.derivs is not None:
             self._hessian_vcov = _vcov_from_hessian(optinfo.derivs.Hessian, ntheta)
-        ws = devfun.sync_workspace(state)  # RX, RZX at the final weights
-        self._RX = ws.RX.copy()
-        self._RZX = ws.RZX.copy()
-        self._ldRX2 = ws.ldRX2
+        self._RX, self._RZX, self._ldRX2 = pls.RX, pls.RZX, pls.ldRX2  # at the final weights
         self._pwrss = float(self._u @ self._u) + float(np.sum(self._devres))
         self._ldW = 0.0
         self._optinfo = optinfo

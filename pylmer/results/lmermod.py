@@ -26,18 +26,14 @@ class LmerMod(MerMod):
     """
 
     def __init__(self, lf, devfun, optinfo):
-        ws = devfun.workspace
-        if ws.theta is None or not np.array_equal(ws.theta, optinfo.par):
-            devfun(optinfo.par)
+        snap = devfun.snapshot(optinfo.par)
         self._lf = lf
         self._REML = devfun.REML
         self._theta = optinfo.par.copy()
-        self._beta = ws.beta.copy()
-        self._u = ws.u().copy()
-        self._RX = ws.RX.copy()
-        self._RZX = ws.RZX.copy()
-        self._ldL2, self._ldRX2, self._pwrss, self._ldW = ws.ldL2, ws.ldRX2, ws.pwrss, ws.ldW
-        self._backend = None if ws.dense else ws.chol.backend
+        self._beta, self._u, self._RX, self._RZX = snap.beta, snap.u, snap.RX, snap.RZX
+        self._ldL2, self._ldRX2, self._pwrss, self._ldW = (snap.ldL2, snap.ldRX2, snap.pwrss,
+                                                           snap.ldW)
+        self._backend = snap.backend
         self._optinfo = optinfo
         self._freeze()
 
