@@ -15,7 +15,7 @@ from .exceptions import PylmerError
 from .linalg.pls import PLSSnapshot, PLSWorkspace
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .modular import LFormula
+    from .lformula import LFormula
 
 __all__ = ["LmerDevfun", "moment_start"]
 
