@@ -15,7 +15,7 @@ import scipy.sparse as sps
 
 from . import _pirls
 from .linalg import kernels
-from .linalg.pls import csc_keys
+from .linalg.pls import csc_keys, observation_pairs
 
 OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
 HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED
@@ -115,28 +115,16 @@ def _pair_slots(Zt: sps.csc_matrix, C: sps.csc_matrix, pinv: np.ndarray):
     """For each observation, each pair (a, b) of its non-zeros with a before b in the
     permuted order (and a = b): the observation, the slot of (a, b) in C and z_a z_b."""
     q = C.shape[0]
+    obs, first, second, prod = observation_pairs(Zt)
+    pos_a, pos_b = pinv[first], pinv[second]
+    take = pos_a <= pos_b  # (a, b) and (b, a) are the same slot of the upper triangle
     keys = csc_keys(C)
-    counts = np.diff(Zt.indptr)
-    obs, slot, prod = [], [], []
-    for k in np.unique(counts):
-        if k == 0:
-            continue
-        cols = np.flatnonzero(counts == k)
-        at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
-        pos, vals = pinv[Zt.indices[at]], Zt.data[at]
-        for a in range(k):
-            for b in range(k):
-                # (a, b) and (b, a) are the same slot of the upper triangle: take it once
-                take = pos[:, a] < pos[:, b] if a != b else np.ones(len(cols), dtype=bool)
-                key = pos[take, b].astype(np.int64) * q + pos[take, a]
-                at = np.searchsorted(keys, key)
-                if np.any(at >= len(keys)) or np.any(keys[np.minimum(at, len(keys) - 1)]
-                                                     != key):  # pragma: no cover
-                    raise AssertionError("a product of Z's entries has no slot in C")
-                obs.append(cols[take])
-                slot.append(at)
-                prod.append(vals[take, a] * vals[take, b])
-    return _interleaved(np.concatenate(obs), np.concatenate(slot), np.concatenate(prod))
+    key = pos_b[take].astype(np.int64) * q + pos_a[take]
+    at = np.searchsorted(keys, key)
+    if np.any(at >= len(keys)) or np.any(keys[np.minimum(at, len(keys) - 1)]
+                                         != key):  # pragma: no cover
+        raise AssertionError("a product of Z's entries has no slot in C")
+    return _interleaved(obs[take], at, prod[take])
 
 
 def _interleaved(obs, target, value):

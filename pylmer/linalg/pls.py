@@ -33,7 +33,8 @@ from . import kernels
 from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
 
-__all__ = ["PLSSnapshot", "PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys", "structural_crossproduct",
+__all__ = ["PLSSnapshot", "PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys",
+           "observation_pairs", "structural_crossproduct",
            "structural_pattern"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
@@ -99,6 +100,29 @@ def csc_keys(A: sps.csc_matrix) -> np.ndarray:
     indices are sorted, so that ``searchsorted`` finds the slot of an (i, j) entry."""
     cols = np.repeat(np.arange(A.shape[1], dtype=np.int64), np.diff(A.indptr))
     return cols * A.shape[0] + A.indices
+
+
+def observation_pairs(Zt: sps.csc_matrix):
+    """Every ordered pair (a, b) of an observation's non-zeros in Zt (a = b included):
+    ``(obs, row_a, row_b, z_a z_b)``, grouped by the observations' number of non-zeros.
+
+    The products of these pairs, weighted by the observations' weights, are Z'WZ: the
+    workspace's reweighting and the compiled PIRLS loop both accumulate them, each into
+    its own storage of Z'WZ."""
+    counts = np.diff(Zt.indptr)
+    obs, first, second, prod = [], [], [], []
+    for k in np.unique(counts):
+        if k == 0:
+            continue
+        cols = np.flatnonzero(counts == k)
+        at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
+        rows, vals = Zt.indices[at], Zt.data[at]
+        a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+        obs.append(np.repeat(cols, k * k))
+        first.append(rows[:, a.ravel()].ravel())
+        second.append(rows[:, b.ravel()].ravel())
+        prod.append((vals[:, a.ravel()] * vals[:, b.ravel()]).ravel())
+    return tuple(np.concatenate(x) for x in (obs, first, second, prod))
 
 
 def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
@@ -186,23 +210,10 @@ class PLSWorkspace:
         With these, Z'WZ for new weights is one weighted bincount: O(n k^2) for k
         non-zeros per row of Z, with no sparse matrix product.
         """
-        Zt, q = self.Zt, self.q
-        counts = np.diff(Zt.indptr)
-        obs, slot, prod = [], [], []
-        keys = csc_keys(self.ZtZ)
-        for k in np.unique(counts):
-            if k == 0:
-                continue
-            cols = np.flatnonzero(counts == k)
-            at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
-            rows, vals = Zt.indices[at], Zt.data[at]
-            a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-            key = rows[:, b.ravel()] * q + rows[:, a.ravel()]  # column-major slot of (a, b)
-            obs.append(np.repeat(cols, k * k))
-            slot.append(np.searchsorted(keys, key.ravel()))
-            prod.append((vals[:, a.ravel()] * vals[:, b.ravel()]).ravel())
-        return (np.concatenate(obs).astype(np.intp), np.concatenate(slot).astype(np.intp),
-                np.concatenate(prod))
+        obs, first, second, prod = observation_pairs(self.Zt)
+        key = second.astype(np.int64) * self.q + first  # column-major slot of (a, b)
+        slot = np.searchsorted(csc_keys(self.ZtZ), key)
+        return obs.astype(np.intp), slot.astype(np.intp), prod
 
     def _set_crossproducts(self, yy, weights):
         X, Zt = self.X, self.Zt
