@@ -17,6 +17,7 @@ import numpy as np
 import scipy.optimize as so
 
 from .exceptions import ConvergenceWarning, PylmerError
+from .neldermead import nelder_mead
 
 __all__ = ["OptInfo", "minimize", "NLOPT_DEFAULTS", "check_boundary", "restart_edge"]
 
@@ -107,6 +108,16 @@ def _nlopt_bobyqa(fn, x0, lower, upper, options, name):
                    conv, _NLOPT_MESSAGES.get(status, f"NLOPT status {status}"))
 
 
+def _lme4_nelder_mead(fn, x0, lower, upper, options, name):
+    """lme4's Nelder_Mead: ``initial_step`` is its ``xst`` (default 0.02), ``maxfun`` (or
+    ``maxfev``) its evaluation limit (default 10000); lme4 has no other setting that acts."""
+    maxfun = options.get("maxfun", options.get("maxfev", 10000))
+    result = nelder_mead(fn, x0, lower, upper, xst=options.get("initial_step"),
+                         maxfun=int(maxfun))
+    return OptInfo(name, result.par, result.fval, result.feval, result.convergence,
+                   result.message)
+
+
 def _scipy(fn, x0, lower, upper, options, name):
     bounds = list(zip(lower, upper))
     count = [0]
@@ -115,18 +126,9 @@ def _scipy(fn, x0, lower, upper, options, name):
         count[0] += 1
         return float(fn(x))
 
-    method = "Nelder-Mead" if name == "Nelder_Mead" else "L-BFGS-B"
-    options = dict(options)
-    step = options.pop("initial_step", None)
-    if step is not None and method == "Nelder-Mead" and "initial_simplex" not in options:
-        # lme4's Nelder_Mead takes initial step sizes (xst): a simplex of x0 and one
-        # vertex a step along each axis.
-        x = np.asarray(x0, dtype=float)
-        options["initial_simplex"] = np.vstack([x, x + np.diag(np.broadcast_to(step, x.shape))])
-    defaults = {"maxfev": 100000, "xatol": 1e-8, "fatol": 1e-8} if method == "Nelder-Mead" \
-        else {"maxfun": 100000}
-    res = so.minimize(counted, np.asarray(x0, dtype=float), method=method, bounds=bounds,
-                      options={**defaults, **options})
+    options = {k: v for k, v in options.items() if k != "initial_step"}
+    res = so.minimize(counted, np.asarray(x0, dtype=float), method="L-BFGS-B", bounds=bounds,
+                      options={"maxfun": 100000, **options})
     return OptInfo(name, np.asarray(res.x, dtype=float), float(res.fun), count[0],
                    0 if res.success else int(res.status or 1), str(res.message))
 
@@ -157,7 +159,9 @@ def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
     options = dict(options or {})
     if optimizer in ("nloptwrap", "bobyqa"):
         result = _nlopt_bobyqa(fn, x0, lower, upper, options, optimizer)
-    elif optimizer in ("Nelder_Mead", "L-BFGS-B"):
+    elif optimizer == "Nelder_Mead":
+        result = _lme4_nelder_mead(fn, x0, lower, upper, options, optimizer)
+    elif optimizer == "L-BFGS-B":
         result = _scipy(fn, x0, lower, upper, options, optimizer)
     else:
         raise PylmerError(f"unknown optimizer {optimizer!r}")

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1] / "pylmer"
 # line sit above everything.
 LAYERS = [
     {"exceptions", "rstyle", "validate", "control", "links", "family", "datasets", "linalg",
-     "optimize", "convergence", "formula", "printing", "design", "_kernels", "_pirls",
-     "_glmkernels"},
+     "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
+     "_pirls", "_glmkernels"},
     {"lformula", "objective", "scalar_pirls", "pirls"},
     {"fitting"},
     {"predict", "inference"},
