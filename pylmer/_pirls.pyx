@@ -294,48 +294,19 @@ cdef class ScalarPirls:
             m, lm = EPS, log(EPS)
         return _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
 
-    def agq_deviance(self, const double[::1] lam, const double[::1] eta,
-                     const double[::1] devres, const double[::1] u, const double[::1] L_diag,
-                     const double[::1] z, const double[::1] wts, const double[::1] ldnorm,
-                     double w_zero, double ldL2):
-        """The adaptive Gauss-Hermite deviance of a single scalar term at the conditional
-        modes (state: eta, the deviance residuals, u, diag(L)), for the knots z != 0 with
-        their weights (already divided by sqrt(2 pi)) and log densities, and the weight of
-        the knot at 0: ``sum_j devc0_j + ldL2 - 2 sum_j log(m_j)`` as pylmer.pirls.agq."""
-        cdef Py_ssize_t q = self.q, n = self.n, K = z.shape[0], k, i, j, p
-        cdef double total = 0.0, logs = 0.0, acc, dz
-        if eta.shape[0] != n or devres.shape[0] != n or u.shape[0] != q or \
-                L_diag.shape[0] != q or lam.shape[0] != q or wts.shape[0] != K or \
-                ldnorm.shape[0] != K:
-            raise ValueError("agq_deviance(): arrays of the wrong lengths")
-        for i in range(n):
-            if self.zp[i + 1] - self.zp[i] != 1:
-                raise ValueError("agq_deviance(): one non-zero of Z per observation needed")
-        devc0_arr, mult_arr, step_arr = np.zeros(q), np.full(q, w_zero), np.empty(n)
-        devc_arr = np.zeros(q)
-        cdef double[::1] devc0 = devc0_arr, mult = mult_arr, step = step_arr, devc = devc_arr
+    def devres_at(self, const double[:, ::1] eta):
+        """The deviance residuals at each row of ``eta`` (k x n), as :meth:`_respond`
+        computes them: the response kernel of adaptive Gauss-Hermite quadrature."""
+        if eta.shape[1] != self.n:
+            raise ValueError("devres_at(): eta needs one column per observation")
+        out_arr = np.empty((eta.shape[0], self.n))
+        cdef double[:, ::1] out = out_arr
+        cdef Py_ssize_t k, i
         with nogil:
-            for i in range(n):
-                p = self.zp[i]
-                j = self.zj[p]
-                devc0[j] += devres[i]
-                # moving u_j by z sd_j, sd_j = 1 / L_jj, moves eta_i by z (Z Lambda)_ij sd_j
-                step[i] = self.zx[p] * lam[j] / L_diag[j]
-            for j in range(q):
-                devc0[j] += u[j] * u[j]
-            for k in range(K):
-                devc[:] = 0.0
-                for i in range(n):
-                    j = self.zj[self.zp[i]]
-                    devc[j] += self._unit_devres(i, eta[i] + z[k] * step[i])
-                for j in range(q):
-                    dz = u[j] + z[k] / L_diag[j]
-                    acc = devc[j] + dz * dz
-                    mult[j] += exp(-0.5 * (acc - devc0[j]) - ldnorm[k]) * wts[k]
-            for j in range(q):
-                total += devc0[j]
-                logs += log(mult[j])
-        return total + ldL2 - 2.0 * logs
+            for k in range(eta.shape[0]):
+                for i in range(self.n):
+                    out[k, i] = self._unit_devres(i, eta[k, i])
+        return out_arr
 
     # ------------------------------------------------------------------ linear algebra
     cdef int _step(self, const double *w, const double *ratio, const double *eta,

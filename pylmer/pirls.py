@@ -265,8 +265,9 @@ class GlmerDevfun:
         self.lower = lower.copy() if nAGQ == 0 else np.concatenate([lower, np.full(self.p,
                                                                                   -np.inf)])
         self.gh = gh_rule(nAGQ) if nAGQ > 1 else None
-        self._codes = np.asarray(rt.terms[0].factor.codes) if nAGQ > 1 else None
-        self._agq_keys = self._agq_knots = None
+        self._codes = (np.ascontiguousarray(rt.terms[0].factor.codes, dtype=np.intp)
+                       if nAGQ > 1 else None)
+        self._agq_knots = None
 
     # ------------------------------------------------------------------ PIRLS
     def _pdev(self, eta, u):
@@ -405,38 +406,30 @@ class GlmerDevfun:
         return state.ldL2 + float(state.u @ state.u) + aic
 
     def agq(self, state: GlmmState) -> float:
-        if self._scalar is not None and state.L_diag is not None:  # in one compiled call
-            if self._agq_knots is None:
-                knots = self.gh[self.gh[:, 0] != 0.0]
-                self._agq_knots = (np.ascontiguousarray(knots[:, 0]),
-                                   np.ascontiguousarray(knots[:, 1] / np.sqrt(2.0 * np.pi)),
-                                   np.ascontiguousarray(knots[:, 2]),
-                                   float(np.sum(self.gh[self.gh[:, 0] == 0.0, 1])))
-            lam = np.asarray(state.theta, dtype=float)[self.lf.reTrms.Lind]
-            return self._scalar.agq_deviance(lam, state.eta, state.devres, state.u,
-                                             state.L_diag, *self._agq_knots, state.ldL2)
-        codes, nl = self._codes, self.ws.q
-        knots = self.gh[self.gh[:, 0] != 0.0]
-        z, w, ldnorm = knots[:, 0], knots[:, 1], knots[:, 2]
+        """The adaptive Gauss-Hermite deviance at the conditional modes of a single scalar
+        term: the response kernel (compiled for the compiled loop's families) gives the
+        deviance residuals at every knot, one compiled accumulation the rest."""
+        if self._agq_knots is None:
+            knots = self.gh[self.gh[:, 0] != 0.0]
+            self._agq_knots = (np.ascontiguousarray(knots[:, 0]),
+                               np.ascontiguousarray(knots[:, 1] / np.sqrt(2.0 * np.pi)),
+                               np.ascontiguousarray(knots[:, 2]),
+                               float(np.sum(self.gh[self.gh[:, 0] == 0.0, 1])))
+        z = self._agq_knots[0]
         L_diag = state.L_diag if state.L_diag is not None else self.ws.L_diagonal()
-        devc0 = np.bincount(codes, weights=state.devres, minlength=nl) + state.u**2
-        # the factor of a single scalar term is diagonal: conditional sd = 1 / L_ii
-        sd = 1.0 / L_diag
-        # moving u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j: all knots at once
-        step = self._ZL(state.theta) @ sd
-        eta = state.eta[None, :] + z[:, None] * step[None, :]
-        devres = self.response.devres(self.response.link.linkinv_lme4(eta))
-        # per knot and level in one bincount (each bin sums in the same order as per row)
-        keys = self._agq_keys
-        if keys is None or keys.size != devres.size:
-            keys = self._agq_keys = (np.arange(len(z))[:, None] * nl + codes[None, :]).ravel()
-        devc = np.bincount(keys, weights=devres.ravel(),
-                           minlength=len(z) * nl).reshape(len(z), nl)
-        devc += (state.u[None, :] + z[:, None] * sd[None, :]) ** 2
-        mult = np.sum(np.exp(-0.5 * (devc - devc0[None, :]) - ldnorm[:, None])
-                      * (w / np.sqrt(2.0 * np.pi))[:, None], axis=0)
-        mult += np.sum(self.gh[self.gh[:, 0] == 0.0, 1])
-        return float(devc0.sum() + state.ldL2 - 2.0 * np.sum(np.log(mult)))
+        # the factor of a single scalar term is diagonal: conditional sd = 1 / L_jj; moving
+        # u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j, for all knots at once
+        step = self._ZL(state.theta) @ (1.0 / L_diag)
+        eta = np.ascontiguousarray(state.eta[None, :] + z[:, None] * step[None, :])
+        if self._scalar is not None:
+            devres = self._scalar.devres_at(eta)
+        else:
+            devres = self.response.devres(self.response.link.linkinv_lme4(eta))
+        return kernels.agq_accumulate(self._codes, np.ascontiguousarray(devres),
+                                      np.ascontiguousarray(state.devres),
+                                      np.ascontiguousarray(state.u),
+                                      np.ascontiguousarray(L_diag), *self._agq_knots,
+                                      float(state.ldL2))
 
     def __call__(self, pars) -> float:
         self.feval += 1

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 try:
     from ._factor import CompiledFactor, symbolic
-    from ._kernels import accumulate_pairs, dense_pls, schur_downdate, weighted_normal_solve
+    from ._kernels import (
+        accumulate_pairs,
+        agq_accumulate,
+        dense_pls,
+        schur_downdate,
+        weighted_normal_solve,
+    )
 except ImportError as exc:  # pragma: no cover - an unbuilt source tree
     raise ImportError(
         "pylmer's compiled extension modules are missing (this looks like a source tree "
@@ -16,5 +22,5 @@ except ImportError as exc:  # pragma: no cover - an unbuilt source tree
         "'pip install -e .' (or 'make venv'), which compiles them with Cython; "
         f"the import error was: {exc}") from exc
 
-__all__ = ["CompiledFactor", "accumulate_pairs", "dense_pls", "schur_downdate", "symbolic",
+__all__ = ["CompiledFactor", "accumulate_pairs", "agq_accumulate", "dense_pls", "schur_downdate", "symbolic",
            "weighted_normal_solve"]
