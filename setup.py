@@ -9,7 +9,7 @@ setup(
                    extra_compile_args=["-O3"]),
          Extension("pylmer.linalg._factor", ["pylmer/linalg/_factor.pyx"],
                    extra_compile_args=["-O3"]),
-         Extension("pylmer._glmkernels", ["pylmer/_glmkernels.pyx"],
+         Extension("pylmer._response", ["pylmer/_response.pyx"],
                    extra_compile_args=["-O3"]),
          Extension("pylmer._pirls", ["pylmer/_pirls.pyx"], extra_compile_args=["-O3"])],
         compiler_directives={"language_level": 3},

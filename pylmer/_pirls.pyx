@@ -4,35 +4,30 @@
 Stage 2 of ``glmer`` (and lme4's finite-difference Hessian) evaluates the Laplace deviance
 hundreds of times; each evaluation is a few PIRLS iterations. Where Lambda is diagonal
 (every term scalar) and the family is binomial(logit), poisson(log) or Gamma(log), a whole
-PIRLS loop runs here without returning to Python: the response pass (mu, the deviance residuals,
-the working weights and response, with lme4's floors), Z'WZ by the observations' pairs of
-non-zeros, a Cholesky factorization of ``P (Lambda Z'WZ Lambda + I) P'``, the solve and
-the step halving. The factorization is :class:`pylmer.linalg._factor.CompiledFactor`'s,
-called at C level (sparse on a symbolic pattern computed once, or blocked). See
-:mod:`pylmer.scalar_pirls` for the set-up.
+PIRLS loop runs here without returning to Python, over two small interfaces called at C
+level: the response kernel (:class:`pylmer._response.ResponseKernel`: mu, the deviance
+residuals, the working weights and response) and the factor. Between them: Z'WZ by the
+observations' pairs of non-zeros, the solve and the step halving. The factor is
+:class:`pylmer.linalg._factor.CompiledFactor` (sparse on a symbolic pattern computed once,
+or blocked). See :mod:`pylmer.scalar_pirls` for the set-up.
 """
 
-from libc.math cimport exp, fabs, isfinite, log, sqrt
+from libc.math cimport fabs, isfinite, sqrt
 from libc.string cimport memcmp, memcpy
 from scipy.linalg.cython_blas cimport dgemv, dsyrk
 
+from pylmer._response cimport ResponseKernel
 from pylmer.linalg._factor cimport CompiledFactor
 from pylmer.linalg._kernels cimport _cholesky_lower, _solve_lower, _solve_lower_t
 
 import numpy as np
 
-cdef double EPS = 2.220446049250313e-16
 # arguments of the BLAS / LAPACK calls (passed by address)
 cdef char *_UPPER = b"U"
 cdef char *_TRANS = b"T"
 cdef char *_NOTRANS = b"N"
 cdef int _ONE = 1
 cdef double _MINUS_ONE = -1.0, _PLUS_ONE = 1.0, _ZERO = 0.0
-
-cdef enum:
-    _BINOMIAL_LOGIT = 1
-    _POISSON_LOG = 2
-    _GAMMA_LOG = 3  # the aic is the family's (it needs the dispersion): loglik is unused
 
 # run()'s outcomes
 cdef enum:
@@ -47,43 +42,9 @@ HALVING_FAILED, NOT_CONVERGED = _HALVING_FAILED, _NOT_CONVERGED
 FIXED_NOT_POSITIVE_DEFINITE = _FIXED_NOT_POSITIVE_DEFINITE
 
 
-cdef inline double _logit_mu(double eta, double e, double *om, double *me) noexcept nogil:
-    """mu = plogis(eta) from e = exp(-|eta|), clamped to [eps, 1 - eps] as lme4; 1 - mu (from
-    the clamped mu, as lme4) in om, dlogis(eta) floored at eps in me."""
-    cdef double inv = 1.0 / (1.0 + e)
-    cdef double m = inv if eta >= 0.0 else e * inv
-    if m > 1.0 - EPS:
-        m = 1.0 - EPS
-    elif m < EPS:
-        m = EPS
-    om[0] = 1.0 - m
-    me[0] = e * inv * inv
-    if me[0] < EPS:
-        me[0] = EPS
-    return m
-
-
-cdef inline double _binomial_devres(double dev0, double pw, double y, double lm,
-                                    double lom) noexcept nogil:
-    """The binomial deviance residual from log mu and log(1 - mu) (a log not needed for
-    y = 0 or y = 1 may be anything)."""
-    return dev0 - 2.0 * pw * ((y * lm if y != 0.0 else 0.0)
-                              + ((1.0 - y) * lom if y != 1.0 else 0.0))
-
-
-cdef inline double _log_link_devres(int kind, double dev0, double pw, double y, double m,
-                                    double lm) noexcept nogil:
-    """The Poisson or Gamma deviance residual from mu and log mu (dev0: its part that does
-    not depend on mu; Gamma's -2 pw (log(y / mu) - (y - mu) / mu) has dev0 = -2 pw log y)."""
-    if kind == _POISSON_LOG:
-        return dev0 - 2.0 * pw * ((y * lm if y != 0.0 else 0.0) - m)
-    return dev0 + 2.0 * pw * (lm + (y - m) / m)
-
-
 cdef class ScalarPirls:
     """Workspace of the compiled PIRLS loop. Built by :func:`pylmer.scalar_pirls.build`."""
 
-    cdef int kind
     cdef Py_ssize_t n, q
     # Z by rows (observation i: columns zj[zp[i]:zp[i+1]], values zx[...])
     cdef const Py_ssize_t[::1] zp, zj
@@ -100,13 +61,8 @@ cdef class ScalarPirls:
     cdef double[::1] Cx, x, lamC
     # its factor, refactored at each step
     cdef CompiledFactor factor
-    # the response
-    cdef const double[::1] y, pw, dev0, llk, llf
-    cdef bint binary  # every y is 0 or 1 (and so is each log-likelihood coefficient's use)
-    # the vectorized response pass (many observations): its buffers, as arrays for NumPy
-    cdef bint vector
-    cdef object vt_arr, ve_arr, vx_arr, vx2_arr
-    cdef double[::1] vt, ve, vx, vx2
+    # the response kernel
+    cdef readonly ResponseKernel response
     cdef double[::1] eta_a, mu_a, devres_a, w_a, ratio_a
     cdef double[::1] eta_b, mu_b, devres_b, w_b, ratio_b
     cdef double[::1] start_eta, start_w, start_ratio
@@ -122,35 +78,27 @@ cdef class ScalarPirls:
     cdef public double ldL2, pdev, loglik
     cdef public int iterations
 
-    def __init__(self, int kind, zp, zj, zx, zobs, zcol, zval, obs, slot, prod, Cp, Ci,
-                 cr, cc, perm, y, pw, dev0, llk, llf, X, int q1=0, bint vector=False):
-        self.kind = kind
+    def __init__(self, ResponseKernel response, zp, zj, zx, zobs, zcol, zval, obs, slot,
+                 prod, Cp, Ci, cr, cc, perm, X, int q1=0):
+        self.response = response
+        n = response.n
         self.X, self.p = X, X.shape[1]
         p = max(self.p, 1)
         self.ZtWX, self.RZX = np.empty(len(perm) * p), np.empty(len(perm) * p)
         self.M, self.Xtwz = np.empty((p, p)), np.empty(p)
         self.b, self.b_new, self.db = np.zeros(p), np.zeros(p), np.zeros(p)
         self.wx = np.zeros(p)
-        self.Xs, self.zs = np.empty(len(y) * p), np.empty(len(y))
-        self.n, self.q = len(y), len(perm)
+        self.Xs, self.zs = np.empty(n * p), np.empty(n)
+        self.n, self.q = n, len(perm)
         self.zp, self.zj, self.zx = zp, zj, zx
         self.zobs, self.zcol, self.zval = zobs, zcol, zval
-        self.wz = np.empty(len(y))
+        self.wz = np.empty(n)
         self.obs, self.slot, self.prod = obs, slot, prod
         self.Cp, self.Ci, self.cr, self.cc, self.perm = Cp, Ci, cr, cc, perm
         self.factor = CompiledFactor(Cp, Ci, q1)
         self.Cx, self.lamC = np.empty(len(Ci)), np.empty(len(Ci))
         self.x = np.zeros(self.q)
-        self.y, self.pw, self.dev0, self.llk, self.llf = y, pw, dev0, llk, llf
-        y_arr, llk_arr, llf_arr = np.asarray(y), np.asarray(llk), np.asarray(llf)
-        self.vector = vector
-        self.vt_arr, self.ve_arr = np.empty(len(y)), np.empty(len(y))
-        self.vx_arr, self.vx2_arr = np.empty(len(y)), np.empty(len(y))
-        self.vt, self.ve, self.vx, self.vx2 = self.vt_arr, self.ve_arr, self.vx_arr, self.vx2_arr
-        self.binary = bool(np.all((y_arr == 0.0) | (y_arr == 1.0))
-                           and np.all(llk_arr[y_arr == 0.0] == 0.0)
-                           and np.all(llf_arr[y_arr == 1.0] == 0.0))
-        n, q = self.n, self.q
+        q = self.q
         self.eta_a, self.mu_a, self.devres_a = np.empty(n), np.empty(n), np.empty(n)
         self.w_a, self.ratio_a = np.empty(n), np.empty(n)
         self.eta_b, self.mu_b, self.devres_b = np.empty(n), np.empty(n), np.empty(n)
@@ -168,145 +116,6 @@ cdef class ScalarPirls:
     def q1(self):
         """Size of the factor's diagonal leading block (0: the sparse layout)."""
         return self.factor.q1
-
-    # ------------------------------------------------------------------ response
-    cdef double _respond(self, const double *eta, double *mu, double *devres, double *w,
-                         double *ratio, double *loglik) noexcept nogil:
-        """mu, the deviance residuals, PIRLS's weights and ``(y - mu) / mu_eta`` (the
-        working response less eta - offset) at eta; returns the residuals' sum, and the
-        mu-dependent part of the log-likelihood in loglik."""
-        if self.vector:
-            return self._respond_vector(eta, mu, devres, w, ratio, loglik)
-        cdef Py_ssize_t i
-        cdef double m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
-        for i in range(self.n):
-            yi = self.y[i]
-            if self.kind == _BINOMIAL_LOGIT:
-                # lme4's quantities and rounding (1 - mu from the clamped mu, V = mu (1 - mu)),
-                # with one exp and, for a 0/1 response, one log; written without branches
-                # on y or on eta's sign, which are unpredictable
-                m = _logit_mu(eta[i], exp(-fabs(eta[i])), &om, &me)
-                v = m * om
-                if v < EPS:
-                    v = EPS
-                if self.binary:  # y log mu + (1 - y) log(1 - mu) is one of the two logs
-                    lm = log(yi * m + (1.0 - yi) * om)  # exactly m or 1 - m
-                    r = self.dev0[i] - 2.0 * self.pw[i] * lm
-                    ll += (self.llk[i] + self.llf[i]) * lm
-                else:
-                    lm = log(m) if yi != 0.0 or self.llk[i] != 0.0 else 0.0
-                    lom = log(om) if yi != 1.0 or self.llf[i] != 0.0 else 0.0
-                    r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
-                    ll += self.llk[i] * lm + self.llf[i] * lom
-            else:  # log link: Poisson (V = mu) or Gamma (V = mu^2)
-                m = exp(eta[i])
-                lm = eta[i]
-                if m < EPS:
-                    m, lm = EPS, log(EPS)
-                me = m
-                v = m if self.kind == _POISSON_LOG else m * m
-                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
-                if self.kind == _POISSON_LOG:
-                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-            mu[i] = m
-            devres[i] = r
-            total += r
-            w[i] = self.pw[i] * me * me / v
-            ratio[i] = (yi - m) / me
-        loglik[0] = ll
-        return total
-
-    cdef double _respond_vector(self, const double *eta, double *mu, double *devres,
-                                double *w, double *ratio, double *loglik) noexcept nogil:
-        """:meth:`_respond` for many observations: the same quantities, with NumPy's
-        vectorized exp and log (several times faster than the C library's one value at a
-        time) between compiled passes that do the rest."""
-        cdef Py_ssize_t i, n = self.n
-        cdef double *t = &self.vt[0]
-        cdef double *ev = &self.ve[0]
-        cdef double *x = &self.vx[0]
-        cdef double *x2 = &self.vx2[0]
-        cdef double e, inv, m, om, me, v, yi, lm, lom, r, total = 0.0, ll = 0.0
-        cdef bint binomial = self.kind == _BINOMIAL_LOGIT
-        for i in range(n):
-            t[i] = -fabs(eta[i]) if binomial else eta[i]
-        with gil:
-            np.exp(self.vt_arr, out=self.ve_arr)
-        for i in range(n):
-            yi = self.y[i]
-            e = ev[i]
-            if binomial:  # as in _respond
-                m = _logit_mu(eta[i], e, &om, &me)
-                v = m * om
-                if v < EPS:
-                    v = EPS
-                if self.binary:
-                    x[i] = yi * m + (1.0 - yi) * om
-                else:
-                    x[i], x2[i] = m, om
-            else:  # as in _respond
-                m = e
-                if m < EPS:
-                    m = EPS
-                me = m
-                lm = eta[i] if e >= EPS else log(EPS)
-                v = m if self.kind == _POISSON_LOG else m * m
-                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
-                if self.kind == _POISSON_LOG:
-                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
-                devres[i] = r
-                total += r
-            mu[i] = m
-            w[i] = self.pw[i] * me * me / v
-            ratio[i] = (yi - m) / me
-        if binomial:
-            with gil:
-                np.log(self.vx_arr, out=self.vx_arr)
-                if not self.binary:
-                    np.log(self.vx2_arr, out=self.vx2_arr)
-            for i in range(n):
-                yi = self.y[i]
-                if self.binary:
-                    lm = x[i]
-                    r = self.dev0[i] - 2.0 * self.pw[i] * lm
-                    ll += (self.llk[i] + self.llf[i]) * lm
-                else:
-                    lm, lom = x[i], x2[i]
-                    r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
-                    ll += (self.llk[i] * lm if self.llk[i] != 0.0 else 0.0) + (
-                        self.llf[i] * lom if self.llf[i] != 0.0 else 0.0)
-                devres[i] = r
-                total += r
-        loglik[0] = ll
-        return total
-
-    cdef double _unit_devres(self, Py_ssize_t i, double eta) noexcept nogil:
-        """Observation i's deviance residual at eta (as :meth:`_respond` computes it)."""
-        cdef double yi = self.y[i], m, om, me, lm, lom
-        if self.kind == _BINOMIAL_LOGIT:
-            m = _logit_mu(eta, exp(-fabs(eta)), &om, &me)
-            lm = log(m) if yi != 0.0 else 0.0
-            lom = log(om) if yi != 1.0 else 0.0
-            return _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
-        m = exp(eta)
-        lm = eta
-        if m < EPS:
-            m, lm = EPS, log(EPS)
-        return _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
-
-    def devres_at(self, const double[:, ::1] eta):
-        """The deviance residuals at each row of ``eta`` (k x n), as :meth:`_respond`
-        computes them: the response kernel of adaptive Gauss-Hermite quadrature."""
-        if eta.shape[1] != self.n:
-            raise ValueError("devres_at(): eta needs one column per observation")
-        out_arr = np.empty((eta.shape[0], self.n))
-        cdef double[:, ::1] out = out_arr
-        cdef Py_ssize_t k, i
-        with nogil:
-            for k in range(eta.shape[0]):
-                for i in range(self.n):
-                    out[k, i] = self._unit_devres(i, eta[k, i])
-        return out_arr
 
     # ------------------------------------------------------------------ linear algebra
     cdef int _step(self, const double *w, const double *ratio, const double *eta,
@@ -461,7 +270,7 @@ cdef class ScalarPirls:
         W[0], W[1], W[2] = &self.w_a[0], &self.w_b[0], &self.start_w[0]
         R[0], R[1], R[2] = &self.ratio_a[0], &self.ratio_b[0], &self.start_ratio[0]
         # NumPy's exp (the vectorized response pass) overflows to inf quietly, as libm's
-        errors = np.seterr(over="ignore") if self.vector else None
+        errors = np.seterr(over="ignore") if self.response.vector else None
         with nogil:
             for k in range(q):
                 for p in range(self.Cp[k], self.Cp[k + 1]):
@@ -469,7 +278,7 @@ cdef class ScalarPirls:
             # the weights at the start depend on eta_start alone: computed once for it
             if not self.have_start or memcmp(E[2], &eta_start[0], n * sizeof(double)) != 0:
                 memcpy(E[2], &eta_start[0], n * sizeof(double))
-                self._respond(E[2], MU[2], DR[2], W[2], R[2], &ll)
+                self.response.respond(E[2], MU[2], DR[2], W[2], R[2], &ll)
                 self.have_start = True
             cur, trial = 2, 0
             u[:] = 0.0
@@ -491,7 +300,7 @@ cdef class ScalarPirls:
                 uu = 0.0
                 for j in range(q):
                     uu += u_new[j] * u_new[j]
-                dev = self._respond(E[trial], MU[trial], DR[trial], W[trial], R[trial],
+                dev = self.response.respond(E[trial], MU[trial], DR[trial], W[trial], R[trial],
                                     &ll_try)
                 pdev = dev + uu
                 if isfinite(oldpdev):
@@ -506,7 +315,7 @@ cdef class ScalarPirls:
                         uu = 0.0
                         for j in range(q):
                             uu += u_new[j] * u_new[j]
-                        dev = self._respond(E[trial], MU[trial], DR[trial], W[trial],
+                        dev = self.response.respond(E[trial], MU[trial], DR[trial], W[trial],
                                             R[trial], &ll_try)
                         pdev = dev + uu
                         halvings += 1
@@ -529,17 +338,6 @@ cdef class ScalarPirls:
         self.final = cur if status == _OK else -1
         self.pdev, self.loglik = pdev, ll
         return status
-
-    def response(self, const double[::1] eta):
-        """The response pass alone at eta (for tests): (sum of the deviance residuals, the
-        log-likelihood part, mu, the residuals, the weights, (y - mu) / mu_eta)."""
-        if eta.shape[0] != self.n:
-            raise ValueError("response(): eta needs one value per observation")
-        out = [np.empty(self.n) for _ in range(4)]
-        cdef double[::1] mu = out[0], devres = out[1], w = out[2], ratio = out[3]
-        cdef double total, ll = 0.0
-        total = self._respond(&eta[0], &mu[0], &devres[0], &w[0], &ratio[0], &ll)
-        return (total, ll, *out)
 
     def state(self):
         """(u, beta, mu, deviance residuals, diag(L) in the original order of the

@@ -21,13 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _glmkernels, scalar_pirls
+from . import scalar_pirls
 from .exceptions import PirlsError, PylmerError
 from .linalg import kernels
 from .linalg.pls import LOG_2PI, PLSSnapshot, PLSWorkspace
-
-_COMPILED_KINDS = {("binomial", "logit"): _glmkernels.BINOMIAL_LOGIT,
-                   ("poisson", "log"): _glmkernels.POISSON_LOG}
 
 __all__ = ["GlmmSnapshot", "GlmmState", "GlmerDevfun", "gh_rule"]
 
@@ -60,28 +57,21 @@ class GlmmSnapshot:
     pls: PLSSnapshot
 
 
-COMPILED_MAX_N = 5000
-
-
 class _Response:
     """y, prior weights and family for the PIRLS loop, with per-fit constants cached.
 
     Deviance residuals and the aic of binomial and Poisson models split into a part that
     depends on mu and one that does not (``y log y``, ``log choose(m, k)``, ``log y!``);
-    the constant part is computed once per fit. Other families use their own methods.
-    Values equal the family's to rounding (tests check this).
+    the constant part is computed once per fit. binomial(logit), poisson(log) and
+    Gamma(log) have a compiled response kernel (``kernel``, shared with the compiled PIRLS
+    loop); other families use their own methods. Values equal the family's to rounding
+    (tests check this).
     """
 
     def __init__(self, family, y, pw, n_trials, compiled: bool = True):
         self.family, self.y, self.pw, self.n_trials = family, y, pw, n_trials
         self.link = family.link
         self.kind = family.family if family.family in ("binomial", "poisson") else None
-        # binomial(logit) and poisson(log) have compiled loops (when built), used up to
-        # COMPILED_MAX_N observations: past that NumPy's vectorized exp and log win over
-        # the loops' scalar ones (measured: 19 against 56 us at n = 400, 101 against 119 us
-        # at 4,000, 260 against 187 us at 8,000)
-        self._compiled = _COMPILED_KINDS.get((family.family, family.link.name)) \
-            if compiled and len(y) <= COMPILED_MAX_N else None
         if self.kind == "binomial":
             from scipy.special import gammaln
 
@@ -98,6 +88,17 @@ class _Response:
 
             self._dev0 = 2 * pw * (_xlogx(y) - y)
             self._aic0 = float(np.sum(pw * gammaln(y + 1)))
+        self.kernel = None
+        if compiled:
+            if self.kind == "binomial":
+                dev0, llk, llf = self._dev0, self._aic_k, self._aic_f
+            elif self.kind == "poisson":
+                dev0, llk, llf = self._dev0, pw, np.zeros(len(y))
+            else:  # Gamma: -2 pw log(y) of each residual; no log-likelihood part is used
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    dev0 = -2.0 * pw * np.log(y)
+                llk = llf = np.zeros(len(y))
+            self.kernel = scalar_pirls.response_kernel(family, y, pw, dev0, llk, llf)
 
     def mu_parts(self, eta, mu=None):
         """mu (unless given: PIRLS has it from the last step), d mu / d eta, variance."""
@@ -109,20 +110,16 @@ class _Response:
         """PIRLS weights and working response at eta (mu = linkinv(eta), if known)."""
         if mu is None:
             mu = self.link.linkinv_lme4(eta)
-        if self._compiled is not None:
-            w, z = np.empty_like(eta), np.empty_like(eta)
-            _glmkernels.working(self._compiled, eta, mu, self.y, self.pw,
-                                np.ascontiguousarray(offset, dtype=float), w, z)
-            return w, z
+        if self.kernel is not None:
+            _, _, _, _, w, ratio = self.kernel.response(np.ascontiguousarray(eta))
+            return w, eta - offset + ratio
         mu, mu_eta, var = self.mu_parts(eta, mu)
         return self.pw * mu_eta * mu_eta / var, eta - offset + (self.y - mu) / mu_eta
 
     def deviance(self, eta):
         """(sum of the deviance residuals, mu, the residuals) at eta."""
-        if self._compiled is not None:
-            mu, devres = np.empty_like(eta), np.empty_like(eta)
-            total = _glmkernels.deviance(self._compiled, eta, self.y, self.pw, self._dev0,
-                                         mu, devres)
+        if self.kernel is not None:
+            total, _, mu, devres, _, _ = self.kernel.response(np.ascontiguousarray(eta))
             return total, mu, devres
         mu = self.link.linkinv_lme4(eta)
         devres = self.devres(mu)
@@ -421,8 +418,8 @@ class GlmerDevfun:
         # u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j, for all knots at once
         step = self._ZL(state.theta) @ (1.0 / L_diag)
         eta = np.ascontiguousarray(state.eta[None, :] + z[:, None] * step[None, :])
-        if self._scalar is not None:
-            devres = self._scalar.devres_at(eta)
+        if self.response.kernel is not None:
+            devres = self.response.kernel.devres_at(eta)
         else:
             devres = self.response.devres(self.response.link.linkinv_lme4(eta))
         return kernels.agq_accumulate(self._codes, np.ascontiguousarray(devres),

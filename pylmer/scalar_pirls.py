@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sps
 
-from . import _pirls
+from . import _pirls, _response
 from .linalg import kernels
 from .linalg.pls import csc_keys, observation_pairs
 
@@ -21,7 +21,7 @@ OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
 HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED
 FIXED_NOT_POSITIVE_DEFINITE = _pirls.FIXED_NOT_POSITIVE_DEFINITE
 
-__all__ = ["build", "kind_of", "MAX_FACTOR_FLOPS", "OK", "NOT_POSITIVE_DEFINITE",
+__all__ = ["build", "kind_of", "response_kernel", "MAX_FACTOR_FLOPS", "OK", "NOT_POSITIVE_DEFINITE",
            "FIXED_NOT_POSITIVE_DEFINITE", "HALVING_FAILED", "NOT_CONVERGED"]
 
 # The loop's sparse Cholesky is simplicial and scalar: where the factor needs more
@@ -35,12 +35,23 @@ MAX_FACTOR_FLOPS = 2e6
 # 20 us at 2,000; Poisson: even at 250, 27 against 20 us at 4,000).
 VECTOR_MIN_N = 256
 
-_KINDS = {("binomial", "logit"): 1, ("poisson", "log"): 2, ("Gamma", "log"): 3}
 
 
 def kind_of(family) -> int | None:
-    """The compiled loop's code for a family, or None where it has no loop."""
-    return _KINDS.get((family.family, family.link.name))
+    """The response kernel's code for a family, or None where it has none."""
+    return _response.KINDS.get((family.family, family.link.name))
+
+
+def response_kernel(family, y, pw, dev0, llk, llf):
+    """The compiled response kernel of a binomial(logit), poisson(log) or Gamma(log)
+    response (None for other families); see :class:`pylmer._response.ResponseKernel`.
+    Vectorized from ``VECTOR_MIN_N`` observations."""
+    kind = kind_of(family)
+    if kind is None:
+        return None
+    vector = len(y) >= VECTOR_MIN_N
+    return _response.ResponseKernel(kind, *(np.ascontiguousarray(a, dtype=float)
+                                            for a in (y, pw, dev0, llk, llf)), vector=vector)
 
 
 def build(ws, response):
@@ -48,8 +59,7 @@ def build(ws, response):
     structural pattern; diagonal Lambda; its X) and the ``_Response`` of a binomial(logit),
     poisson(log) or Gamma(log) model; None where the compiled loop does not apply (not
     another family, a term that is not scalar, or a factor too dense for it)."""
-    kind = kind_of(response.family)
-    if kind is None or not ws.diagonal or not ws.reweightable:
+    if response.kernel is None or not ws.diagonal or not ws.reweightable:
         return None
     q, n = ws.q, ws.n
     perm = np.ascontiguousarray(ws.perm(), dtype=np.intp)
@@ -81,17 +91,10 @@ def build(ws, response):
     # Z'W z's terms, in the same interleaved order
     z_terms = _interleaved(np.repeat(np.arange(n), np.diff(Zt.indptr)), Zt.indices,
                            Zt.data)
-    dev0 = response._dev0 if response.kind else -2.0 * response.pw * np.log(response.y)
-    if response.kind == "binomial":
-        llk, llf = response._aic_k, response._aic_f
-    else:  # Poisson's log-likelihood coefficients; unused for Gamma
-        llk, llf = response.pw, np.zeros(n)
     return _pirls.ScalarPirls(
-        kind, Zt.indptr.astype(np.intp), Zt.indices.astype(np.intp),
+        response.kernel, Zt.indptr.astype(np.intp), Zt.indices.astype(np.intp),
         np.ascontiguousarray(Zt.data, dtype=float), *z_terms, obs, slot, prod, *kernel_args,
-        rows, cols, perm, *(np.ascontiguousarray(a, dtype=float)
-                            for a in (response.y, response.pw, dev0, llk, llf)),
-        np.ascontiguousarray(ws.X, dtype=float), q1=q1, vector=n >= VECTOR_MIN_N)
+        rows, cols, perm, np.ascontiguousarray(ws.X, dtype=float), q1=q1)
 
 
 def _upper_pattern(ZtZ: sps.csc_matrix, pinv: np.ndarray):

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1] / "pylmer"
 LAYERS = [
     {"exceptions", "rstyle", "validate", "control", "links", "family", "datasets", "linalg",
      "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
-     "_pirls", "_glmkernels"},
+     "_pirls", "_response"},
     {"lformula", "objective", "scalar_pirls", "pirls"},
     {"fitting"},
     {"predict", "inference"},

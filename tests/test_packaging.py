@@ -33,7 +33,8 @@ CYTHON_SOURCES = [
     "pylmer/linalg/_kernels.pxd",
     "pylmer/linalg/_factor.pyx",
     "pylmer/linalg/_factor.pxd",
-    "pylmer/_glmkernels.pyx",
+    "pylmer/_response.pyx",
+    "pylmer/_response.pxd",
     "pylmer/_pirls.pyx",
 ]
 # what a copy of the checkout leaves out: VCS, environments, build products, caches
@@ -243,7 +244,7 @@ def test_fresh_venv_installs_sdist_and_fits_sleepstudy(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     script = textwrap.dedent("""
         import importlib.metadata as md, json, pathlib, sys
-        import pylmer, pylmer._glmkernels, pylmer._pirls, pylmer.linalg._kernels, pylmer.linalg._factor
+        import pylmer, pylmer._response, pylmer._pirls, pylmer.linalg._kernels, pylmer.linalg._factor
         from pylmer import REMLcrit, lmer, load_dataset
         m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
         pkg = pathlib.Path(pylmer.__file__).parent

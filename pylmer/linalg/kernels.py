@@ -1,7 +1,7 @@
 """pylmer's compiled loops for linear algebra (Cython, built by ``pip install``).
 
 They are required: a source tree that was never built stops here with an ImportError that
-says how to build it. The same build makes ``pylmer._pirls`` and ``pylmer._glmkernels``.
+says how to build it. The same build makes ``pylmer._pirls`` and ``pylmer._response``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,24 @@
+# The compiled response kernel that compiled loops (pylmer._pirls) call at C level: see
+# _response.pyx.
+
+cdef enum:
+    BINOMIAL_LOGIT = 1
+    POISSON_LOG = 2
+    GAMMA_LOG = 3
+
+
+cdef class ResponseKernel:
+    cdef readonly int kind
+    cdef readonly Py_ssize_t n
+    cdef const double[::1] y, pw, dev0, llk, llf
+    cdef bint binary  # every y is 0 or 1 (and so is each log-likelihood coefficient's use)
+    # the vectorized pass (many observations): its buffers, as arrays for NumPy
+    cdef readonly bint vector
+    cdef object vt_arr, ve_arr, vx_arr, vx2_arr
+    cdef double[::1] vt, ve, vx, vx2
+
+    cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
+                        double *ratio, double *loglik) noexcept nogil
+    cdef double _respond_vector(self, const double *eta, double *mu, double *devres,
+                                double *w, double *ratio, double *loglik) noexcept nogil
+    cdef double unit_devres(self, Py_ssize_t i, double eta) noexcept nogil
