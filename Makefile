@@ -4,12 +4,15 @@
 
 PYTHON ?= python3
 VENV := .venv
+# glmm (a Rust mixed-model package), the benchmarks' third comparator, lives in its own
+# environment; `make bench` runs without it and says so.
+GLMM_VENV := .venv-glmm
 PY := $(VENV)/bin/python
 # Remade whenever pyproject.toml or the compiled sources change, so a change reinstalls.
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo bench lint docs venv clean distclean
+.PHONY: test demo bench glmm-venv lint docs venv clean distclean
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -21,8 +24,13 @@ demo: $(INSTALLED)
 	$(VENV)/bin/pylmer fit "cbind(incidence, size - incidence) ~ period + (1 | herd)" \
 		--data cbpp --family binomial
 
+# pylmer beside lme4 (when Rscript and lme4 are there) and glmm (when $(GLMM_VENV) is there).
 bench: $(INSTALLED)
 	$(PY) -m benchmarks
+
+# The environment with glmm for `make bench`; not needed by anything else.
+glmm-venv:
+	PYTHON=$(PYTHON) GLMM_VENV=$(GLMM_VENV) scripts/glmm-venv.sh
 
 lint: $(PY)
 	$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet ruff
@@ -45,15 +53,17 @@ $(PY):
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
-$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_glmkernels.pyx \
-		pylmer/linalg/_kernels.pxd pylmer/_pirls.pyx | $(PY)
+$(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_response.pyx \
+		pylmer/linalg/_kernels.pxd pylmer/linalg/_factor.pyx pylmer/linalg/_factor.pxd \
+		pylmer/_response.pxd pylmer/_pirls.pyx | $(PY)
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PY) -m pip install -e '.[test]'
 	touch $@
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis .ruff_cache .tox
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./$(GLMM_VENV) \) -prune -o -name __pycache__ -type d \
+		-exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(GLMM_VENV)

@@ -1,6 +1,8 @@
-"""Benchmarks of pylmer against R's lme4; run them with ``python -m benchmarks`` (``make bench``).
+"""Benchmarks of pylmer against R's lme4 and the Rust package glmm; run them with
+``python -m benchmarks`` (``make bench``).
 
-Modules: ``cases`` (models and identical data for both sides), ``pylmer_side`` and ``r_side``
-(timing and memory of each side), ``memory`` (RSS measurement), ``table`` (the report).
+Modules: ``cases`` (models and identical data for every side), ``pylmer_side``, ``r_side`` and
+``glmm_side`` (timing and memory of each side; glmm runs from its own environment,
+``.venv-glmm``), ``memory`` (RSS measurement), ``table`` (the report).
 See ``benchmarks/__main__.py`` for the options and what exactly is measured.
 """

@@ -22,6 +22,8 @@ INSTEVAL_ID = "insteval_reml"
 CROSSED_FORMULA = "y ~ x + (1 | f1) + (1 | f2)"
 CROSSED_LEVELS = (1_000, 10_000)  # levels of f1 and f2
 CROSSED_SEED = 20240611
+CROSSED_BINOMIAL_LEVELS = (10_000, 1_000)  # levels of f1 and f2
+CROSSED_BINOMIAL_SEED = 20240612
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Case:
     family: str | None = None
     link: str | None = None
     nAGQ: int = 1
+    slow_in_r: bool = False
 
     @property
     def glmm(self) -> bool:
@@ -128,17 +131,53 @@ def _dyadic(values: np.ndarray) -> np.ndarray:
     return np.round(values * 1024.0) / 1024.0
 
 
+def simulate_crossed_binomial(n: int) -> pd.DataFrame:
+    """0/1 y with logit P(y = 1) = -0.5 + 0.3 x + a[f1] + b[f2] (seeded by n).
+
+    f1 has 1e4 levels with a ~ N(0, 0.8^2), f2 1e3 levels with b ~ N(0, 0.5^2), x ~ N(0, 1);
+    every row picks its levels uniformly.
+    """
+    rng = np.random.default_rng([CROSSED_BINOMIAL_SEED, n])
+    n1, n2 = CROSSED_BINOMIAL_LEVELS
+    f1, f2 = rng.integers(n1, size=n), rng.integers(n2, size=n)
+    a, b = rng.normal(0.0, 0.8, n1), rng.normal(0.0, 0.5, n2)
+    x = _dyadic(rng.normal(size=n))
+    eta = -0.5 + 0.3 * x + a[f1] + b[f2]
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
+    return pd.DataFrame({"y": y, "x": x, "f1": f1 + 1, "f2": f2 + 1})
+
+
+def _crossed_columns(y_type: str, levels: tuple[int, int]) -> dict:
+    columns = {"y": {"type": y_type}, "x": {"type": "numeric"}}
+    for col, nlev in zip(("f1", "f2"), levels):
+        columns[col] = {"type": "factor", "levels": [str(i) for i in range(1, nlev + 1)]}
+    return columns
+
+
+def _write_once(frame_of_n, n: int, csv: Path) -> None:
+    # Shortest round-trip strings of the dyadic values: every side reads the same doubles.
+    if not csv.exists():
+        frame_of_n(n).to_csv(csv, index=False)
+
+
 def crossed_case(n: int, directory: Path) -> Case:
     """Simulate the crossed design with n rows and write it to ``directory`` for both sides."""
     csv = directory / f"crossed_{n}.csv"
-    if not csv.exists():
-        # Shortest round-trip strings of the dyadic values: both sides read the same doubles.
-        simulate_crossed(n).to_csv(csv, index=False)
-    columns = {"y": {"type": "numeric"}, "x": {"type": "numeric"}}
-    for col, nlev in zip(("f1", "f2"), CROSSED_LEVELS):
-        columns[col] = {"type": "factor", "levels": [str(i) for i in range(1, nlev + 1)]}
-    return Case(f"crossed_{size_label(n)}", CROSSED_FORMULA, True, str(csv), columns,
-                large=True)
+    _write_once(simulate_crossed, n, csv)
+    return Case(f"crossed_{size_label(n)}", CROSSED_FORMULA, True, str(csv),
+                _crossed_columns("numeric", CROSSED_LEVELS), large=True)
+
+
+def crossed_binomial_case(n: int, directory: Path) -> Case:
+    """The crossed binomial GLMM with n rows (glmer, Laplace), written to ``directory``.
+
+    lme4 needs far longer for it than for the LMMs (see ``--slow-lme4``).
+    """
+    csv = directory / f"crossed_binomial_{n}.csv"
+    _write_once(simulate_crossed_binomial, n, csv)
+    return Case(f"crossed_binomial_{size_label(n)}", CROSSED_FORMULA, False, str(csv),
+                _crossed_columns("integer", CROSSED_BINOMIAL_LEVELS), large=True,
+                family="binomial", link="logit", nAGQ=1, slow_in_r=True)
 
 
 def size_label(n: int) -> str:

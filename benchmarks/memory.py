@@ -6,8 +6,11 @@ Two measurements, both resident set size (RSS, MB = 2**20 bytes):
   high-water mark (``echo 5 > /proc/self/clear_refs``) after loading the data and just
   before the fits, and reads ``VmHWM`` afterwards. The figure therefore includes what was
   already resident (interpreter, libraries, the data frame): that baseline is reported too.
-* ``process max``: the whole process's max RSS (``ru_maxrss`` of the child, from
-  ``os.wait4``), including start-up and reading the CSV. Used where ``/proc`` is missing.
+* ``process max``: the whole process's high-water RSS, start-up and reading the CSV
+  included: the larger of ``VmHWM`` just before the reset and the fit peak
+  (``process_peak_mb``). Where ``/proc`` is missing, ``ru_maxrss`` of the child from
+  ``os.wait4`` (``maxrss_mb``) stands in; it is an upper bound only, since Linux carries the
+  parent's RSS at spawning time (vfork + exec) into the child's ``ru_maxrss``.
 
 The R process uses the same /proc files (see ``r_side.py``).
 """
@@ -43,6 +46,30 @@ def reset_peak() -> bool:
         return True
     except OSError:
         return False
+
+
+class PeakMeter:
+    """RSS of this process around a block of fits (see the module docstring).
+
+    Created after the libraries and the data are loaded: it notes the RSS (``base_mb``) and
+    the high-water mark so far, then resets the mark. :meth:`result` reads the mark again.
+    """
+
+    def __init__(self) -> None:
+        status = proc_status_mb()
+        self.base, self.load_peak = status.get("rss"), status.get("hwm")
+        self.was_reset = reset_peak()
+
+    def result(self) -> dict:
+        """``base_mb``, ``peak_mb`` (if the mark could be reset) and ``process_peak_mb``."""
+        hwm = proc_status_mb().get("hwm")
+        out = {"base_mb": self.base}
+        if self.was_reset:
+            out["peak_mb"] = hwm
+        peaks = [v for v in (self.load_peak, hwm) if v is not None]
+        if peaks:
+            out["process_peak_mb"] = max(peaks)
+        return out
 
 
 def run_measured(cmd: list[str], cwd=None) -> tuple[int, str, str, float]:

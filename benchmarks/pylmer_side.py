@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 
 from .cases import Case, load_case_data
-from .memory import proc_status_mb, reset_peak, run_measured
+from .memory import PeakMeter, run_measured
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,9 +50,7 @@ def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
     fit = _fitter(case)
     df = load_case_data(case)
     result: dict = {"times": [], "warnings": []}
-    if measure_memory:
-        result["base_mb"] = proc_status_mb().get("rss")
-        measure_memory = reset_peak()
+    meter = PeakMeter() if measure_memory else None
     try:
         for _ in range(reps + 1):
             gc.collect()
@@ -75,8 +73,8 @@ def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
         optimizer=str(model.optinfo.optimizer),
         objective=objective(case, model),
     )
-    if measure_memory:
-        result["peak_mb"] = proc_status_mb().get("hwm")
+    if meter is not None:
+        result.update(meter.result())
     return result
 
 

@@ -9,10 +9,11 @@ first, untimed). Objective: ``REMLcrit(m)`` (REML), ``deviance(m)`` (ML LMMs) or
 ``-2 * logLik(m)`` (GLMMs; ``deviance()`` of a glmerMod is the residual deviance). As on
 the pylmer side each case is fitted ``1 + reps`` times; the median is over the last ``reps``.
 
-Memory (large cases, one Rscript process each): the process resets its RSS high-water mark
-after loading lme4 and the data and reads ``VmHWM`` after the fits (see ``memory.py``); it
-also reports R's own heap peak, the sum of ``gc()``'s "max used" (Mb) over the fits, which
-leaves out memory that CHOLMOD and BLAS allocate outside R's heap.
+Memory (large cases, one Rscript process each): the process reads ``VmHWM`` (the process max
+so far) and resets its RSS high-water mark after loading lme4 and the data, and reads
+``VmHWM`` again after the fits (see ``memory.py``); it also reports R's own heap peak, the
+sum of ``gc()``'s "max used" (Mb) over the fits, which leaves out memory that CHOLMOD and BLAS
+allocate outside R's heap.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ json_str <- function(x) {
 }
 bench <- function(name, fit, reps, memory) {
   base <- NA; peak <- NA; heap <- NA; times <- numeric(0); warns <- character(0)
-  if (memory) { base <- status_mb("VmRSS"); memory <- reset_peak(); invisible(gc(reset = TRUE)) }
+  load_peak <- NA; process_peak <- NA
+  if (memory) {
+    base <- status_mb("VmRSS"); load_peak <- status_mb("VmHWM")
+    memory <- reset_peak(); invisible(gc(reset = TRUE))
+  }
   out <- tryCatch({
     for (i in seq_len(reps + 1)) {
       elapsed <- withCallingHandlers(
@@ -62,14 +67,15 @@ bench <- function(name, fit, reps, memory) {
     }
     if (memory) {
       peak <- status_mb("VmHWM")
+      process_peak <- if (all(is.na(c(load_peak, peak)))) NA else max(load_peak, peak, na.rm = TRUE)
       g <- gc()
       heap <- sum(g[, which(colnames(g) == "max used") + 1])
     }
     obj <- if (isGLMM(m)) -2 * as.numeric(logLik(m)) else if (isREML(m)) REMLcrit(m) else deviance(m)
-    sprintf('"times": [%s], "nobs": %d, "feval": %s, "optimizer": %s, "objective": %s, "base_mb": %s, "peak_mb": %s, "rheap_mb": %s, "warnings": [%s]',
+    sprintf('"times": [%s], "nobs": %d, "feval": %s, "optimizer": %s, "objective": %s, "base_mb": %s, "peak_mb": %s, "process_peak_mb": %s, "rheap_mb": %s, "warnings": [%s]',
             paste(sprintf("%.3f", times), collapse = ", "), nobs(m), json_num(m@optinfo$feval),
             json_str(as.character(m@optinfo$optimizer)),
-            json_num(obj), json_num(base), json_num(peak), json_num(heap),
+            json_num(obj), json_num(base), json_num(peak), json_num(process_peak), json_num(heap),
             paste(vapply(warns, json_str, ""), collapse = ", "))
   }, error = function(e) sprintf('"error": %s', json_str(conditionMessage(e))))
   cat(sprintf('BENCH {"name": %s, %s}\n', json_str(name), out))

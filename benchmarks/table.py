@@ -1,11 +1,18 @@
-"""Plain-text results table and the notes under it (formatting only)."""
+"""Plain-text results tables and the notes under them (formatting only).
+
+Results come per side (pylmer, lme4, glmm) as dicts by case name; a side that was not run is
+None. A result holds ``error`` (the fit failed), ``skipped`` (the side was not asked to fit the
+case, or cannot: the reason) or the figures.
+"""
 
 from __future__ import annotations
 
 from .cases import Case
 
-COLUMNS = ["model", "fit", "n", "pylmer s", "pylmer 1st s", "lme4 s", "lme4/pylmer",
-           "pylmer feval", "lme4 feval", "obj diff", "pylmer MB", "lme4 MB"]
+TIME_COLUMNS = ["model", "fit", "n", "pylmer s", "pylmer 1st s", "lme4 s", "glmm s",
+                "lme4/pylmer", "glmm/pylmer", "pylmer MB", "lme4 MB", "glmm MB"]
+FIT_COLUMNS = ["model", "fit", "pylmer feval", "lme4 feval", "glmm feval", "obj diff lme4",
+               "obj diff glmm"]
 TEXT = 2  # left-aligned columns (model, fit); the others are right-aligned
 
 
@@ -13,33 +20,47 @@ def _num(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _row(case: Case, py: dict, r: dict | None) -> list[str]:
-    r = r or {}
-    ratio = diff = None
-    if py.get("median") and r.get("median") is not None:
-        ratio = r["median"] / py["median"]
-    if py.get("objective") is not None and r.get("objective") is not None:
-        diff = py["objective"] - r["objective"]
-    return [
-        case.name,
-        case.fit_kind,
-        _num(py.get("nobs", r.get("nobs")), "d"),
-        "FAILED" if "error" in py else _num(py.get("median"), ".3f"),
-        _num(py.get("first"), ".3f"),
-        "FAILED" if "error" in r else _num(r.get("median"), ".3f"),
-        _num(ratio, ".2f"),
-        _num(py.get("feval"), "d"),
-        _num(r.get("feval"), "d"),
-        _num(diff, "+.2e"),
-        _num(py.get("peak_mb"), ".0f"),
-        _num(r.get("peak_mb"), ".0f"),
-    ]
+def _seconds(res: dict) -> str:
+    if "error" in res:
+        return "FAILED"
+    return "skip" if "skipped" in res else _num(res.get("median"), ".3f")
 
 
-def format_table(cases: list[Case], pylmer: dict, lme4: dict | None) -> str:
-    """One row per case; ``lme4`` is None when lme4 was not run."""
-    rows = [COLUMNS] + [_row(c, pylmer[c.name], (lme4 or {}).get(c.name)) for c in cases]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+def _ratio(py: dict, other: dict) -> str:
+    if py.get("median") and other.get("median") is not None:
+        return format(other["median"] / py["median"], ".2f")
+    return "-"
+
+
+def _diff(py: dict, other: dict) -> str:
+    if py.get("objective") is not None and other.get("objective") is not None:
+        return format(py["objective"] - other["objective"], "+.2e")
+    return "-"
+
+
+def _glmm_feval(res: dict) -> str:
+    """Objective evaluations, plus gradient evaluations (``g``) when glmm ran its BFGS."""
+    if res.get("feval") is None:
+        return "-"
+    return f"{res['feval']}+{res['ngrad']}g" if res.get("ngrad") else str(res["feval"])
+
+
+def _time_row(case: Case, py: dict, r: dict, g: dict) -> list[str]:
+    nobs = py.get("nobs", r.get("nobs", g.get("nobs")))
+    return [case.name, case.fit_kind, _num(nobs, "d"), _seconds(py), _num(py.get("first"), ".3f"),
+            _seconds(r), _seconds(g), _ratio(py, r), _ratio(py, g),
+            _num(py.get("peak_mb"), ".0f"), _num(r.get("peak_mb"), ".0f"),
+            _num(g.get("peak_mb"), ".0f")]
+
+
+def _fit_row(case: Case, py: dict, r: dict, g: dict) -> list[str]:
+    return [case.name, case.fit_kind, _num(py.get("feval"), "d"), _num(r.get("feval"), "d"),
+            _glmm_feval(g), _diff(py, r), _diff(py, g)]
+
+
+def _layout(columns: list[str], rows: list[list[str]]) -> str:
+    rows = [columns] + rows
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = []
     for k, row in enumerate(rows):
         cells = ([v.ljust(w) for v, w in zip(row[:TEXT], widths[:TEXT])]
@@ -50,49 +71,122 @@ def format_table(cases: list[Case], pylmer: dict, lme4: dict | None) -> str:
     return "\n".join(lines)
 
 
-def _glmm_feval_notes(cases: list[Case], pylmer: dict, lme4: dict | None) -> list[str]:
-    """What the feval columns count for GLMMs with nAGQ > 0 (two optimization stages)."""
-    two_stage = [c for c in cases if c.glmm and c.nAGQ > 0]
-    if not two_stage:
-        return []
+def format_table(cases: list[Case], pylmer: dict, lme4: dict | None,
+                 glmm: dict | None = None) -> str:
+    """Two tables, one row per case: times, ratios and memory; evaluations and objectives.
 
-    def optimizers(results: dict) -> str:
-        names = {results.get(c.name, {}).get("optimizer") for c in two_stage} - {None}
-        return "/".join(sorted(names)) or "-"
+    Parameters
+    ----------
+    cases : list of Case
+        The rows, in order.
+    pylmer, lme4, glmm : dict or None
+        Each side's results by case name; None for a side that was not run.
 
-    text = ("GLMM feval (nAGQ > 0): pylmer counts both optimization stages (theta with "
-            "nAGQ = 0, then theta and beta), lme4's optinfo$feval only the second; "
-            f"second-stage optimizer: pylmer {optimizers(pylmer)}")
-    if lme4 is not None:
-        text += f", lme4 {optimizers(lme4)}"
-    return [text]
+    Returns
+    -------
+    str
+        The two tables, separated by a blank line.
+    """
+    def sides(case: Case) -> tuple[dict, dict, dict]:
+        return (pylmer[case.name], (lme4 or {}).get(case.name) or {},
+                (glmm or {}).get(case.name) or {})
+
+    timing = _layout(TIME_COLUMNS, [_time_row(c, *sides(c)) for c in cases])
+    fits = _layout(FIT_COLUMNS, [_fit_row(c, *sides(c)) for c in cases])
+    return timing + "\n\n" + fits
 
 
-def format_notes(cases: list[Case], pylmer: dict, lme4: dict | None) -> str:
-    """Failures, warnings, what GLMM evaluations count and the memory of the large cases."""
+def _feval_notes(cases: list[Case], pylmer: dict, lme4: dict | None,
+                 glmm: dict | None) -> list[str]:
+    """What the feval columns count (GLMMs with nAGQ > 0 have two optimization stages)."""
     lines = []
-    for side, results in (("pylmer", pylmer), ("lme4", lme4 or {})):
-        for case in cases:
+    two_stage = [c for c in cases if c.glmm and c.nAGQ > 0]
+    if two_stage:
+        def optimizers(results: dict) -> str:
+            names = {results.get(c.name, {}).get("optimizer") for c in two_stage} - {None}
+            return "/".join(sorted(names)) or "-"
+
+        text = ("GLMM feval (nAGQ > 0): pylmer counts both optimization stages (theta with "
+                "nAGQ = 0, then theta and beta), lme4's optinfo$feval only the second; "
+                f"second-stage optimizer: pylmer {optimizers(pylmer)}")
+        if lme4 is not None:
+            text += f", lme4 {optimizers(lme4)}"
+        lines.append(text)
+    if glmm is not None:
+        lines.append("glmm feval: objective evaluations of its optimizers (n_eval), + the "
+                     "gradient evaluations (n_grad) of its BFGS search where it ran one")
+    return lines
+
+
+def _glmm_notes(cases: list[Case], glmm: dict | None) -> list[str]:
+    """The formula rewrites glmm needed and the objectives it cannot compare."""
+    if glmm is None:
+        return []
+    lines, rewrites = [], {}
+    for case in cases:
+        res = glmm.get(case.name, {})
+        if res.get("rewrites"):
+            key = f"{'; '.join(res['rewrites'])}: {res['formula']}"
+            rewrites.setdefault(key, []).append(case.name)
+    if rewrites:
+        lines.append("glmm fitted the same models with rewritten formulas (derived columns "
+                     "computed before the timed calls):")
+        lines += [f"  {', '.join(names)}: {key}" for key, names in rewrites.items()]
+    for case in cases:
+        note = glmm.get(case.name, {}).get("objective_note")
+        if note:
+            lines.append(f"glmm obj diff not shown for {case.name}: {note}")
+    return lines
+
+
+def _process_max(res: dict) -> float | None:
+    # The child's own high-water mark; ru_maxrss (maxrss_mb) also counts the parent's RSS.
+    return res.get("process_peak_mb", res.get("maxrss_mb"))
+
+
+def _memory_notes(cases: list[Case], sides: list[tuple[str, dict | None]]) -> list[str]:
+    large = [c for c in cases if c.large]
+    if not large:
+        return []
+    header = ("memory of the large cases, MB (base = RSS before the fits; fit peak = high-water "
+              "RSS during the fits; process max = whole process incl. CSV read; R heap = gc() "
+              "max used):")
+    lines = [header]
+    for case in large:
+        parts = []
+        for side, results in sides:
+            if results is None:
+                continue
             res = results.get(case.name, {})
+            if "skipped" in res:
+                parts.append(f"{side} not run")
+                continue
+            text = (f"{side} base {_num(res.get('base_mb'), '.0f')}, "
+                    f"fit peak {_num(res.get('peak_mb'), '.0f')}, "
+                    f"process max {_num(_process_max(res), '.0f')}")
+            if side == "lme4":
+                text += f", R heap {_num(res.get('rheap_mb'), '.0f')}"
+            parts.append(text)
+        lines.append(f"  {case.name}: " + " | ".join(parts))
+    return lines
+
+
+def format_notes(cases: list[Case], pylmer: dict, lme4: dict | None,
+                 glmm: dict | None = None) -> str:
+    """Failures, skipped fits, warnings, glmm's rewrites, what the evaluations count and the
+    memory of the large cases."""
+    sides = [("pylmer", pylmer), ("lme4", lme4), ("glmm", glmm)]
+    lines = []
+    for side, results in sides:
+        for case in cases:
+            res = (results or {}).get(case.name, {})
             if "error" in res:
                 lines.append(f"{side} failed on {case.name}: {res['error']}")
+            if "skipped" in res:
+                lines.append(f"{side} skipped {case.name}: {res['skipped']}")
             for message in res.get("warnings", []):
                 lines.append(f"{side} warning on {case.name}: {message}")
-    lines += _glmm_feval_notes(cases, pylmer, lme4)
-    large = [c for c in cases if c.large]
-    if large:
-        lines.append("memory of the large cases, MB (base = RSS before the fits; fit peak = "
-                     "high-water RSS during the fits; process max = whole process incl. CSV "
-                     "read; R heap = gc() max used):")
-    for case in large:
-        py, r = pylmer.get(case.name, {}), (lme4 or {}).get(case.name, {})
-        text = (f"  {case.name}: pylmer base {_num(py.get('base_mb'), '.0f')}, "
-                f"fit peak {_num(py.get('peak_mb'), '.0f')}, "
-                f"process max {_num(py.get('maxrss_mb'), '.0f')}")
-        if lme4 is not None:
-            text += (f" | lme4 base {_num(r.get('base_mb'), '.0f')}, "
-                     f"fit peak {_num(r.get('peak_mb'), '.0f')}, "
-                     f"process max {_num(r.get('maxrss_mb'), '.0f')}, "
-                     f"R heap {_num(r.get('rheap_mb'), '.0f')}")
-        lines.append(text)
+    lines += _glmm_notes(cases, glmm)
+    lines += _feval_notes(cases, pylmer, lme4, glmm)
+    lines += _memory_notes(cases, sides)
     return "\n".join(lines)
