@@ -3,8 +3,9 @@
 An evaluation of a small model does a few tiny matrix products; a multi-threaded BLAS
 handing 36 x 36 products to a second thread that is busy elsewhere turns 40 microseconds
 into milliseconds (measured on sleepstudy with the other core loaded). The optimizer's
-loop therefore runs with numpy's BLAS limited to one thread; large dense work (the SciPy
-fallback backend, the dense block of a blocked factor) keeps all threads.
+loop therefore runs with numpy's BLAS limited to one thread, and so does the blocked
+factor's dense block (measured faster on one thread); only the SciPy fallback backend's
+large dense factor keeps all threads.
 
 BLAS thread counts are process-wide, so the limit is shared: the first context to enter
 sets it, the last to leave restores it, whatever threads they run in (bootMer's workers
