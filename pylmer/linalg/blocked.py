@@ -21,6 +21,8 @@ product.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.sparse as sps
 from scipy.linalg import lapack
@@ -158,6 +160,11 @@ class BlockCholesky:
         return sps.csc_matrix(sps.bmat([[sps.diags(self._sqrt_d), None],
                                         [sps.csc_matrix(self._L21),
                                          sps.csc_matrix(self._U22.T)]]))
+
+    def copy(self) -> BlockCholesky:
+        """The factor as it is now (each factorization makes new arrays: a shallow copy
+        keeps these)."""
+        return copy.copy(self)
 
     def seconds_estimate(self) -> float:
         return self.estimate(self._A21, self.q - self.q1)

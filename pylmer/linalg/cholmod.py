@@ -14,6 +14,7 @@ q up to a few thousand); a :class:`BackendWarning` says how to install CHOLMOD.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -147,6 +148,13 @@ class SparseCholesky:
             unit_L, _ = self._factor.L_D()
             return sps.csc_matrix(unit_L @ sps.diags(self._sqrt_d))
         return sps.csc_matrix(self._dense_L)
+
+    def copy(self) -> SparseCholesky:
+        """The factor as it is now, independent of later refactorizations."""
+        out = copy.copy(self)
+        if self.backend == "cholmod":  # refactored in place: copy CHOLMOD's factor
+            out._factor = self._factor.copy()
+        return out
 
     def factor_nnz(self) -> int:
         """Stored entries of L."""

@@ -75,8 +75,8 @@ class PLSSnapshot:
     """The penalized least squares solution at one theta, copied out of the workspace (its
     arrays read-only): what a fitted model keeps.
 
-    ``backend`` is the factorization the workspace used (None: dense), so that a model can
-    rebuild the same factor for its conditional variances.
+    ``backend`` is the factorization the workspace used (None: dense) and ``factor`` a copy
+    of the factor L at theta (``solve_L``, ``L``), for a model's conditional variances.
     """
 
     theta: np.ndarray
@@ -89,10 +89,37 @@ class PLSSnapshot:
     pwrss: float
     ldW: float
     backend: str | None
+    factor: object = None
 
     def __post_init__(self):
         for value in (self.theta, self.beta, self.u, self.RX, self.RZX):
             value.flags.writeable = False
+
+
+class DenseFactor:
+    """A dense factor L (lower triangular, the identity permutation), with the factor
+    interface's ``solve_L``, ``solve_Lt``, ``logdet`` and ``L``."""
+
+    backend = "dense"
+
+    def __init__(self, L: np.ndarray):
+        self._L = L
+
+    def solve_L(self, B: np.ndarray) -> np.ndarray:
+        """``L^{-1} B``."""
+        out, _ = lapack.dtrtrs(self._L, np.asarray(B, dtype=float), lower=1)
+        return out
+
+    def solve_Lt(self, B: np.ndarray) -> np.ndarray:
+        """``L'^{-1} B``."""
+        out, _ = lapack.dtrtrs(self._L, np.asarray(B, dtype=float), lower=1, trans=1)
+        return out
+
+    def logdet(self) -> float:
+        return 2.0 * float(np.sum(np.log(np.diagonal(self._L))))
+
+    def L(self) -> sps.csc_matrix:
+        return sps.csc_matrix(self._L)
 
 
 def csc_keys(A: sps.csc_matrix) -> np.ndarray:
@@ -514,10 +541,11 @@ class PLSWorkspace:
     def snapshot(self) -> PLSSnapshot:
         """The solution at the current theta, copied (see :class:`PLSSnapshot`)."""
         self._check_complete()
+        factor = DenseFactor(self.L_dense.copy()) if self.dense else self.chol.copy()
         return PLSSnapshot(self.theta.copy(), self.beta.copy(), self.u().copy(),
                            self.RX.copy(), self.RZX.copy(), float(self.ldL2),
                            float(self.ldRX2), float(self.pwrss), float(self.ldW),
-                           None if self.dense else self.chol.backend)
+                           None if self.dense else self.chol.backend, factor)
 
     def u(self) -> np.ndarray:
         """Spherical random effects at the current theta and (profiled) beta."""

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import PylmerError
-from ..linalg.pls import PLSWorkspace
 from ..objective import LmerDevfun
 from ..validate import check_bool
 from .lmermod import LmerMod
@@ -49,7 +48,7 @@ class GlmerMod(MerMod):
         self._ldL2 = state.ldL2
         self._y, self._pw, self._n_trials = devfun.y.copy(), devfun.pw.copy(), devfun.n_trials
         self._objective = float(optinfo.fval)
-        self._backend = pls.backend
+        self._factor = pls.factor  # L at the PIRLS weights at the conditional modes
         self._hessian_vcov = None
         if devfun.nAGQ > 0 and optinfo.derivs is not None:
             self._hessian_vcov = _vcov_from_hessian(optinfo.derivs.Hessian, ntheta)
@@ -119,17 +118,6 @@ class GlmerMod(MerMod):
         return pd.DataFrame(v, index=names, columns=names)
 
     # ------------------------------------------------------------------ random effects
-    @cached_property
-    def _workspace(self) -> PLSWorkspace:
-        """A workspace with the PIRLS weights at the conditional modes."""
-        lf, rt = self._lf, self._lf.reTrms
-        mu = self._family.link.linkinv_lme4(self._eta)
-        mu_eta = self._family.link.mu_eta_lme4(self._eta)
-        w = self._pw * mu_eta * mu_eta / self._family.variance_lme4(mu)
-        ws = PLSWorkspace(lf.X, np.zeros(self._n), rt.Zt, rt.Lambdat, rt.Lind, weights=w,
-                          backend=self._backend)
-        return ws.set_theta(self._theta)
-
     def VarCorr(self) -> VarCorr:
         if self._family.estimates_dispersion:
             s = self.sigma()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DeprecatedUseWarning, PylmerError
-from ..linalg.pls import PLSWorkspace, profiled_deviance
+from ..linalg.pls import profiled_deviance
 from ..validate import check_bool
 from .mermod import LogLik, MerMod
 from .summary import LmerSummary
@@ -33,7 +33,7 @@ class LmerMod(MerMod):
         self._beta, self._u, self._RX, self._RZX = snap.beta, snap.u, snap.RX, snap.RZX
         self._ldL2, self._ldRX2, self._pwrss, self._ldW = (snap.ldL2, snap.ldRX2, snap.pwrss,
                                                            snap.ldW)
-        self._backend = snap.backend
+        self._factor = snap.factor  # L at the estimates, for the conditional variances
         self._optinfo = optinfo
         self._freeze()
 
@@ -87,15 +87,6 @@ class LmerMod(MerMod):
         return pd.DataFrame(v, index=names, columns=names)
 
     # ------------------------------------------------------------------ random effects
-    @cached_property
-    def _workspace(self) -> PLSWorkspace:
-        """A private workspace at the estimates, for solves with the factor L."""
-        lf = self._lf
-        rt = lf.reTrms
-        ws = PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind, weights=lf.weights,
-                          offset=lf.offset, backend=self._backend)
-        return ws.set_theta(self._theta)
-
     def VarCorr(self) -> VarCorr:
         """Variances, standard deviations and correlations (R: ``VarCorr``)."""
         s = self.sigma()

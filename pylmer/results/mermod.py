@@ -200,7 +200,7 @@ class MerMod:
         for start in range(0, nl, chunk):
             stop = min(nl, start + chunk)
             cols = self._Lambdat[:, lo + start * nc: lo + stop * nc].toarray()
-            W = self._workspace.solve_L(cols)
+            W = self._factor.solve_L(cols)
             W = W.reshape(W.shape[0], stop - start, nc)
             out[start:stop] = np.einsum("qli,qlj->lij", W, W)
         return out * self.sigma() ** 2
@@ -332,7 +332,7 @@ class MerMod:
             "fixef": self.fixef,
             "u": lambda: self._u.copy(),
             "b": lambda: self._b.copy(),
-            "L": lambda: self._workspace.L(),
+            "L": lambda: self._factor.L(),
             "RX": lambda: self._RX.copy(),
             "RZX": lambda: self._RZX.copy(),
             "flist": lambda: dict(rt.flist),
