@@ -54,6 +54,7 @@ from .modular import (
     mkMerMod,
     optimizeGlmer,
     optimizeLmer,
+    updateGlmerDevfun,
 )
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
@@ -88,7 +89,7 @@ __version__ = "0.1.0"
 __all__ = [
     # fitting and lme4's modular steps
     "lmer", "glmer", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
-    "mkGlmerDevfun", "optimizeGlmer",
+    "mkGlmerDevfun", "optimizeGlmer", "updateGlmerDevfun",
     "LFormula", "MerMod", "LmerMod", "GlmerMod", "OptInfo", "LmerControl", "GlmerControl",
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .pirls import GlmerDevfun
 from .validate import check_bool, check_control, check_count, check_start
 
 __all__ = ["fit_glmer", "fit_lmer", "glmer_steps", "lmer_steps", "mkGlmerDevfun",
-           "mkLmerDevfun", "optimizeGlmer", "optimizeLmer"]
+           "mkLmerDevfun", "optimizeGlmer", "optimizeLmer", "updateGlmerDevfun"]
 
 
 # --------------------------------------------------------------------------- LMM
@@ -133,12 +134,13 @@ def mkGlmerDevfun(lf: LFormula, family: Family | str, nAGQ: int = 0,
     return GlmerDevfun(lf, get_family(family), nAGQ=nAGQ, tol=control.tolPwrss)
 
 
-def _stage2_steps(devfun: GlmerDevfun, theta, beta) -> np.ndarray:
+def _stage2_steps(devfun: GlmerDevfun, pars) -> np.ndarray:
     """lme4's initial simplex for stage 2: 0.2 * (0.1 for theta, min(sd(beta), 10)), the
-    sd from ``pp$unsc()`` at the working weights of the PIRLS fit at stage 1's theta."""
-    RXinv = np.linalg.inv(devfun.snapshot(theta).pls.RX)
+    sd from ``pp$unsc()`` at the working weights of the PIRLS fit at ``pars`` (stage 1's
+    theta, and the beta PIRLS estimated there)."""
+    RXinv = np.linalg.inv(devfun.snapshot(pars).pls.RX)
     beta_sd = np.sqrt(np.sum(RXinv**2, axis=1))
-    return 0.2 * np.concatenate([np.full(len(theta), 0.1), np.minimum(beta_sd, 10.0)])
+    return 0.2 * np.concatenate([np.full(devfun.ntheta, 0.1), np.minimum(beta_sd, 10.0)])
 
 
 def _stage2_defaults(optimizer: str) -> dict:
@@ -169,37 +171,55 @@ def _stage2_optimizer(optimizer: str, family: Family) -> str:
     return "bobyqa" if family.family in ("binomial", "poisson") else "Nelder_Mead"
 
 
-def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None,
-                  nAGQ: int = 1, start=None, verbose: int = 0) -> OptInfo:
-    """Both stages of lme4's glmer optimization (R: ``optimizeGlmer`` twice)."""
+def updateGlmerDevfun(devfun: GlmerDevfun, nAGQ: int = 1) -> GlmerDevfun:
+    """The stage-2 deviance function (R: ``updateGlmerDevfun``): a function of
+    ``concatenate([theta, beta])`` with the Laplace (nAGQ = 1) or adaptive Gauss-Hermite
+    (nAGQ > 1) approximation, PIRLS starting from the linear predictor at the stage-1
+    devfun's last evaluation. The stage-1 devfun is unchanged."""
+    return devfun.updated(check_count(nAGQ, "nAGQ"))
+
+
+def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stage: int = 1,
+                  start=None, verbose: int = 0, final: bool = True) -> OptInfo:
+    """One stage of lme4's glmer optimization (R: ``optimizeGlmer(..., stage = )``).
+
+    Stage 1 minimizes the nAGQ = 0 devfun over theta (BOBYQA), from ``start`` or lme4's
+    start. Stage 2 minimizes the devfun that :func:`updateGlmerDevfun` made over
+    (theta, beta), from its state (stage 1's optimum, or ``start``) with lme4's initial
+    steps, by the second optimizer of ``control``. With ``final`` (the last stage of the
+    fit) the finite-difference derivatives and lme4's convergence checks are added.
+    """
     control = control or GlmerControl()
     stage1, stage2 = control.optimizer_stages()
-    start = check_start(start, devfun.lower[:devfun.ntheta], "glmer")
-    x0 = devfun.theta0 if start is None else start
+    ntheta = devfun.ntheta
+    if stage not in (1, 2) or (stage == 1) != (devfun.nAGQ == 0):
+        raise PylmerError(f"optimizeGlmer(stage={stage!r}) with an nAGQ = {devfun.nAGQ} "
+                          "devfun: stage 1 takes mkGlmerDevfun()'s, stage 2 "
+                          "updateGlmerDevfun()'s")
     with single_threaded_blas():
-        opt = minimize(devfun, x0, devfun.lower, optimizer=stage1, options=control.optCtrl,
-                       verbose=verbose)
-        devfun(opt.par)
+        if stage == 1:
+            start = check_start(start, devfun.lower[:ntheta], "glmer")
+            x0 = devfun.theta0 if start is None else start
+            opt = minimize(devfun, x0, devfun.lower, optimizer=stage1,
+                           options=control.optCtrl, verbose=verbose)
+            devfun(opt.par)
+        else:
+            x0 = (np.concatenate([devfun.state.theta, devfun.state.beta]) if start is None
+                  else np.asarray(start, dtype=float))
+            optimizer = _stage2_optimizer(stage2, devfun.family)
+            options = {"initial_step": _stage2_steps(devfun, x0),
+                       **_stage2_defaults(optimizer), **control.optCtrl}
+            opt = minimize(devfun, x0, devfun.lower, optimizer=optimizer, options=options,
+                           verbose=verbose)
         if control.boundary_tol > 0:
             opt = check_boundary(devfun, opt, control.boundary_tol)
-        feval = opt.feval
-        if nAGQ > 0:
-            stage2 = _stage2_optimizer(stage2, devfun.family)
-            theta1, beta1 = opt.par, devfun.state.beta
-            steps = _stage2_steps(devfun, theta1, beta1)
-            devfun.set_nAGQ(nAGQ)
-            options = {"initial_step": steps, **_stage2_defaults(stage2), **control.optCtrl}
-            opt = minimize(devfun, np.concatenate([theta1, beta1]), devfun.lower,
-                           optimizer=stage2, options=options, verbose=verbose)
-            feval += opt.feval
-            if control.boundary_tol > 0:
-                opt = check_boundary(devfun, opt, control.boundary_tol)
+        if not final:
+            return opt
         derivs = (deriv12(devfun, opt.par, opt.fval)
                   if control.derivs_wanted(devfun.lf.n, len(opt.par)) else None)
         fval = devfun(opt.par)
-    ntheta = devfun.ntheta
     messages = check_conv(derivs, opt.par[:ntheta], devfun.lower[:ntheta], control)
-    return OptInfo(opt.optimizer, opt.par.copy(), fval, feval, opt.conv, opt.message,
+    return OptInfo(opt.optimizer, opt.par.copy(), fval, opt.feval, opt.conv, opt.message,
                    derivs, messages)
 
 
@@ -214,8 +234,13 @@ def fit_glmer(lf: LFormula, family: Family, nAGQ: int = 1,
     try:
         with single_threaded_blas():
             devfun = mkGlmerDevfun(lf, family, nAGQ=0, control=control)
-            opt = optimizeGlmer(devfun, control, nAGQ=int(nAGQ), start=start,
-                                verbose=verbose)
+            opt = optimizeGlmer(devfun, control, stage=1, start=start, verbose=verbose,
+                                final=nAGQ == 0)
+            if nAGQ > 0:
+                devfun = updateGlmerDevfun(devfun, nAGQ)
+                stage1_feval = opt.feval
+                opt = optimizeGlmer(devfun, control, stage=2, verbose=verbose)
+                opt = replace(opt, feval=stage1_feval + opt.feval)  # both stages
     except (PirlsError, np.linalg.LinAlgError) as exc:
         raise PirlsError(_diagnose(lf, family, exc)) from exc
     return devfun, opt

@@ -1,5 +1,6 @@
 """lme4's modular steps, in one place: ``lFormula`` / ``glFormula`` -> ``mkLmerDevfun`` /
-``mkGlmerDevfun`` -> ``optimizeLmer`` / ``optimizeGlmer`` -> ``mkMerMod``.
+``mkGlmerDevfun`` -> ``optimizeLmer`` / ``optimizeGlmer`` (stage 1, then
+``updateGlmerDevfun`` and stage 2) -> ``mkMerMod``.
 
 Each step is defined in the module of its layer (:mod:`pylmer.lformula` builds the
 matrices, :mod:`pylmer.fitting` optimizes, :mod:`pylmer.results` holds the fitted models);
@@ -13,7 +14,13 @@ this module gathers them under lme4's names, as lme4's ``?modular`` page does::
 
 from __future__ import annotations
 
-from .fitting import mkGlmerDevfun, mkLmerDevfun, optimizeGlmer, optimizeLmer
+from .fitting import (
+    mkGlmerDevfun,
+    mkLmerDevfun,
+    optimizeGlmer,
+    optimizeLmer,
+    updateGlmerDevfun,
+)
 from .lformula import LFormula, glFormula, lFormula
 from .objective import LmerDevfun
 from .optimize import OptInfo
@@ -22,7 +29,7 @@ from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
 
 __all__ = ["LFormula", "OptInfo", "glFormula", "lFormula", "mkGlmerDevfun", "mkLmerDevfun",
-           "mkMerMod", "optimizeGlmer", "optimizeLmer"]
+           "mkMerMod", "optimizeGlmer", "optimizeLmer", "updateGlmerDevfun"]
 
 
 def mkMerMod(lf: LFormula, devfun: LmerDevfun | GlmerDevfun,

@@ -17,6 +17,7 @@ objective is a function of its arguments alone.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,7 +237,7 @@ class GlmerDevfun:
         self.beta0 = state.beta
         self.lp0 = state.eta - self.offset
         self.state = state
-        self.set_nAGQ(nAGQ)
+        self._configure(nAGQ)
 
     # ------------------------------------------------------------------ set-up
     def check_nAGQ(self, nAGQ: int) -> None:
@@ -252,8 +253,19 @@ class GlmerDevfun:
         if nAGQ > 100:  # lme4's GHrule(): "ord < 101L is not TRUE"
             raise PylmerError(f"nAGQ = {nAGQ}: lme4 allows at most 100 quadrature points")
 
-    def set_nAGQ(self, nAGQ: int) -> None:
-        """Switch to stage 2 (R: ``updateGlmerDevfun``): lp0 from the current state."""
+    def updated(self, nAGQ: int) -> GlmerDevfun:
+        """The stage-2 deviance (R: ``updateGlmerDevfun``): a function of
+        ``concatenate([theta, beta])`` for ``nAGQ >= 1``, each PIRLS starting from the
+        linear predictor of this devfun's current state (stage 1's optimum). This devfun is
+        left as it is; the two share their PIRLS workspaces, each evaluation recomputing
+        all it needs."""
+        out = copy.copy(self)
+        out._configure(nAGQ)
+        out.feval = 0
+        return out
+
+    def _configure(self, nAGQ: int) -> None:
+        """Arguments and rule for ``nAGQ``; lp0 from the current state."""
         rt = self.lf.reTrms
         self.check_nAGQ(nAGQ)
         self.nAGQ = int(nAGQ)

@@ -21,6 +21,7 @@ from pylmer import (
     lmer,
     load_dataset,
     mkGlmerDevfun,
+    updateGlmerDevfun,
 )
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -77,9 +78,10 @@ def test_nAGQ0_is_a_function_of_theta_and_1_of_theta_and_beta(cbpp):
     devfun = mkGlmerDevfun(lf, "binomial", nAGQ=0)
     a = devfun([0.6])
     assert devfun([0.6]) == a  # every evaluation starts from the same lp0
-    devfun.set_nAGQ(1)
-    assert len(devfun.lower) == 5
-    assert np.isfinite(devfun(np.concatenate([[0.6], devfun.state.beta])))
+    stage2 = updateGlmerDevfun(devfun, 1)
+    assert len(stage2.lower) == 5
+    assert np.isfinite(stage2(np.concatenate([[0.6], stage2.state.beta])))
+    assert len(devfun.lower) == 1 and devfun([0.6]) == a  # stage 1's is unchanged
 
 
 @pytest.mark.parametrize("nAGQ, error, message", [
@@ -217,7 +219,8 @@ def test_stage2_steps_are_lme4s_on_every_pirls_path(formula, dataset, family, th
     lf = glFormula(formula, load_dataset(dataset), family=family)
     devfun = GlmerDevfun(lf, get_family(family), nAGQ=0, compiled_loop=compiled)
     devfun(np.full(len(theta), 0.3))  # another theta first: nothing stale may remain
-    steps = _stage2_steps(devfun, np.asarray(theta), None)
+    devfun(np.asarray(theta))  # stage 1's optimum; its beta goes with it into stage 2
+    steps = _stage2_steps(devfun, np.asarray(theta))
     np.testing.assert_allclose(steps[:len(theta)], 0.2 * 0.1, rtol=1e-15)
     # rtol 2e-5: lme4's weights are those of its last stage-1 PIRLS, whose fixed point agrees
     # with this one to PIRLS's tolerance (1e-7 on the deviance); stale weights were 30% off

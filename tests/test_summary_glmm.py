@@ -37,7 +37,15 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from pylmer import GlmerMod, OptInfo, glFormula, glmer, load_dataset, mkGlmerDevfun
+from pylmer import (
+    GlmerMod,
+    OptInfo,
+    glFormula,
+    glmer,
+    load_dataset,
+    mkGlmerDevfun,
+    updateGlmerDevfun,
+)
 from pylmer.convergence import deriv12
 from pylmer.family import Gamma
 from pylmer.printing.format import format_lmermod, glmm_method_title, strwrap, title_lines
@@ -123,7 +131,7 @@ class _Models:
             par, derivs = theta, None
             if spec["nAGQ"] > 0:
                 devfun(theta)  # stage 2 starts from the PIRLS state at theta
-                devfun.set_nAGQ(spec["nAGQ"])
+                devfun = updateGlmerDevfun(devfun, spec["nAGQ"])
                 par = np.concatenate([theta, np.array(spec["beta"], dtype=float)])
                 derivs = deriv12(devfun, par, devfun(par))
             fval = devfun(par)  # leave the PIRLS state at the estimates
@@ -290,7 +298,7 @@ def test_convergence_messages_are_printed(models):
     lf = m.lf
     devfun = mkGlmerDevfun(lf, "binomial", nAGQ=0)
     devfun(m.theta)
-    devfun.set_nAGQ(1)
+    devfun = updateGlmerDevfun(devfun, 1)
     devfun(m.optinfo.par)
     warned = GlmerMod(lf, devfun, opt)
     assert str(warned.summary()).endswith(

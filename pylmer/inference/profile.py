@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..design import covariance
 from ..exceptions import ConvergenceWarning
-from ..fitting import mkGlmerDevfun
+from ..fitting import mkGlmerDevfun, updateGlmerDevfun
 from ..linalg.pls import PLSWorkspace, profiled_deviance
 from ..linalg.threads import single_threaded_blas
 from ..optimize import minimize
@@ -174,7 +174,7 @@ def _glmm_profiles(model) -> list[_Profile1D]:
     blocks = [len(cols) for _, cols in lf.reTrms.cnms]
     devfun = mkGlmerDevfun(lf, model.family, nAGQ=0, control=lf.control)
     devfun(model.theta)  # PIRLS starts from the linear predictor at the estimates
-    devfun.set_nAGQ(model.nAGQ)
+    devfun = updateGlmerDevfun(devfun, model.nAGQ)
     nv = len(model.theta)
     start = np.concatenate([theta_to_psi(model.theta, 1.0, blocks)[:-1], model.beta])
 
