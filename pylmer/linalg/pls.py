@@ -582,9 +582,8 @@ class PLSWorkspace:
     def wants_threads(self) -> bool:
         """Whether each evaluation does large dense work that a multi-threaded BLAS speeds
         up: only the SciPy fallback's dense factor of a large q. Everything else runs
-        faster on one BLAS thread, the blocked factor's dense block of 1,000 included
-        (crossed 1e5 rows, 1e4 x 1e3 levels, on 2 cores: 1.0 s a fit on one thread, 1.9 s
-        on two; 1e6 rows: 4.9 s against 7.0 s)."""
+        faster on one BLAS thread, and the blocked factor borrows all threads for its dense
+        Cholesky alone (:func:`pylmer.linalg.threads.all_blas_threads`)."""
         return not self.dense and self.chol.backend == "scipy" and self.q > 500
 
     def L_diagonal(self) -> np.ndarray:
