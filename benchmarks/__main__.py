@@ -147,7 +147,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for option in ("sizes", "binomial_sizes"):
         text = getattr(args, option)
         try:
-            setattr(args, option, [int(float(s)) for s in text.split(",")])
+            setattr(args, option, [int(float(s)) for s in text.split(",") if s.strip()])
         except ValueError:
             parser.error(f"--{option.replace('_', '-')}: expected numbers such as 1e5,1e6, "
                          f"got {text!r}")
