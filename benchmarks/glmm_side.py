@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cases import Case, read_frame
-from .memory import PeakMeter, run_measured
+from .memory import PeakMeter, bench_results, run_measured
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PYTHON = PACKAGE_ROOT / ".venv-glmm" / "bin" / "python"
@@ -261,18 +261,8 @@ def run_glmm(cases: list[Case], reps: int, memory: bool, workdir: Path,
     cmd = [str(python), "-m", "benchmarks.glmm_side", str(spec), str(reps)]
     code, out, err, maxrss = run_measured(cmd + (["--memory"] if memory else []),
                                           cwd=PACKAGE_ROOT)
-    results = {}
-    for line in out.splitlines():
-        if line.startswith("BENCH "):
-            result = json.loads(line[len("BENCH "):])
-            if memory:
-                result["maxrss_mb"] = maxrss
-            results[result.pop("name")] = result
-    for case in cases:
-        if case.name not in results:
-            tail = (err.strip().splitlines() or ["no output"])[-1]
-            results[case.name] = {"error": f"glmm process exited with {code}: {tail}"}
-    return results
+    return bench_results(out, err, code, [c.name for c in cases], maxrss if memory else None,
+                         "glmm process")
 
 
 def main(argv: list[str]) -> None:

@@ -17,6 +17,7 @@ The R process uses the same /proc files (see ``r_side.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,21 @@ def run_measured(cmd: list[str], cwd=None) -> tuple[int, str, str, float]:
         # ru_maxrss is in kB on Linux, in bytes on macOS.
         scale = 2**20 if sys.platform == "darwin" else 2**10
         return proc.returncode, out.read(), err.read(), usage.ru_maxrss / scale
+
+
+def bench_results(out: str, err: str, code: int, names: list[str], maxrss: float | None,
+                  what: str) -> dict[str, dict]:
+    """A child process's ``BENCH {json}`` lines by case name, with its peak memory when
+    measured; a case without a line gets the child's exit status and last error line."""
+    results = {}
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            result = json.loads(line[len("BENCH "):])
+            if maxrss is not None:
+                result["maxrss_mb"] = maxrss
+            results[result.pop("name")] = result
+    for name in names:
+        if name not in results:
+            tail = (err.strip().splitlines() or ["no output"])[-1]
+            results[name] = {"error": f"{what} exited with {code}: {tail}"}
+    return results

@@ -25,7 +25,7 @@ import subprocess
 from pathlib import Path
 
 from .cases import Case
-from .memory import run_measured
+from .memory import bench_results, run_measured
 
 _R_TYPES = {"numeric": "numeric", "integer": "integer", "factor": "character",
             "ordered": "character"}
@@ -148,19 +148,11 @@ def run_lme4(cases: list[Case], reps: int, memory: bool, workdir: Path) -> dict[
     script = workdir / f"bench_{cases[0].name}.R"
     script.write_text(r_script(cases, reps, memory), encoding="utf-8")
     code, out, err, maxrss = run_measured([shutil.which("Rscript") or "Rscript", str(script)])
-    results = {}
-    for line in out.splitlines():
-        if line.startswith("BENCH "):
-            result = json.loads(line[len("BENCH "):])
-            times = result.get("times")
-            if times and "error" not in result:
-                result.update(first=times[0],
-                              median=statistics.median(times[1:]) if reps else times[0])
-            if memory:
-                result["maxrss_mb"] = maxrss
-            results[result.pop("name")] = result
-    for case in cases:
-        if case.name not in results:
-            tail = (err.strip().splitlines() or ["no output"])[-1]
-            results[case.name] = {"error": f"Rscript exited with {code}: {tail}"}
+    results = bench_results(out, err, code, [c.name for c in cases],
+                            maxrss if memory else None, "Rscript")
+    for result in results.values():
+        times = result.get("times")
+        if times and "error" not in result:
+            result.update(first=times[0],
+                          median=statistics.median(times[1:]) if reps else times[0])
     return results
