@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .control import LmerControl
-from .exceptions import ConvergenceWarning, SingularFitWarning
+from .exceptions import ConvergenceWarning, SingularFitWarning, warn_user
 
 __all__ = ["Derivs", "deriv12", "check_conv", "is_singular", "SINGULAR_MESSAGE"]
 
@@ -70,7 +69,7 @@ def _act(action: str, message: str, category: type[Warning]) -> None:
     if action == "stop":
         raise RuntimeError(message)
     if action == "warning":
-        warnings.warn(message, category, stacklevel=5)
+        warn_user(message, category)
 
 
 def _hessian_messages(H: np.ndarray, tol: float) -> list[str]:

@@ -7,7 +7,12 @@ can filter them (``warnings.simplefilter("error", pylmer.SingularFitWarning)``).
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 __all__ = [
+    "warn_user",
     "ConvergenceWarning",
     "FormulaError",
     "PylmerError",
@@ -71,3 +76,16 @@ class DeprecatedUseWarning(PylmerWarning, FutureWarning):
     """A call lme4 deprecates, such as ``deviance()`` of a REML fit (lme4's words:
     "deviance() is deprecated for REML fits; use REMLcrit for the REML criterion or
     deviance(.,REML=FALSE) for deviance calculated at the REML fit")."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """Warn at the caller's line: the first frame outside pylmer's own code, whatever the
+    depth of the call that found the problem (``warnings.warn`` with that ``stacklevel``)."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR + os.sep):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -15,14 +15,13 @@ in the tails.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import numpy as np
 from scipy import special, stats
 
-from .exceptions import PylmerError, PylmerWarning
+from .exceptions import PylmerError, PylmerWarning, warn_user
 from .links import EPS, Link, finite_positive
 from .links import as_array as _arr
 
@@ -214,9 +213,8 @@ class Binomial(Family):
                                  "cbind(successes, failures))")
             m = weights * y
             if np.any(np.abs(m - np.round(m)) > 0.001):
-                warnings.warn("non-integer #successes in a binomial glm! (weights * y "
-                              "should be whole numbers of successes)", PylmerWarning,
-                              stacklevel=3)
+                warn_user("non-integer #successes in a binomial glm! (weights * y "
+                          "should be whole numbers of successes)", PylmerWarning)
             return Initialized(y, weights, (weights * y + 0.5) / (weights + 1))
         if y.ndim != 2 or y.shape[1] != 2:
             raise PylmerError("for the 'binomial' family, y must be a vector of 0 and 1's or "
@@ -229,8 +227,7 @@ class Binomial(Family):
                     "the columns are successes and failures: write "
                     "cbind(successes, trials - successes), with successes <= trials")
         if np.any(np.abs(y - np.round(y)) > 0.001):
-            warnings.warn("non-integer counts in a binomial glm!", PylmerWarning,
-                          stacklevel=3)
+            warn_user("non-integer counts in a binomial glm!", PylmerWarning)
         n = y[:, 0] + y[:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             prop = np.where(n == 0, 0.0, y[:, 0] / n)
@@ -277,9 +274,9 @@ class Poisson(Family):
         if np.any(fractional):
             # R warns once per value from dpois(): "non-integer x = 2.500000"
             shown = ", ".join(f"{v:.6f}" for v in np.unique(y[fractional])[:3])
-            warnings.warn(f"non-integer x = {shown}{' ...' if fractional.sum() > 3 else ''}: "
-                          f"{int(fractional.sum())} non-integer counts in a Poisson response",
-                          PylmerWarning, stacklevel=3)
+            warn_user(f"non-integer x = {shown}{' ...' if fractional.sum() > 3 else ''}: "
+                      f"{int(fractional.sum())} non-integer counts in a Poisson response",
+                      PylmerWarning)
         return Initialized(y, weights, y + 0.1)
 
 

@@ -10,7 +10,6 @@ of ``anova``) go through them.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -19,7 +18,7 @@ import numpy as np
 from .control import STAGE2_AUTO, GlmerControl, LmerControl
 from .convergence import check_conv, deriv12
 from .design.fixed import badly_scaled
-from .exceptions import DeprecatedUseWarning, PirlsError, PylmerError
+from .exceptions import DeprecatedUseWarning, PirlsError, PylmerError, warn_user
 from .family import Family, get_family
 from .lformula import LFormula, glFormula, lFormula
 from .linalg.threads import single_threaded_blas
@@ -258,9 +257,9 @@ def glmer_steps(formula: str, data, family: Family | str = "binomial", nAGQ: int
     verbose = _check_verbose(verbose)
     fam = get_family(family)
     if fam.family == "gaussian" and fam.link.name == "identity":
-        warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to "
-                      "lmer() is deprecated; please call lmer() directly",
-                      DeprecatedUseWarning, stacklevel=3)
+        warn_user("calling glmer() with family=gaussian (identity link) as a shortcut to "
+                  "lmer() is deprecated; please call lmer() directly",
+                  DeprecatedUseWarning)
         return lmer_steps(formula, data, weights=weights, offset=offset,
                           na_action=na_action, contrasts=contrasts)
     lf = glFormula(formula, data, family=fam, weights=weights, offset=offset,

@@ -8,7 +8,6 @@ steps add the derivatives and convergence messages. lme4's boundary steps
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -16,7 +15,7 @@ import nlopt
 import numpy as np
 import scipy.optimize as so
 
-from .exceptions import ConvergenceWarning, PylmerError
+from .exceptions import ConvergenceWarning, PylmerError, warn_user
 from .neldermead import nelder_mead
 
 __all__ = ["OptInfo", "minimize", "NLOPT_DEFAULTS", "check_boundary", "restart_edge"]
@@ -166,8 +165,8 @@ def minimize(fn: Callable[[np.ndarray], float], x0, lower, upper=None,
     else:
         raise PylmerError(f"unknown optimizer {optimizer!r}")
     if result.conv != 0:  # lme4's optwrap, in its words
-        warnings.warn(f"convergence code {result.conv} from {optimizer}: {result.message}",
-                      ConvergenceWarning, stacklevel=3)
+        warn_user(f"convergence code {result.conv} from {optimizer}: {result.message}",
+                  ConvergenceWarning)
     return result
 
 

@@ -10,12 +10,10 @@ an error naming them otherwise.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from .exceptions import FormulaError, PylmerError, PylmerWarning
+from .exceptions import FormulaError, PylmerError, PylmerWarning, warn_user
 from .formula.bars import parse_mixed_formula
 from .formula.evaluate import Evaluator
 from .formula.frame import as_pandas
@@ -181,9 +179,8 @@ def predict(model, newdata=None, re_form=None, allow_new_levels: bool = False,
         out = pd.Series(fit, index=index, name="fit")
         missing = int(np.isnan(fit).sum())
         if missing:
-            warnings.warn(f"{missing} of {len(fit)} rows of newdata have missing values in "
-                          "the model's variables: their predictions are NaN", PylmerWarning,
-                          stacklevel=2)
+            warn_user(f"{missing} of {len(fit)} rows of newdata have missing values in "
+                      "the model's variables: their predictions are NaN", PylmerWarning)
     if not se_fit:
         return out
     V = model.vcov().to_numpy()

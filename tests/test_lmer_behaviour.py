@@ -265,3 +265,14 @@ def test_update_refits_with_changed_arguments(fm, sleep):
                      load_dataset("cbpp"))
     g0 = g.update(nAGQ=0)
     assert g0.nAGQ == 0 and g0.family == g.family
+
+
+def test_warnings_point_at_the_callers_line():
+    """A warning names the user's call (this file), not the pylmer line that found it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = lmer("Yield ~ 1 + (1 | Batch)", load_dataset("Dyestuff2"))  # singular
+        m.deviance()  # deprecated for a REML fit
+    kinds = {w.category.__name__ for w in caught}
+    assert kinds == {"SingularFitWarning", "DeprecatedUseWarning"}
+    assert {w.filename for w in caught} == {__file__}

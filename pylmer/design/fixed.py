@@ -9,7 +9,6 @@ pylmer's evaluator computed; columns of a rank-deficient X are dropped the way l
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from ..exceptions import (
     PylmerWarning,
     RankDeficiencyWarning,
     ScalingWarning,
+    warn_user,
 )
 from ..formula.bars import MixedFormula
 from ..formula.frame import ModelFrame
@@ -99,12 +99,10 @@ def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
     if action != "silent.drop.cols":
         k = p - rank
         plural = "column / coefficient" if k == 1 else "columns / coefficients"
-        warnings.warn(
+        warn_user(
             f"fixed-effect model matrix is rank deficient so dropping {k} {plural}: "
             + ", ".join(dropped),
-            RankDeficiencyWarning,
-            stacklevel=4,
-        )
+            RankDeficiencyWarning)
     return np.sort(pivot[:rank])
 
 
@@ -127,7 +125,7 @@ def check_scale(X: np.ndarray, action: str) -> None:
     message = "Some predictor variables are on very different scales: consider rescaling"
     if action == "stop":
         raise PylmerError(message)
-    warnings.warn(message, ScalingWarning, stacklevel=4)
+    warn_user(message, ScalingWarning)
 
 
 def fixed_design(formula: MixedFormula, frame: ModelFrame,
@@ -142,8 +140,8 @@ def fixed_design(formula: MixedFormula, frame: ModelFrame,
     terms = formula.terms
     factors = {terms.labels[i] for i in terms.used_variables()}
     for name in sorted(set(contrasts) - factors):  # R: a warning, and the contrast is ignored
-        warnings.warn(f"variable {name!r} is absent, its contrast will be ignored",
-                      PylmerWarning, stacklevel=4)
+        warn_user(f"variable {name!r} is absent, its contrast will be ignored",
+                  PylmerWarning)
         del contrasts[name]
     plan = plan_design(terms, frame.variables, contrasts)
     full = plan.build(frame.variables, frame.n)

@@ -10,7 +10,6 @@ only when some count increases), and ``Zt``, ``Lambdat``, ``Lind``, ``theta``, `
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sps
 
 from ..control import LmerControl
-from ..exceptions import FormulaError, GroupingFactorWarning, PylmerError
+from ..exceptions import FormulaError, GroupingFactorWarning, PylmerError, warn_user
 from ..formula.bars import RandomTerm
 from ..formula.frame import ModelFrame
 from ..formula.rvalue import as_factor, from_column
@@ -186,7 +185,7 @@ def _act(action: str, message: str) -> None:
     if action == "stop":
         raise PylmerError(message)
     if action == "warning":
-        warnings.warn(message, GroupingFactorWarning, stacklevel=4)
+        warn_user(message, GroupingFactorWarning)
 
 
 def check_levels(terms: tuple[ReTerm, ...], flist: dict[str, pd.Categorical], n: int,

@@ -14,14 +14,13 @@ expression, the training values of stateful transforms and the training factor l
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import FormulaError, MissingDataWarning
+from ..exceptions import FormulaError, MissingDataWarning, warn_user
 from .bars import MixedFormula
 from .evaluate import Evaluator, data_names
 from .rexpr import FormulaSyntaxError, Name, Node, deparse, parse
@@ -234,11 +233,9 @@ def _complete_rows(missing: dict[str, np.ndarray], n: int, na_action: str) -> np
             f"missing values in columns used by the model: {detail}; remove those rows or "
             "use na_action='omit'"
         )
-    warnings.warn(
+    warn_user(
         f"dropped {int(bad.sum())} of {n} rows with missing values in: {detail}",
-        MissingDataWarning,
-        stacklevel=4,
-    )
+        MissingDataWarning)
     return np.flatnonzero(~bad)
 
 

@@ -11,11 +11,9 @@ basis on new data (R's ``predvars`` / ``makepredictcall``).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..exceptions import FormulaError, PylmerWarning
+from ..exceptions import FormulaError, PylmerWarning, warn_user
 from .linpack import dqrdc2, qr_qty, qr_qy
 
 __all__ = ["bs", "ns", "poly", "quantile7", "spline_design"]
@@ -224,8 +222,7 @@ def _setup(fname: str, x, df, knots, boundary_knots, min_df: int):
         n_iknots = int(df) - min_df
         if n_iknots < 0:
             n_iknots = 0
-            warnings.warn(f"{fname}(): 'df' was too small; have used {min_df}", PylmerWarning,
-                          stacklevel=3)
+            warn_user(f"{fname}(): 'df' was too small; have used {min_df}", PylmerWarning)
         if n_iknots > 0:
             knots = quantile7(xin[~(ol | orr)], _seq01_inner(n_iknots))
     iknots = np.array([], dtype=float) if knots is None else \
@@ -309,8 +306,8 @@ def bs(x, df: int | None = None, knots=None, degree: int = 3, intercept: bool = 
                                            degree + int(bool(intercept)))
     aknots = np.sort(np.concatenate([np.repeat(bk, ord_), iknots]))
     if (ol | orr).any():
-        warnings.warn("bs(): some 'x' values beyond boundary knots may cause ill-conditioned "
-                      "bases", PylmerWarning, stacklevel=2)
+        warn_user("bs(): some 'x' values beyond boundary knots may cause ill-conditioned "
+                  "bases", PylmerWarning)
     e = 0.25
     pivots = ((ol, (1 - e) * bk[0] + e * aknots[ord_]),
               (orr, (1 - e) * bk[1] + e * aknots[aknots.size - ord_ - 1]))

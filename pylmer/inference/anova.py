@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import PylmerError, PylmerWarning
+from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..printing.format import lrt_table, type3_table
 from ..validate import check_model
 from .refit import refit_ML
@@ -51,8 +49,7 @@ def anova(*models, model_names=None) -> pd.DataFrame:
         raise PylmerError(f"models were not all fitted to the same response ({', '.join(sorted(responses))}); "
                           "a likelihood-ratio test compares models of one response on the same data")
     if any(m.isREML() for m in models):
-        warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
-                      stacklevel=2)
+        warn_user("refitting model(s) with ML (instead of REML)", PylmerWarning)
         models = tuple(refit_ML(m) for m in models)
     rows = []
     for name, m in zip(names, models):

@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..design import covariance
-from ..exceptions import PylmerError, PylmerWarning
+from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..linalg.threads import single_threaded_blas
 from ..validate import (
     check_bool,
@@ -186,7 +186,7 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
     if len(errors) == nsim:
         raise PylmerError("bootMer: " + parts[-1] + "; no replicate succeeded")
     if parts:
-        warnings.warn("bootMer: " + "\n".join(parts), PylmerWarning, stacklevel=2)
+        warn_user("bootMer: " + "\n".join(parts), PylmerWarning)
     return table
 
 

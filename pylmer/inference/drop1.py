@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import PylmerError, PylmerWarning
+from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..formula.rexpr import deparse
 from ..validate import check_model
 from .refit import refit_ML
@@ -49,8 +47,7 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
     if test != "Chisq":
         raise PylmerError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
     if model.isREML():
-        warnings.warn("refitting model(s) with ML (instead of REML)", PylmerWarning,
-                      stacklevel=2)
+        warn_user("refitting model(s) with ML (instead of REML)", PylmerWarning)
         model = refit_ML(model)
     terms = _fixed_terms(model)
     labels = [label for label, _ in terms]

@@ -15,13 +15,12 @@ q up to a few thousand); a :class:`BackendWarning` says how to install CHOLMOD.
 from __future__ import annotations
 
 import copy
-import warnings
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sps
 
-from ..exceptions import PylmerWarning
+from ..exceptions import PylmerWarning, warn_user
 
 try:  # pragma: no branch
     from sksparse.cholmod import CholmodNotPositiveDefiniteError, analyze
@@ -49,13 +48,11 @@ def _default_backend() -> str:
     if HAVE_CHOLMOD:
         return "cholmod"
     if not _warned:
-        warnings.warn(
+        warn_user(
             "scikit-sparse is not installed, so pylmer uses a slower SciPy factorization; "
             "install it with: apt-get install libsuitesparse-dev && pip install "
             "'scikit-sparse>=0.4.16,<0.5'",
-            BackendWarning,
-            stacklevel=3,
-        )
+            BackendWarning)
         _warned = True
     return "scipy"
 

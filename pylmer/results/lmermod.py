@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DeprecatedUseWarning, PylmerError
+from ..exceptions import DeprecatedUseWarning, PylmerError, warn_user
 from ..linalg.pls import profiled_deviance
 from ..validate import check_bool
 from .mermod import LogLik, MerMod
@@ -63,9 +62,9 @@ class LmerMod(MerMod):
         it is deprecated: ask for ``REMLcrit()`` or ``deviance(REML=False)``.
         """
         if REML is None and self._REML:
-            warnings.warn("deviance() is deprecated for REML fits; use REMLcrit for the REML "
-                          "criterion or deviance(.,REML=FALSE) for deviance calculated at "
-                          "the REML fit", DeprecatedUseWarning, stacklevel=2)
+            warn_user("deviance() is deprecated for REML fits; use REMLcrit for the REML "
+                      "criterion or deviance(.,REML=FALSE) for deviance calculated at "
+                      "the REML fit", DeprecatedUseWarning)
         use_reml = self._REML if REML is None else REML
         return float(self.REMLcrit() if use_reml else self._ml_deviance())
 
