@@ -37,21 +37,14 @@ IMAGE = re.compile(r"!\[[^\]]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
 # --------------------------------------------------------------------------- pages
 
 
-def python_blocks_with_images(text: str) -> list[tuple[int, str, list[str]]]:
-    """The ```python blocks of a Markdown page, each with the images linked after it.
-
-    Returns (line number of the block's first code line, code, image paths) for each block;
-    the images are those linked between the end of the block and the next fenced block.
-    """
-    lines = text.splitlines()
-    blocks: list[tuple[int, str, list[str]]] = []
-    current: list[str] | None = None  # images after the latest python block
+def fenced_blocks(text: str) -> list[tuple[int, str, str, str, int]]:
+    """Every fenced block of a Markdown text: (line number of its first code line, info word,
+    opening line, code without a final newline, line number of its closing fence)."""
+    blocks, lines = [], text.splitlines()
     k = 0
     while k < len(lines):
         opening = FENCE.match(lines[k])
         if not opening:
-            if current is not None:
-                current.extend(IMAGE.findall(lines[k]))
             k += 1
             continue
         fence, info = opening.groups()
@@ -60,26 +53,34 @@ def python_blocks_with_images(text: str) -> list[tuple[int, str, list[str]]]:
             end += 1
         if end == len(lines):
             raise ValueError(f"line {k + 1}: code block never closed")
-        current = None
-        if info == "python":
-            current = []
-            blocks.append((k + 2, "\n".join(lines[k + 1:end]) + "\n", current))
+        blocks.append((k + 2, info, lines[k], "\n".join(lines[k + 1:end]), end + 1))
         k = end + 1
     return blocks
 
 
+def python_blocks_with_images(text: str) -> list[tuple[int, str, list[str]]]:
+    """The ```python blocks of a Markdown page, each with the images linked after it.
+
+    Returns (line number of the block's first code line, code, image paths) for each block;
+    the images are those linked between the end of the block and the next fenced block.
+    """
+    lines = text.splitlines()
+    blocks = fenced_blocks(text)
+    out = []
+    for k, (start, info, _, code, end) in enumerate(blocks):
+        if info != "python":
+            continue
+        following = blocks[k + 1][0] - 2 if k + 1 < len(blocks) else len(lines)
+        images = [link for line in lines[end:following] for link in IMAGE.findall(line)]
+        out.append((start, code + "\n", images))
+    return out
+
+
 def linked_images(text: str) -> list[str]:
     """Every image a Markdown page links, outside code blocks."""
-    lines, images, fence = text.splitlines(), [], None
-    for line in lines:
-        opening = FENCE.match(line)
-        if fence is None and opening:
-            fence = opening.group(1)
-        elif fence is not None and line.strip() == fence:
-            fence = None
-        elif fence is None:
-            images += IMAGE.findall(line)
-    return images
+    inside = {k for start, _, _, _, end in fenced_blocks(text) for k in range(start - 2, end)}
+    return [link for k, line in enumerate(text.splitlines()) if k not in inside
+            for link in IMAGE.findall(line)]
 
 
 def run_page(path: Path, after_block=None) -> None:

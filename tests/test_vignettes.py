@@ -42,40 +42,19 @@ VIGNETTES = sorted((ROOT / "vignettes").glob("*.md"))
 # user-guide pages whose examples are run as well (docs/r-migration.md has its own test)
 GUIDE = [ROOT / "docs" / f"{name}.md" for name in
          ("index", "families", "convergence", "inference", "prediction")]
-FENCE = re.compile(r"^(`{3,})\s*(\S*)")
-
-
-def fenced_blocks(text: str) -> list[tuple[int, str, str, str]]:
-    """Every fenced block of a Markdown text: (line number of its first code line, info word,
-    opening line, code without a final newline)."""
-    blocks, lines = [], text.splitlines()
-    k = 0
-    while k < len(lines):
-        opening = FENCE.match(lines[k])
-        if not opening:
-            k += 1
-            continue
-        fence, info = opening.groups()
-        end = k + 1
-        while end < len(lines) and lines[end].strip() != fence:
-            end += 1
-        if end == len(lines):
-            raise ValueError(f"line {k + 1}: code block never closed")
-        blocks.append((k + 2, info, lines[k], "\n".join(lines[k + 1:end])))
-        k = end + 1
-    return blocks
+fenced_blocks = docs_figures.fenced_blocks
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
     """The ```python blocks of a Markdown text: (line number of the first code line, code)."""
-    return [(start, code + "\n") for start, info, _, code in fenced_blocks(text)
+    return [(start, code + "\n") for start, info, _, code, _ in fenced_blocks(text)
             if info == "python"]
 
 
 def shown_outputs(text: str) -> dict[int, str]:
     """For each ```python block followed directly by a ```text block titled "pylmer output":
     the python block's first code line -> the output the page shows for it."""
-    return {start: shown[3] for (start, info, _, _), shown in pairwise(fenced_blocks(text))
+    return {start: shown[3] for (start, info, *_), shown in pairwise(fenced_blocks(text))
             if info == "python" and shown[1] == "text" and 'title="pylmer output' in shown[2]}
 
 
