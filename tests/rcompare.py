@@ -36,7 +36,9 @@ class Check:
     def add(self, field, msg):
         self.lines.append(f"[{self.cid}] {field}: {msg}")
 
-    def close(self, field, a, e, rtol, atol, names=None):
+    def close(self, field, a, e, rtol, atol, names=None, labels=None):
+        """|a - e| <= atol + rtol |e| elementwise (NaN equals NaN, infinities must match).
+        A mismatch is shown by its index with ``names[last index]``, or by ``labels(index)``."""
         a = np.asarray(a, dtype=float)
         e = np.asarray(e, dtype=float)
         if a.shape != e.shape:
@@ -44,14 +46,18 @@ class Check:
             return
         with np.errstate(invalid="ignore"):
             ok = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
-        if not ok.all():
-            bad = np.argwhere(~ok)
-            shown = []
-            for idx in bad[:4]:
-                i = tuple(int(k) for k in idx)
-                lab = (i, names[i[-1]]) if names is not None else i
-                shown.append(f"{lab}: pylmer {a[i]!r} vs R {e[i]!r}")
-            self.add(field, f"{len(bad)}/{ok.size} differ: " + "; ".join(shown))
+        if ok.all():
+            return
+        bad = np.argwhere(~ok)
+        shown = []
+        for idx in bad[:6]:
+            i = tuple(int(k) for k in idx)
+            lab = labels(i) if labels is not None else (i, names[i[-1]]) if names is not None \
+                else i
+            shown.append(f"{lab}: pylmer {a[i]!r} vs R {e[i]!r}")
+        more = f" (+{len(bad) - 6} more)" if len(bad) > 6 else ""
+        self.add(field, f"{len(bad)} of {ok.size} values differ beyond atol={atol:g} + "
+                 f"rtol={rtol:g}*|R|: " + "; ".join(shown) + more)
 
     def finish(self):
         if self.lines:

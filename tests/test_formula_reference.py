@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from rcompare import Check
 from reference_data import REFERENCE, as_list, load_formula_dataset
 
 import pylmer
@@ -77,42 +78,6 @@ def is_na(value) -> bool:
 # Collected failures: every mismatch of a case is reported, each naming case and field.
 
 
-class Mismatches:
-    def __init__(self, case_id: str):
-        self.case_id = case_id
-        self.lines: list[str] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.lines.append(f"[{self.case_id}] {field}: {message}")
-
-    def check_close(self, field: str, actual, expected, rtol: float, atol: float,
-                    labels=None) -> None:
-        """|actual - expected| <= atol + rtol |expected| elementwise (NaN equals NaN,
-        infinities must match exactly)."""
-        actual = np.asarray(actual, dtype=float)
-        expected = np.asarray(expected, dtype=float)
-        if actual.shape != expected.shape:
-            self.add(field, f"shape {actual.shape} != R's {expected.shape}")
-            return
-        with np.errstate(invalid="ignore"):
-            ok = np.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
-        if ok.all():
-            return
-        bad = np.argwhere(~ok)
-        shown = []
-        for idx in bad[:6]:
-            i = tuple(int(k) for k in idx)
-            where = labels(i) if labels is not None else (i if len(i) > 1 else i[0])
-            shown.append(f"{where}: pylmer {float(actual[i])!r} vs R {float(expected[i])!r}")
-        more = f" (+{len(bad) - 6} more)" if len(bad) > 6 else ""
-        self.add(field, f"{len(bad)} of {ok.size} values differ beyond "
-                 f"atol={atol:g} + rtol={rtol:g}*|R|: " + "; ".join(shown) + more)
-
-    def finish(self) -> None:
-        if self.lines:
-            pytest.fail("\n".join(self.lines), pytrace=False)
-
-
 def _diff_positions(actual: list, expected: list, limit: int = 8) -> str:
     extra = [a for a in actual if a not in set(expected)]
     missing = [e for e in expected if e not in set(actual)]
@@ -160,7 +125,7 @@ def test_lformula_reference(case_id):
                 f"{type(e).__name__}: {e}") from e
     pylmer_warnings = [w for w in caught if issubclass(w.category, pylmer.PylmerWarning)]
 
-    check = Mismatches(case_id)
+    check = Check(case_id)
     spline = case.get("spline_basis") is True
     # X, y, offset: |pylmer - R| <= 1e-10 + 1e-13 |R|; with ns()/bs(): 1e-10 + 1e-8 |R|
     x_rtol, x_atol = (1e-8 if spline else 1e-13), 1e-10
@@ -219,10 +184,10 @@ def test_lformula_reference(case_id):
             py_idx = [colnames.index(c) for c in common]
             r_idx = [r_colnames.index(c) for c in common]
             xr = x_data_rows
-            check.check_close(
+            check.close(
                 "X", X[np.ix_(pos_kept, py_idx)], r_X[:, r_idx], rtol=x_rtol, atol=x_atol,
                 labels=lambda i: f"data row {xr[keep[i[0]]] + 1}, column {common[i[1]]!r}")
-            check.check_close(
+            check.close(
                 "X_colsums", X[:, py_idx].sum(axis=0),
                 num_vector(case["X_colsums"])[r_idx], rtol=sum_rtol, atol=sum_atol,
                 labels=lambda i: f"column {common[i[0]]!r}")
@@ -233,7 +198,7 @@ def test_lformula_reference(case_id):
     if y.ndim != 1 or y.shape[0] != len(rows):
         check.add("y", f"lf.y has shape {y.shape}, expected ({len(rows)},)")
     elif len(pos_kept):
-        check.check_close("y", y[pos_kept], r_y, rtol=x_rtol, atol=x_atol,
+        check.close("y", y[pos_kept], r_y, rtol=x_rtol, atol=x_atol,
                           labels=lambda i: f"data row {x_data_rows[keep[i[0]]] + 1}")
 
     # -- offset: null in R means none (lf.offset None or all zero); else as X
@@ -248,7 +213,7 @@ def test_lformula_reference(case_id):
         if off.shape[0] != len(rows):
             check.add("offset", f"lf.offset has {off.shape[0]} values, expected {len(rows)}")
         elif len(pos_kept):
-            check.check_close("offset", off[pos_kept], num_vector(case["offset"])[keep],
+            check.close("offset", off[pos_kept], num_vector(case["offset"])[keep],
                               rtol=x_rtol, atol=x_atol,
                               labels=lambda i: f"data row {x_data_rows[keep[i[0]]] + 1}")
 
@@ -297,10 +262,10 @@ def test_fit_reference(case_id):
     case = load_case(case_id)
     fit = case["fit"]
     m = fitted(case_id)
-    check = Mismatches(case_id)
+    check = Check(case_id)
 
     # REML criterion: rtol 1e-7
-    check.check_close("fit.REMLcrit", float(m.REMLcrit()), num(fit["REMLcrit"]),
+    check.close("fit.REMLcrit", float(m.REMLcrit()), num(fit["REMLcrit"]),
                       rtol=1e-7, atol=0.0)
 
     # fixed effects: names exactly and in order; values rtol 1e-5 (atol 1e-8 for ~0 values)
@@ -310,7 +275,7 @@ def test_fit_reference(case_id):
     if names != r_names:
         check.add("fit.fixef names", f"pylmer {names}\n    != R {r_names}")
     common = [n for n in r_names if n in names]
-    check.check_close("fit.fixef", np.array([float(fe[n]) for n in common]),
+    check.close("fit.fixef", np.array([float(fe[n]) for n in common]),
                       np.array([num(fit["fixef"][n]) for n in common]),
                       rtol=1e-5, atol=1e-8, labels=lambda i: repr(common[i[0]]))
     check.finish()
@@ -353,7 +318,7 @@ def test_predict_reference(case_id):
     pred = case["fit"]["predict"]
     newdata = build_newdata(pred)
     m = fitted(case_id)
-    check = Mismatches(case_id)
+    check = Check(case_id)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         try:
@@ -362,7 +327,7 @@ def test_predict_reference(case_id):
             raise AssertionError(f"[{case_id}] fit.predict: m.predict(newdata, re_form='NA') "
                                  f"raised {type(e).__name__}: {e}\nnewdata:\n{newdata}") from e
     # predict(newdata, re.form = NA): rtol 1e-6
-    check.check_close("fit.predict.values", np.asarray(values, dtype=float).ravel(),
+    check.close("fit.predict.values", np.asarray(values, dtype=float).ravel(),
                       num_vector(pred["values"]), rtol=1e-6, atol=0.0,
                       labels=lambda i: f"newdata row {i[0] + 1}")
     check.finish()
