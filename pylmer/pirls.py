@@ -90,12 +90,12 @@ class _Response:
             self._dev0 = 2 * pw * (_xlogx(y) - y)
             self._aic0 = float(np.sum(pw * gammaln(y + 1)))
         self.kernel = None
-        if compiled:
+        if compiled and scalar_pirls.kind_of(family) is not None:
             if self.kind == "binomial":
                 dev0, llk, llf = self._dev0, self._aic_k, self._aic_f
             elif self.kind == "poisson":
                 dev0, llk, llf = self._dev0, pw, np.zeros(len(y))
-            else:  # Gamma: -2 pw log(y) of each residual; no log-likelihood part is used
+            else:  # Gamma(log): -2 pw log(y) of each residual; no log-likelihood part is used
                 with np.errstate(divide="ignore", invalid="ignore"):
                     dev0 = -2.0 * pw * np.log(y)
                 llk = llf = np.zeros(len(y))
