@@ -566,19 +566,6 @@ class PLSWorkspace:
             return out
         return self.chol.solve_Lt(v)
 
-    def solve_L(self, B: np.ndarray) -> np.ndarray:
-        """``L^{-1} P B`` for the current factor."""
-        if self.dense:
-            out, _ = lapack.dtrtrs(self.L_dense, np.asarray(B, dtype=float), lower=1)
-            return out
-        return self.chol.solve_L(np.asarray(B, dtype=float))
-
-    def L(self) -> sps.csc_matrix:
-        """The sparse Cholesky factor L (``P (A + I) P' = L L'``)."""
-        if self.dense:
-            return sps.csc_matrix(self.L_dense)
-        return self.chol.L()
-
     def wants_threads(self) -> bool:
         """Whether each evaluation does large dense work that a multi-threaded BLAS speeds
         up: only the SciPy fallback's dense factor of a large q. Everything else runs
