@@ -175,6 +175,9 @@ def updateGlmerDevfun(devfun: GlmerDevfun, nAGQ: int = 1) -> GlmerDevfun:
     ``concatenate([theta, beta])`` with the Laplace (nAGQ = 1) or adaptive Gauss-Hermite
     (nAGQ > 1) approximation, PIRLS starting from the linear predictor at the stage-1
     devfun's last evaluation. The stage-1 devfun is unchanged."""
+    if not isinstance(devfun, GlmerDevfun):
+        raise TypeError(f"updateGlmerDevfun takes what mkGlmerDevfun() returns, got "
+                        f"{type(devfun).__name__}")
     return devfun.updated(check_count(nAGQ, "nAGQ"))
 
 
@@ -188,7 +191,10 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
     steps, by the second optimizer of ``control``. With ``final`` (the last stage of the
     fit) the finite-difference derivatives and lme4's convergence checks are added.
     """
-    control = control or GlmerControl()
+    if not isinstance(devfun, GlmerDevfun):
+        raise TypeError(f"optimizeGlmer takes what mkGlmerDevfun() or updateGlmerDevfun() "
+                        f"returns, got {type(devfun).__name__}")
+    control = check_control(control, GlmerControl, "optimizeGlmer")
     stage1, stage2 = control.optimizer_stages()
     ntheta = devfun.ntheta
     if stage not in (1, 2) or (stage == 1) != (devfun.nAGQ == 0):
@@ -203,8 +209,9 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
                            options=control.optCtrl, verbose=verbose)
             devfun(opt.par)
         else:
+            start = check_start(start, devfun.lower, "glmer", what="theta and beta")
             x0 = (np.concatenate([devfun.state.theta, devfun.state.beta]) if start is None
-                  else np.asarray(start, dtype=float))
+                  else start)
             optimizer = _stage2_optimizer(stage2, devfun.family)
             options = {"initial_step": _stage2_steps(devfun, x0),
                        **_stage2_defaults(optimizer), **control.optCtrl}

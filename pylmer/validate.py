@@ -96,9 +96,11 @@ def check_response(values: object, n: int, name: str = "newresp") -> np.ndarray:
     return y
 
 
-def check_start(start: object, lower: np.ndarray, function: str) -> np.ndarray | None:
-    """lme4's ``start``: None, ``{"theta": [...]}`` or a vector of theta values, one per
-    element of ``lower``, finite and not below it."""
+def check_start(start: object, lower: np.ndarray, function: str,
+                what: str = "theta") -> np.ndarray | None:
+    """lme4's ``start``: None, ``{"theta": [...]}`` or a vector of ``what`` values (theta,
+    or theta and beta for glmer's second stage), one per element of ``lower``, finite and
+    not below it."""
     if isinstance(start, Mapping):
         unknown = set(start) - {"theta"}
         if unknown:
@@ -110,11 +112,11 @@ def check_start(start: object, lower: np.ndarray, function: str) -> np.ndarray |
     try:
         values = np.asarray(start, dtype=float)
     except (TypeError, ValueError):
-        raise PylmerError(f"start must be numbers (theta values), got {start!r}") from None
+        raise PylmerError(f"start must be numbers ({what} values), got {start!r}") from None
     if values.shape != np.shape(lower):
-        raise PylmerError(f"start must have {len(lower)} theta values, got {values.size}")
+        raise PylmerError(f"start must have {len(lower)} {what} values, got {values.size}")
     if not np.isfinite(values).all():
-        raise PylmerError("start: x0 contains NA (theta must be finite numbers)")
+        raise PylmerError(f"start: x0 contains NA ({what} must be finite numbers)")
     if np.any(values < lower):
-        raise PylmerError("start is below the lower bounds of theta (0 for variances)")
+        raise PylmerError(f"start is below the lower bounds of {what} (0 for variances)")
     return values

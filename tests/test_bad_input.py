@@ -589,3 +589,37 @@ def test_model_matrix_of_new_data_names_bad_input(sleep):
     with pytest.raises(FormulaError, match="unknown column 'Days'"):
         lf.model_matrix(pd.DataFrame({"x": [1.0]}))
     assert lf.model_matrix(sleep.iloc[:0]).shape == (0, 3)
+
+
+def test_glmer_modular_steps_name_bad_input(cbpp):
+    lf = pylmer.glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)
+    devfun = pylmer.mkGlmerDevfun(lf, "binomial")
+    with pytest.raises(TypeError, match="updateGlmerDevfun takes what mkGlmerDevfun"):
+        pylmer.updateGlmerDevfun("devfun", 1)
+    with pytest.raises(TypeError, match="nAGQ must be a whole number"):
+        pylmer.updateGlmerDevfun(devfun, 1.5)
+    with pytest.raises(ValueError, match="at most 100"):
+        pylmer.updateGlmerDevfun(devfun, 200)
+    with pytest.raises(TypeError, match="optimizeGlmer takes what mkGlmerDevfun"):
+        pylmer.optimizeGlmer("devfun")
+    with pytest.raises(TypeError, match=r"optimizeGlmer\(control=...\) takes a GlmerControl"):
+        pylmer.optimizeGlmer(devfun, control=pylmer.LmerControl())
+    with pytest.raises(ValueError, match=r"optimizeGlmer\(stage=2\) with an nAGQ = 0 devfun"):
+        pylmer.optimizeGlmer(devfun, stage=2)
+    stage2 = pylmer.updateGlmerDevfun(devfun, 1)
+    with pytest.raises(ValueError, match="start must have 5 theta and beta values, got 2"):
+        pylmer.optimizeGlmer(stage2, stage=2, start=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"x0 contains NA \(theta and beta must be finite"):
+        pylmer.optimizeGlmer(stage2, stage=2, start=[np.nan] * 5)
+    with pytest.raises(ValueError, match="below the lower bounds of theta and beta"):
+        pylmer.optimizeGlmer(stage2, stage=2, start=[-1.0, 0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"optimizeGlmer\(stage=1\) with an nAGQ = 1 devfun"):
+        pylmer.optimizeGlmer(stage2, stage=1)
+
+
+def test_update_and_generics_name_a_model_that_is_not_one():
+    with pytest.raises(TypeError, match="model must be a fitted model"):
+        pylmer.update("m", "~ . - x")
+    for generic in (pylmer.isGLMM, pylmer.isLMM, pylmer.isREML):
+        with pytest.raises(TypeError, match="needs a fitted pylmer model, got str"):
+            generic("m")
