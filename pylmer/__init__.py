@@ -9,7 +9,7 @@ R users write what they wrote in R::
               load_dataset("cbpp"), family="binomial")
 """
 
-from .api import glmer, lmer, update
+from .api import glmer, glmer_nb, lmer, update
 from .control import GlmerControl, LmerControl
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
@@ -26,17 +26,25 @@ from .exceptions import (
     SingularFitWarning,
 )
 from .family import (
+    BetaFamily,
     Binomial,
     Family,
     Gamma,
     Gaussian,
     InverseGaussian,
     Link,
+    NBinom1,
+    NBinom2,
+    NegativeBinomial,
     Poisson,
+    beta_family,
     binomial,
     gaussian,
     get_family,
     inverse_gaussian,
+    nbinom1,
+    nbinom2,
+    negative_binomial,
     poisson,
 )
 from .formula.rexpr import FormulaSyntaxError
@@ -88,12 +96,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     # fitting and lme4's modular steps
-    "lmer", "glmer", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
+    "lmer", "glmer", "glmer_nb", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
     "mkGlmerDevfun", "optimizeGlmer", "updateGlmerDevfun",
     "LFormula", "MerMod", "LmerMod", "GlmerMod", "OptInfo", "LmerControl", "GlmerControl",
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",
+    "NBinom2", "NBinom1", "NegativeBinomial", "BetaFamily",
+    "nbinom2", "nbinom1", "negative_binomial", "beta_family",
     # inference
     "anova", "confint", "bootMer", "drop1",
     # R-style generics

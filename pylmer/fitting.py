@@ -139,7 +139,9 @@ def _stage2_steps(devfun: GlmerDevfun, pars) -> np.ndarray:
     theta, and the beta PIRLS estimated there)."""
     RXinv = np.linalg.inv(devfun.snapshot(pars).pls.RX)
     beta_sd = np.sqrt(np.sum(RXinv**2, axis=1))
-    return 0.2 * np.concatenate([np.full(devfun.ntheta, 0.1), np.minimum(beta_sd, 10.0)])
+    # an estimated extra parameter (log scale) moves as theta does
+    return 0.2 * np.concatenate([np.full(devfun.ntheta, 0.1), np.minimum(beta_sd, 10.0),
+                                 np.full(devfun.n_extra, 0.1)])
 
 
 def _stage2_defaults(optimizer: str) -> dict:
@@ -163,11 +165,13 @@ def _stage2_optimizer(optimizer: str, family: Family) -> str:
     link) they reach 1e-2, lme4's Nelder-Mead often ends next to one (and then warns), and
     BOBYQA ends on another piece, up to 3e-2 higher and silent.
     From lme4's stage-1 estimates, :func:`pylmer.neldermead.nelder_mead` repeats lme4's
-    stage 2 evaluation for evaluation.
+    stage 2 evaluation for evaluation. The families with an extra parameter (negative
+    binomial, Beta) converge PIRLS to 1e-12, which leaves no jumps to speak of: BOBYQA.
     """
     if optimizer != STAGE2_AUTO:
         return optimizer
-    return "bobyqa" if family.family in ("binomial", "poisson") else "Nelder_Mead"
+    smooth = family.family in ("binomial", "poisson") or hasattr(family, "with_extra")
+    return "bobyqa" if smooth else "Nelder_Mead"
 
 
 def updateGlmerDevfun(devfun: GlmerDevfun, nAGQ: int = 1) -> GlmerDevfun:
@@ -204,14 +208,17 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
     with single_threaded_blas():
         if stage == 1:
             start = check_start(start, devfun.lower[:ntheta], "glmer")
-            x0 = devfun.theta0 if start is None else start
+            x0 = devfun.start if start is None else np.concatenate(
+                [start, devfun.start[ntheta:]])
             opt = minimize(devfun, x0, devfun.lower, optimizer=stage1,
                            options=control.optCtrl, verbose=verbose)
             devfun(opt.par)
         else:
-            start = check_start(start, devfun.lower, "glmer", what="theta and beta")
-            x0 = (np.concatenate([devfun.state.theta, devfun.state.beta]) if start is None
-                  else start)
+            start = check_start(start, devfun.lower[:ntheta + devfun.p], "glmer",
+                                what="theta and beta")
+            x0 = np.concatenate([devfun.state.theta, devfun.state.beta] if start is None
+                                else [start])
+            x0 = np.concatenate([x0, np.log([devfun.family.extra] * devfun.n_extra)])
             optimizer = _stage2_optimizer(stage2, devfun.family)
             options = {"initial_step": _stage2_steps(devfun, x0),
                        **_stage2_defaults(optimizer), **control.optCtrl}

@@ -18,7 +18,7 @@ objective is a function of its arguments alone.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,8 +26,14 @@ from . import scalar_pirls
 from .exceptions import PirlsError, PylmerError
 from .linalg import kernels
 from .linalg.pls import LOG_2PI, PLSSnapshot, PLSWorkspace
+from .response import Response
 
-__all__ = ["GlmmSnapshot", "GlmmState", "GlmerDevfun", "gh_rule"]
+__all__ = ["EXTRA_TOL", "GlmmSnapshot", "GlmmState", "GlmerDevfun", "gh_rule"]
+
+# PIRLS's tolerance (relative change of the penalized deviance) for families with an
+# estimated extra parameter: lme4's 1e-7 leaves 5e-4..1e-3 of -2 logLik for the negative
+# binomial (Fisher scoring converges linearly), more than the references allow
+EXTRA_TOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class GlmmState:
     iterations: int
     L_diag: np.ndarray | None = None
     aic: float | None = None  # the family's aic at mu, where PIRLS computed it
+    extra: float | None = None  # an extra-parameter family's parameter (see GlmerDevfun)
 
 
 @dataclass(frozen=True)
@@ -56,112 +63,6 @@ class GlmmSnapshot:
 
     state: GlmmState
     pls: PLSSnapshot
-
-
-class _Response:
-    """y, prior weights and family for the PIRLS loop, with per-fit constants cached.
-
-    Deviance residuals and the aic of binomial and Poisson models split into a part that
-    depends on mu and one that does not (``y log y``, ``log choose(m, k)``, ``log y!``);
-    the constant part is computed once per fit. binomial(logit), poisson(log) and
-    Gamma(log) have a compiled response kernel (``kernel``, shared with the compiled PIRLS
-    loop); other families use their own methods. Values equal the family's to rounding
-    (tests check this).
-    """
-
-    def __init__(self, family, y, pw, n_trials, compiled: bool = True):
-        self.family, self.y, self.pw, self.n_trials = family, y, pw, n_trials
-        self.link = family.link
-        self.kind = family.family if family.family in ("binomial", "poisson") else None
-        if self.kind == "binomial":
-            from scipy.special import gammaln
-
-            self._dev0 = 2 * pw * (_xlogx(y) + _xlogx(1 - y))
-            m = n_trials if np.any(n_trials > 1) else pw
-            k = np.round(m * y)
-            share = np.divide(pw, m, out=np.zeros_like(pw), where=m > 0)
-            self._aic_k, self._aic_f = share * k, share * (np.round(m) - k)
-            mr = np.round(m)
-            self._aic0 = float(np.sum(share * (gammaln(mr + 1) - gammaln(k + 1)
-                                               - gammaln(mr - k + 1))))
-        elif self.kind == "poisson":
-            from scipy.special import gammaln
-
-            self._dev0 = 2 * pw * (_xlogx(y) - y)
-            self._aic0 = float(np.sum(pw * gammaln(y + 1)))
-        self.kernel = None
-        if compiled and scalar_pirls.kind_of(family) is not None:
-            if self.kind == "binomial":
-                dev0, llk, llf = self._dev0, self._aic_k, self._aic_f
-            elif self.kind == "poisson":
-                dev0, llk, llf = self._dev0, pw, np.zeros(len(y))
-            else:  # Gamma(log): -2 pw log(y) of each residual; no log-likelihood part is used
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    dev0 = -2.0 * pw * np.log(y)
-                llk = llf = np.zeros(len(y))
-            self.kernel = scalar_pirls.response_kernel(family, y, pw, dev0, llk, llf)
-
-    def mu_parts(self, eta, mu=None):
-        """mu (unless given: PIRLS has it from the last step), d mu / d eta, variance."""
-        if mu is None:
-            mu = self.link.linkinv_lme4(eta)
-        return mu, self.link.mu_eta_lme4(eta), self.family.variance_lme4(mu)
-
-    def working(self, eta, mu, offset):
-        """PIRLS weights and working response at eta (mu = linkinv(eta), if known)."""
-        if mu is None:
-            mu = self.link.linkinv_lme4(eta)
-        if self.kernel is not None:
-            _, _, _, _, w, ratio = self.kernel.response(np.ascontiguousarray(eta))
-            return w, eta - offset + ratio
-        mu, mu_eta, var = self.mu_parts(eta, mu)
-        return self.pw * mu_eta * mu_eta / var, eta - offset + (self.y - mu) / mu_eta
-
-    def deviance(self, eta):
-        """(sum of the deviance residuals, mu, the residuals) at eta."""
-        if self.kernel is not None:
-            total, _, mu, devres, _, _ = self.kernel.response(np.ascontiguousarray(eta))
-            return total, mu, devres
-        mu = self.link.linkinv_lme4(eta)
-        devres = self.devres(mu)
-        return float(np.sum(devres)), mu, devres
-
-    def devres(self, mu):
-        y, pw = self.y, self.pw
-        if self.kind == "binomial":
-            return self._dev0 - 2 * pw * (_xlogy(y, mu) + _xlogy(1 - y, 1 - mu))
-        if self.kind == "poisson":
-            return self._dev0 - 2 * pw * (_xlogy(y, mu) - mu)
-        return self.family.dev_resids(y, mu, pw)
-
-    def aic_from_loglik(self, loglik: float) -> float:
-        """The binomial or Poisson aic from the mu-dependent part of the log-likelihood
-        (``sum k log mu + (m - k) log(1 - mu)``, or ``sum pw (y log mu - mu)``)."""
-        if self.kind == "binomial":
-            return -2.0 * (self._aic0 + loglik)
-        return -2.0 * (loglik - self._aic0)
-
-    def aic(self, mu, devres) -> float:
-        if self.kind == "binomial":
-            return -2.0 * (self._aic0 + float(self._aic_k @ np.log(mu)
-                                              + self._aic_f @ np.log1p(-mu)))
-        if self.kind == "poisson":
-            return -2.0 * (float(self.pw @ (_xlogy(self.y, mu) - mu)) - self._aic0)
-        return self.family.aic(self.y, self.n_trials, mu, self.pw, float(np.sum(devres)))
-
-
-def _xlogx(x):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
-
-
-def _xlogy(x, y):
-    """x log y, 0 where x = 0 (whatever y)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = x * np.log(y)
-    if not np.isfinite(out).all():  # rare (y = 0 or inf): only then look where x = 0
-        out = np.where(x != 0, out, 0.0)
-    return out
 
 
 class _ZLambdaDiagonal:
@@ -208,11 +109,18 @@ class GlmerDevfun:
     def __init__(self, lf, family, nAGQ: int = 0, tol: float = 1e-7, maxit: int = 100,
                  backend: str | None = None, compiled_loop: bool = True):
         self.lf = lf
-        self.family = family
         self.tol, self.maxit = tol, maxit
         init = family.initialize(lf.y, lf.weights)
         self.y = np.asarray(init.y, dtype=float)
         self.pw = np.asarray(init.weights, dtype=float)
+        # a family's extra parameter, when estimated, is the last of the devfun's arguments
+        # (on the log scale); PIRLS then converges tightly, as the references require
+        self.n_extra = int(family.estimates_extra)
+        if hasattr(family, "with_extra"):
+            self.tol = min(tol, EXTRA_TOL)
+            if family.extra is None:
+                family = family.with_extra(family.extra_start(self.y, self.pw))
+        self.family = family
         self.n_trials = np.asarray(family.n_trials(lf.y), dtype=float)
         self.offset = np.zeros(lf.n) if lf.offset is None else np.asarray(lf.offset, float)
         rt = lf.reTrms
@@ -220,7 +128,7 @@ class GlmerDevfun:
         self.ntheta = len(rt.theta)
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
-        self.response = _Response(family, self.y, self.pw, self.n_trials)
+        self.response = Response(family, self.y, self.pw, self.n_trials)
         # scalar terms, binomial(logit), poisson(log) or Gamma(log): PIRLS in one
         # compiled call (see pylmer.scalar_pirls); None otherwise
         self._scalar = scalar_pirls.build(self.ws, self.response) if compiled_loop else None
@@ -271,12 +179,33 @@ class GlmerDevfun:
         self.nAGQ = int(nAGQ)
         self.lp0 = self.state.eta - self.offset
         lower = rt.lower
-        self.lower = lower.copy() if nAGQ == 0 else np.concatenate([lower, np.full(self.p,
-                                                                                  -np.inf)])
+        self.lower = np.concatenate([lower, np.full(0 if nAGQ == 0 else self.p, -np.inf),
+                                     np.full(self.n_extra, -np.inf)])
         self.gh = gh_rule(nAGQ) if nAGQ > 1 else None
         self._codes = (np.ascontiguousarray(rt.terms[0].factor.codes, dtype=np.intp)
                        if nAGQ > 1 else None)
         self._agq_knots = None
+
+    @property
+    def start(self) -> np.ndarray:
+        """Stage 1's start: lme4's theta, and the log of the extra parameter's start."""
+        return np.concatenate([self.theta0, self._log_extra()])
+
+    def _log_extra(self) -> np.ndarray:
+        return np.log([self.family.extra]) if self.n_extra else np.zeros(0)
+
+    def split(self, pars):
+        """(theta, beta or None, the extra parameter or None) from the arguments."""
+        pars = np.asarray(pars, dtype=float)
+        k = self.ntheta
+        beta = None if self.nAGQ == 0 else pars[k: k + self.p]
+        extra = float(np.exp(pars[-1])) if self.n_extra else None
+        return pars[:k], beta, extra
+
+    def _set_extra(self, extra) -> None:
+        if extra is not None and extra != self.family.extra:
+            self.family = self.family.with_extra(extra)
+            self.response = self.response.with_family(self.family)
 
     # ------------------------------------------------------------------ PIRLS
     def _pdev(self, eta, u):
@@ -366,6 +295,19 @@ class GlmerDevfun:
                          self.response.aic_from_loglik(loop.loglik) if self.response.kind
                          else None)
 
+    def _exact_laplace(self, state: GlmmState) -> GlmmState:
+        """The state with the extra parameter, and with log|L|^2 (and diag L) at the Laplace
+        weights where they are not PIRLS's (the observed information, as glmmTMB)."""
+        if not self.n_extra and not self.response.extra:
+            return state
+        w = self.response.laplace_weights(state.eta)
+        if w is None:
+            return replace(state, extra=self.family.extra if self.n_extra else None)
+        _, _, ldL2, L_diag = self._solve(state.theta, self._ZL(state.theta),
+                                         np.zeros_like(w), w, True)
+        return replace(state, ldL2=ldL2, L_diag=L_diag,
+                       extra=self.family.extra if self.n_extra else None)
+
     def _solve(self, theta, ZL, z, w, u_only):
         """One penalized weighted least squares solve: (u, beta or None, ldL2, diag(L)).
 
@@ -394,11 +336,10 @@ class GlmerDevfun:
     def snapshot(self, pars) -> GlmmSnapshot:
         """The state at ``pars`` (theta, or theta and beta at nAGQ > 0) and the penalized
         least squares solution at its PIRLS weights, copied."""
-        pars = np.asarray(pars, dtype=float)
-        theta = pars[: self.ntheta]
+        theta, beta, extra = self.split(pars)
         state = self.state
-        if not (np.array_equal(state.theta, theta) and (
-                self.nAGQ == 0 or np.array_equal(state.beta, pars[self.ntheta:]))):
+        if not (np.array_equal(state.theta, theta) and state.extra == extra and (
+                beta is None or np.array_equal(state.beta, beta))):
             self(pars)
             state = self.state
         return GlmmSnapshot(state, self._sync_workspace(state).snapshot())
@@ -433,7 +374,7 @@ class GlmerDevfun:
         if self.response.kernel is not None:
             devres = self.response.kernel.devres_at(eta)
         else:
-            devres = self.response.devres(self.response.link.linkinv_lme4(eta))
+            devres = self.response.devres(self.response.mu(eta))
         return kernels.agq_accumulate(self._codes, np.ascontiguousarray(devres),
                                       np.ascontiguousarray(state.devres),
                                       np.ascontiguousarray(state.u),
@@ -443,11 +384,9 @@ class GlmerDevfun:
     def __call__(self, pars) -> float:
         self.feval += 1
         pars = np.asarray(pars, dtype=float)
-        if self.nAGQ == 0:
-            theta, beta = pars, None
-        else:
-            theta, beta = pars[: self.ntheta], pars[self.ntheta:]
-        state = self.pirls(theta, beta, self.lp0)
+        theta, beta, extra = self.split(pars)
+        self._set_extra(extra)
+        state = self._exact_laplace(self.pirls(theta, beta, self.lp0))
         self.state = state
         value = self.laplace(state) if self.nAGQ <= 1 else self.agq(state)
         if not np.isfinite(value):

@@ -65,10 +65,10 @@ def model_at_lme4_estimates(ref: dict):
 
 
 @cache
-def _formula_dataset(name: str):
+def _formula_dataset(name: str, kind: str = "formula"):
     import pandas as pd
 
-    folder = REFERENCE / "formula" / "data"
+    folder = REFERENCE / kind / "data"
     with open(folder / f"{name}.columns.json") as fh:
         meta = json.load(fh)
     raw = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False,
@@ -99,3 +99,9 @@ def load_formula_dataset(name: str):
     logical as bool, integer as int64, numeric as float64 (NA -> NaN), character as object.
     A fresh copy on every call."""
     return _formula_dataset(name).copy()
+
+
+def load_families_dataset(name: str):
+    """A data set of tests/reference/families/data/, read as :func:`load_formula_dataset`
+    reads the formula folder's."""
+    return _formula_dataset(name, "families").copy()

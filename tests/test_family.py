@@ -506,7 +506,7 @@ def test_pirls_response_compiled_and_numpy_agree_with_the_family(fam, link):
     """PIRLS's working weights, working response and deviance residuals (compiled loops for
     the canonical links, NumPy otherwise) equal the family's own functions."""
     from pylmer.family import get_family
-    from pylmer.pirls import _Response
+    from pylmer.response import Response as _Response
 
     family = get_family(fam)
     assert family.link.name == link

@@ -25,7 +25,7 @@ LAYERS = [
     {"exceptions", "rstyle", "validate", "control", "links", "family", "datasets", "linalg",
      "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
      "_pirls", "_response"},
-    {"lformula", "objective", "scalar_pirls", "pirls"},
+    {"lformula", "objective", "scalar_pirls", "response", "pirls"},
     {"fitting"},
     {"predict", "inference"},
     {"results"},

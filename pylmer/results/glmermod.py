@@ -40,7 +40,9 @@ class GlmerMod(MerMod):
         self._family = devfun.family
         self._nAGQ = devfun.nAGQ
         self._theta = optinfo.par[:ntheta].copy()
-        self._beta = state.beta.copy() if devfun.nAGQ == 0 else optinfo.par[ntheta:].copy()
+        self._beta = (state.beta.copy() if devfun.nAGQ == 0
+                      else optinfo.par[ntheta: ntheta + devfun.p].copy())
+        self._n_extra = devfun.n_extra
         self._u = state.u.copy()
         self._eta = state.eta.copy()
         self._mu = state.mu.copy()
@@ -51,7 +53,10 @@ class GlmerMod(MerMod):
         self._factor = pls.factor  # L at the PIRLS weights at the conditional modes
         self._hessian_vcov = None
         if devfun.nAGQ > 0 and optinfo.derivs is not None:
-            self._hessian_vcov = _vcov_from_hessian(optinfo.derivs.Hessian, ntheta)
+            H = optinfo.derivs.Hessian
+            if devfun.n_extra and devfun.family.laplace == "fisher":
+                H = H[:-1, :-1]  # lme4's glmer.nb: conditional on the NB theta
+            self._hessian_vcov = _vcov_from_hessian(H, ntheta, devfun.p)
         self._RX, self._RZX, self._ldRX2 = pls.RX, pls.RZX, pls.ldRX2  # at the final weights
         self._pwrss = float(self._u @ self._u) + float(np.sum(self._devres))
         self._ldW = 0.0
@@ -78,8 +83,13 @@ class GlmerMod(MerMod):
 
     def sigma(self) -> float:
         """1 for binomial and Poisson. For dispersion families lme4's estimate
-        ``sqrt((sum of squared Pearson residuals + |u|^2) / n)`` (not maximum likelihood)."""
-        if not self._family.estimates_dispersion:
+        ``sqrt((sum of squared Pearson residuals + |u|^2) / n)`` (not maximum likelihood).
+        For ``nbinom2``, ``nbinom1`` and ``beta_family`` glmmTMB's ``sigma()``: theta or
+        phi; 1 for ``glmer_nb`` and ``negative_binomial`` (lme4's)."""
+        fam = self._family
+        if fam.extra is not None and fam.laplace == "exact":
+            return float(fam.extra)
+        if not fam.estimates_dispersion:
             return 1.0
         r = (self._y - self._mu) * np.sqrt(self._pw / self._family.variance_lme4(self._mu))
         return float(np.sqrt((np.sum(r * r) + self._u @ self._u) / self._n))
@@ -87,7 +97,8 @@ class GlmerMod(MerMod):
     # ------------------------------------------------------------------ criteria
     def logLik(self, REML: bool | None = None) -> LogLik:
         """The Laplace (nAGQ <= 1) or AGQ approximation to the log-likelihood."""
-        df = self._p + self._nth + (1 if self._family.estimates_dispersion else 0)
+        df = self._p + self._nth + (1 if self._family.estimates_dispersion else 0) \
+            + self._n_extra
         return LogLik(-0.5 * self._objective, df, self._n, False)
 
     def deviance(self, REML: bool | None = None) -> float:
@@ -171,11 +182,13 @@ class GlmerMod(MerMod):
     # repr(m) is MerMod's: lme4's print.merMod, which prints the family line for a GLMM
 
 
-def _vcov_from_hessian(H: np.ndarray, ntheta: int) -> np.ndarray:
-    """lme4's ``calc.vcov.hess``: the beta block of ``solve(H / 2)``, symmetrized."""
+def _vcov_from_hessian(H: np.ndarray, ntheta: int, p: int) -> np.ndarray:
+    """lme4's ``calc.vcov.hess``: the beta block of ``solve(H / 2)``, symmetrized. With an
+    estimated extra parameter in the Hessian, its uncertainty is included (glmmTMB's
+    ``vcov``, from the Hessian over all parameters)."""
     try:
         inv = np.linalg.inv(H)
     except np.linalg.LinAlgError:
-        return np.full((H.shape[0] - ntheta,) * 2, np.nan)
-    block = inv[ntheta:, ntheta:]
+        return np.full((p, p), np.nan)
+    block = inv[ntheta: ntheta + p, ntheta: ntheta + p]
     return block + block.T

@@ -21,15 +21,14 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from .exceptions import PylmerError, PylmerWarning, warn_user
-from .links import EPS, Link, finite_positive
-from .links import as_array as _arr
+from ..exceptions import PylmerError, PylmerWarning, warn_user
+from ..links import EPS, Link, finite_positive
+from ..links import as_array as _arr
 
 __all__ = [
     "Link", "Family", "Initialized",
     "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian",
-    "get_family",
 ]
 
 
@@ -64,12 +63,23 @@ class Family:
         The links R's constructor lists for this family.
     estimates_dispersion : bool
         Whether the scale is estimated; False for binomial and Poisson (dispersion 1).
+    extra : float or None
+        The parameter beyond the mean of the families in :mod:`pylmer.family.extra`
+        (negative binomial theta, Beta precision); None for R's GLM families.
+    estimates_extra : bool
+        Whether the fit estimates ``extra`` (in the outer optimizer, on the log scale).
+    laplace : str
+        The weights in the Laplace approximation's log-determinant: ``"fisher"`` (lme4's
+        PIRLS weights) or ``"exact"`` (the observed information, as glmmTMB).
     """
 
     link: Link
     family: ClassVar[str] = ""
     ok_links: ClassVar[tuple[str, ...]] = ()
     estimates_dispersion: ClassVar[bool] = True
+    extra: ClassVar[float | None] = None
+    estimates_extra: ClassVar[bool] = False
+    laplace: ClassVar[str] = "fisher"
 
     def __post_init__(self):
         if type(self) is Family:
@@ -381,35 +391,3 @@ binomial = Binomial
 poisson = Poisson
 inverse_gaussian = InverseGaussian
 gaussian = Gaussian
-
-_BY_NAME: dict[str, type[Family]] = {
-    "binomial": Binomial, "poisson": Poisson, "gamma": Gamma,
-    "inverse.gaussian": InverseGaussian, "inverse_gaussian": InverseGaussian,
-    "gaussian": Gaussian,
-}
-
-
-def get_family(spec) -> Family:
-    """The family a ``family=`` argument names (R: ``glmer``'s handling of ``family``).
-
-    Parameters
-    ----------
-    spec : str, Family or Family subclass
-        A name (``"binomial"``, ``"poisson"``, ``"Gamma"``/``"gamma"``,
-        ``"inverse.gaussian"``/``"inverse_gaussian"``, ``"gaussian"``; any case), a family
-        object (returned as is), or a family class such as ``binomial`` (R's
-        ``family = binomial``), used with its default link.
-    """
-    if isinstance(spec, Family):
-        return spec
-    if isinstance(spec, type) and issubclass(spec, Family) and spec is not Family:
-        return spec()
-    if isinstance(spec, str):
-        cls = _BY_NAME.get(spec.lower())
-        if cls is None:
-            raise PylmerError(f"unknown family {spec!r}; use one of 'binomial', 'poisson', "
-                             "'Gamma', 'inverse.gaussian', 'gaussian' (or a family object "
-                             "such as binomial(link='probit'))")
-        return cls()
-    raise TypeError(f"family must be a family name or a family object such as "
-                    f"binomial(link='probit'), not {type(spec).__name__}")
