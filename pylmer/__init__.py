@@ -9,7 +9,7 @@ R users write what they wrote in R::
               load_dataset("cbpp"), family="binomial")
 """
 
-from .api import glmer, glmer_nb, lmer, update
+from .api import clmm, glmer, glmer_nb, lmer, update
 from .control import GlmerControl, LmerControl
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
@@ -64,6 +64,7 @@ from .modular import (
     optimizeLmer,
     updateGlmerDevfun,
 )
+from .results.clmmmod import ClmmMod
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
 from .results.mermod import MerMod
@@ -96,9 +97,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     # fitting and lme4's modular steps
-    "lmer", "glmer", "glmer_nb", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
+    "lmer", "glmer", "glmer_nb", "clmm", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
     "mkGlmerDevfun", "optimizeGlmer", "updateGlmerDevfun",
-    "LFormula", "MerMod", "LmerMod", "GlmerMod", "OptInfo", "LmerControl", "GlmerControl",
+    "LFormula", "MerMod", "LmerMod", "GlmerMod", "ClmmMod", "OptInfo", "LmerControl", "GlmerControl",
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",
     "binomial", "poisson", "inverse_gaussian", "gaussian", "get_family",

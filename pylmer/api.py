@@ -1,4 +1,5 @@
-"""The fitting functions users call: ``lmer()``, ``glmer()`` and ``update()``.
+"""The fitting functions users call: ``lmer()``, ``glmer()``, ``glmer_nb()``, ``clmm()``
+and ``update()``.
 
 Each is lme4's modular steps in order (:mod:`pylmer.modular`): the steps up to the
 optimum in :mod:`pylmer.fitting`, then ``mkMerMod``.
@@ -10,13 +11,15 @@ from collections.abc import Mapping
 
 from .control import GlmerControl, LmerControl
 from .family import Family, NegativeBinomial
-from .fitting import glmer_steps, lmer_steps
+from .fitting import fit_glmer, glmer_steps, lmer_steps
+from .lformula import clmFormula
 from .modular import mkMerMod
+from .results.clmmmod import ClmmMod
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
-from .validate import check_model
+from .validate import check_choice, check_control, check_count, check_model
 
-__all__ = ["glmer", "glmer_nb", "lmer", "update"]
+__all__ = ["clmm", "glmer", "glmer_nb", "lmer", "update"]
 
 
 def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
@@ -163,6 +166,48 @@ def glmer_nb(formula: str, data, init_theta: float | None = None, link: str = "l
     return glmer(formula, data, family=family, nAGQ=nAGQ, weights=weights, offset=offset,
                  na_action=na_action, control=control, start=start, contrasts=contrasts,
                  verbose=verbose)
+
+
+def clmm(formula: str, data, link: str = "logit", nAGQ: int = 1, weights=None,
+         offset=None, na_action: str = "omit", control: GlmerControl | None = None,
+         start=None, contrasts: Mapping[str, str] | None = None,
+         verbose: int = 0) -> ClmmMod:
+    """Fit a cumulative-link mixed model for an ordered response (R: ``ordinal::clmm``).
+
+    ``P(Y <= j | x, u) = F(alpha_j - x'beta - z'u)``: one threshold alpha_j per pair of
+    adjacent categories, no intercept, F the link's distribution function. The
+    likelihood is ordinal's Laplace approximation (the observed information in the
+    log-determinant); the conditional modes come from the same penalized Newton
+    iterations as :func:`glmer`'s.
+
+    Parameters
+    ----------
+    formula : str
+        E.g. ``"rating ~ temp + contact + (1 | judge)"``. The response must be an
+        ordered categorical (pandas ``Categorical`` with ``ordered=True``, or
+        ``ordered(x)`` in the formula).
+    data : pandas.DataFrame
+    link : {"logit", "probit", "cloglog"}
+    nAGQ : int, default 1
+        1: the Laplace approximation; > 1: adaptive Gauss-Hermite quadrature (a single
+        scalar random-effects term); 0: beta estimated with the conditional modes.
+    weights, offset, na_action, control, start, contrasts, verbose
+        As :func:`glmer`.
+
+    Returns
+    -------
+    ClmmMod
+        Thresholds in ``m.alpha`` (named ``"1|2"``, ...), coefficients in ``fixef(m)``,
+        ``predict(m, type="prob")`` for category probabilities.
+    """
+    control = check_control(control, GlmerControl, "clmm")
+    nAGQ = check_count(nAGQ, "nAGQ")
+    link = check_choice(link, "link", ("logit", "probit", "cloglog"))
+    lf = clmFormula(formula, data, link=link, weights=weights, offset=offset,
+                    na_action=na_action, control=control, contrasts=contrasts)
+    devfun, opt = fit_glmer(lf, lf.family, nAGQ=nAGQ, control=control, start=start,
+                            verbose=verbose)
+    return mkMerMod(lf, devfun, opt)
 
 
 def update(model: LmerMod | GlmerMod, formula: str | None = None,

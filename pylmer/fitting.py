@@ -218,7 +218,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
                                 what="theta and beta")
             x0 = np.concatenate([devfun.state.theta, devfun.state.beta] if start is None
                                 else [start])
-            x0 = np.concatenate([x0, np.log([devfun.family.extra] * devfun.n_extra)])
+            x0 = np.concatenate([x0, devfun.extra_par()])
             optimizer = _stage2_optimizer(stage2, devfun.family)
             options = {"initial_step": _stage2_steps(devfun, x0),
                        **_stage2_defaults(optimizer), **control.optCtrl}

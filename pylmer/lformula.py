@@ -8,7 +8,7 @@ matrices, in the same order, as lme4's ``lFormula()``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
 from .validate import check_bool, check_control
 
-__all__ = ["LFormula", "glFormula", "lFormula"]
+__all__ = ["clmFormula", "LFormula", "glFormula", "lFormula"]
 
 
 @dataclass(frozen=True)
@@ -240,3 +240,41 @@ def glFormula(formula: str, data: object, family: object = "binomial", weights: 
     return _build(formula, data, weights=weights, offset=offset, na_action=na_action,
                   control=check_control(control, GlmerControl, "glFormula"),
                   contrasts=contrasts, binary_factor=True, REML=False, family=family)
+
+
+def clmFormula(formula: str, data: object, link: str = "logit", weights: object = None,
+               offset: object = None, na_action: str = "omit",
+               control: GlmerControl | None = None,
+               contrasts: Mapping[str, str] | None = None) -> LFormula:
+    """:func:`glFormula` for a cumulative-link mixed model (R: ``ordinal::clmm``).
+
+    The response must be an ordered categorical (a pandas ``Categorical`` with
+    ``ordered=True``, or R's ``ordered()`` in the formula); ``y`` holds its category codes
+    0..J-1 and the family is :class:`~pylmer.family.ordinal.Cumulative` with its levels.
+    X is built as R builds it with an intercept (contrasts included) and the intercept
+    column is then dropped: the thresholds take its place, as in ``ordinal``.
+    """
+    from .family.ordinal import Cumulative
+
+    lf = glFormula(formula, data, family="binomial", weights=weights, offset=offset,
+                   na_action=na_action, control=control, contrasts=contrasts)
+    name = lf.fr.response_name
+    factor = lf.fr.response_factor
+    if factor is None or not factor.cat.ordered:
+        kind = "a factor that is not ordered" if factor is not None else "not a factor"
+        raise PylmerError(
+            f"the response {name!r} of clmm must be an ordered categorical; it is {kind}. "
+            f"Make it one with pandas (data[{name!r}] = pd.Categorical(data[{name!r}], "
+            "categories=[...], ordered=True)) or in the formula: ordered(" + name + ")")
+    fixed = lf.fixed
+    if not fixed.colnames or fixed.colnames[0] != "(Intercept)":
+        raise PylmerError("clmm's thresholds take the intercept's place: the formula must "
+                          "keep its intercept (remove '0 +' or '- 1')")
+    fixed = replace(fixed, X=np.ascontiguousarray(fixed.X[:, 1:]),
+                    colnames=fixed.colnames[1:], keep=fixed.keep[1:])
+    levels = tuple(str(v) for v in factor.cat.categories)
+    codes = factor.cat.codes.to_numpy().astype(float)
+    codes.flags.writeable = False
+    fixed.X.flags.writeable = False
+    family = Cumulative(link, levels=levels)
+    return replace(lf, fr=replace(lf.fr, response=codes), fixed=fixed, family=family)

@@ -25,6 +25,7 @@ from .lformula import LFormula, glFormula, lFormula
 from .objective import LmerDevfun
 from .optimize import OptInfo
 from .pirls import GlmerDevfun
+from .results.clmmmod import ClmmMod
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
 
@@ -37,6 +38,8 @@ def mkMerMod(lf: LFormula, devfun: LmerDevfun | GlmerDevfun,
     """The fitted model from the optimum (R: ``mkMerMod``): an :class:`LmerMod` from an LMM
     devfun, a :class:`GlmerMod` from a GLMM one."""
     if isinstance(devfun, GlmerDevfun):
+        if devfun.family.family == "cumulative":
+            return ClmmMod(lf, devfun, optinfo)
         return GlmerMod(lf, devfun, optinfo)
     if isinstance(devfun, LmerDevfun):
         return LmerMod(lf, devfun, optinfo)

@@ -51,7 +51,7 @@ class GlmmState:
     iterations: int
     L_diag: np.ndarray | None = None
     aic: float | None = None  # the family's aic at mu, where PIRLS computed it
-    extra: float | None = None  # an extra-parameter family's parameter (see GlmerDevfun)
+    extra: np.ndarray | None = None  # an estimated extra parameter, optimizer coordinates
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class GlmerDevfun:
         self.pw = np.asarray(init.weights, dtype=float)
         # a family's extra parameter, when estimated, is the last of the devfun's arguments
         # (on the log scale); PIRLS then converges tightly, as the references require
-        self.n_extra = int(family.estimates_extra)
+        self.n_extra = family.n_par if family.estimates_extra else 0
         if hasattr(family, "with_extra"):
             self.tol = min(tol, EXTRA_TOL)
             if family.extra is None:
@@ -139,7 +139,7 @@ class GlmerDevfun:
         self._Z = rt.Zt.T.tocsr()
         self.feval = 0
         # lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0
-        eta_start = family.linkfun(np.asarray(init.mustart, dtype=float))
+        eta_start = family.eta_start(np.asarray(init.mustart, dtype=float))
         self.theta0 = rt.theta.copy()
         state = self.pirls(self.theta0, None, eta_start)
         self.beta0 = state.beta
@@ -189,22 +189,24 @@ class GlmerDevfun:
     @property
     def start(self) -> np.ndarray:
         """Stage 1's start: lme4's theta, and the log of the extra parameter's start."""
-        return np.concatenate([self.theta0, self._log_extra()])
+        return np.concatenate([self.theta0, self.extra_par()])
 
-    def _log_extra(self) -> np.ndarray:
-        return np.log([self.family.extra]) if self.n_extra else np.zeros(0)
+    def extra_par(self) -> np.ndarray:
+        """The estimated extra parameter's coordinates at the current family (none if
+        nothing is estimated)."""
+        return self.family.extra_par() if self.n_extra else np.zeros(0)
 
     def split(self, pars):
-        """(theta, beta or None, the extra parameter or None) from the arguments."""
+        """(theta, beta or None, the extra parameter's coordinates or None)."""
         pars = np.asarray(pars, dtype=float)
         k = self.ntheta
         beta = None if self.nAGQ == 0 else pars[k: k + self.p]
-        extra = float(np.exp(pars[-1])) if self.n_extra else None
+        extra = pars[len(pars) - self.n_extra:] if self.n_extra else None
         return pars[:k], beta, extra
 
-    def _set_extra(self, extra) -> None:
-        if extra is not None and extra != self.family.extra:
-            self.family = self.family.with_extra(extra)
+    def _set_extra(self, par) -> None:
+        if par is not None and not np.array_equal(par, self.extra_par()):
+            self.family = self.family.with_par(par)
             self.response = self.response.with_family(self.family)
 
     # ------------------------------------------------------------------ PIRLS
@@ -300,13 +302,13 @@ class GlmerDevfun:
         weights where they are not PIRLS's (the observed information, as glmmTMB)."""
         if not self.n_extra and not self.response.extra:
             return state
+        extra = self.extra_par() if self.n_extra else None
         w = self.response.laplace_weights(state.eta)
         if w is None:
-            return replace(state, extra=self.family.extra if self.n_extra else None)
+            return replace(state, extra=extra)
         _, _, ldL2, L_diag = self._solve(state.theta, self._ZL(state.theta),
                                          np.zeros_like(w), w, True)
-        return replace(state, ldL2=ldL2, L_diag=L_diag,
-                       extra=self.family.extra if self.n_extra else None)
+        return replace(state, ldL2=ldL2, L_diag=L_diag, extra=extra)
 
     def _solve(self, theta, ZL, z, w, u_only):
         """One penalized weighted least squares solve: (u, beta or None, ldL2, diag(L)).
@@ -338,7 +340,8 @@ class GlmerDevfun:
         least squares solution at its PIRLS weights, copied."""
         theta, beta, extra = self.split(pars)
         state = self.state
-        if not (np.array_equal(state.theta, theta) and state.extra == extra and (
+        if not (np.array_equal(state.theta, theta) and (
+                extra is None or np.array_equal(state.extra, extra)) and (
                 beta is None or np.array_equal(state.beta, beta))):
             self(pars)
             state = self.state

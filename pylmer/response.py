@@ -78,7 +78,7 @@ class Response:
 
     def mu(self, eta):
         """mu at eta (any shape)."""
-        return self.family.mu_of(eta) if self.extra else self.link.linkinv_lme4(eta)
+        return self.family.mean(self.y, eta) if self.extra else self.link.linkinv_lme4(eta)
 
     def mu_parts(self, eta, mu=None):
         """mu (unless given: PIRLS has it from the last step), d mu / d eta, variance."""

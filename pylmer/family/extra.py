@@ -107,6 +107,17 @@ class ExtraFamily(Family):
         when this family's is)."""
         return replace(self, **{self.extra_name: float(value)}, estimated=self.estimated)
 
+    # the optimizer's view: unconstrained coordinates of the extra parameter
+    n_par: ClassVar[int] = 1
+
+    def extra_par(self) -> np.ndarray:
+        """The extra parameter as the optimizer sees it (here its log)."""
+        return np.log([self._value()])
+
+    def with_par(self, par) -> ExtraFamily:
+        """A copy with the extra parameter at the optimizer's coordinates ``par``."""
+        return self.with_extra(float(np.exp(par[0])))
+
     def _value(self) -> float:
         value = self.extra
         if value is None:
@@ -139,6 +150,10 @@ class ExtraFamily(Family):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ for PIRLS
+    def mean(self, y, eta):
+        """The fitted value at eta for responses y (the mean; see the ordinal family)."""
+        return self.mu_of(eta)
+
     def mu_of(self, eta):
         mu = self.link.linkinv_lme4(eta)
         return self._clamp(mu)
@@ -171,6 +186,10 @@ class ExtraFamily(Family):
         if self.laplace == "exact":
             return self._observed(y, pw, eta, mu, mu_eta)
         return pw * self._info_mu(mu) * mu_eta * mu_eta
+
+    def draw(self, eta, weights, rng) -> np.ndarray:
+        """Responses drawn at linear predictors eta (``simulate``)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ R's family API
     def dev_resids(self, y, mu, wt):
@@ -257,6 +276,11 @@ class NBinom2(_NBCounts, ExtraFamily):
         m, v = self._moments(y, pw)
         return float(np.clip(m * m / (v - m), 0.05, 1e3)) if v > m * (1 + 1e-6) else 1e3
 
+    def draw(self, eta, weights, rng):
+        th = self._value()
+        mu = self.mu_of(eta)
+        return rng.negative_binomial(th, th / (th + mu)).astype(float)
+
 
 @dataclass(frozen=True, repr=False)
 class NegativeBinomial(NBinom2):
@@ -328,6 +352,10 @@ class NBinom1(_NBCounts, ExtraFamily):
         m, v = self._moments(y, pw)
         return float(np.clip(v / max(m, EPS) - 1.0, 0.01, 100.0))
 
+    def draw(self, eta, weights, rng):
+        phi = self._value()
+        return rng.negative_binomial(self.mu_of(eta) / phi, 1.0 / (1.0 + phi)).astype(float)
+
 
 @dataclass(frozen=True, repr=False)
 class BetaFamily(ExtraFamily):
@@ -392,6 +420,10 @@ class BetaFamily(ExtraFamily):
         m = float(np.sum(w * y))
         v = float(np.sum(w * (y - m) ** 2))
         return float(np.clip(m * (1.0 - m) / max(v, EPS) - 1.0, 0.5, 1e4))
+
+    def draw(self, eta, weights, rng):
+        phi, mu = self._value(), self.mu_of(eta)
+        return np.clip(rng.beta(mu * phi, (1.0 - mu) * phi), EPS, 1.0 - EPS)
 
 
 def nbinom2(link: str = "log", theta: float | None = None) -> NBinom2:

@@ -174,6 +174,10 @@ class Family:
     def _initialize(self, y, weights, start_given) -> Initialized:
         return Initialized(y, weights, y.copy())
 
+    def eta_start(self, mustart) -> np.ndarray:
+        """The linear predictor PIRLS starts from: ``linkfun(mustart)``, as R's."""
+        return self.linkfun(mustart)
+
     def n_trials(self, y) -> np.ndarray:
         """Binomial trials per observation, R's ``n`` set by ``initialize`` (ones here)."""
         return np.ones(len(_arr(y)))

@@ -251,7 +251,8 @@ def _response(value: RVector, name: str, binary_factor_ok: bool):
             raise FormulaError(f"response {name!r} is a factor, not numeric; lmer needs a "
                                "numeric response")
         # R's binomial()$initialize: the first level is failure, every other one success
-        factor = pd.Series(pd.Categorical.from_codes(value.values, categories=value.levels))
+        factor = pd.Series(pd.Categorical.from_codes(value.values, categories=value.levels,
+                                                     ordered=value.ordered))
         return (value.values >= 1).astype(float), factor
     if not value.is_numeric:
         raise FormulaError(f"response {name!r} is not numeric (it is {value.kind}); a linear "

@@ -160,7 +160,7 @@ class GlmerMod(MerMod):
         else:
             raise PylmerError(f"type={type!r}: use 'deviance', 'pearson', 'response' or "
                              "'working'")
-        if scaled:
+        if scaled and self._family.estimates_dispersion:  # the others' scale is 1
             r = r / self.sigma()
         return self._series(r, "residuals")
 

@@ -29,6 +29,7 @@ from ..printing.format import (
 from ..printing.rprint import (
     DIGITS,
     abbreviate,
+    format_number,
     print_matrix,
     print_named,
     quantile7,
@@ -203,6 +204,17 @@ class GlmerSummary(LmerSummary):
                             index=self.model.fixef().index)
 
 
+def _dispersion_lines(m) -> list[str]:
+    """glmmTMB's line for the families it estimates a dispersion of (nbinom2's theta,
+    nbinom1's and beta's phi); lme4's glmer.nb shows theta in the family line instead."""
+    family = getattr(m, "family", None)
+    extra = getattr(family, "extra", None)
+    if not isinstance(extra, float) or family.laplace != "exact":
+        return []
+    line = f"Dispersion parameter for {family.family} family (): {format_number(extra, 3)}"
+    return ["", line]
+
+
 def format_coefmat(coef: pd.DataFrame, digits: int, signif_stars: bool = True) -> list[str]:
     """R's ``printCoefmat`` with its default columns: estimates (Estimate, Std. Error and
     any further columns, such as lmerTest's df), a test statistic and, when the last column
@@ -248,6 +260,7 @@ def format_summary(s: LmerSummary, digits: int = max(3, DIGITS - 3),
     lines.append("Random effects:")
     lines += varcorr_lines(s.varcor, digits, comp=("Variance", "Std.Dev."))
     lines += ngrps_lines(s.ngrps, s.nobs)
+    lines += _dispersion_lines(m)
     p = len(s.coefficients)
     if p > 0:
         lines += ["", "Fixed effects:"]

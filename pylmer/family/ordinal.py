@@ -1,0 +1,185 @@
+"""The cumulative-link family of ordinal regression (R: ``ordinal::clm``'s ``cumulative``).
+
+For an ordered response with categories 1..J and thresholds alpha_1 < ... < alpha_{J-1},
+``P(Y <= j | eta) = F(alpha_j - eta)``, F the logistic (``logit``), standard normal
+(``probit``) or ``1 - exp(-exp(x))`` (``cloglog``) distribution function. Each observation
+has one linear predictor, so the family plugs into the PIRLS engine as the others do: the
+score and the observed information of ``log P(Y = y | eta)`` in eta (both computed here;
+the log-likelihood is concave in eta for these three links) give the Newton step for the
+conditional modes, and the observed information is also the Laplace weight (ordinal's
+Laplace uses the exact Hessian).
+
+The thresholds are the family's extra parameter, seen by the optimizer as
+``(alpha_1, log(alpha_2 - alpha_1), ...)`` so that they stay ordered. "mu" is the
+probability of the observed category (ordinal's ``fitted()``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+import numpy as np
+from scipy import special
+
+from ..exceptions import PylmerError
+from ..links import EPS, Link
+from .extra import ExtraFamily
+from .glm import Initialized
+
+__all__ = ["Cumulative", "cdf_parts"]
+
+_TINY = 1e-300
+
+
+def cdf_parts(link: str, x):
+    """(F(x), 1 - F(x), f(x), f'(x)) of the link's distribution, each accurate in its tail."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if link == "logit":
+            F, S = special.expit(x), special.expit(-x)
+            f = F * S
+            return F, S, f, f * (S - F)
+        if link == "probit":
+            F, S = special.ndtr(x), special.ndtr(-x)
+            f = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+            return F, S, f, np.where(np.isfinite(x), -x * f, 0.0)
+        # cloglog: F = 1 - exp(-exp(x))
+        ex = np.exp(np.minimum(x, 700.0))
+        S = np.exp(-ex)
+        F = -np.expm1(-ex)
+        f = np.where(np.isfinite(x), ex * S, 0.0)
+        return F, S, f, np.where(np.isfinite(x), f * (1.0 - ex), 0.0)
+
+
+@dataclass(frozen=True, repr=False)
+class Cumulative(ExtraFamily):
+    """Cumulative-link model for an ordered response (``ordinal::clmm``'s model).
+
+    ``y`` holds the category codes 0..J-1; ``thresholds`` are alpha_1..alpha_{J-1}
+    (estimated when None); ``levels`` names the categories (for the thresholds' names
+    ``"1|2"``, ``"2|3"``, ...).
+    """
+
+    link: Link = Link("logit")
+    thresholds: tuple | None = None
+    levels: tuple = field(default=(), compare=True)
+    family: ClassVar[str] = "cumulative"
+    ok_links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog")
+    estimates_dispersion: ClassVar[bool] = False
+    extra_name: ClassVar[str] = "thresholds"
+    laplace: ClassVar[str] = "exact"
+
+    def __post_init__(self):
+        super(ExtraFamily, self).__post_init__()  # the link; thresholds are checked here
+        th = self.thresholds
+        if th is not None:
+            th = tuple(float(a) for a in np.ravel(th))
+            if not np.all(np.isfinite(th)) or np.any(np.diff(th) <= 0):
+                raise PylmerError("thresholds must be finite and increasing")
+            object.__setattr__(self, "thresholds", th)
+        if self.estimated is None:
+            object.__setattr__(self, "estimated", th is None)
+
+    @property
+    def n_par(self) -> int:  # type: ignore[override]
+        return max(len(self.levels) - 1, 1)
+
+    @property
+    def threshold_names(self) -> list[str]:
+        lev = self.levels
+        return [f"{lev[j]}|{lev[j + 1]}" for j in range(len(lev) - 1)]
+
+    def with_extra(self, value) -> Cumulative:
+        return replace(self, thresholds=tuple(np.ravel(value)), estimated=self.estimated)
+
+    def extra_par(self) -> np.ndarray:
+        a = np.asarray(self._value())
+        return np.concatenate([a[:1], np.log(np.diff(a))])
+
+    def with_par(self, par) -> Cumulative:
+        par = np.asarray(par, dtype=float)
+        return self.with_extra(np.cumsum(np.concatenate([par[:1], np.exp(par[1:])])))
+
+    def extra_start(self, y, pw) -> tuple:
+        """ordinal's start: the link's quantiles of the cumulative proportions."""
+        J = len(self.levels)
+        counts = np.bincount(y.astype(int), weights=pw, minlength=J)
+        cum = np.cumsum(counts)[:-1] / np.sum(counts)
+        q = {"logit": special.logit, "probit": special.ndtri,
+             "cloglog": lambda p: np.log(-np.log1p(-p))}[self.link.name](cum)
+        return tuple(q)
+
+    def eta_start(self, mustart) -> np.ndarray:
+        return np.zeros(len(mustart))
+
+    # ------------------------------------------------------------------ the density
+    def _bounds(self, y):
+        a = np.concatenate([[-np.inf], self._value(), [np.inf]])
+        codes = y.astype(np.intp)
+        return a[codes + 1], a[codes]  # upper and lower threshold of each observation
+
+    def _parts(self, y, eta):
+        """P(Y = y | eta), the score and the observed information in eta."""
+        upper, lower = self._bounds(y)
+        Fu, Su, fu, dfu = cdf_parts(self.link.name, upper - eta)
+        Fl, Sl, fl, dfl = cdf_parts(self.link.name, lower - eta)
+        # the difference of F where both are below 1/2, of 1 - F where above
+        P = np.where(upper + lower < 2.0 * eta, Fu - Fl, Sl - Su)
+        P = np.maximum(P, _TINY)
+        N = fu - fl
+        score = -N / P
+        info = score * score - (dfu - dfl) / P
+        return P, score, info
+
+    def mean(self, y, eta):
+        """The probability of the observed category (ordinal's ``fitted()``)."""
+        return self._parts(y, eta)[0]
+
+    def working(self, y, pw, eta, mu=None):
+        P, score, info = self._parts(y, eta)
+        w = pw * np.maximum(info, EPS)
+        return P, w, pw * score / w
+
+    def laplace_weights(self, y, pw, eta):
+        return pw * self._parts(y, eta)[2]
+
+    def category_probabilities(self, eta) -> np.ndarray:
+        """(n, J) probabilities of every category at each linear predictor."""
+        a = np.concatenate([[-np.inf], self._value(), [np.inf]])
+        F = cdf_parts(self.link.name, a[None, :] - np.asarray(eta, dtype=float)[:, None])[0]
+        return np.diff(F, axis=1)
+
+    def draw(self, eta, weights, rng):
+        """Categories drawn at eta, as an ordered pandas Categorical."""
+        import pandas as pd
+
+        cum = np.cumsum(self.category_probabilities(eta), axis=1)
+        codes = np.sum(rng.random(len(cum))[:, None] > cum[:, :-1], axis=1)
+        return pd.Categorical.from_codes(codes, categories=list(self.levels), ordered=True)
+
+    # ------------------------------------------------------------------ R's family API
+    def dev_resids(self, y, mu, wt):
+        """-2 wt log P(Y = y): the saturated model predicts every category exactly."""
+        return -2.0 * np.asarray(wt) * np.log(np.maximum(np.asarray(mu), _TINY))
+
+    def aic(self, y, n, mu, wt, dev):
+        return float(np.sum(self.dev_resids(y, mu, wt)))
+
+    def loglik(self, y, mu):
+        return np.log(np.maximum(np.asarray(mu), _TINY))
+
+    def _initialize(self, y, weights, start_given):
+        J = len(self.levels)
+        if J < 2:
+            raise PylmerError("an ordinal response needs at least 2 categories")
+        if np.any((y < 0) | (y >= J) | (y != np.round(y))):
+            raise PylmerError("the cumulative family's response must be category codes "
+                              f"0..{J - 1}")
+        counts = np.bincount(y.astype(int), minlength=J)
+        if np.any(counts == 0):
+            empty = [str(self.levels[j]) for j in np.flatnonzero(counts == 0)]
+            raise PylmerError(f"response categories {', '.join(map(repr, empty))} have no "
+                              "observations: their thresholds cannot be estimated; drop "
+                              "unused levels (or merge categories) first")
+        return Initialized(y, weights, np.full(len(y), 0.5))
