@@ -78,6 +78,7 @@ class ExtraFamily(Family):
     """
 
     extra_name: ClassVar[str] = ""
+    df_scale: ClassVar[int] = 0
     estimated: bool | None = field(default=None, kw_only=True)
 
     def __post_init__(self):
@@ -293,6 +294,9 @@ class NegativeBinomial(NBinom2):
     """
 
     laplace: ClassVar[str] = "fisher"
+    # lme4 counts a scale parameter for this family in logLik's df (useSc), theta
+    # estimated or not
+    df_scale: ClassVar[int] = 1
 
     @property
     def family(self) -> str:  # type: ignore[override]

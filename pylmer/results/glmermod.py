@@ -97,8 +97,9 @@ class GlmerMod(MerMod):
     # ------------------------------------------------------------------ criteria
     def logLik(self, REML: bool | None = None) -> LogLik:
         """The Laplace (nAGQ <= 1) or AGQ approximation to the log-likelihood."""
-        df = self._p + self._nth + (1 if self._family.estimates_dispersion else 0) \
-            + self._n_extra
+        fam = self._family
+        df = self._p + self._nth + (1 if fam.estimates_dispersion else 0) \
+            + max(self._n_extra, getattr(fam, "df_scale", 0))
         return LogLik(-0.5 * self._objective, df, self._n, False)
 
     def deviance(self, REML: bool | None = None) -> float:

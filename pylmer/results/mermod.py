@@ -346,6 +346,9 @@ class MerMod:
             "offset": lambda: None if lf.offset is None else lf.offset.copy(),
             "weights": lambda: np.ones(self._n) if lf.weights is None else lf.weights.copy(),
         }
+        family = getattr(self, "family", None)
+        if getattr(family, "extra_name", None) == "theta" and family.extra is not None:
+            getters["glmer.nb.theta"] = lambda: float(family.theta)
         if name not in getters:
             raise PylmerError(f"getME: unknown component {name!r}; available: "
                              + ", ".join(getters))
