@@ -81,6 +81,11 @@ class Cumulative(ExtraFamily):
         if self.estimated is None:
             object.__setattr__(self, "estimated", th is None)
 
+    def __repr__(self) -> str:
+        th = "estimated" if self.thresholds is None else \
+            "(" + ", ".join(f"{a:.6g}" for a in self.thresholds) + ")"
+        return f"Cumulative(link={self.link.name!r}, thresholds={th}, levels={self.levels})"
+
     @property
     def n_par(self) -> int:  # type: ignore[override]
         return max(len(self.levels) - 1, 1)

@@ -162,21 +162,27 @@ class _Profile1D:
     scale: float
     lower: float
     upper: float
+    # a parameter profiled on another scale (the log of a dispersion): its interval is
+    # reported under this name after this monotone map
+    reported: tuple[str, Callable[[np.ndarray], np.ndarray]] | None = None
 
 
 def _glmm_profiles(model) -> list[_Profile1D]:
-    """GLMMs (binomial, Poisson): profiles of the Laplace / AGQ deviance over
-    (sd / cor, beta)."""
-    if model.family.estimates_dispersion or model.nAGQ == 0:
-        raise NotImplementedError("profiles of GLMMs need nAGQ >= 1 and a family without a "
-                                  "dispersion parameter (binomial, Poisson)")
+    """GLMMs (binomial, Poisson, negative binomial, Beta): profiles of the Laplace / AGQ
+    deviance over (sd / cor, beta, and the log of an estimated dispersion)."""
+    family = model.family
+    if family.estimates_dispersion or model.nAGQ == 0 or family.family == "cumulative":
+        raise NotImplementedError("profiles of GLMMs need nAGQ >= 1 and a family without "
+                                  "lme4's dispersion estimate (binomial, Poisson, negative "
+                                  "binomial, Beta); use method='Wald' or 'boot'")
     lf = model.lf
     blocks = [len(cols) for _, cols in lf.reTrms.cnms]
-    devfun = mkGlmerDevfun(lf, model.family, nAGQ=0, control=lf.control)
-    devfun(model.theta)  # PIRLS starts from the linear predictor at the estimates
+    devfun = mkGlmerDevfun(lf, family, nAGQ=0, control=lf.control)
+    extra = devfun.extra_par()  # the estimate, when the family estimates one
+    devfun(np.concatenate([model.theta, extra]))  # PIRLS starts from the estimates' eta
     devfun = updateGlmerDevfun(devfun, model.nAGQ)
     nv = len(model.theta)
-    start = np.concatenate([theta_to_psi(model.theta, 1.0, blocks)[:-1], model.beta])
+    start = np.concatenate([theta_to_psi(model.theta, 1.0, blocks)[:-1], model.beta, extra])
 
     def deviance(x):
         theta = psi_to_theta(np.append(x[:nv], 1.0), blocks)
@@ -184,10 +190,15 @@ def _glmm_profiles(model) -> list[_Profile1D]:
 
     d0 = deviance(start)
     lo_v, hi_v = _bounds_for(blocks)
-    lower = np.concatenate([lo_v, np.full(len(model.beta), -np.inf)])
-    upper = np.concatenate([hi_v, np.full(len(model.beta), np.inf)])
-    se = np.sqrt(np.diag(model.vcov().to_numpy()))
+    lower = np.concatenate([lo_v, np.full(len(model.beta) + len(extra), -np.inf)])
+    upper = np.concatenate([hi_v, np.full(len(model.beta) + len(extra), np.inf)])
+    se = np.concatenate([np.sqrt(np.diag(model.vcov().to_numpy())),
+                         np.full(len(extra), 0.1)])
     names = parameter_names(model) + list(model.fixef().index)
+    reported = [None] * len(names)
+    if len(extra):
+        names.append(f"log({family.extra_name})")
+        reported.append((family.extra_name, np.exp))
     out = []
     for k in range(len(start)):
         def zeta(v, k=k):
@@ -196,7 +207,8 @@ def _glmm_profiles(model) -> list[_Profile1D]:
             return np.sign(v - start[k]) * np.sqrt(max(value - d0, 0.0))
 
         scale = 0.2 * max(abs(start[k]), 0.05) if k < nv else se[k - nv]
-        out.append(_Profile1D(names[k], zeta, start[k], scale, lower[k], upper[k]))
+        out.append(_Profile1D(names[k], zeta, start[k], scale, lower[k], upper[k],
+                              reported[k]))
     return out
 
 
@@ -280,10 +292,14 @@ def profile_confint(model, level: float = 0.95, progress: bool = True) -> pd.Dat
         with _inner_fits():
             rows = np.array([_ends(p.zeta, p.estimate, p.scale, p.lower, p.upper, z)
                              for p in _progress(profiles, progress)], dtype=float)
+    for i, p in enumerate(profiles):
+        if p.reported is not None:
+            rows[i] = p.reported[1](rows[i])
     lo_name = f"{100 * (1 - level) / 2:.3g} %"
     hi_name = f"{100 * (1 + level) / 2:.3g} %"
     return pd.DataFrame({lo_name: rows[:, 0], hi_name: rows[:, 1]},
-                        index=[p.name for p in profiles])
+                        index=[p.name if p.reported is None else p.reported[0]
+                               for p in profiles])
 
 
 def profile(model, alphamax: float = 0.01, npoints: int = 11,

@@ -1,0 +1,257 @@
+"""The negative binomial, Beta and cumulative-link families against mathematics: their
+derivatives, the Laplace and quadrature deviances against direct integration, simulation
+moments, predictions, and the errors bad input gets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from reference_data import load_families_dataset
+from scipy import integrate, special
+
+import pylmer
+from pylmer import PylmerError
+from pylmer.family import BetaFamily, NBinom1, NBinom2, NegativeBinomial
+from pylmer.family.ordinal import Cumulative
+
+RNG = np.random.default_rng(20261206)
+
+
+def _numeric_derivatives(family, y, eta, h=1e-4):
+    ll = lambda e: family.loglik(y, family.mean(y, e)) if not isinstance(family, Cumulative) \
+        else np.log(family.mean(y, e))  # noqa: E731
+    score = (ll(eta + h) - ll(eta - h)) / (2 * h)
+    info = -(ll(eta + h) - 2 * ll(eta) + ll(eta - h)) / h**2
+    return score, info
+
+
+FAMILIES = [
+    (NBinom2(theta=1.7), np.array([0, 1, 3, 7, 20.0])),
+    (NegativeBinomial(theta=0.6), np.array([0, 1, 3, 7, 20.0])),
+    (NBinom1(phi=0.8), np.array([0, 1, 3, 7, 20.0])),
+    (BetaFamily(phi=5.0), np.array([0.05, 0.4, 0.5, 0.9, 0.99])),
+    (BetaFamily("probit", phi=12.0), np.array([0.05, 0.4, 0.5, 0.9, 0.99])),
+    (BetaFamily("cloglog", phi=3.0), np.array([0.05, 0.4, 0.5, 0.9, 0.99])),
+    (Cumulative("logit", thresholds=(-1.0, 0.5, 2.0), levels=("a", "b", "c", "d")),
+     np.array([0, 1, 2, 3, 1.0])),
+    (Cumulative("probit", thresholds=(-1.0, 0.5, 2.0), levels=("a", "b", "c", "d")),
+     np.array([0, 1, 2, 3, 2.0])),
+    (Cumulative("cloglog", thresholds=(-1.0, 0.5, 2.0), levels=("a", "b", "c", "d")),
+     np.array([0, 1, 2, 3, 0.0])),
+]
+
+
+@pytest.mark.parametrize("family,y", FAMILIES, ids=lambda f: getattr(f, "family", None))
+def test_score_and_observed_information_are_the_derivatives_of_the_log_density(family, y):
+    eta = np.array([-1.2, 0.3, -0.4, 0.8, 1.5])
+    if isinstance(family, (NBinom2, NBinom1)):
+        eta = eta + 1.0
+    pw = np.ones(len(y))
+    score, info = _numeric_derivatives(family, y, eta)
+    _, w, ratio = family.working(y, pw, eta)
+    np.testing.assert_allclose(ratio * w, score, rtol=1e-6, atol=1e-8)
+    if family.laplace == "exact":
+        np.testing.assert_allclose(family.laplace_weights(y, pw, eta), info, rtol=1e-4,
+                                   atol=1e-6)
+
+
+def test_nb2_weights_are_the_closed_forms():
+    th, y, eta = 1.7, np.array([0, 2, 9.0]), np.array([0.1, 0.7, 1.9])
+    mu = np.exp(eta)
+    exact = NBinom2(theta=th).laplace_weights(y, np.ones(3), eta)
+    fisher = NegativeBinomial(theta=th).laplace_weights(y, np.ones(3), eta)
+    np.testing.assert_allclose(exact, mu * th * (y + th) / (mu + th) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(fisher, mu * th / (mu + th), rtol=1e-14)
+
+
+def test_nb_log_density_is_scipys():
+    from scipy import stats
+
+    y, mu, th = np.array([0, 1, 5, 30.0]), np.array([0.5, 2.0, 4.0, 10.0]), 2.5
+    np.testing.assert_allclose(NBinom2(theta=th).loglik(y, mu),
+                               stats.nbinom.logpmf(y, th, th / (th + mu)), rtol=1e-12)
+    phi = 0.7
+    np.testing.assert_allclose(NBinom1(phi=phi).loglik(y, mu),
+                               stats.nbinom.logpmf(y, mu / phi, 1 / (1 + phi)), rtol=1e-12)
+    yb, mub = np.array([0.1, 0.5, 0.8]), np.array([0.3, 0.5, 0.6])
+    np.testing.assert_allclose(BetaFamily(phi=4.0).loglik(yb, mub),
+                               stats.beta.logpdf(yb, mub * 4.0, (1 - mub) * 4.0), rtol=1e-12)
+
+
+def _marginal_deviance(loglik_at_b, sd, groups):
+    """-2 log of the marginal likelihood, one integral over b ~ N(0, sd^2) per group."""
+    total = 0.0
+    for g in np.unique(groups):
+        rows = groups == g
+        f = lambda b, r=rows: np.exp(np.sum(loglik_at_b(b, r))  # noqa: E731
+                                    - 0.5 * (b / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+        # beyond 12 sd the normal density leaves less than 1e-32 of the mass
+        edges = np.linspace(-12 * sd, 12 * sd, 9)
+        value = sum(integrate.quad(f, a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
+                    for a, b in zip(edges[:-1], edges[1:]))
+        total += -2.0 * np.log(value)
+    return total
+
+
+def test_quadrature_deviance_of_nbinom2_is_the_integral():
+    data = load_families_dataset("Salamanders")
+    fam = pylmer.nbinom2(theta=0.64)
+    lf = pylmer.glFormula("count ~ mined + (1 | site)", data, family=fam)
+    devfun = pylmer.updateGlmerDevfun(pylmer.mkGlmerDevfun(lf, fam), nAGQ=25)
+    theta, beta = 0.52, np.array([-1.47, 2.26])
+    y = np.asarray(lf.y, dtype=float)
+    eta0 = lf.X @ beta
+    groups = np.asarray(lf.reTrms.flist["site"].codes)
+
+    def loglik_at_b(b, rows):
+        return fam.loglik(y[rows], np.exp(eta0[rows] + b))
+
+    exact = _marginal_deviance(loglik_at_b, theta, groups)
+    assert devfun(np.concatenate([[theta], beta])) == pytest.approx(exact, abs=1e-6)
+
+
+def test_quadrature_deviance_of_clmm_is_the_integral():
+    data = load_families_dataset("wine")
+    lf = pylmer.lformula.clmFormula("rating ~ temp + contact + (1 | judge)", data)
+    fam = Cumulative("logit", thresholds=(-1.6, 1.5, 4.2, 6.1), levels=lf.family.levels)
+    devfun = pylmer.updateGlmerDevfun(pylmer.mkGlmerDevfun(lf, fam), nAGQ=25)
+    theta, beta = 1.13, np.array([3.06, 1.83])
+    y = np.asarray(lf.y, dtype=float)
+    eta0 = lf.X @ beta
+    groups = np.asarray(lf.reTrms.flist["judge"].codes)
+
+    def loglik_at_b(b, rows):
+        return np.log(fam.mean(y[rows], eta0[rows] + b))
+
+    exact = _marginal_deviance(loglik_at_b, theta, groups)
+    assert devfun(np.concatenate([[theta], beta])) == pytest.approx(exact, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def salamanders_nb2():
+    return pylmer.glmer("count ~ mined + (1 | site)", load_families_dataset("Salamanders"),
+                        family=pylmer.nbinom2())
+
+
+@pytest.fixture(scope="module")
+def wine_clmm():
+    return pylmer.clmm("rating ~ temp + contact + (1 | judge)", load_families_dataset("wine"))
+
+
+def test_simulated_nb2_counts_have_the_model_moments(salamanders_nb2):
+    m = salamanders_nb2
+    sims = m.simulate(4000, seed=1, use_u=True).to_numpy()
+    mu, th = pylmer.fitted(m).to_numpy(), m.family.theta
+    np.testing.assert_allclose(sims.mean(axis=1), mu, rtol=0.15, atol=0.05)
+    # pooled over observations: the NB2 variance mu + mu^2 / theta
+    assert sims.var(axis=1).sum() == pytest.approx(np.sum(mu + mu**2 / th), rel=0.05)
+
+
+def test_simulated_beta_and_ordinal_responses():
+    data = load_families_dataset("beta_sim")
+    m = pylmer.glmer("y ~ x + (1 | g)", data, family=pylmer.beta_family())
+    sims = m.simulate(3000, seed=2, use_u=True).to_numpy()
+    mu, phi = pylmer.fitted(m).to_numpy(), pylmer.sigma(m)
+    assert ((sims > 0) & (sims < 1)).all()
+    assert sims.var(axis=1).sum() == pytest.approx(np.sum(mu * (1 - mu) / (1 + phi)), rel=0.05)
+
+
+def test_clmm_predictions_are_probabilities(wine_clmm):
+    m = wine_clmm
+    probs = m.predict(type="prob")
+    assert list(probs.columns) == ["1", "2", "3", "4", "5"]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
+    y = load_families_dataset("wine")["rating"].cat.codes.to_numpy()
+    np.testing.assert_allclose(probs.to_numpy()[np.arange(len(y)), y],
+                               pylmer.fitted(m).to_numpy(), rtol=1e-12)
+    cls = m.predict(type="class")
+    assert cls.dtype == "category" and cls.cat.ordered
+    assert (cls.cat.codes.to_numpy() == probs.to_numpy().argmax(axis=1)).all()
+    sims = m.simulate(2, seed=3)
+    assert sims["sim_1"].cat.ordered and list(sims["sim_1"].cat.categories) == list(probs)
+    new = pd.DataFrame({"temp": ["warm"], "contact": ["no"], "judge": ["new"]})
+    pop = m.predict(new, type="prob", allow_new_levels=True).to_numpy()[0]
+    alpha, beta = m.alpha.to_numpy(), pylmer.fixef(m)["tempwarm"]
+    np.testing.assert_allclose(np.cumsum(pop)[:-1], special.expit(alpha - beta), rtol=1e-12)
+
+
+def test_profile_interval_of_the_nb_theta_brackets_it(salamanders_nb2):
+    ci = salamanders_nb2.confint(progress=False)
+    th = salamanders_nb2.family.theta
+    assert ci.index[-1] == "theta"
+    lo, hi = ci.loc["theta"]
+    assert lo < th < hi
+    # about the Wald interval of log(theta) (glmmTMB's SE 0.1177 on the log scale)
+    assert np.log(hi / lo) == pytest.approx(2 * 1.96 * 0.1177, rel=0.1)
+
+
+def test_likelihood_ratio_test_between_nested_nb_fits(salamanders_nb2):
+    data = load_families_dataset("Salamanders")
+    m0 = pylmer.glmer("count ~ 1 + (1 | site)", data, family=pylmer.nbinom2())
+    table = pylmer.anova(m0, salamanders_nb2)
+    chisq = 2 * (float(pylmer.logLik(salamanders_nb2)) - float(pylmer.logLik(m0)))
+    assert table["Chisq"].iloc[1] == pytest.approx(chisq, rel=1e-10)
+    assert list(table["npar"]) == [3, 4]
+
+
+def test_fits_leave_the_data_alone():
+    data = load_families_dataset("wine")
+    before = data.copy()
+    pylmer.clmm("rating ~ temp + (1 | judge)", data)
+    pd.testing.assert_frame_equal(data, before)
+
+
+@pytest.mark.parametrize("y,message", [
+    ([0, 1, -2, 3], "negative values are not allowed"),
+    ([0, 1.5, 2, 3], "non-integer counts"),
+])
+def test_bad_counts_are_clear_errors(y, message):
+    data = pd.DataFrame({"y": y * 5, "g": list("abcd") * 5})
+    for family in (pylmer.nbinom2(), pylmer.nbinom1(), pylmer.negative_binomial(2.0)):
+        with pytest.raises(PylmerError, match=message):
+            pylmer.glmer("y ~ 1 + (1 | g)", data, family=family)
+    with pytest.raises(PylmerError, match=message):
+        pylmer.glmer_nb("y ~ 1 + (1 | g)", data)
+
+
+def test_beta_response_outside_the_unit_interval_says_what_to_do():
+    data = pd.DataFrame({"y": [0.2, 0.0, 0.5, 1.0] * 5, "g": list("abcd") * 5})
+    with pytest.raises(PylmerError, match=r"strictly between 0 and 1.*\(y \* \(n - 1\) \+ 0.5\) / n"):
+        pylmer.glmer("y ~ 1 + (1 | g)", data, family=pylmer.beta_family())
+
+
+@pytest.mark.parametrize("theta", [0, -1.0, np.inf, np.nan, "a"])
+def test_theta_must_be_positive(theta):
+    with pytest.raises(PylmerError, match="theta"):
+        pylmer.negative_binomial(theta)
+
+
+def test_negative_binomial_needs_theta():
+    with pytest.raises(PylmerError, match="glmer_nb"):
+        pylmer.negative_binomial(None)
+    with pytest.raises(PylmerError, match="glmer_nb"):
+        pylmer.glmer("y ~ 1 + (1 | g)", pd.DataFrame({"y": [1, 2] * 4, "g": list("ab") * 4}),
+                     family=pylmer.negative_binomial)
+
+
+def test_clmm_response_must_be_ordered():
+    data = load_families_dataset("wine")
+    unordered = data.assign(rating=data["rating"].astype(str).astype("category"))
+    with pytest.raises(PylmerError, match="'rating'.*ordered categorical.*not ordered"):
+        pylmer.clmm("rating ~ temp + (1 | judge)", unordered)
+    with pytest.raises(PylmerError, match="'response'.*ordered categorical.*not a factor"):
+        pylmer.clmm("response ~ temp + (1 | judge)", data)
+    m = pylmer.clmm("ordered(rating) ~ temp + (1 | judge)", unordered)
+    assert list(m.alpha.index) == ["1|2", "2|3", "3|4", "4|5"]
+    with pytest.raises(PylmerError, match="intercept"):
+        pylmer.clmm("rating ~ 0 + temp + (1 | judge)", data)
+    with pytest.raises(PylmerError, match="link"):
+        pylmer.clmm("rating ~ temp + (1 | judge)", data, link="identity")
+
+
+def test_clmm_empty_category_is_a_clear_error():
+    data = load_families_dataset("wine")
+    data = data[data["rating"] != "5"]
+    with pytest.raises(PylmerError, match="'5'.*no observations"):
+        pylmer.clmm("rating ~ temp + (1 | judge)", data)
