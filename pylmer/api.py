@@ -11,13 +11,12 @@ from collections.abc import Mapping
 
 from .control import GlmerControl, LmerControl
 from .family import Family, NegativeBinomial
-from .fitting import fit_glmer, glmer_steps, lmer_steps
-from .lformula import clmFormula
+from .fitting import clmm_steps, glmer_steps, lmer_steps
 from .modular import mkMerMod
 from .results.clmmmod import ClmmMod
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
-from .validate import check_choice, check_control, check_count, check_model
+from .validate import check_model
 
 __all__ = ["clmm", "glmer", "glmer_nb", "lmer", "update"]
 
@@ -200,14 +199,9 @@ def clmm(formula: str, data, link: str = "logit", nAGQ: int = 1, weights=None,
         Thresholds in ``m.alpha`` (named ``"1|2"``, ...), coefficients in ``fixef(m)``,
         ``predict(m, type="prob")`` for category probabilities.
     """
-    control = check_control(control, GlmerControl, "clmm")
-    nAGQ = check_count(nAGQ, "nAGQ")
-    link = check_choice(link, "link", ("logit", "probit", "cloglog"))
-    lf = clmFormula(formula, data, link=link, weights=weights, offset=offset,
-                    na_action=na_action, control=control, contrasts=contrasts)
-    devfun, opt = fit_glmer(lf, lf.family, nAGQ=nAGQ, control=control, start=start,
-                            verbose=verbose)
-    return mkMerMod(lf, devfun, opt)
+    return mkMerMod(*clmm_steps(formula, data, link=link, nAGQ=nAGQ, weights=weights,
+                                offset=offset, na_action=na_action, control=control,
+                                start=start, contrasts=contrasts, verbose=verbose))
 
 
 def update(model: LmerMod | GlmerMod, formula: str | None = None,

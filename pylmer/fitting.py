@@ -20,14 +20,14 @@ from .convergence import check_conv, deriv12
 from .design.fixed import badly_scaled
 from .exceptions import DeprecatedUseWarning, PirlsError, PylmerError, warn_user
 from .family import Family, get_family
-from .lformula import LFormula, glFormula, lFormula
+from .lformula import LFormula, clmFormula, glFormula, lFormula
 from .linalg.threads import single_threaded_blas
 from .objective import LmerDevfun
 from .optimize import OptInfo, check_boundary, minimize, restart_edge
 from .pirls import GlmerDevfun
-from .validate import check_bool, check_control, check_count, check_start
+from .validate import check_bool, check_choice, check_control, check_count, check_start
 
-__all__ = ["fit_glmer", "fit_lmer", "glmer_steps", "lmer_steps", "mkGlmerDevfun",
+__all__ = ["clmm_steps", "fit_glmer", "fit_lmer", "glmer_steps", "lmer_steps", "mkGlmerDevfun",
            "mkLmerDevfun", "optimizeGlmer", "optimizeLmer", "updateGlmerDevfun"]
 
 
@@ -280,6 +280,22 @@ def glmer_steps(formula: str, data, family: Family | str = "binomial", nAGQ: int
                    na_action=na_action, control=control, contrasts=contrasts)
     devfun, opt = fit_glmer(lf, fam, nAGQ=nAGQ, control=control, start=start,
                             verbose=verbose)
+    return lf, devfun, opt
+
+
+def clmm_steps(formula: str, data, link: str = "logit", nAGQ: int = 1, weights=None,
+               offset=None, na_action: str = "omit", control: GlmerControl | None = None,
+               start=None, contrasts: Mapping[str, str] | None = None, verbose: int = 0,
+               ) -> tuple[LFormula, GlmerDevfun, OptInfo]:
+    """Everything ``clmm()`` does before ``mkMerMod``: ``clmFormula``, then glmer's two
+    stages with the thresholds estimated beside theta (and beta)."""
+    control = check_control(control, GlmerControl, "clmm")
+    nAGQ = check_count(nAGQ, "nAGQ")
+    link = check_choice(link, "link", ("logit", "probit", "cloglog"))
+    lf = clmFormula(formula, data, link=link, weights=weights, offset=offset,
+                    na_action=na_action, control=control, contrasts=contrasts)
+    devfun, opt = fit_glmer(lf, lf.family, nAGQ=nAGQ, control=control, start=start,
+                            verbose=_check_verbose(verbose))
     return lf, devfun, opt
 
 

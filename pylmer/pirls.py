@@ -116,9 +116,9 @@ class GlmerDevfun:
         # a family's extra parameter, when estimated, is the last of the devfun's arguments
         # (on the log scale); PIRLS then converges tightly, as the references require
         self.n_extra = family.n_par if family.estimates_extra else 0
-        self._rounding = 0.0
+        self._rounding = self._max_eta_step = 0.0
         if hasattr(family, "with_extra"):
-            self.tol, self._rounding = min(tol, EXTRA_TOL), 1e-11
+            self.tol, self._rounding, self._max_eta_step = min(tol, EXTRA_TOL), 1e-11, 10.0
             if family.extra is None:
                 family = family.with_extra(family.extra_start(self.y, self.pw))
         self.family = family
@@ -251,6 +251,14 @@ class GlmerDevfun:
             du, db = u_new - u, b_new - b_cur
             step = 1.0
             eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
+            if self._max_eta_step:
+                # a Newton step where the log-likelihood is nearly linear (far tails) is
+                # too long to halve back: start from one that moves eta by at most this
+                jump = float(np.max(np.abs(eta_new - eta)))
+                if jump > self._max_eta_step:
+                    step = self._max_eta_step / jump
+                    u_new, b_new = u + step * du, b_cur + step * db
+                    eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
             pdev, mu_new, devres = self._pdev(eta_new, u_new)
             if np.isfinite(oldpdev):
                 halvings = 0

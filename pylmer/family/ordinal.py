@@ -115,6 +115,25 @@ class Cumulative(ExtraFamily):
              "cloglog": lambda p: np.log(-np.log1p(-p))}[self.link.name](cum)
         return tuple(q)
 
+    def codes(self, values) -> np.ndarray:
+        """Category codes 0..J-1 of a response given as a Categorical (with these levels)
+        or as labels; a value that is no level is a clear error."""
+        import pandas as pd
+
+        series = pd.Series(values) if not isinstance(values, pd.Series) else values
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            if [str(c) for c in series.cat.categories] != list(self.levels):
+                raise PylmerError(f"the new response's categories {list(series.cat.categories)}"
+                                  f" are not the model's {list(self.levels)}")
+            return series.cat.codes.to_numpy().astype(float)
+        labels = series.astype(str).to_numpy()
+        lookup = {lev: j for j, lev in enumerate(self.levels)}
+        unknown = sorted(set(labels) - set(lookup))
+        if unknown:
+            raise PylmerError(f"response values {unknown[:5]} are not categories of the "
+                              f"model ({list(self.levels)})")
+        return np.array([lookup[v] for v in labels], dtype=float)
+
     def eta_start(self, mustart) -> np.ndarray:
         return np.zeros(len(mustart))
 
@@ -142,9 +161,19 @@ class Cumulative(ExtraFamily):
         return self._parts(y, eta)[0]
 
     def working(self, y, pw, eta, mu=None):
+        """Newton weights (the observed information), floored at a share of the expected
+        information: far from the modes the observed one can be nearly 0 where the
+        expected one is not, and a Newton step there is too long to halve back."""
         P, score, info = self._parts(y, eta)
-        w = pw * np.maximum(info, EPS)
+        w = pw * np.maximum(info, np.maximum(0.05 * self._expected_information(eta), EPS))
         return P, w, pw * score / w
+
+    def _expected_information(self, eta):
+        """sum_j (f(alpha_j - eta) - f(alpha_{j-1} - eta))^2 / P_j over the categories."""
+        a = np.concatenate([[-np.inf], self._value(), [np.inf]])
+        F, _, f, _ = cdf_parts(self.link.name, a[None, :] - np.asarray(eta)[:, None])
+        P = np.maximum(np.diff(F, axis=1), _TINY)
+        return np.sum(np.diff(f, axis=1) ** 2 / P, axis=1)
 
     def laplace_weights(self, y, pw, eta):
         return pw * self._parts(y, eta)[2]

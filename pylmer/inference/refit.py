@@ -8,12 +8,13 @@ builds one.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 
 import numpy as np
 
 from ..exceptions import PylmerError
-from ..fitting import fit_glmer, fit_lmer, glmer_steps, lmer_steps
+from ..fitting import clmm_steps, fit_glmer, fit_lmer, glmer_steps, lmer_steps
 from ..formula.update import update_formula
 from ..validate import check_model, check_response
 
@@ -28,6 +29,8 @@ def refit(model, newresp):
     if fr.n_dropped and fr.data_index is not None and np.shape(newresp)[:1] == (
             len(fr.data_index),):  # one value per data row: the model's rows, as lme4
         newresp = np.asarray(newresp)[fr.rows]
+    if model.isGLMM() and hasattr(model.family, "codes"):  # an ordinal response
+        newresp = model.family.codes(newresp)
     newresp = check_response(newresp, lf.n)
     if not model.isGLMM() and (newresp.ndim != 1 or np.ptp(newresp) == 0):
         raise PylmerError("newresp must be one varying number per row for a linear mixed "
@@ -56,6 +59,15 @@ def update(model, formula: str | None = None, **changes):
     args = dict(model.lf.call or {})
     old = args.get("formula", model.formula)
     args["formula"] = update_formula(old, formula) if formula else old
+    if model.isGLMM() and model.family.family == "cumulative":
+        unknown = sorted(set(changes) - set(inspect.signature(clmm_steps).parameters))
+        if unknown:
+            raise PylmerError(f"update() of a clmm fit: {', '.join(unknown)} cannot be "
+                              "changed (clmm takes link, nAGQ, weights, offset, data, ...)")
+        args.setdefault("link", model.family.link.name)
+        args.setdefault("nAGQ", model.nAGQ)
+        args.update(changes)
+        return model._make(*clmm_steps(**args))
     if model.isGLMM():
         args.setdefault("family", model.family)
         args.setdefault("nAGQ", model.nAGQ)
