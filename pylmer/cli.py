@@ -28,13 +28,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import __version__, glmer, list_datasets, lmer, load_dataset
-from .family import get_family
+from . import __version__, clmm, glmer, glmer_nb, list_datasets, lmer, load_dataset
+from .family import get_family, negative_binomial
 
 __all__ = ["main", "build_parser", "read_data"]
 
 PROG = "pylmer"
-FAMILIES = ("binomial", "poisson", "Gamma", "inverse.gaussian", "gaussian")
+FAMILIES = ("binomial", "poisson", "Gamma", "inverse.gaussian", "gaussian", "nbinom2",
+            "nbinom1", "beta", "glmer.nb", "negative.binomial", "cumulative")
 DDF = ("lme4", "Satterthwaite", "Kenward-Roger")
 STDIN = "-"
 _TSV_SUFFIXES = (".tsv", ".tab")
@@ -94,9 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "(.csv), tab-separated (.tsv, .tab) or Parquet (.parquet, .pq) file, "
                      "or - to read CSV from standard input")
     fit.add_argument("--family", metavar="F",
-                     help="GLMM family: " + ", ".join(FAMILIES) + " (fits with glmer)")
+                     help="GLMM family: " + ", ".join(FAMILIES) + " (fits with glmer; "
+                     "glmer.nb with glmer_nb, cumulative, an ordinal response such as "
+                     "ordered(rating), with clmm)")
     fit.add_argument("--link", metavar="L",
                      help="link function of --family, e.g. probit (default: canonical)")
+    fit.add_argument("--theta", type=float, metavar="T",
+                     help="the fixed theta of --family negative.binomial")
     crit = fit.add_mutually_exclusive_group()
     crit.add_argument("--reml", dest="reml", action="store_true", default=None,
                       help="fit a linear mixed model by REML (the default)")
@@ -181,7 +186,8 @@ def read_data(spec: str) -> pd.DataFrame:
 
 def _family(args):
     if args.family is None:
-        for opt, val in (("--link", args.link), ("--nagq", args.nagq)):
+        for opt, val in (("--link", args.link), ("--nagq", args.nagq),
+                         ("--theta", args.theta)):
             if val is not None:
                 raise CliError(f"{opt} needs --family (linear mixed models use lmer)")
         if args.ddf == "Kenward-Roger" and args.reml is False:
@@ -195,6 +201,15 @@ def _family(args):
                        "glmer's summary gives z-tests")
     if args.nagq is not None and args.nagq < 0:
         raise CliError(f"--nagq must be 0 or more, not {args.nagq}")
+    if args.family in ("glmer.nb", "cumulative"):  # fitted by glmer_nb() and clmm()
+        return args.family
+    if args.family == "negative.binomial":
+        if args.theta is None:
+            raise CliError("--family negative.binomial needs --theta (a number > 0); to "
+                           "estimate theta use --family glmer.nb or nbinom2")
+        return negative_binomial(args.theta, link=args.link or "log")
+    if args.theta is not None:
+        raise CliError("--theta goes with --family negative.binomial")
     family = get_family(args.family)
     return type(family)(link=args.link) if args.link is not None else family
 
@@ -245,6 +260,11 @@ def model_json(model, formula: str, ddf: str | None = None) -> dict:
     }
     if family is not None:
         out["nAGQ"] = model.nAGQ
+    if isinstance(getattr(family, "extra", None), float):  # NB theta, nbinom1 / Beta phi
+        out["dispersion"] = {"name": family.extra_name, "value": family.extra,
+                             "estimated": family.estimates_extra}
+    if hasattr(model, "alpha"):
+        out["thresholds"] = model.alpha.to_dict()
     if ddf is not None and ddf != "lme4":
         coefs = model.summary(ddf=ddf).coefficients
         out["ddf"] = ddf
@@ -259,9 +279,16 @@ def _fit(args) -> str:
         model = lmer(args.formula, data, REML=args.reml is not False,
                      weights=args.weights, offset=args.offset)
     else:
-        model = glmer(args.formula, data, family=family,
-                      nAGQ=1 if args.nagq is None else args.nagq,
-                      weights=args.weights, offset=args.offset)
+        nAGQ = 1 if args.nagq is None else args.nagq
+        if family == "glmer.nb":
+            model = glmer_nb(args.formula, data, link=args.link or "log", nAGQ=nAGQ,
+                             weights=args.weights, offset=args.offset)
+        elif family == "cumulative":
+            model = clmm(args.formula, data, link=args.link or "logit", nAGQ=nAGQ,
+                         weights=args.weights, offset=args.offset)
+        else:
+            model = glmer(args.formula, data, family=family, nAGQ=nAGQ,
+                          weights=args.weights, offset=args.offset)
     if args.json:
         return json.dumps(model_json(model, args.formula, ddf=args.ddf), indent=2,
                           allow_nan=False)

@@ -257,3 +257,29 @@ def test_clmm_empty_category_is_a_clear_error():
     data = data[data["rating"] != "5"]
     with pytest.raises(PylmerError, match="'5'.*no observations"):
         pylmer.clmm("rating ~ temp + (1 | judge)", data)
+
+
+def test_clmm_refit_update_and_bootstrap(wine_clmm):
+    m = wine_clmm
+    data = load_families_dataset("wine")
+    same = m.refit(data["rating"])
+    assert float(pylmer.logLik(same)) == pytest.approx(float(pylmer.logLik(m)), abs=1e-6)
+    relabelled = m.refit(data["rating"].astype(str))  # labels work as well
+    assert float(pylmer.logLik(relabelled)) == pytest.approx(float(pylmer.logLik(m)), abs=1e-6)
+    with pytest.raises(PylmerError, match="not categories"):
+        m.refit(np.full(len(data), "9"))
+    probit = m.update(link="probit")
+    direct = pylmer.clmm("rating ~ temp + contact + (1 | judge)", data, link="probit")
+    assert float(pylmer.logLik(probit)) == pytest.approx(float(pylmer.logLik(direct)), abs=1e-8)
+    with pytest.raises(PylmerError, match="family"):
+        m.update(family="binomial")
+    ci = m.confint(method="boot", nsim=8, seed=4, progress=False)
+    assert np.isfinite(ci.to_numpy()).all()
+
+
+def test_nb_update_to_another_family_and_refit(salamanders_nb2):
+    m = salamanders_nb2
+    nb1 = m.update(family=pylmer.nbinom1())
+    assert nb1.family.family == "nbinom1" and nb1.family.phi > 0
+    again = m.refit(load_families_dataset("Salamanders")["count"])
+    assert float(pylmer.logLik(again)) == pytest.approx(float(pylmer.logLik(m)), abs=1e-6)
