@@ -481,3 +481,35 @@ def test_ctrl_c_during_fit_subprocess():
     assert proc.returncode == 130, err
     assert err == "pylmer: interrupted\n"
     assert out == ""
+
+
+# ----------------------------------------------------------------------------- fit: NB, Beta, clmm
+
+FAMILY_DATA = __import__("pathlib").Path(__file__).parent / "reference" / "families" / "data"
+
+
+def test_fit_negative_binomial_families(capsys):
+    data = str(FAMILY_DATA / "Salamanders.csv")
+    nb2 = fit_json(capsys, "count ~ mined + (1 | site)", "--data", data, "--family", "nbinom2")
+    assert nb2["family"] == "nbinom2"
+    assert nb2["dispersion"]["name"] == "theta" and nb2["dispersion"]["estimated"]
+    assert nb2["dispersion"]["value"] == pytest.approx(0.6390482, rel=5e-3)  # glmmTMB
+    assert nb2["logLik"] == pytest.approx(-869.1661480, abs=1e-4)
+    nb = fit_json(capsys, "count ~ mined + (1 | site)", "--data", data, "--family", "glmer.nb")
+    assert nb["family"].startswith("Negative Binomial(0.639")
+    assert nb["logLik"] == pytest.approx(-869.1149944, abs=1e-4)  # lme4, converged
+    fixed = fit_json(capsys, "count ~ mined + (1 | site)", "--data", data, "--family",
+                     "negative.binomial", "--theta", "2")
+    assert fixed["dispersion"] == {"name": "theta", "value": 2.0, "estimated": False}
+    assert_error(capsys, "fit", "count ~ mined + (1 | site)", "--data", data, "--family",
+                 "negative.binomial", match="needs --theta")
+    assert_error(capsys, "fit", "count ~ mined + (1 | site)", "--data", data, "--theta", "2",
+                 match="--theta needs --family")
+
+
+def test_fit_clmm(capsys):
+    out = fit_json(capsys, "ordered(rating) ~ temp + contact + (1 | judge)", "--data",
+                   str(FAMILY_DATA / "wine.csv"), "--family", "cumulative")
+    assert list(out["thresholds"]) == ["1|2", "2|3", "3|4", "4|5"]
+    assert out["logLik"] == pytest.approx(-81.5654093, abs=1e-4)  # ordinal::clmm
+    assert out["fixef"]["tempwarm"] == pytest.approx(3.0629935, abs=2e-3 * 3.06)
