@@ -17,6 +17,7 @@ DATA_DIR = Path(pylmer.datasets.__file__).parent / "data"
 NAMES = [
     "sleepstudy", "Dyestuff", "Dyestuff2", "Penicillin", "Pastes", "cbpp", "cake",
     "grouseticks", "VerbAgg", "InstEval", "Exam", "gamma_sim", "poisson_offset_sim",
+    "Salamanders", "wine", "nb_sim", "beta_sim",
 ]  # fmt: skip
 
 # (rows, columns) as in R: dim(lme4::sleepstudy) etc.
@@ -25,6 +26,7 @@ SHAPES = {
     "Penicillin": (144, 3), "Pastes": (60, 4), "cbpp": (56, 4), "cake": (270, 5),
     "grouseticks": (403, 7), "VerbAgg": (7584, 9), "InstEval": (73421, 7),
     "Exam": (4059, 10), "gamma_sim": (1000, 3), "poisson_offset_sim": (1000, 5),
+    "Salamanders": (644, 9), "wine": (72, 6), "nb_sim": (600, 4), "beta_sim": (600, 3),
 }  # fmt: skip
 
 

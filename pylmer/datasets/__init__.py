@@ -44,6 +44,10 @@ _DESCRIPTIONS = {
     "Exam": "exam scores of 4059 students in 65 inner-London schools (mlmRev)",
     "gamma_sim": "simulated Gamma (log link) responses: 40 groups x 25 observations",
     "poisson_offset_sim": "simulated Poisson counts with exposure offset, 30 x 20 crossed",
+    "Salamanders": "salamander counts at 23 stream sites, mined or not, 7 species (glmmTMB)",
+    "wine": "bitterness ratings (1-5, ordered) of wines by 9 judges (ordinal)",
+    "nb_sim": "simulated negative binomial counts: 40 groups x 15 observations",
+    "beta_sim": "simulated proportions (Beta, logit link): 30 groups x 20 observations",
 }
 
 _BY_LOWER_NAME = {name.lower(): name for name in _DESCRIPTIONS}
@@ -113,7 +117,8 @@ def load_dataset(name: str) -> pd.DataFrame:
     """Load one of the lme4 example data sets as a pandas DataFrame.
 
     R equivalent: ``data(sleepstudy, package="lme4")`` (``Exam`` comes from R's mlmRev
-    package; ``gamma_sim`` and ``poisson_offset_sim`` are simulated data sets used in
+    package, ``Salamanders`` from glmmTMB, ``wine`` from ordinal; ``gamma_sim``,
+    ``poisson_offset_sim``, ``nb_sim`` and ``beta_sim`` are simulated data sets used in
     pylmer's tests).
 
     Parameters
@@ -121,7 +126,8 @@ def load_dataset(name: str) -> pd.DataFrame:
     name : str
         One of ``sleepstudy``, ``Dyestuff``, ``Dyestuff2``, ``Penicillin``, ``Pastes``,
         ``cbpp``, ``cake``, ``grouseticks``, ``VerbAgg``, ``InstEval``, ``Exam``,
-        ``gamma_sim``, ``poisson_offset_sim``. Case does not matter.
+        ``gamma_sim``, ``poisson_offset_sim``, ``Salamanders``, ``wine``, ``nb_sim``,
+        ``beta_sim``. Case does not matter.
 
     Returns
     -------
