@@ -11,7 +11,9 @@ setup(
                    extra_compile_args=["-O3"]),
          Extension("pylmer._response", ["pylmer/_response.pyx"],
                    extra_compile_args=["-O3"]),
-         Extension("pylmer._pirls", ["pylmer/_pirls.pyx"], extra_compile_args=["-O3"])],
+         Extension("pylmer._pirls", ["pylmer/_pirls.pyx"], extra_compile_args=["-O3"]),
+         Extension("pylmer._families", ["pylmer/_families.pyx"],
+                   extra_compile_args=["-O3"])],
         compiler_directives={"language_level": 3},
     ),
 )

@@ -34,3 +34,27 @@ def weighted_normal_solve(M, w, z, q):
     sol = np.linalg.solve(A, M.T @ (w * z))
     return sol[:q], sol[q:], 2 * np.sum(np.log(np.diag(L)[:q])), np.diag(L)[:q]
 
+
+
+# --------------------------------------------------------------------------- ordinal
+
+def cdf_parts(link: str, x):
+    """(F(x), 1 - F(x), f(x), f'(x)) of a cumulative link's distribution (the compiled
+    ``pylmer._families.cumulative_parts`` computes these one observation at a time)."""
+    from scipy import special
+
+    x = np.asarray(x, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if link == "logit":
+            F, S = special.expit(x), special.expit(-x)
+            f = F * S
+            return F, S, f, f * (S - F)
+        if link == "probit":
+            F, S = special.ndtr(x), special.ndtr(-x)
+            f = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+            return F, S, f, np.where(np.isfinite(x), -x * f, 0.0)
+        ex = np.exp(np.minimum(x, 700.0))
+        S = np.exp(-ex)
+        F = -np.expm1(-ex)
+        f = np.where(np.isfinite(x), ex * S, 0.0)
+        return F, S, f, np.where(np.isfinite(x), f * (1.0 - ex), 0.0)

@@ -283,3 +283,35 @@ def test_nb_update_to_another_family_and_refit(salamanders_nb2):
     assert nb1.family.family == "nbinom1" and nb1.family.phi > 0
     again = m.refit(load_families_dataset("Salamanders")["count"])
     assert float(pylmer.logLik(again)) == pytest.approx(float(pylmer.logLik(m)), abs=1e-6)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
+def test_compiled_cumulative_kernel_equals_the_numpy_oracle(link):
+    from oracles import cdf_parts
+    from pylmer._families import LINKS, cumulative_parts
+
+    alpha = np.array([-2.0, -0.3, 1.1, 4.0])
+    bounds = np.concatenate([[-np.inf], alpha, [np.inf]])
+    y = RNG.integers(0, 5, 400).astype(float)
+    eta = RNG.normal(0, 6, 400)  # far into both tails
+    P, score, info, expected = cumulative_parts(LINKS[link], bounds, y, eta, True)
+    Fu, Su, fu, dfu = cdf_parts(link, bounds[y.astype(int) + 1] - eta)
+    Fl, Sl, fl, dfl = cdf_parts(link, bounds[y.astype(int)] - eta)
+    P0 = np.maximum(np.where(bounds[y.astype(int) + 1] + bounds[y.astype(int)] < 2 * eta,
+                             Fu - Fl, Sl - Su), 1e-300)
+    np.testing.assert_allclose(P, P0, rtol=1e-12)  # exp() of the C library and NumPy
+    np.testing.assert_allclose(score, -(fu - fl) / P0, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(info, ((fu - fl) / P0) ** 2 - (dfu - dfl) / P0, rtol=1e-9,
+                               atol=1e-12)
+    F, _, f, _ = cdf_parts(link, bounds[None, :] - eta[:, None])
+    Pj = np.diff(F, axis=1)
+    ok = Pj > 1e-300
+    exp0 = np.sum(np.where(ok, np.diff(f, axis=1) ** 2 / np.where(ok, Pj, 1.0), 0.0), axis=1)
+    np.testing.assert_allclose(expected, exp0, rtol=1e-9, atol=1e-12)
+
+
+def test_compiled_trigamma_is_scipys():
+    from pylmer._families import trigamma
+
+    x = np.concatenate([np.logspace(-8, 8, 500), np.linspace(0.01, 30, 500)])
+    np.testing.assert_allclose(trigamma(x), special.polygamma(1, x), rtol=1e-14)

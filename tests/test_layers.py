@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1] / "pylmer"
 LAYERS = [
     {"exceptions", "rstyle", "validate", "control", "links", "family", "datasets", "linalg",
      "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
-     "_pirls", "_response"},
+     "_pirls", "_response", "_families"},
     {"lformula", "objective", "scalar_pirls", "response", "pirls"},
     {"fitting"},
     {"predict", "inference"},

@@ -36,6 +36,7 @@ CYTHON_SOURCES = [
     "pylmer/_response.pyx",
     "pylmer/_response.pxd",
     "pylmer/_pirls.pyx",
+    "pylmer/_families.pyx",
 ]
 # what a copy of the checkout leaves out: VCS, environments, build products, caches
 _NOT_SOURCE = shutil.ignore_patterns(
@@ -244,7 +245,8 @@ def test_fresh_venv_installs_sdist_and_fits_sleepstudy(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     script = textwrap.dedent("""
         import importlib.metadata as md, json, pathlib, sys
-        import pylmer, pylmer._response, pylmer._pirls, pylmer.linalg._kernels, pylmer.linalg._factor
+        import pylmer, pylmer._response, pylmer._pirls, pylmer._families
+        import pylmer.linalg._kernels, pylmer.linalg._factor
         from pylmer import REMLcrit, lmer, load_dataset
         m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
         pkg = pathlib.Path(pylmer.__file__).parent

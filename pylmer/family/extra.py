@@ -26,6 +26,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import special
 
+from .._families import trigamma
 from ..exceptions import PylmerError
 from ..links import EPS, Link
 from ..links import as_array as _arr
@@ -350,7 +351,7 @@ class NBinom1(_NBCounts, ExtraFamily):
     def _curv_mu(self, y, mu):
         phi = self._value()
         k = mu / phi
-        return -(special.polygamma(1, y + k) - special.polygamma(1, k)) / (phi * phi)
+        return -(trigamma(y + k) - trigamma(k)) / (phi * phi)
 
     def extra_start(self, y, pw):
         m, v = self._moments(y, pw)
@@ -402,8 +403,8 @@ class BetaFamily(ExtraFamily):
 
     def _info_mu(self, mu):
         phi = self._value()
-        return phi * phi * (special.polygamma(1, mu * phi)
-                            + special.polygamma(1, (1.0 - mu) * phi))
+        return phi * phi * (trigamma(mu * phi)
+                            + trigamma((1.0 - mu) * phi))
 
     def _curv_mu(self, y, mu):
         return self._info_mu(mu)

@@ -22,34 +22,16 @@ from typing import ClassVar
 import numpy as np
 from scipy import special
 
+from .._families import LINKS as LINK_CODES
+from .._families import cumulative_parts
 from ..exceptions import PylmerError
 from ..links import EPS, Link
 from .extra import ExtraFamily
 from .glm import Initialized
 
-__all__ = ["Cumulative", "cdf_parts"]
+__all__ = ["Cumulative"]
 
 _TINY = 1e-300
-
-
-def cdf_parts(link: str, x):
-    """(F(x), 1 - F(x), f(x), f'(x)) of the link's distribution, each accurate in its tail."""
-    x = np.asarray(x, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if link == "logit":
-            F, S = special.expit(x), special.expit(-x)
-            f = F * S
-            return F, S, f, f * (S - F)
-        if link == "probit":
-            F, S = special.ndtr(x), special.ndtr(-x)
-            f = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
-            return F, S, f, np.where(np.isfinite(x), -x * f, 0.0)
-        # cloglog: F = 1 - exp(-exp(x))
-        ex = np.exp(np.minimum(x, 700.0))
-        S = np.exp(-ex)
-        F = -np.expm1(-ex)
-        f = np.where(np.isfinite(x), ex * S, 0.0)
-        return F, S, f, np.where(np.isfinite(x), f * (1.0 - ex), 0.0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -138,23 +120,16 @@ class Cumulative(ExtraFamily):
         return np.zeros(len(mustart))
 
     # ------------------------------------------------------------------ the density
-    def _bounds(self, y):
-        a = np.concatenate([[-np.inf], self._value(), [np.inf]])
-        codes = y.astype(np.intp)
-        return a[codes + 1], a[codes]  # upper and lower threshold of each observation
-
-    def _parts(self, y, eta):
-        """P(Y = y | eta), the score and the observed information in eta."""
-        upper, lower = self._bounds(y)
-        Fu, Su, fu, dfu = cdf_parts(self.link.name, upper - eta)
-        Fl, Sl, fl, dfl = cdf_parts(self.link.name, lower - eta)
-        # the difference of F where both are below 1/2, of 1 - F where above
-        P = np.where(upper + lower < 2.0 * eta, Fu - Fl, Sl - Su)
-        P = np.maximum(P, _TINY)
-        N = fu - fl
-        score = -N / P
-        info = score * score - (dfu - dfl) / P
-        return P, score, info
+    def _parts(self, y, eta, expected: bool = False):
+        """P(Y = y | eta), the score and the observed information in eta (and the expected
+        information), in one compiled pass (eta of any shape)."""
+        eta = np.asarray(eta, dtype=float)
+        y = np.broadcast_to(np.asarray(y, dtype=float), eta.shape)
+        bounds = np.concatenate([[-np.inf], self._value(), [np.inf]])
+        parts = cumulative_parts(LINK_CODES[self.link.name], bounds,
+                                 np.ascontiguousarray(y).reshape(-1),
+                                 np.ascontiguousarray(eta).reshape(-1), expected)
+        return tuple(None if a is None else a.reshape(eta.shape) for a in parts)
 
     def mean(self, y, eta):
         """The probability of the observed category (ordinal's ``fitted()``)."""
@@ -164,25 +139,19 @@ class Cumulative(ExtraFamily):
         """Newton weights (the observed information), floored at a share of the expected
         information: far from the modes the observed one can be nearly 0 where the
         expected one is not, and a Newton step there is too long to halve back."""
-        P, score, info = self._parts(y, eta)
-        w = pw * np.maximum(info, np.maximum(0.05 * self._expected_information(eta), EPS))
+        P, score, info, expected = self._parts(y, eta, expected=True)
+        # the expected information: sum_j (f(alpha_j - eta) - f(alpha_{j-1} - eta))^2 / P_j
+        w = pw * np.maximum(info, np.maximum(0.05 * expected, EPS))
         return P, w, pw * score / w
-
-    def _expected_information(self, eta):
-        """sum_j (f(alpha_j - eta) - f(alpha_{j-1} - eta))^2 / P_j over the categories."""
-        a = np.concatenate([[-np.inf], self._value(), [np.inf]])
-        F, _, f, _ = cdf_parts(self.link.name, a[None, :] - np.asarray(eta)[:, None])
-        P = np.maximum(np.diff(F, axis=1), _TINY)
-        return np.sum(np.diff(f, axis=1) ** 2 / P, axis=1)
 
     def laplace_weights(self, y, pw, eta):
         return pw * self._parts(y, eta)[2]
 
     def category_probabilities(self, eta) -> np.ndarray:
         """(n, J) probabilities of every category at each linear predictor."""
-        a = np.concatenate([[-np.inf], self._value(), [np.inf]])
-        F = cdf_parts(self.link.name, a[None, :] - np.asarray(eta, dtype=float)[:, None])[0]
-        return np.diff(F, axis=1)
+        eta = np.asarray(eta, dtype=float)
+        return np.column_stack([self._parts(np.full(eta.shape, j), eta)[0]
+                                for j in range(len(self.levels))])
 
     def draw(self, eta, weights, rng):
         """Categories drawn at eta, as an ordered pandas Categorical."""
