@@ -39,9 +39,20 @@ Models (``--models``, comma-separated groups; default ``all``):
   adaptive Gauss-Hermite and nAGQ = 0, cbpp's null model, grouseticks, VerbAgg, the simulated
   Gamma(log) and Poisson-with-offset data sets) with lme4's formula, data set, family, link
   and nAGQ, otherwise lme4's default control.
-* ``all``: the four groups. The default run (all; 1e5 and 1e6; binomial 1e6; lme4 and glmm)
-  takes 12 to 15 minutes on 2 cores, most of it in the 1e6 designs (glmm's two fits of the
-  binomial one alone about 5 minutes).
+* ``nb``: negative binomial GLMMs on two simulated data sets shipped in ``benchmarks/data``
+  (``nb_speed_20k``: ``y ~ x + trt + (1 | g)``, 20 000 rows; ``nb_speed_crossed_40k``:
+  ``y ~ x + (1 | f1) + (1 | f2)``, 40 000 rows), each row one pair: ``pylmer.glmer(formula,
+  data, family=pylmer.nbinom2())`` against R's ``glmmTMB(formula, data, family = nbinom2)``,
+  and ``pylmer.glmer_nb(formula, data)`` against lme4's ``glmer.nb(formula, data)``. glmer.nb
+  on the crossed one (about 110 s per fit) runs only with ``--slow-lme4``, then 1 +
+  ``--large-reps`` times; the other rows 1 + ``--reps`` times. A clmm row (ordinal's ``clmm``
+  against ``pylmer.clmm``, wine data) is skipped while pylmer has no ``clmm``. Needs the R
+  packages glmmTMB (and ordinal for clmm); without them those columns read "absent". Printed
+  as its own tables (see ``nb_cases.py``); glmm is not run on it.
+* ``all``: the five groups. The default run (all; 1e5 and 1e6; binomial 1e6; lme4 and glmm)
+  takes 20 to 25 minutes on 2 cores, most of it in the 1e6 designs (glmm's two fits of the
+  binomial one alone about 5 minutes) and in R's negative binomial fits (6 fits each of
+  about 12, 29 and 29 s).
 
 What is measured:
 
@@ -110,18 +121,20 @@ from .cases import (
     reference_cases,
 )
 from .glmm_side import DEFAULT_PYTHON, glmm_version, run_glmm
+from .nb_cases import run_nb
+from .nb_cases import to_json as nb_json
 from .pylmer_side import time_case, time_case_in_child
 from .r_side import lme4_version, run_lme4
-from .table import format_notes, format_table
+from .table import format_notes, format_pairs, format_table
 
-GROUPS = ("small", "insteval", "crossed", "glmm")
+GROUPS = ("small", "insteval", "crossed", "glmm", "nb")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all",
-                        help="comma-separated: small, insteval, crossed, glmm, all (default: all)")
+                        help="comma-separated: small, insteval, crossed, glmm, nb, all (default: all)")
     parser.add_argument("--sizes", default="1e5,1e6",
                         help="rows of the crossed designs, comma-separated (default: 1e5,1e6)")
     parser.add_argument("--reps", type=int, default=5,
@@ -132,7 +145,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rows of the crossed binomial GLMMs, comma-separated (default: 1e6)")
     parser.add_argument("--no-r", action="store_true", help="do not run lme4")
     parser.add_argument("--slow-lme4", action="store_true",
-                        help="also fit the crossed binomial GLMMs with lme4 (slow)")
+                        help="also fit the crossed binomial GLMMs with lme4 and "
+                             "nb_speed_crossed_40k with glmer.nb (slow)")
     parser.add_argument("--no-glmm", action="store_true", help="do not run glmm")
     parser.add_argument("--glmm-python", type=Path, default=DEFAULT_PYTHON,
                         help="Python with glmm and pandas (default: .venv-glmm/bin/python)")
@@ -195,6 +209,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         if g_version:
             log(f"glmm: {len(small)} small models")
             glmm.update(run_glmm(small, args.reps, False, workdir, args.glmm_python))
+    nb = run_nb(args, workdir, log) if "nb" in args.groups else None
     if "crossed" in args.groups:
         # simulated and written only now: the write-back of a million-row CSV would
         # otherwise overlap the small models' timings (it doubled them in one run)
@@ -211,7 +226,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         if g_version:
             log(f"glmm: {case.name} (own process)")
             glmm.update(run_glmm([case], args.large_reps, True, workdir, args.glmm_python))
-    return {"cases": cases, "pylmer": pylmer, "lme4": lme4, "glmm": glmm,
+    return {"cases": cases, "pylmer": pylmer, "lme4": lme4, "glmm": glmm, "nb": nb,
             "r_version": r_version, "r_missing": r_missing, "glmm_version": g_version,
             "glmm_missing": g_missing, "loadavg": [load_before, _loadavg()]}
 
@@ -232,15 +247,21 @@ def report(args: argparse.Namespace, res: dict) -> str:
         else f"lme4 was not run: {res['r_missing']}",
         f"glmm: {res['glmm_version']}" if res["glmm_version"]
         else f"glmm was not run: {res['glmm_missing']}",
-        (f"seconds: median of {args.reps} (small) / {args.large_reps} (large) fits after a "
-         "first fit; ratios above 1: pylmer faster; MB: peak RSS during the fits, own process "
-         "(large models only); obj diff X: pylmer - X"),
-        "",
     ]
-    sides = (res["cases"], res["pylmer"], res["lme4"], res["glmm"])
-    table = format_table(*sides)
-    notes = format_notes(*sides)
-    return "\n".join(header) + table + ("\n\n" + notes if notes else "")
+    if res["cases"]:
+        header.append(
+            f"seconds: median of {args.reps} (small) / {args.large_reps} (large) fits after a "
+            "first fit; ratios above 1: pylmer faster; MB: peak RSS during the fits, own "
+            "process (large models only); obj diff X: pylmer - X")
+    header += [""] if res["cases"] else ["", ""]
+    parts = []
+    if res["cases"]:
+        sides = (res["cases"], res["pylmer"], res["lme4"], res["glmm"])
+        notes = format_notes(*sides)
+        parts.append(format_table(*sides) + ("\n\n" + notes if notes else ""))
+    if res["nb"] is not None:
+        parts.append(format_pairs(res["nb"], args.reps, args.large_reps))
+    return "\n".join(header) + "\n\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -249,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         res = run(args, Path(tmp))
     print(report(args, res))
     if args.json:
-        raw = {k: v for k, v in res.items() if k != "cases"}
+        raw = {k: v for k, v in res.items() if k not in ("cases", "nb")}
+        raw["nb"] = nb_json(res["nb"]) if res["nb"] is not None else None
         raw["cases"] = [{"name": c.name, "formula": c.formula, "fit": c.fit_kind,
                          "family": c.family, "link": c.link} for c in res["cases"]]
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")

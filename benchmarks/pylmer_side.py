@@ -45,12 +45,12 @@ def objective(case: Case, model) -> float:
     return float(model.REMLcrit() if case.REML else model.deviance())
 
 
-def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
-    """Fit ``case`` 1 + reps times; times, evaluations, objective (and memory) as a dict."""
-    fit = _fitter(case)
-    df = load_case_data(case)
+def time_fits(fit, df, reps: int) -> tuple[dict, object]:
+    """Call ``fit(df)`` 1 + reps times: (times, first, median and warnings; the last model).
+
+    The model is None, and the dict holds ``error``, if a fit raised.
+    """
     result: dict = {"times": [], "warnings": []}
-    meter = PeakMeter() if measure_memory else None
     try:
         for _ in range(reps + 1):
             gc.collect()
@@ -63,12 +63,22 @@ def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
                                    if str(w.message) not in result["warnings"]]
     except Exception as exc:  # noqa: BLE001 (report the failure, go on with the next model)
         result["error"] = f"{type(exc).__name__}: {exc}"
-        return result
+        return result, None
     times = result["times"]
+    result.update(first=times[0], median=statistics.median(times[1:]) if reps else times[0])
+    return result, model
+
+
+def time_case(case: Case, reps: int, measure_memory: bool = False) -> dict:
+    """Fit ``case`` 1 + reps times; times, evaluations, objective (and memory) as a dict."""
+    fit = _fitter(case)
+    df = load_case_data(case)
+    meter = PeakMeter() if measure_memory else None
+    result, model = time_fits(fit, df, reps)
+    if model is None:
+        return result
     result.update(
         nobs=int(model.nobs()),
-        first=times[0],
-        median=statistics.median(times[1:]) if reps else times[0],
         feval=int(model.optinfo.feval),
         optimizer=str(model.optinfo.optimizer),
         objective=objective(case, model),

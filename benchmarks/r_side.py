@@ -95,12 +95,16 @@ def _r_vector(values, names=None) -> str:
 
 
 def _load_code(case: Case) -> str:
-    cols = case.columns
+    return load_code(case.csv, case.columns)
+
+
+def load_code(csv: str, cols: dict) -> str:
+    """R code that reads ``csv`` with the column types and factor levels of ``cols``."""
     factors = [c for c, info in cols.items() if info["type"] in ("factor", "ordered")]
     levels = ", ".join(f"{_r_string(c)} = {_r_vector(cols[c]['levels'])}" for c in factors)
     ordered = _r_vector([cols[c]["type"] == "ordered" for c in factors], factors)
     types = _r_vector([_R_TYPES[info["type"]] for info in cols.values()], list(cols))
-    return (f"load_frame({_r_string(case.csv)}, {types},\n"
+    return (f"load_frame({_r_string(csv)}, {types},\n"
             f"  structure(list({levels}), ordered = as.list({ordered})))")
 
 

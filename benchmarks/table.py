@@ -190,3 +190,79 @@ def format_notes(cases: list[Case], pylmer: dict, lme4: dict | None,
     lines += _feval_notes(cases, pylmer, lme4, glmm)
     lines += _memory_notes(cases, sides)
     return "\n".join(lines)
+
+
+# The nb group (``nb_cases.py``): one pylmer call against one R call per row.
+PAIR_TIME_COLUMNS = ["model", "pylmer", "R", "n", "pylmer s", "pylmer 1st s", "R s",
+                     "R/pylmer"]
+PAIR_FIT_COLUMNS = ["model", "pylmer", "R", "pylmer feval", "R feval", "obj diff R",
+                    "pylmer theta", "R theta"]
+
+
+def _pair_seconds(res: dict) -> str:
+    if "absent" in res:
+        return "absent"
+    if res.get("slow"):
+        return "skip (--slow-lme4)"
+    return _seconds(res)
+
+
+def _r_feval(res: dict) -> str:
+    """nlminb: function + gradient evaluations; glmer.nb: its last refit's, of how many."""
+    text = _glmm_feval(res)
+    if res.get("refits") is not None and text != "-":
+        text += f" (last of {res['refits']})"
+    return text
+
+
+def format_pairs(res: dict, reps: int, large_reps: int) -> str:
+    """The nb group's two tables (times and ratios; evaluations, objectives, NB theta) and
+    their notes, from ``nb_cases.run_nb``'s result."""
+    cases, py_all, r_all = res["cases"], res["pylmer"], res["r"] or {}
+    time_rows, fit_rows = [], []
+    for case in cases:
+        py, r = py_all.get(case.name, {}), r_all.get(case.name, {})
+        label = [case.dataset, case.pylmer_label, case.r_label]
+        nobs = py.get("nobs", r.get("nobs"))
+        time_rows.append(label + [_num(nobs, "d"), _seconds(py), _num(py.get("first"), ".3f"),
+                                  _pair_seconds(r), _ratio(py, r)])
+        fit_rows.append(label + [_num(py.get("feval"), "d"), _r_feval(r), _diff(py, r),
+                                 _num(py.get("theta"), ".4f"), _num(r.get("theta"), ".4f")])
+    versions = [v for v in res["engines"].values() if v]
+    if res["r_version"] is None:
+        r_line = f"R was not run: {next(iter(res['engines_missing'].values()))}"
+    else:
+        r_line = f"{res['r_version']}; " + (", ".join(versions) or "none of the R packages")
+    header = [
+        ("negative binomial GLMMs (and clmm): pylmer against R's glmmTMB, lme4 glmer.nb and "
+         "ordinal clmm, one pair per row (--models nb; glmm does not fit this group)"),
+        r_line,
+        (f"seconds: median of {reps} fits after a first fit ({large_reps} for rows fitted by R "
+         "only with --slow-lme4); R/pylmer above 1: pylmer faster; obj diff R: pylmer - R of "
+         "-2 logLik; theta: the NB dispersion (var = mu + mu^2 / theta)"),
+        "",
+    ]
+    tables = (_layout(PAIR_TIME_COLUMNS, time_rows) + "\n\n"
+              + _layout(PAIR_FIT_COLUMNS, fit_rows))
+    notes = _pair_notes(res)
+    return "\n".join(header) + tables + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def _pair_notes(res: dict) -> list[str]:
+    lines = []
+    for case in res["cases"]:
+        row = f"{case.dataset} ({case.pylmer_label} / {case.r_label})"
+        for side, results in (("pylmer", res["pylmer"]), (case.engine, res["r"] or {})):
+            r = results.get(case.name, {})
+            if "error" in r:
+                lines.append(f"{side} failed on {row}: {r['error']}")
+            if "skipped" in r:
+                lines.append(f"{side} skipped {row}: {r['skipped']}")
+            if "absent" in r:
+                lines.append(f"{side} not run on {row}: {r['absent']}")
+            lines += [f"{side} warning on {row}: {w}" for w in r.get("warnings", [])]
+    lines.append("feval: pylmer optinfo.feval (NB: one optimizer over theta, beta and the "
+                 "NB log theta); glmmTMB, clmm: nlminb's function + gradient (g) evaluations; "
+                 "glmer.nb: optinfo$feval of its last glmer fit, and (last of N) the number "
+                 "of fits of its theta search")
+    return lines

@@ -309,6 +309,17 @@ class GlmerDevfun:
                          self.response.aic_from_loglik(loop.loglik) if self.response.kind
                          else None)
 
+    def _eta_start(self) -> np.ndarray:
+        """Where PIRLS starts: lme4's fixed lp0, so that the deviance is a function of its
+        arguments alone. A family whose PIRLS is Newton's method on a concave
+        log-likelihood (the ordinal family) converges quadratically to modes that do not
+        depend on the start, and there the last evaluation's linear predictor saves
+        iterations; Fisher scoring converges linearly, and its end depends on the start
+        enough to show in finite-difference gradients."""
+        if getattr(self.family, "newton_pirls", False) and self.state.extra is not None:
+            return self.state.eta - self.offset
+        return self.lp0
+
     def _exact_laplace(self, state: GlmmState) -> GlmmState:
         """The state with the extra parameter, and with log|L|^2 (and diag L) at the Laplace
         weights where they are not PIRLS's (the observed information, as glmmTMB)."""
@@ -401,7 +412,7 @@ class GlmerDevfun:
         pars = np.asarray(pars, dtype=float)
         theta, beta, extra = self.split(pars)
         self._set_extra(extra)
-        state = self._exact_laplace(self.pirls(theta, beta, self.lp0))
+        state = self._exact_laplace(self.pirls(theta, beta, self._eta_start()))
         self.state = state
         value = self.laplace(state) if self.nAGQ <= 1 else self.agq(state)
         if self.nAGQ > 1 and self.response.extra:

@@ -51,6 +51,7 @@ class Cumulative(ExtraFamily):
     estimates_dispersion: ClassVar[bool] = False
     extra_name: ClassVar[str] = "thresholds"
     laplace: ClassVar[str] = "exact"
+    newton_pirls: ClassVar[bool] = True  # concave in eta: PIRLS is Newton's method
 
     def __post_init__(self):
         super(ExtraFamily, self).__post_init__()  # the link; thresholds are checked here
