@@ -239,11 +239,18 @@ cdef class ScalarPirls:
 
     # ------------------------------------------------------------------ the loop
     def run(self, double[::1] lam, const double[::1] offset, const double[::1] eta_start,
-            int maxit, double tol, double[::1] eta, bint fit_beta=False):
+            int maxit, double tol, double[::1] eta, bint fit_beta=False,
+            double rounding=0.0, double max_eta_step=0.0, bint exact_final=False):
         """PIRLS from ``eta_start`` (u = 0, and beta = 0 when ``fit_beta``) at the term
         scales ``lam``. With ``fit_beta`` beta is estimated with u (lme4's nAGQ = 0);
         otherwise its contribution is in ``offset``. The conditional modes and the state
         at them are left in this workspace (``eta`` receives the linear predictor).
+        ``rounding`` and ``max_eta_step`` are the extra-parameter families' safeguards
+        (see pylmer.pirls.GlmerDevfun.pirls): an increase of the deviance within
+        ``rounding`` of it is no failure, and a first step moves eta by at most
+        ``max_eta_step`` (0: lme4's loop, neither). With ``exact_final`` (the ordinal
+        family) L is factored once more at the modes, with the Laplace weights: ldL2 and
+        diag(L) are then the Laplace approximation's.
         Returns one of OK, NOT_POSITIVE_DEFINITE, FIXED_NOT_POSITIVE_DEFINITE,
         HALVING_FAILED, NOT_CONVERGED."""
         cdef Py_ssize_t q = self.q, n = self.n, p_ = self.p, k, p, j, i
@@ -253,6 +260,7 @@ cdef class ScalarPirls:
             raise ValueError("run(): lam needs one value per random effect, offset, "
                              "eta_start and eta one per observation")
         cdef double oldpdev = np.inf, pdev = 0.0, step, uu, dev, ll = 0.0, ll_try = 0.0
+        cdef double jump, allowed
         cdef double[::1] u = self.u, u_new = self.u_new, du = self.du
         cdef double[::1] bb = self.b, b_new = self.b_new, db = self.db
         # two sets of response buffers (the current point and the trial point), swapped
@@ -297,6 +305,18 @@ cdef class ScalarPirls:
                     db[j] = b_new[j] - bb[j]
                 step = 1.0
                 self._linpred(offset, lam, u_new, &b_new[0], fit_beta, E[trial])
+                if max_eta_step > 0.0:
+                    jump = 0.0
+                    for i in range(n):
+                        if fabs(E[trial][i] - E[cur][i]) > jump:
+                            jump = fabs(E[trial][i] - E[cur][i])
+                    if jump > max_eta_step:
+                        step = max_eta_step / jump
+                        for j in range(q):
+                            u_new[j] = u[j] + step * du[j]
+                        for j in range(p_):
+                            b_new[j] = bb[j] + step * db[j]
+                        self._linpred(offset, lam, u_new, &b_new[0], fit_beta, E[trial])
                 uu = 0.0
                 for j in range(q):
                     uu += u_new[j] * u_new[j]
@@ -319,7 +339,10 @@ cdef class ScalarPirls:
                                             R[trial], &ll_try)
                         pdev = dev + uu
                         halvings += 1
-                    if not isfinite(pdev) or pdev - oldpdev > tol:
+                    allowed = rounding * fabs(oldpdev)
+                    if allowed < tol:
+                        allowed = tol
+                    if not isfinite(pdev) or pdev - oldpdev > allowed:
                         status = _HALVING_FAILED
                         break
                 for j in range(q):
@@ -330,6 +353,10 @@ cdef class ScalarPirls:
                 ll = ll_try
                 if fabs((oldpdev - pdev) / pdev) < tol:
                     status = _OK
+                    if exact_final:  # the trial buffers are free after the acceptance
+                        self.response.laplace_weights(E[cur], W[trial])
+                        if self._step(W[trial], R[cur], E[cur], offset, lam, False) != 0:
+                            status = _NOT_POSITIVE_DEFINITE
                     break
                 oldpdev = pdev
             memcpy(&eta[0], E[cur], n * sizeof(double))

@@ -5,6 +5,7 @@ cdef enum:
     BINOMIAL_LOGIT = 1
     POISSON_LOG = 2
     GAMMA_LOG = 3
+    CUMULATIVE = 4
 
 
 cdef class ResponseKernel:
@@ -16,9 +17,16 @@ cdef class ResponseKernel:
     cdef readonly bint vector
     cdef object vt_arr, ve_arr, vx_arr, vx2_arr
     cdef double[::1] vt, ve, vx, vx2
+    # the cumulative (ordinal) family: its link's code and (-inf, thresholds, +inf)
+    cdef readonly int link
+    cdef object bounds_arr
+    cdef double[::1] bounds
 
     cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
                         double *ratio, double *loglik) noexcept nogil
     cdef double _respond_vector(self, const double *eta, double *mu, double *devres,
                                 double *w, double *ratio, double *loglik) noexcept nogil
+    cdef double _respond_cumulative(self, const double *eta, double *mu, double *devres,
+                                    double *w, double *ratio, double *loglik) noexcept nogil
+    cdef void laplace_weights(self, const double *eta, double *w) noexcept nogil
     cdef double unit_devres(self, Py_ssize_t i, double eta) noexcept nogil

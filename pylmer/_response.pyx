@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The response kernel of the compiled GLMM loops: binomial(logit), poisson(log), Gamma(log).
+"""The response kernel of the compiled GLMM loops: binomial(logit), poisson(log), Gamma(log),
+and the cumulative-link (ordinal) family.
 
 One pass over the observations gives, at a linear predictor eta, what PIRLS needs: mu, the
 deviance residuals, the working weights and ``(y - mu) / mu_eta`` (the working response less
@@ -11,14 +12,22 @@ and the binomial variance floored at eps), so the numbers agree with lme4's to r
 the deviance residuals at every knot (:meth:`ResponseKernel.devres_at`).
 """
 
-from libc.math cimport exp, fabs, log
+from libc.math cimport erfc, exp, expm1, fabs, isfinite, log
 
 import numpy as np
 
 cdef double EPS = 2.220446049250313e-16
+cdef double INV_SQRT_2PI = 0.398942280401432677939946059934
+cdef double SQRT1_2 = 0.707106781186547524400844362105
+cdef double TINY = 1e-300
 
 KINDS = {("binomial", "logit"): BINOMIAL_LOGIT, ("poisson", "log"): POISSON_LOG,
-         ("Gamma", "log"): GAMMA_LOG}
+         ("Gamma", "log"): GAMMA_LOG, ("cumulative", "logit"): CUMULATIVE,
+         ("cumulative", "probit"): CUMULATIVE, ("cumulative", "cloglog"): CUMULATIVE}
+LINKS = {"logit": 0, "probit": 1, "cloglog": 2}  # the cumulative family's links
+# PIRLS's weights for the ordinal family: the observed information, floored at this share
+# of the expected one (pylmer.family.ordinal explains why)
+cdef double EXPECTED_FLOOR = 0.05
 
 
 cdef inline double _logit_mu(double eta, double e, double *om, double *me) noexcept nogil:
@@ -54,6 +63,89 @@ cdef inline double _log_link_devres(int kind, double dev0, double pw, double y, 
     return dev0 + 2.0 * pw * (lm + (y - m) / m)
 
 
+cdef inline void _cdf(int link, double x, double *F, double *S, double *f,
+                      double *df) noexcept nogil:
+    """F(x), 1 - F(x), the density and its derivative; exact 0 / 1 at +-infinity."""
+    cdef double e, ex
+    if not isfinite(x):
+        F[0] = 1.0 if x > 0 else 0.0
+        S[0] = 1.0 - F[0]
+        f[0] = 0.0
+        df[0] = 0.0
+        return
+    if link == 0:  # logistic
+        e = exp(-fabs(x))
+        if x >= 0:
+            F[0] = 1.0 / (1.0 + e)
+            S[0] = e / (1.0 + e)
+        else:
+            F[0] = e / (1.0 + e)
+            S[0] = 1.0 / (1.0 + e)
+        f[0] = F[0] * S[0]
+        df[0] = f[0] * (S[0] - F[0])
+    elif link == 1:  # standard normal
+        F[0] = 0.5 * erfc(-x * SQRT1_2)
+        S[0] = 0.5 * erfc(x * SQRT1_2)
+        f[0] = INV_SQRT_2PI * exp(-0.5 * x * x)
+        df[0] = -x * f[0]
+    else:  # complementary log-log: F = 1 - exp(-exp(x))
+        ex = exp(x) if x < 700.0 else exp(700.0)
+        S[0] = exp(-ex)
+        F[0] = -expm1(-ex)
+        f[0] = ex * S[0]
+        df[0] = f[0] * (1.0 - ex)
+
+
+cdef inline double _cumulative_obs(int link, const double *bounds, Py_ssize_t J, double y,
+                                   double eta, double *score, double *info,
+                                   double *expected) noexcept nogil:
+    """P(Y = y | eta) of the cumulative family, with the score and the observed
+    information in eta, and (unless ``expected`` is NULL) the expected information."""
+    cdef Py_ssize_t c = <Py_ssize_t> y, j
+    cdef double Fu, Su, fu, dfu, Fl, Sl, fl, dfl, p, N, up, lo, total
+    cdef double Fa, Sa, fa, dfa, Fb, Sb, fb, dfb, p_j
+    up = bounds[c + 1] - eta
+    lo = bounds[c] - eta
+    _cdf(link, up, &Fu, &Su, &fu, &dfu)
+    _cdf(link, lo, &Fl, &Sl, &fl, &dfl)
+    # the difference of F where both arguments are below their midpoint 0, of 1 - F above
+    p = Fu - Fl if up + lo < 0.0 else Sl - Su
+    if p < TINY:
+        p = TINY
+    N = fu - fl
+    score[0] = -N / p
+    info[0] = score[0] * score[0] - (dfu - dfl) / p
+    if expected != NULL:
+        total = 0.0
+        _cdf(link, bounds[0] - eta, &Fb, &Sb, &fb, &dfb)
+        for j in range(J):
+            _cdf(link, bounds[j + 1] - eta, &Fa, &Sa, &fa, &dfa)
+            up = bounds[j + 1] - eta
+            lo = bounds[j] - eta
+            p_j = Fa - Fb if up + lo < 0.0 else Sb - Sa
+            if p_j > TINY:
+                total += (fa - fb) * (fa - fb) / p_j
+            Fb, Sb, fb = Fa, Sa, fa
+        expected[0] = total
+    return p
+
+
+def cumulative_parts(int link, const double[::1] bounds, const double[::1] y,
+                     const double[::1] eta, bint expected):
+    """(P, score, observed information, expected information or None) at eta, for the
+    cumulative family: ``bounds`` = (-inf, alpha_1, ..., alpha_{J-1}, +inf), ``y`` the
+    category codes 0..J-1."""
+    cdef Py_ssize_t n = eta.shape[0], J = bounds.shape[0] - 1, i
+    P_arr, s_arr, h_arr = np.empty(n), np.empty(n), np.empty(n)
+    e_arr = np.empty(n) if expected else np.empty(0)
+    cdef double[::1] P = P_arr, s = s_arr, h = h_arr, ex = e_arr
+    with nogil:
+        for i in range(n):
+            P[i] = _cumulative_obs(link, &bounds[0], J, y[i], eta[i], &s[i], &h[i],
+                                   &ex[i] if expected else NULL)
+    return P_arr, s_arr, h_arr, (e_arr if expected else None)
+
+
 cdef class ResponseKernel:
     """The response pass for one response: ``kind`` (see ``KINDS``), y, the prior weights,
     ``dev0`` (each deviance residual's part that does not depend on mu) and the
@@ -61,9 +153,15 @@ cdef class ResponseKernel:
     of y log mu - mu through ``llk`` = prior weights, Poisson; unused for Gamma). With
     ``vector`` the pass calls NumPy's vectorized exp and log between compiled passes."""
 
-    def __init__(self, int kind, y, pw, dev0, llk, llf, bint vector=False):
-        if kind not in (BINOMIAL_LOGIT, POISSON_LOG, GAMMA_LOG):
+    def __init__(self, int kind, y, pw, dev0, llk, llf, bint vector=False, int link=0,
+                 Py_ssize_t n_bounds=0):
+        if kind not in (BINOMIAL_LOGIT, POISSON_LOG, GAMMA_LOG, CUMULATIVE):
             raise ValueError(f"ResponseKernel(): unknown kind {kind}")
+        self.link = link
+        self.bounds_arr = np.full(n_bounds, np.nan)
+        self.bounds = self.bounds_arr
+        if kind == CUMULATIVE:
+            vector = False
         self.kind, self.n = kind, len(y)
         self.y, self.pw, self.dev0, self.llk, self.llf = y, pw, dev0, llk, llf
         y_arr, llk_arr, llf_arr = np.asarray(y), np.asarray(llk), np.asarray(llf)
@@ -75,13 +173,21 @@ cdef class ResponseKernel:
         self.vx_arr, self.vx2_arr = np.empty(len(y)), np.empty(len(y))
         self.vt, self.ve, self.vx, self.vx2 = self.vt_arr, self.ve_arr, self.vx_arr, self.vx2_arr
 
+    def set_bounds(self, bounds):
+        """The cumulative family's (-inf, thresholds, +inf) for the passes that follow."""
+        self.bounds_arr[:] = bounds
+
     cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
                          double *ratio, double *loglik) noexcept nogil:
         """mu, the deviance residuals, PIRLS's weights and ``(y - mu) / mu_eta`` (the
         working response less eta - offset) at eta; returns the residuals' sum, and the
-        mu-dependent part of the log-likelihood in loglik."""
+        mu-dependent part of the log-likelihood in loglik. For the cumulative family mu is
+        P(Y = y), the residual -2 w log P, and the weight and ratio Newton's (see
+        pylmer.family.ordinal)."""
         if self.vector:
             return self._respond_vector(eta, mu, devres, w, ratio, loglik)
+        if self.kind == CUMULATIVE:
+            return self._respond_cumulative(eta, mu, devres, w, ratio, loglik)
         cdef Py_ssize_t i
         cdef double m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
         for i in range(self.n):
@@ -185,9 +291,42 @@ cdef class ResponseKernel:
         loglik[0] = ll
         return total
 
+    cdef double _respond_cumulative(self, const double *eta, double *mu, double *devres,
+                                    double *w, double *ratio,
+                                    double *loglik) noexcept nogil:
+        cdef Py_ssize_t i, J = self.bounds.shape[0] - 1
+        cdef double p, s, h, e, floor, total = 0.0, ll = 0.0
+        for i in range(self.n):
+            p = _cumulative_obs(self.link, &self.bounds[0], J, self.y[i], eta[i], &s, &h, &e)
+            floor = EXPECTED_FLOOR * e
+            if floor < EPS:
+                floor = EPS
+            if h < floor:
+                h = floor
+            mu[i] = p
+            devres[i] = -2.0 * self.pw[i] * log(p)
+            total += devres[i]
+            ll += self.pw[i] * log(p)
+            w[i] = self.pw[i] * h
+            ratio[i] = s / h
+        loglik[0] = ll
+        return total
+
+    cdef void laplace_weights(self, const double *eta, double *w) noexcept nogil:
+        """The cumulative family's Laplace weights at eta: the observed information, not
+        floored (it is positive for these links' log-concave distributions)."""
+        cdef Py_ssize_t i, J = self.bounds.shape[0] - 1
+        cdef double s, h
+        for i in range(self.n):
+            _cumulative_obs(self.link, &self.bounds[0], J, self.y[i], eta[i], &s, &h, NULL)
+            w[i] = self.pw[i] * h
+
     cdef double unit_devres(self, Py_ssize_t i, double eta) noexcept nogil:
         """Observation i's deviance residual at eta (as :meth:`respond` computes it)."""
-        cdef double yi = self.y[i], m, om, me, lm, lom
+        cdef double yi = self.y[i], m, om, me, lm, lom, s, h
+        if self.kind == CUMULATIVE:
+            return -2.0 * self.pw[i] * log(_cumulative_obs(
+                self.link, &self.bounds[0], self.bounds.shape[0] - 1, yi, eta, &s, &h, NULL))
         if self.kind == BINOMIAL_LOGIT:
             m = _logit_mu(eta, exp(-fabs(eta)), &om, &me)
             lm = log(m) if yi != 0.0 else 0.0

@@ -52,6 +52,7 @@ class GlmmState:
     L_diag: np.ndarray | None = None
     aic: float | None = None  # the family's aic at mu, where PIRLS computed it
     extra: np.ndarray | None = None  # an estimated extra parameter, optimizer coordinates
+    laplace_done: bool = False  # ldL2 and L_diag are at the Laplace weights already
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class GlmerDevfun:
         # (on the log scale); PIRLS then converges tightly, as the references require
         self.n_extra = family.n_par if family.estimates_extra else 0
         self._rounding = self._max_eta_step = 0.0
+        self._par_cache = None
+        # the compiled loop factors the ordinal family's Laplace weights itself
+        self._exact_final = family.family == "cumulative"
         if hasattr(family, "with_extra"):
             self.tol, self._rounding, self._max_eta_step = min(tol, EXTRA_TOL), 1e-11, 10.0
             if family.extra is None:
@@ -206,9 +210,21 @@ class GlmerDevfun:
         return pars[:k], beta, extra
 
     def _set_extra(self, par) -> None:
-        if par is not None and not np.array_equal(par, self.extra_par()):
+        if par is not None and not np.array_equal(par, self._par_now):
             self.family = self.family.with_par(par)
             self.response = self.response.with_family(self.family)
+            self._par_now = np.array(par, dtype=float)
+
+    @property
+    def _par_now(self) -> np.ndarray:
+        """The coordinates the current family was set from (computed once per family)."""
+        if self._par_cache is None or self._par_cache[0] is not self.family:
+            self._par_cache = (self.family, self.extra_par())
+        return self._par_cache[1]
+
+    @_par_now.setter
+    def _par_now(self, value) -> None:
+        self._par_cache = (self.family, value)
 
     # ------------------------------------------------------------------ PIRLS
     def _pdev(self, eta, u):
@@ -291,7 +307,8 @@ class GlmerDevfun:
         loop = self._scalar
         status = loop.run(lam, np.ascontiguousarray(offset, dtype=float),
                           np.ascontiguousarray(eta_start + self.offset), self.maxit,
-                          self.tol, eta, beta is None)
+                          self.tol, eta, beta is None, self._rounding, self._max_eta_step,
+                          self._exact_final)
         if status == scalar_pirls.NOT_POSITIVE_DEFINITE:
             raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
                                         "positive definite")
@@ -307,7 +324,7 @@ class GlmerDevfun:
         return GlmmState(theta.copy(), b, u, eta, mu, devres, loop.ldL2, loop.pdev,
                          loop.iterations, L_diag,
                          self.response.aic_from_loglik(loop.loglik) if self.response.kind
-                         else None)
+                         else None, laplace_done=self._exact_final)
 
     def _eta_start(self) -> np.ndarray:
         """Where PIRLS starts: lme4's fixed lp0, so that the deviance is a function of its
@@ -325,8 +342,8 @@ class GlmerDevfun:
         weights where they are not PIRLS's (the observed information, as glmmTMB)."""
         if not self.n_extra and not self.response.extra:
             return state
-        extra = self.extra_par() if self.n_extra else None
-        w = self.response.laplace_weights(state.eta)
+        extra = self._par_now if self.n_extra else None
+        w = None if state.laplace_done else self.response.laplace_weights(state.eta)
         if w is None:
             return replace(state, extra=extra)
         _, _, ldL2, L_diag = self._solve(state.theta, self._ZL(state.theta),

@@ -55,6 +55,8 @@ class Response:
         if compiled and scalar_pirls.kind_of(family) is not None:
             if self.kind == "binomial":
                 dev0, llk, llf = self._dev0, self._aic_k, self._aic_f
+            elif family.family == "cumulative":  # -2 pw log P: nothing is constant
+                dev0 = llk = llf = np.zeros(len(y))
             elif self.kind == "poisson":
                 dev0, llk, llf = self._dev0, pw, np.zeros(len(y))
             else:  # Gamma(log): -2 pw log(y) of each residual; no log-likelihood part is used
@@ -67,6 +69,9 @@ class Response:
         """This response with another value of an extra-parameter family's parameter."""
         out = copy.copy(self)
         out.family = family
+        if self.kernel is not None and family.family == "cumulative":
+            # the kernel is shared by the devfun's compiled loop: it follows the family
+            self.kernel.set_bounds(family.bounds)
         return out
 
     def laplace_weights(self, eta):

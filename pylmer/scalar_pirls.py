@@ -49,6 +49,14 @@ def response_kernel(family, y, pw, dev0, llk, llf):
     kind = kind_of(family)
     if kind is None:
         return None
+    if family.family == "cumulative":
+        kernel = _response.ResponseKernel(kind, *(np.ascontiguousarray(a, dtype=float)
+                                                  for a in (y, pw, dev0, llk, llf)),
+                                          link=_response.LINKS[family.link.name],
+                                          n_bounds=len(family.levels) + 1)
+        if family.thresholds is not None:
+            kernel.set_bounds(family.bounds)
+        return kernel
     vector = len(y) >= VECTOR_MIN_N
     return _response.ResponseKernel(kind, *(np.ascontiguousarray(a, dtype=float)
                                             for a in (y, pw, dev0, llk, llf)), vector=vector)

@@ -288,7 +288,7 @@ def test_nb_update_to_another_family_and_refit(salamanders_nb2):
 @pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
 def test_compiled_cumulative_kernel_equals_the_numpy_oracle(link):
     from oracles import cdf_parts
-    from pylmer._families import LINKS, cumulative_parts
+    from pylmer._response import LINKS, cumulative_parts
 
     alpha = np.array([-2.0, -0.3, 1.1, 4.0])
     bounds = np.concatenate([[-np.inf], alpha, [np.inf]])

@@ -16,14 +16,15 @@ probability of the observed category (ordinal's ``fitted()``).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
 from scipy import special
 
-from .._families import LINKS as LINK_CODES
-from .._families import cumulative_parts
+from .._response import LINKS as LINK_CODES
+from .._response import cumulative_parts
 from ..exceptions import PylmerError
 from ..links import EPS, Link
 from .extra import ExtraFamily
@@ -78,6 +79,11 @@ class Cumulative(ExtraFamily):
         lev = self.levels
         return [f"{lev[j]}|{lev[j + 1]}" for j in range(len(lev) - 1)]
 
+    @property
+    def bounds(self) -> np.ndarray:
+        """(-inf, thresholds, +inf)."""
+        return np.concatenate([[-np.inf], self._value(), [np.inf]])
+
     def with_extra(self, value) -> Cumulative:
         return replace(self, thresholds=tuple(np.ravel(value)), estimated=self.estimated)
 
@@ -86,8 +92,13 @@ class Cumulative(ExtraFamily):
         return np.concatenate([a[:1], np.log(np.diff(a))])
 
     def with_par(self, par) -> Cumulative:
+        # increasing by construction: a copy with the thresholds set, no checks (the
+        # optimizer calls this at every evaluation)
         par = np.asarray(par, dtype=float)
-        return self.with_extra(np.cumsum(np.concatenate([par[:1], np.exp(par[1:])])))
+        out = copy.copy(self)
+        object.__setattr__(out, "thresholds", tuple(np.cumsum(np.concatenate(
+            [par[:1], np.exp(par[1:])])).tolist()))
+        return out
 
     def extra_start(self, y, pw) -> tuple:
         """ordinal's start: the link's quantiles of the cumulative proportions."""
@@ -126,8 +137,7 @@ class Cumulative(ExtraFamily):
         information), in one compiled pass (eta of any shape)."""
         eta = np.asarray(eta, dtype=float)
         y = np.broadcast_to(np.asarray(y, dtype=float), eta.shape)
-        bounds = np.concatenate([[-np.inf], self._value(), [np.inf]])
-        parts = cumulative_parts(LINK_CODES[self.link.name], bounds,
+        parts = cumulative_parts(LINK_CODES[self.link.name], self.bounds,
                                  np.ascontiguousarray(y).reshape(-1),
                                  np.ascontiguousarray(eta).reshape(-1), expected)
         return tuple(None if a is None else a.reshape(eta.shape) for a in parts)
