@@ -323,8 +323,8 @@ class GlmerDevfun:
         b = b if beta is None else np.asarray(beta, dtype=float).copy()
         return GlmmState(theta.copy(), b, u, eta, mu, devres, loop.ldL2, loop.pdev,
                          loop.iterations, L_diag,
-                         self.response.aic_from_loglik(loop.loglik) if self.response.kind
-                         else None, laplace_done=self._exact_final)
+                         self.response.aic_from_loglik(loop.loglik),
+                         laplace_done=self._exact_final)
 
     def _eta_start(self) -> np.ndarray:
         """Where PIRLS starts: lme4's fixed lp0, so that the deviance is a function of its

@@ -122,8 +122,13 @@ class Response:
         return self.family.dev_resids(y, mu, pw)
 
     def aic_from_loglik(self, loglik: float) -> float:
-        """The binomial or Poisson aic from the mu-dependent part of the log-likelihood
-        (``sum k log mu + (m - k) log(1 - mu)``, or ``sum pw (y log mu - mu)``)."""
+        """The aic from the compiled kernel's log-likelihood part: binomial's
+        ``sum k log mu + (m - k) log(1 - mu)``, Poisson's ``sum pw (y log mu - mu)``, the
+        ordinal family's whole ``sum pw log P``; None for the other kernels."""
+        if self.family.family == "cumulative":
+            return -2.0 * loglik
+        if self.kind is None:
+            return None
         if self.kind == "binomial":
             return -2.0 * (self._aic0 + loglik)
         return -2.0 * (loglik - self._aic0)
