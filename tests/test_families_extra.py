@@ -331,3 +331,12 @@ def test_compiled_and_numpy_pirls_give_the_same_clmm_deviance(link):
         a, b = compiled(np.array(pars)), plain(np.array(pars))
         assert a == pytest.approx(b, rel=1e-10, abs=1e-8)
         np.testing.assert_allclose(compiled.state.u, plain.state.u, rtol=1e-6, atol=1e-8)
+
+
+def test_clmm_wald_intervals_include_the_thresholds(wine_clmm):
+    ci = wine_clmm.confint(method="Wald")
+    table = wine_clmm.threshold_table()
+    assert list(ci.index) == [".sig01", "1|2", "2|3", "3|4", "4|5", "tempwarm", "contactyes"]
+    np.testing.assert_allclose(ci.loc["2|3"].to_numpy(), table.loc["2|3", "Estimate"]
+                               + np.array([-1, 1]) * 1.959963984540054
+                               * table.loc["2|3", "Std. Error"], rtol=1e-12)

@@ -78,6 +78,11 @@ def _confint(model, method: str, level: float, nsim: int, seed, n_jobs: int,
     lo_name = f"{100 * (1 - level) / 2:.3g} %"
     hi_name = f"{100 * (1 + level) / 2:.3g} %"
     variance = parameter_names(model)
-    lower = np.concatenate([np.full(len(variance), np.nan), beta.to_numpy() - z * se])
-    upper = np.concatenate([np.full(len(variance), np.nan), beta.to_numpy() + z * se])
-    return pd.DataFrame({lo_name: lower, hi_name: upper}, index=variance + list(beta.index))
+    names, est = list(beta.index), beta.to_numpy()
+    if hasattr(model, "threshold_table"):  # clmm: the thresholds first, as ordinal's
+        table = model.threshold_table()
+        names, est = list(table.index) + names, np.concatenate([table["Estimate"], est])
+        se = np.concatenate([table["Std. Error"], se])
+    lower = np.concatenate([np.full(len(variance), np.nan), est - z * se])
+    upper = np.concatenate([np.full(len(variance), np.nan), est + z * se])
+    return pd.DataFrame({lo_name: lower, hi_name: upper}, index=variance + names)
