@@ -22,13 +22,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import scalar_pirls
-from .exceptions import PirlsError, PylmerError
+from . import agq, scalar_pirls
+from .exceptions import PirlsError
 from .linalg import kernels
-from .linalg.pls import LOG_2PI, PLSSnapshot, PLSWorkspace
+from .linalg.pls import PLSSnapshot, PLSWorkspace
 from .response import Response
 
-__all__ = ["EXTRA_TOL", "GlmmSnapshot", "GlmmState", "GlmerDevfun", "gh_rule"]
+__all__ = ["EXTRA_TOL", "GlmmSnapshot", "GlmmState", "GlmerDevfun"]
 
 # PIRLS's tolerance (relative change of the penalized deviance) for families with an
 # estimated extra parameter: lme4's 1e-7 leaves 5e-4..1e-3 of -2 logLik for the negative
@@ -76,16 +76,6 @@ class _ZLambdaDiagonal:
 
     def __matmul__(self, u):
         return self.Z @ (self.lam * u)
-
-
-def gh_rule(n: int) -> np.ndarray:
-    """lme4's ``GHrule(n)``: columns z, w, log dnorm(z) of the Gauss-Hermite rule for the
-    standard normal density (weights summing to 1)."""
-    z, w = np.polynomial.hermite_e.hermegauss(n)
-    w = w / np.sqrt(2.0 * np.pi)
-    z[np.abs(z) < 1e-14] = 0.0
-    ldnorm = -0.5 * z * z - 0.5 * LOG_2PI
-    return np.column_stack([z, w, ldnorm])
 
 
 class GlmerDevfun:
@@ -153,18 +143,11 @@ class GlmerDevfun:
         self._configure(nAGQ)
 
     # ------------------------------------------------------------------ set-up
-    def check_nAGQ(self, nAGQ: int) -> None:
-        """lme4's restrictions on adaptive Gauss-Hermite quadrature."""
-        self.check_nAGQ_for(self.lf, nAGQ)
-
     @staticmethod
     def check_nAGQ_for(lf, nAGQ: int) -> None:
-        rt = lf.reTrms
-        if nAGQ > 1 and (len(rt.terms) != 1 or rt.nc != [1]):
-            raise PylmerError("nAGQ > 1 is only available for models with a single, scalar "
-                             "random-effects term; use nAGQ = 1 (the Laplace approximation)")
-        if nAGQ > 100:  # lme4's GHrule(): "ord < 101L is not TRUE"
-            raise PylmerError(f"nAGQ = {nAGQ}: lme4 allows at most 100 quadrature points")
+        """Whether adaptive Gauss-Hermite quadrature with nAGQ points can integrate the
+        model's random effects (a clear error when it cannot)."""
+        agq.plan(lf, nAGQ)
 
     def updated(self, nAGQ: int) -> GlmerDevfun:
         """The stage-2 deviance (R: ``updateGlmerDevfun``): a function of
@@ -180,16 +163,12 @@ class GlmerDevfun:
     def _configure(self, nAGQ: int) -> None:
         """Arguments and rule for ``nAGQ``; lp0 from the current state."""
         rt = self.lf.reTrms
-        self.check_nAGQ(nAGQ)
+        self.rule = agq.plan(self.lf, nAGQ)
         self.nAGQ = int(nAGQ)
         self.lp0 = self.state.eta - self.offset
         lower = rt.lower
         self.lower = np.concatenate([lower, np.full(0 if nAGQ == 0 else self.p, -np.inf),
                                      np.full(self.n_extra, -np.inf)])
-        self.gh = gh_rule(nAGQ) if nAGQ > 1 else None
-        self._codes = (np.ascontiguousarray(rt.terms[0].factor.codes, dtype=np.intp)
-                       if nAGQ > 1 else None)
-        self._agq_knots = None
 
     @property
     def start(self) -> np.ndarray:
@@ -399,30 +378,13 @@ class GlmerDevfun:
         return state.ldL2 + float(state.u @ state.u) + aic
 
     def agq(self, state: GlmmState) -> float:
-        """The adaptive Gauss-Hermite deviance at the conditional modes of a single scalar
-        term: the response kernel (compiled for the compiled loop's families) gives the
-        deviance residuals at every knot, one compiled accumulation the rest."""
-        if self._agq_knots is None:
-            knots = self.gh[self.gh[:, 0] != 0.0]
-            self._agq_knots = (np.ascontiguousarray(knots[:, 0]),
-                               np.ascontiguousarray(knots[:, 1] / np.sqrt(2.0 * np.pi)),
-                               np.ascontiguousarray(knots[:, 2]),
-                               float(np.sum(self.gh[self.gh[:, 0] == 0.0, 1])))
-        z = self._agq_knots[0]
+        """The adaptive Gauss-Hermite deviance at the conditional modes (see
+        :mod:`pylmer.agq`); a single scalar term uses the PIRLS factor's scales, as lme4."""
+        w = self.response.laplace_weights(state.eta)
+        if w is None:
+            w = self.response.working(state.eta, None, self.offset)[0]
         L_diag = state.L_diag if state.L_diag is not None else self.ws.L_diagonal()
-        # the factor of a single scalar term is diagonal: conditional sd = 1 / L_jj; moving
-        # u_j by z sd_j moves eta_i by z (Z Lambda)_ij sd_j, for all knots at once
-        step = self._ZL(state.theta) @ (1.0 / L_diag)
-        eta = np.ascontiguousarray(state.eta[None, :] + z[:, None] * step[None, :])
-        if self.response.kernel is not None:
-            devres = self.response.kernel.devres_at(eta)
-        else:
-            devres = self.response.devres(self.response.mu(eta))
-        return kernels.agq_accumulate(self._codes, np.ascontiguousarray(devres),
-                                      np.ascontiguousarray(state.devres),
-                                      np.ascontiguousarray(state.u),
-                                      np.ascontiguousarray(L_diag), *self._agq_knots,
-                                      float(state.ldL2))
+        return self.rule.deviance(state, w, self.response, L_diag=L_diag, ldL2=state.ldL2)
 
     def __call__(self, pars) -> float:
         self.feval += 1

@@ -107,11 +107,15 @@ def test_fifty_quadrature_points_as_lme4(cbpp):
     np.testing.assert_allclose(g.getME("theta"), [0.647519914522], rtol=5e-4)
 
 
-def test_nAGQ_above_one_needs_a_single_scalar_term():
-    grouse = load_dataset("grouseticks")
-    with pytest.raises(ValueError, match="single, scalar random-effects term"):
-        glmer("TICKS ~ YEAR + (1 | BROOD) + (1 | LOCATION)", grouse, family="poisson",
-              nAGQ=5)
+def test_nAGQ_above_one_refuses_crossed_terms(cbpp):
+    """Quadrature integrates one factor's effects, or nested ones; crossed factors are
+    refused with the terms named (herd and period are crossed in cbpp)."""
+    with pytest.raises(ValueError, match=r"\(1 \| herd\) \+ \(1 \| period\).*not nested"):
+        glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd) + (1 | period)", cbpp,
+              family="binomial", nAGQ=5)
+    with pytest.raises(ValueError, match="one grouping factor.*nested scalar terms"):
+        glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd) + (1 | period) "
+              "+ (0 + size | herd)", cbpp, family="binomial", nAGQ=3)
 
 
 def test_domain_errors(cbpp):

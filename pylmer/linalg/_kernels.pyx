@@ -205,21 +205,20 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
 
 
 def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
-                   const double[::1] devres0, const double[::1] u, const double[::1] L_diag,
-                   const double[::1] z, const double[::1] wts, const double[::1] ldnorm,
-                   double w_zero, double ldL2):
-    """The adaptive Gauss-Hermite deviance of a single scalar term (lme4's ``GHrule``
-    update): ``sum_j devc0_j + ldL2 - 2 sum_j log(m_j)``.
+                   const double[::1] devres0, const double[::1] uu0, const double[:, ::1] uu,
+                   const double[::1] logw, double w_zero, double ldL2):
+    """The adaptive Gauss-Hermite deviance ``sum_j devc0_j + ldL2 - 2 sum_j log(m_j)`` over
+    the levels j of one grouping factor (see :mod:`pylmer.agq`).
 
-    ``devres0`` are the deviance residuals at the conditional modes u (level ``codes[i]``
-    of observation i, conditional sd ``1 / L_diag``), ``devres[k]`` those with u moved by
-    ``z[k]`` conditional sds, for the knots z != 0 (weights ``wts``, already divided by
-    sqrt(2 pi), and log densities ``ldnorm``); ``w_zero`` is the weight of the knot at 0.
-    ``m_j = w_zero + sum_k exp(-(devc_kj - devc0_j) / 2 - ldnorm_k) wts_k``."""
-    cdef Py_ssize_t n = codes.shape[0], q = u.shape[0], K = z.shape[0], i, j, k
-    cdef double total = 0.0, logs = 0.0, dz, acc
+    ``devres0`` are the deviance residuals at the conditional modes (observation i in level
+    ``codes[i]``), ``uu0[j]`` the level's |u_hat|^2; for each knot k but the origin,
+    ``devres[k]`` are the residuals with the level's effects moved to that knot, ``uu[k, j]``
+    their |u|^2 and ``logw[k]`` the log of its weight plus |z_k|^2 / 2; ``w_zero`` is the
+    origin's weight. ``m_j = w_zero + sum_k exp(logw_k - (devc_kj - devc0_j) / 2)``."""
+    cdef Py_ssize_t n = codes.shape[0], q = uu0.shape[0], K = logw.shape[0], i, j, k
+    cdef double total = 0.0, logs = 0.0
     if devres.shape[0] != K or devres.shape[1] != n or devres0.shape[0] != n or \
-            L_diag.shape[0] != q or wts.shape[0] != K or ldnorm.shape[0] != K:
+            uu.shape[0] != K or uu.shape[1] != q:
         raise ValueError("agq_accumulate(): arrays of inconsistent lengths")
     devc0_arr, mult_arr, devc_arr = np.zeros(q), np.full(q, w_zero), np.zeros(q)
     cdef double[::1] devc0 = devc0_arr, mult = mult_arr, devc = devc_arr
@@ -227,15 +226,13 @@ def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
         for i in range(n):
             devc0[codes[i]] += devres0[i]
         for j in range(q):
-            devc0[j] += u[j] * u[j]
+            devc0[j] += uu0[j]
         for k in range(K):
             devc[:] = 0.0
             for i in range(n):
                 devc[codes[i]] += devres[k, i]
             for j in range(q):
-                dz = u[j] + z[k] / L_diag[j]
-                acc = devc[j] + dz * dz
-                mult[j] += exp(-0.5 * (acc - devc0[j]) - ldnorm[k]) * wts[k]
+                mult[j] += exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
         for j in range(q):
             total += devc0[j]
             logs += log(mult[j])
