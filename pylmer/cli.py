@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--link", metavar="L",
                      help="link function of --family, e.g. probit (default: canonical)")
     fit.add_argument("--theta", type=float, metavar="T",
-                     help="the fixed theta of --family negative.binomial")
+                     help="the fixed theta of --family negative.binomial (the starting "
+                     "theta of glmer.nb)")
     crit = fit.add_mutually_exclusive_group()
     crit.add_argument("--reml", dest="reml", action="store_true", default=None,
                       help="fit a linear mixed model by REML (the default)")
@@ -201,6 +202,9 @@ def _family(args):
                        "glmer's summary gives z-tests")
     if args.nagq is not None and args.nagq < 0:
         raise CliError(f"--nagq must be 0 or more, not {args.nagq}")
+    if args.family == "cumulative" and args.theta is not None:
+        raise CliError("--theta goes with --family negative.binomial (or glmer.nb, as the "
+                       "starting theta)")
     if args.family in ("glmer.nb", "cumulative"):  # fitted by glmer_nb() and clmm()
         return args.family
     if args.family == "negative.binomial":
@@ -281,8 +285,9 @@ def _fit(args) -> str:
     else:
         nAGQ = 1 if args.nagq is None else args.nagq
         if family == "glmer.nb":
-            model = glmer_nb(args.formula, data, link=args.link or "log", nAGQ=nAGQ,
-                             weights=args.weights, offset=args.offset)
+            model = glmer_nb(args.formula, data, init_theta=args.theta,
+                             link=args.link or "log", nAGQ=nAGQ, weights=args.weights,
+                             offset=args.offset)
         elif family == "cumulative":
             model = clmm(args.formula, data, link=args.link or "logit", nAGQ=nAGQ,
                          weights=args.weights, offset=args.offset)

@@ -340,3 +340,15 @@ def test_clmm_wald_intervals_include_the_thresholds(wine_clmm):
     np.testing.assert_allclose(ci.loc["2|3"].to_numpy(), table.loc["2|3", "Estimate"]
                                + np.array([-1, 1]) * 1.959963984540054
                                * table.loc["2|3", "Std. Error"], rtol=1e-12)
+
+
+def test_deviance_and_deviance_residuals_follow_glmmTMB(salamanders_nb2):
+    assert pylmer.deviance(salamanders_nb2) == pytest.approx(
+        -2 * float(pylmer.logLik(salamanders_nb2)), rel=1e-14)
+    r = salamanders_nb2.residuals()  # MASS's NB deviance residuals
+    assert np.all(np.isfinite(r))
+    data = load_families_dataset("beta_sim")
+    m = pylmer.glmer("y ~ x + (1 | g)", data, family=pylmer.beta_family())
+    with pytest.raises(PylmerError, match="not defined for the beta family"):
+        m.residuals()
+    assert np.all(np.isfinite(m.residuals(type="pearson")))

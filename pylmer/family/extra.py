@@ -415,7 +415,7 @@ class BetaFamily(ExtraFamily):
             shown = ", ".join(f"{v:g}" for v in np.unique(y[outside])[:3])
             raise PylmerError(
                 f"the beta family needs a response strictly between 0 and 1; "
-                f"{int(outside.sum())} values are not ({shown}). Values of exactly 0 or 1 "
+                f"{int(outside.sum())} values are outside (0, 1): {shown}. Values of 0 or 1 "
                 "can be squeezed inside, e.g. (y * (n - 1) + 0.5) / n with n the number of "
                 "observations (Smithson and Verkuilen, 2006)")
         return Initialized(y, weights, y.copy())

@@ -171,7 +171,10 @@ def _glmm_profiles(model) -> list[_Profile1D]:
     """GLMMs (binomial, Poisson, negative binomial, Beta): profiles of the Laplace / AGQ
     deviance over (sd / cor, beta, and the log of an estimated dispersion)."""
     family = model.family
-    if family.estimates_dispersion or model.nAGQ == 0 or family.family == "cumulative":
+    if family.family == "cumulative":
+        raise NotImplementedError("profiles of clmm fits are not available (nor in "
+                                  "ordinal); use method='Wald' or 'boot'")
+    if family.estimates_dispersion or model.nAGQ == 0:
         raise NotImplementedError("profiles of GLMMs need nAGQ >= 1 and a family without "
                                   "lme4's dispersion estimate (binomial, Poisson, negative "
                                   "binomial, Beta); use method='Wald' or 'boot'")

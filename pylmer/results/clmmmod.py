@@ -93,7 +93,7 @@ class ClmmMod(GlmerMod):
         return ClmmSummary(self)
 
     def __repr__(self) -> str:
-        return self.summary().format(coefficients=False)
+        return self.summary().format()
 
 
 def _threshold_vcov(H: np.ndarray, par: np.ndarray) -> np.ndarray | None:

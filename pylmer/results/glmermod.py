@@ -103,7 +103,10 @@ class GlmerMod(MerMod):
         return LogLik(-0.5 * self._objective, df, self._n, False)
 
     def deviance(self, REML: bool | None = None) -> float:
-        """lme4's GLMM deviance: the sum of squared deviance residuals (not -2 logLik)."""
+        """lme4's GLMM deviance: the sum of squared deviance residuals (not -2 logLik); for
+        glmmTMB's families (nbinom2, nbinom1, Beta) glmmTMB's, -2 logLik."""
+        if self._family.laplace == "exact" and self._family.family != "cumulative":
+            return float(self._objective)
         return float(np.sum(self._devres))
 
     def REMLcrit(self) -> float:
@@ -151,6 +154,10 @@ class GlmerMod(MerMod):
         scaled = check_bool(scaled, "scaled")
         y, mu, fam = self._y, self._mu, self._family
         if type == "deviance":
+            if fam.family in ("nbinom1", "beta"):
+                raise PylmerError(f"deviance residuals are not defined for the {fam.family} "
+                                  "family (no closed-form saturated likelihood; glmmTMB "
+                                  "refuses them too): use type='pearson' or 'response'")
             r = np.sign(y - mu) * np.sqrt(np.maximum(self._devres, 0.0))
         elif type == "pearson":
             r = (y - mu) * np.sqrt(self._pw / fam.variance(mu))
