@@ -179,3 +179,23 @@ def test_refused_layouts_name_the_terms():
         pylmer.glmer("y ~ x + (1 | g) + (1 | h)", data, family="poisson", nAGQ=5)
     with pytest.raises(PylmerError, match="20 \\^ 4|20\\^4"):
         pylmer.glmer("y ~ x + (1 + x + I(x^2) + I(x^3) | g)", data, family="poisson", nAGQ=20)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (1 + x | g)", "y ~ x + (1 | g) + (0 + x | g)"])
+def test_one_point_rule_is_the_laplace_approximation(formula):
+    """k = 1 is the mode alone, weight 1: devc0 + log|H|, lme4's Laplace deviance (for
+    binary data, where the saturated log-likelihood is 0)."""
+    from pylmer.agq import FactorRule
+
+    ref = _ref("agq_logit_slope")
+    data = _data(ref)
+    fam = pylmer.binomial()
+    lf = pylmer.glFormula(formula, data, family=fam)
+    devfun = pylmer.updateGlmerDevfun(pylmer.mkGlmerDevfun(lf, fam, control=pylmer.GlmerControl(
+        tolPwrss=1e-12)), 1)
+    ntheta = len(lf.reTrms.theta)
+    pars = np.concatenate([np.linspace(0.9, 0.4, ntheta), [-0.8, 0.3]])
+    laplace = devfun(pars)
+    w = devfun.response.working(devfun.state.eta, None, devfun.offset)[0]
+    one = FactorRule(lf, 1).deviance(devfun.state, w, devfun.response)
+    assert one == pytest.approx(laplace, abs=1e-7)
