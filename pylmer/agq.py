@@ -28,6 +28,8 @@ level's deviance residuals and w the rule's weights (summing to one).
 from __future__ import annotations
 
 import itertools
+import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,7 +38,8 @@ from .exceptions import PylmerError
 from .linalg import kernels
 from .linalg.pls import LOG_2PI
 
-__all__ = ["FactorRule", "NestedRule", "gh_rule", "plan", "product_rule"]
+__all__ = ["FactorRule", "NestedRule", "Rule", "gh_rule", "plan", "product_rule",
+           "sparse_rule"]
 
 MAX_POINTS = 100  # lme4's GHrule(): "ord < 101L is not TRUE"
 MAX_PRODUCT_POINTS = 20_000  # k^d knots per level at most
@@ -52,19 +55,56 @@ def gh_rule(n: int) -> np.ndarray:
     return np.column_stack([z, w, ldnorm])
 
 
-def product_rule(k: int, d: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The k^d-point product rule for the d-variate standard normal, without its knot at
-    the origin: (knots (K, d), log(weight) + |z|^2 / 2 for each, the origin's weight)."""
-    rule = gh_rule(k)
-    z1, w1 = rule[:, 0], rule[:, 1]
-    idx = np.array(list(itertools.product(range(k), repeat=d)), dtype=np.intp).reshape(-1, d)
-    Z = z1[idx]
-    logw = np.sum(np.log(w1[idx]), axis=1)
+class Rule(NamedTuple):
+    """A quadrature rule for the d-variate standard normal, its knot at the origin apart:
+    knots (K, d), log|weight| + |z|^2 / 2 and the weight's sign for each, the origin's
+    weight (the weights sum to one)."""
+
+    Z: np.ndarray
+    logw: np.ndarray
+    sign: np.ndarray
+    w_zero: float
+
+
+def _rule(Z: np.ndarray, w: np.ndarray) -> Rule:
     origin = np.all(Z == 0.0, axis=1)
-    w_zero = float(np.exp(logw[origin]).sum())
-    Z, logw = Z[~origin], logw[~origin]
-    return np.ascontiguousarray(Z), np.ascontiguousarray(logw + 0.5 * np.sum(Z * Z, axis=1)), \
-        w_zero
+    w_zero = float(w[origin].sum())
+    keep = ~origin & (w != 0.0)
+    Z, w = Z[keep], w[keep]
+    return Rule(np.ascontiguousarray(Z), np.ascontiguousarray(np.log(np.abs(w))
+                                                              + 0.5 * np.sum(Z * Z, axis=1)),
+                np.ascontiguousarray(np.sign(w)), w_zero)
+
+
+def product_rule(k: int, d: int) -> Rule:
+    """The k^d-point product of the k-point Gauss-Hermite rule."""
+    rule = gh_rule(k)
+    idx = np.array(list(itertools.product(range(k), repeat=d)), dtype=np.intp).reshape(-1, d)
+    return _rule(rule[:, 0][idx], np.prod(rule[:, 1][idx], axis=1))
+
+
+def sparse_rule(k: int, d: int) -> Rule:
+    """Smolyak's sparse grid of the Gauss-Hermite rules with 1, 3, 5, ..., k points (k
+    rounded up to odd): exact for polynomials of total degree up to 2 ceil(k/2) - 1 with
+    far fewer than k^d points, at the price of negative weights.
+
+    ``A(q, d) = sum over q - d < |l| <= q of (-1)^(q - |l|) C(d - 1, q - |l|)
+    Q_l1 x ... x Q_ld``, with Q_l the (2 l - 1)-point rule and q = d + L - 1."""
+    L = (k + 1) // 2
+    q = d + L - 1
+    rules = {lev: gh_rule(2 * lev - 1) for lev in range(1, L + 1)}
+    weights: dict[tuple, float] = {}
+    for levels in itertools.product(range(1, L + 1), repeat=d):
+        total = sum(levels)
+        if not q - d < total <= q:
+            continue
+        coef = (-1) ** (q - total) * math.comb(d - 1, q - total)
+        for picks in itertools.product(*(range(2 * lev - 1) for lev in levels)):
+            knot = tuple(float(rules[lev][i, 0]) for lev, i in zip(levels, picks))
+            w = coef * math.prod(rules[lev][i, 1] for lev, i in zip(levels, picks))
+            weights[knot] = weights.get(knot, 0.0) + w
+    Z = np.array(list(weights), dtype=float).reshape(-1, d)
+    return _rule(Z, np.array(list(weights.values())))
 
 
 def _same_factor(a, b) -> bool:
@@ -72,9 +112,10 @@ def _same_factor(a, b) -> bool:
             and np.array_equal(np.asarray(a.factor.codes), np.asarray(b.factor.codes)))
 
 
-def plan(lf, nAGQ: int):
+def plan(lf, nAGQ: int, grid: str = "product"):
     """The quadrature rule for a model and ``nAGQ`` (None for nAGQ <= 1), or a
-    :class:`~pylmer.PylmerError` naming the terms when no rule integrates them."""
+    :class:`~pylmer.PylmerError` naming the terms when no rule integrates them. ``grid``
+    ("product" or "sparse") chooses the rule for three or more effects per level."""
     if nAGQ <= 1:
         return None
     if nAGQ > MAX_POINTS:
@@ -85,12 +126,15 @@ def plan(lf, nAGQ: int):
     labels = [str(t.term) for t in terms]
     if all(_same_factor(terms[0], t) for t in terms[1:]):
         d = sum(t.nc for t in terms)
+        if grid == "sparse" and d >= 3:
+            return FactorRule(lf, nAGQ, sparse=True)
         if nAGQ ** d > MAX_PRODUCT_POINTS:
             raise PylmerError(
                 f"nAGQ = {nAGQ} with {d} random effects per level of "
                 f"{rt.cnms[0][0]!r} is a product rule of {nAGQ}^{d} = {nAGQ ** d} points per "
                 f"level (at most {MAX_PRODUCT_POINTS}); use fewer points, e.g. "
-                f"nAGQ = {max(2, int(MAX_PRODUCT_POINTS ** (1.0 / d)))}")
+                f"nAGQ = {max(2, int(MAX_PRODUCT_POINTS ** (1.0 / d)))}, or the sparse grid "
+                "(GlmerControl(agq_grid='sparse'))")
         return FactorRule(lf, nAGQ)
     if len(terms) == 2 and all(t.nc == 1 for t in terms):
         inner, outer = terms  # lme4's order: more levels first
@@ -129,7 +173,7 @@ def _theta_block(theta: np.ndarray, offset: int, nc: int) -> np.ndarray:
 class FactorRule:
     """Product-rule AGQ over the d effects of each level of one grouping factor."""
 
-    def __init__(self, lf, k: int):
+    def __init__(self, lf, k: int, sparse: bool = False):
         rt = lf.reTrms
         terms = list(rt.terms)
         self.k = k
@@ -147,7 +191,7 @@ class FactorRule:
         self.cols = np.concatenate(cols, axis=1)  # (nlev, d)
         self.theta_offsets = th_off
         self.ncs = [t.nc for t in terms]
-        self.Z, self.logw, self.w_zero = product_rule(k, self.d)
+        self.rule = sparse_rule(k, self.d) if sparse else product_rule(k, self.d)
 
     def _T(self, theta) -> np.ndarray:
         T = np.zeros((self.d, self.d))
@@ -173,15 +217,22 @@ class FactorRule:
             L = np.linalg.cholesky(H)
             Linv = np.linalg.inv(L)
             ld = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+        rule = self.rule
         A = np.einsum("nij,nj->ni", Linv[self.codes], V)  # eta moves by A_i . z
-        eta = np.ascontiguousarray(state.eta[None, :] + self.Z @ A.T)
+        eta = np.ascontiguousarray(state.eta[None, :] + rule.Z @ A.T)
         devres = _devres_at(response, eta)
         # u at each knot: u_hat + L^-T z
-        U = uhat[None, :, :] + np.einsum("lji,kj->kli", Linv, self.Z)
+        U = uhat[None, :, :] + np.einsum("lji,kj->kli", Linv, rule.Z)
         uu = np.ascontiguousarray(np.sum(U * U, axis=2))  # (K, nlev)
-        return kernels.agq_accumulate(self.codes, devres, np.ascontiguousarray(state.devres),
-                                      np.ascontiguousarray(np.sum(uhat * uhat, axis=1)), uu,
-                                      self.logw, self.w_zero, ld)
+        value = kernels.agq_accumulate(self.codes, devres,
+                                       np.ascontiguousarray(state.devres),
+                                       np.ascontiguousarray(np.sum(uhat * uhat, axis=1)), uu,
+                                       rule.logw, rule.sign, rule.w_zero, ld)
+        if not np.isfinite(value):
+            raise PylmerError("the sparse grid's negative weights gave a level a "
+                              "non-positive integral: use the product rule "
+                              "(GlmerControl(agq_grid='product')) or more points")
+        return value
 
 
 class NestedRule:

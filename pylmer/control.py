@@ -184,6 +184,12 @@ class GlmerControl(LmerControl):
         PIRLS convergence tolerance (relative change of the penalized deviance).
     restart_edge : bool
         Not used by glmer (as in lme4).
+    agq_grid : {"product", "sparse"}
+        The quadrature rule over d >= 3 effects per level with ``nAGQ > 1``: the
+        k^d-point product rule, or Smolyak's sparse grid of Gauss-Hermite rules of up to
+        k points (far fewer points, exact for polynomials of total degree up to k, but
+        with negative weights; see :mod:`pylmer.agq`). Fewer effects always use the
+        product rule.
     """
 
     optimizer: object = ("bobyqa", STAGE2_AUTO)
@@ -191,12 +197,15 @@ class GlmerControl(LmerControl):
     calc_derivs: bool | None = True
     check_conv_nparmax: int = 20
     tolPwrss: float = 1e-7
+    agq_grid: str = "product"
 
     allow_n_levels_equal_nobs = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_number(self.tolPwrss, "tolPwrss", positive=True)
+        if self.agq_grid not in ("product", "sparse"):
+            raise PylmerError(f"agq_grid={self.agq_grid!r}: use 'product' or 'sparse'")
 
     def optimizer_stages(self) -> tuple[str, str]:
         stages = super().optimizer_stages()

@@ -130,7 +130,8 @@ def mkGlmerDevfun(lf: LFormula, family: Family | str, nAGQ: int = 0,
                   control: GlmerControl | None = None) -> GlmerDevfun:
     """The GLMM deviance function (R: ``mkGlmerDevfun``), first at nAGQ = 0."""
     control = control or GlmerControl()
-    return GlmerDevfun(lf, get_family(family), nAGQ=nAGQ, tol=control.tolPwrss)
+    return GlmerDevfun(lf, get_family(family), nAGQ=nAGQ, tol=control.tolPwrss,
+                       agq_grid=control.agq_grid)
 
 
 def _stage2_steps(devfun: GlmerDevfun, pars) -> np.ndarray:
@@ -269,7 +270,7 @@ def fit_glmer(lf: LFormula, family: Family, nAGQ: int = 1,
     explained in words a user can act on."""
     control = control or lf.control
     if nAGQ > 1:
-        GlmerDevfun.check_nAGQ_for(lf, nAGQ)
+        GlmerDevfun.check_nAGQ_for(lf, nAGQ, control.agq_grid)
     try:
         with single_threaded_blas():
             devfun = mkGlmerDevfun(lf, family, nAGQ=0, control=control)

@@ -95,12 +95,16 @@ class GlmerDevfun:
     maxit : int
     compiled_loop : bool
         Use the compiled PIRLS loop where it applies (tests compare it with the NumPy one).
+    agq_grid : {"product", "sparse"}
+        The quadrature rule over three or more effects per level (see :mod:`pylmer.agq`).
     """
 
     def __init__(self, lf, family, nAGQ: int = 0, tol: float = 1e-7, maxit: int = 100,
-                 backend: str | None = None, compiled_loop: bool = True):
+                 backend: str | None = None, compiled_loop: bool = True,
+                 agq_grid: str = "product"):
         self.lf = lf
         self.tol, self.maxit = tol, maxit
+        self.agq_grid = agq_grid
         init = family.initialize(lf.y, lf.weights)
         self.y = np.asarray(init.y, dtype=float)
         self.pw = np.asarray(init.weights, dtype=float)
@@ -144,10 +148,10 @@ class GlmerDevfun:
 
     # ------------------------------------------------------------------ set-up
     @staticmethod
-    def check_nAGQ_for(lf, nAGQ: int) -> None:
+    def check_nAGQ_for(lf, nAGQ: int, grid: str = "product") -> None:
         """Whether adaptive Gauss-Hermite quadrature with nAGQ points can integrate the
         model's random effects (a clear error when it cannot)."""
-        agq.plan(lf, nAGQ)
+        agq.plan(lf, nAGQ, grid)
 
     def updated(self, nAGQ: int) -> GlmerDevfun:
         """The stage-2 deviance (R: ``updateGlmerDevfun``): a function of
@@ -163,7 +167,7 @@ class GlmerDevfun:
     def _configure(self, nAGQ: int) -> None:
         """Arguments and rule for ``nAGQ``; lp0 from the current state."""
         rt = self.lf.reTrms
-        self.rule = agq.plan(self.lf, nAGQ)
+        self.rule = agq.plan(self.lf, nAGQ, self.agq_grid)
         self.nAGQ = int(nAGQ)
         self.lp0 = self.state.eta - self.offset
         lower = rt.lower

@@ -161,7 +161,7 @@ def test_negative_binomial_with_a_random_slope():
 def test_product_rule_is_exact_for_polynomials():
     from pylmer.agq import product_rule
 
-    Z, logw, w0 = product_rule(5, 2)
+    Z, logw, _, w0 = product_rule(5, 2)
     w = np.exp(logw - 0.5 * np.sum(Z * Z, axis=1))
     assert w.sum() + w0 == pytest.approx(1.0, abs=1e-14)
     for a, b in itertools.product(range(5), repeat=2):  # E[z1^a z2^b], degree <= 9
@@ -199,3 +199,41 @@ def test_one_point_rule_is_the_laplace_approximation(formula):
     w = devfun.response.working(devfun.state.eta, None, devfun.offset)[0]
     one = FactorRule(lf, 1).deviance(devfun.state, w, devfun.response)
     assert one == pytest.approx(laplace, abs=1e-7)
+
+
+@pytest.mark.parametrize("k,d", [(5, 3), (7, 3), (9, 4)])
+def test_sparse_grid_is_exact_for_polynomials_of_its_degree(k, d):
+    from pylmer.agq import product_rule, sparse_rule
+
+    rule = sparse_rule(k, d)
+    assert len(rule.Z) + 1 < k**d
+    w = rule.sign * np.exp(rule.logw - 0.5 * np.sum(rule.Z * rule.Z, axis=1))
+    assert np.any(w < 0)  # the price of the sparse grid
+    top = 2 * ((k + 1) // 2) - 1
+    for e in itertools.product(range(top + 1), repeat=d):
+        if sum(e) > top:
+            continue
+        moment = np.sum(w * np.prod(rule.Z ** np.array(e), axis=1)) + \
+            (rule.w_zero if sum(e) == 0 else 0.0)
+        expect = np.prod([0.0 if a % 2 else float(np.prod(np.arange(a - 1, 0, -2))) for a in e])
+        assert moment == pytest.approx(expect, abs=1e-9)
+    assert len(product_rule(k, d).Z) + 1 == k**d
+
+
+def test_sparse_grid_deviance_approaches_the_product_rule():
+    rng = np.random.default_rng(5)
+    G, n = 60, 12
+    g = np.repeat(np.arange(G), n)
+    x, z = rng.normal(size=G * n), rng.normal(size=G * n)
+    b = rng.normal(size=(G, 3)) * [0.8, 0.4, 0.4]
+    y = rng.poisson(np.exp(0.2 + 0.5 * x - 0.3 * z + b[g, 0] + b[g, 1] * x + b[g, 2] * z))
+    data = pd.DataFrame({"y": y.astype(float), "x": x, "z": z,
+                         "g": pd.Categorical(g.astype(str))})
+    lf = pylmer.glFormula("y ~ x + z + (1 + x + z | g)", data, family="poisson")
+    pars = np.array([0.8, 0.05, 0.02, 0.4, 0.01, 0.4, 0.2, 0.5, -0.3])
+    product = pylmer.mkGlmerDevfun(lf, pylmer.poisson(), nAGQ=11)(pars)
+    sparse = pylmer.mkGlmerDevfun(lf, pylmer.poisson(), nAGQ=11,
+                                  control=pylmer.GlmerControl(agq_grid="sparse"))(pars)
+    assert sparse == pytest.approx(product, abs=2e-3)
+    with pytest.raises(PylmerError, match="agq_grid"):
+        pylmer.GlmerControl(agq_grid="smolyak")

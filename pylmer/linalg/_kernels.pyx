@@ -206,19 +206,23 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
 
 def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
                    const double[::1] devres0, const double[::1] uu0, const double[:, ::1] uu,
-                   const double[::1] logw, double w_zero, double ldL2):
+                   const double[::1] logw, const double[::1] sign, double w_zero,
+                   double ldL2):
     """The adaptive Gauss-Hermite deviance ``sum_j devc0_j + ldL2 - 2 sum_j log(m_j)`` over
     the levels j of one grouping factor (see :mod:`pylmer.agq`).
 
     ``devres0`` are the deviance residuals at the conditional modes (observation i in level
     ``codes[i]``), ``uu0[j]`` the level's |u_hat|^2; for each knot k but the origin,
     ``devres[k]`` are the residuals with the level's effects moved to that knot, ``uu[k, j]``
-    their |u|^2 and ``logw[k]`` the log of its weight plus |z_k|^2 / 2; ``w_zero`` is the
-    origin's weight. ``m_j = w_zero + sum_k exp(logw_k - (devc_kj - devc0_j) / 2)``."""
+    their |u|^2, ``logw[k]`` the log of its weight's size plus |z_k|^2 / 2 and
+    ``sign[k]`` its sign; ``w_zero`` is the origin's weight.
+    ``m_j = w_zero + sum_k sign_k exp(logw_k - (devc_kj - devc0_j) / 2)``; NaN when an
+    m_j is not positive (a sparse grid's negative weights)."""
     cdef Py_ssize_t n = codes.shape[0], q = uu0.shape[0], K = logw.shape[0], i, j, k
     cdef double total = 0.0, logs = 0.0
+    cdef bint positive = True
     if devres.shape[0] != K or devres.shape[1] != n or devres0.shape[0] != n or \
-            uu.shape[0] != K or uu.shape[1] != q:
+            uu.shape[0] != K or uu.shape[1] != q or sign.shape[0] != K:
         raise ValueError("agq_accumulate(): arrays of inconsistent lengths")
     devc0_arr, mult_arr, devc_arr = np.zeros(q), np.full(q, w_zero), np.zeros(q)
     cdef double[::1] devc0 = devc0_arr, mult = mult_arr, devc = devc_arr
@@ -232,8 +236,13 @@ def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
             for i in range(n):
                 devc[codes[i]] += devres[k, i]
             for j in range(q):
-                mult[j] += exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
+                mult[j] += sign[k] * exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
         for j in range(q):
             total += devc0[j]
-            logs += log(mult[j])
+            if mult[j] <= 0.0:
+                positive = False
+            else:
+                logs += log(mult[j])
+    if not positive:
+        return float("nan")
     return total + ldL2 - 2.0 * logs
