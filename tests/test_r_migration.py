@@ -229,6 +229,29 @@ def _(row):
     close(g.logLik(), -1624.234, abs=1e-3)
 
 
+@check("glmer.nb")
+def _(row):
+    (m,) = row.run()
+    # lme4's objective at its converged optimum (glmer.nb's own fit stops 7e-4 short)
+    close(m.logLik(), -869.114994413, abs=1e-4)
+    close(row.ns["getME"](m, "glmer.nb.theta"), 0.6390172427, rel=5e-3)
+
+
+@check("glmmTMB")
+def _(row):
+    (m,) = row.run()
+    close(m.logLik(), -869.1661480082, abs=1e-4)  # glmmTMB 1.1.5
+    close(row.ns["sigma"](m), 0.6390482062, rel=5e-3)
+
+
+@check("clmm")
+def _(row):
+    (m,) = row.run()
+    close(m.logLik(), -81.565409292, abs=1e-4)  # ordinal 2022.11-16
+    assert list(m.alpha.index) == ["1|2", "2|3", "3|4", "4|5"]
+    close(m.alpha, [-1.623663666, 1.513364337, 4.228524807, 6.088770141], abs=1e-2)
+
+
 @check("nAGQ")
 def _(row):
     agq, zero = row.run()
