@@ -49,7 +49,16 @@ Models (``--models``, comma-separated groups; default ``all``):
   against ``pylmer.clmm``, wine data) is skipped while pylmer has no ``clmm``. Needs the R
   packages glmmTMB (and ordinal for clmm); without them those columns read "absent". Printed
   as its own tables (see ``nb_cases.py``); glmm is not run on it.
-* ``all``: the five groups. The default run (all; 1e5 and 1e6; binomial 1e6; lme4 and glmm)
+* ``agq``: pylmer's adaptive Gauss-Hermite quadrature where lme4 has none (nAGQ > 1 for a
+  vector-valued term and for nested terms): binomial GLMMs on data simulated with fixed seeds,
+  ``y ~ x + (1 + x | g)`` (1 000 groups x 10 rows, correlated random intercept and slope) and
+  ``y ~ x + (1 | a/b)`` (200 x 5 levels x 4 rows), each fitted by ``pylmer.glmer(formula,
+  data, family="binomial", nAGQ=k)`` with k = 1 and 7, 1 + ``--reps`` times; and the time of
+  one deviance evaluation of the first model at its nAGQ = 7 estimates for nAGQ = 1, 3, 7, 15.
+  No comparator: lme4 cannot fit these models with nAGQ > 1 (and glmm is not run on them).
+  Printed as its own tables with the target "the 2-d nAGQ = 7 fit under 5 s" (see
+  ``agq_cases.py``).
+* ``all``: the six groups. The default run (all; 1e5 and 1e6; binomial 1e6; lme4 and glmm)
   takes 20 to 25 minutes on 2 cores, most of it in the 1e6 designs (glmm's two fits of the
   binomial one alone about 5 minutes) and in R's negative binomial fits (6 fits each of
   about 12, 29 and 29 s).
@@ -112,6 +121,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .agq_cases import run_agq
+from .agq_cases import to_json as agq_json
 from .cases import (
     INSTEVAL_ID,
     Case,
@@ -125,16 +136,17 @@ from .nb_cases import run_nb
 from .nb_cases import to_json as nb_json
 from .pylmer_side import time_case, time_case_in_child
 from .r_side import lme4_version, run_lme4
-from .table import format_notes, format_pairs, format_table
+from .table import format_agq, format_notes, format_pairs, format_table
 
-GROUPS = ("small", "insteval", "crossed", "glmm", "nb")
+GROUPS = ("small", "insteval", "crossed", "glmm", "nb", "agq")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all",
-                        help="comma-separated: small, insteval, crossed, glmm, nb, all (default: all)")
+                        help="comma-separated: small, insteval, crossed, glmm, nb, agq, all "
+                             "(default: all)")
     parser.add_argument("--sizes", default="1e5,1e6",
                         help="rows of the crossed designs, comma-separated (default: 1e5,1e6)")
     parser.add_argument("--reps", type=int, default=5,
@@ -210,6 +222,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             log(f"glmm: {len(small)} small models")
             glmm.update(run_glmm(small, args.reps, False, workdir, args.glmm_python))
     nb = run_nb(args, workdir, log) if "nb" in args.groups else None
+    agq = run_agq(args, log) if "agq" in args.groups else None
     if "crossed" in args.groups:
         # simulated and written only now: the write-back of a million-row CSV would
         # otherwise overlap the small models' timings (it doubled them in one run)
@@ -226,7 +239,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         if g_version:
             log(f"glmm: {case.name} (own process)")
             glmm.update(run_glmm([case], args.large_reps, True, workdir, args.glmm_python))
-    return {"cases": cases, "pylmer": pylmer, "lme4": lme4, "glmm": glmm, "nb": nb,
+    return {"cases": cases, "pylmer": pylmer, "lme4": lme4, "glmm": glmm, "nb": nb, "agq": agq,
             "r_version": r_version, "r_missing": r_missing, "glmm_version": g_version,
             "glmm_missing": g_missing, "loadavg": [load_before, _loadavg()]}
 
@@ -261,6 +274,8 @@ def report(args: argparse.Namespace, res: dict) -> str:
         parts.append(format_table(*sides) + ("\n\n" + notes if notes else ""))
     if res["nb"] is not None:
         parts.append(format_pairs(res["nb"], args.reps, args.large_reps))
+    if res["agq"] is not None:
+        parts.append(format_agq(res["agq"], args.reps))
     return "\n".join(header) + "\n\n\n".join(parts)
 
 
@@ -270,8 +285,9 @@ def main(argv: list[str] | None = None) -> None:
         res = run(args, Path(tmp))
     print(report(args, res))
     if args.json:
-        raw = {k: v for k, v in res.items() if k not in ("cases", "nb")}
+        raw = {k: v for k, v in res.items() if k not in ("cases", "nb", "agq")}
         raw["nb"] = nb_json(res["nb"]) if res["nb"] is not None else None
+        raw["agq"] = agq_json(res["agq"]) if res["agq"] is not None else None
         raw["cases"] = [{"name": c.name, "formula": c.formula, "fit": c.fit_kind,
                          "family": c.family, "link": c.link} for c in res["cases"]]
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")

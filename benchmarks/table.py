@@ -58,13 +58,14 @@ def _fit_row(case: Case, py: dict, r: dict, g: dict) -> list[str]:
             _glmm_feval(g), _diff(py, r), _diff(py, g)]
 
 
-def _layout(columns: list[str], rows: list[list[str]]) -> str:
+def _layout(columns: list[str], rows: list[list[str]], text: int = TEXT) -> str:
+    """Columns padded to their widths, the first ``text`` left-aligned, the others right."""
     rows = [columns] + rows
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = []
     for k, row in enumerate(rows):
-        cells = ([v.ljust(w) for v, w in zip(row[:TEXT], widths[:TEXT])]
-                 + [v.rjust(w) for v, w in zip(row[TEXT:], widths[TEXT:])])
+        cells = ([v.ljust(w) for v, w in zip(row[:text], widths[:text])]
+                 + [v.rjust(w) for v, w in zip(row[text:], widths[text:])])
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("-" * len(lines[0]))
@@ -265,4 +266,88 @@ def _pair_notes(res: dict) -> list[str]:
                  "NB log theta); glmmTMB, clmm: nlminb's function + gradient (g) evaluations; "
                  "glmer.nb: optinfo$feval of its last glmer fit, and (last of N) the number "
                  "of fits of its theta search")
+    return lines
+
+
+# The agq group (``agq_cases.py``): pylmer alone, no comparator.
+AGQ_FIT_COLUMNS = ["model", "fit", "n", "pylmer s", "pylmer 1st s", "feval", "-2 logLik",
+                   "theta"]
+AGQ_DEVFUN_COLUMNS = ["nAGQ", "points/group", "ms per eval", "x Laplace", "deviance",
+                      "minus nAGQ 15"]
+
+
+def _agq_devfun_rows(devfun: dict) -> list[list[str]]:
+    last = devfun[max(devfun)].get("deviance")
+    rows = []
+    for k, res in devfun.items():
+        label = "1 (Laplace)" if k == 1 else str(k)
+        if "error" in res:
+            rows.append([label, str(k * k), "FAILED", "-", "-", "-"])
+            continue
+        diff = (res["deviance"] - last) if last is not None else None
+        rows.append([label, str(k * k), _num(res.get("ms"), ".2f"),
+                     _num(res.get("ratio"), ".1f"), _num(res.get("deviance"), ".4f"),
+                     _num(diff, "+.2e")])
+    return rows
+
+
+def format_agq(res: dict, reps: int) -> str:
+    """The agq group's tables (fits; one deviance evaluation by nAGQ), the target line and
+    the notes, from ``agq_cases.run_agq``'s result."""
+    from .agq_cases import DATASETS, DEVFUN_CALLS, TARGET_CASE, TARGET_NAGQ
+
+    header = [
+        ("adaptive Gauss-Hermite quadrature for vector-valued and nested random effects "
+         "(--models agq): pylmer only; lme4 cannot fit these models with nAGQ > 1 (its "
+         "glmer takes nAGQ > 1 only for a single scalar random-effect term), so there is no "
+         "R comparator (and glmm is not run on this group)"),
+        "data simulated with fixed seeds (see benchmarks/agq_cases.py), family binomial: "
+        + "; ".join(f"{name}: {formula}" for name, (formula, _) in DATASETS.items()),
+        (f"seconds: median of {reps} fits after a first fit; feval: optinfo.feval (both "
+         "optimization stages); theta: getME('theta'), lme4's order"),
+        "",
+    ]
+    rows = []
+    for case in res["cases"]:
+        py = res["fits"].get(case.name, {})
+        theta = ", ".join(format(t, ".4f") for t in py.get("theta", [])) or "-"
+        rows.append([case.dataset, case.fit_kind, _num(py.get("nobs"), "d"), _seconds(py),
+                     _num(py.get("first"), ".3f"), _num(py.get("feval"), "d"),
+                     _num(py.get("objective"), ".4f"), theta])
+    text = _layout(AGQ_FIT_COLUMNS, rows)
+    target = res["target"]
+    verdict = "PASS" if target["pass"] else "FAIL"
+    text += (f"\n\ntarget: the 2-d nAGQ = {TARGET_NAGQ} fit under {target['limit']:g} s: "
+             f"{verdict} ({_num(target['seconds'], '.3f')} s, {TARGET_CASE})")
+    text += (f"\n\none deviance evaluation of {TARGET_CASE} at the nAGQ = {TARGET_NAGQ} "
+             f"estimates, devfun(concatenate([theta, beta])): median of {DEVFUN_CALLS} calls "
+             "after a warm-up; nAGQ 1 = updateGlmerDevfun(mkGlmerDevfun(lf, fam), 1), "
+             "others mkGlmerDevfun(lf, fam, nAGQ=k)\n\n")
+    if res["devfun"] is None:
+        text += f"not run: {res['devfun_skipped']}"
+    else:
+        text += _layout(AGQ_DEVFUN_COLUMNS, _agq_devfun_rows(res["devfun"]), text=1)
+    notes = _agq_notes(res)
+    return "\n".join(header) + text + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def _agq_notes(res: dict) -> list[str]:
+    lines = []
+    for case in res["cases"]:
+        py = res["fits"].get(case.name, {})
+        row = f"{case.dataset} ({case.fit_kind})"
+        if "error" in py:
+            lines.append(f"pylmer failed on {row}: {py['error']}")
+        lines += [f"pylmer warning on {row}: {w}" for w in py.get("warnings", [])]
+    for k, r in (res["devfun"] or {}).items():
+        if "error" in r:
+            lines.append(f"deviance evaluation with nAGQ = {k} failed: {r['error']}")
+        lines += [f"deviance evaluation with nAGQ = {k} warned: {w}"
+                  for w in r.get("warnings", [])]
+    names = dict.fromkeys((case.dataset, tuple(py["theta_names"]))
+                          for case in res["cases"]
+                          if (py := res["fits"].get(case.name, {})).get("theta_names"))
+    if names:
+        lines.append("theta elements: " + "; ".join(f"{dataset}: {', '.join(n)}"
+                                                     for dataset, n in names))
     return lines
