@@ -84,8 +84,8 @@ def product_rule(k: int, d: int) -> Rule:
 
 
 def sparse_rule(k: int, d: int) -> Rule:
-    """Smolyak's sparse grid of the Gauss-Hermite rules with 1, 3, 5, ..., k points (k
-    rounded up to odd): exact for polynomials of total degree up to 2 ceil(k/2) - 1 with
+    """Smolyak's sparse grid of the Gauss-Hermite rules with 1, 3, 5, ..., k points (an
+    even k counts as k - 1): exact for polynomials of total degree up to k (odd k) with
     far fewer than k^d points, at the price of negative weights.
 
     ``A(q, d) = sum over q - d < |l| <= q of (-1)^(q - |l|) C(d - 1, q - |l|)
@@ -127,7 +127,13 @@ def plan(lf, nAGQ: int, grid: str = "product"):
     if all(_same_factor(terms[0], t) for t in terms[1:]):
         d = sum(t.nc for t in terms)
         if grid == "sparse" and d >= 3:
-            return FactorRule(lf, nAGQ, sparse=True)
+            rule = FactorRule(lf, nAGQ, sparse=True)
+            if len(rule.rule.Z) + 1 > MAX_PRODUCT_POINTS:
+                raise PylmerError(
+                    f"nAGQ = {nAGQ} with {d} random effects per level of {rt.cnms[0][0]!r}: "
+                    f"the sparse grid has {len(rule.rule.Z) + 1} points per level (at most "
+                    f"{MAX_PRODUCT_POINTS}); use fewer points")
+            return rule
         if nAGQ ** d > MAX_PRODUCT_POINTS:
             raise PylmerError(
                 f"nAGQ = {nAGQ} with {d} random effects per level of "
@@ -171,7 +177,8 @@ def _theta_block(theta: np.ndarray, offset: int, nc: int) -> np.ndarray:
 
 
 class FactorRule:
-    """Product-rule AGQ over the d effects of each level of one grouping factor."""
+    """AGQ over the d effects of each level of one grouping factor: the product rule, or
+    for d >= 3 optionally the sparse grid."""
 
     def __init__(self, lf, k: int, sparse: bool = False):
         rt = lf.reTrms

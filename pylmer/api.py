@@ -90,8 +90,9 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ... or ``binomial(link="probit")``.
     nAGQ : int, default 1
         0: beta estimated inside PIRLS (fast, approximate); 1: the Laplace approximation;
-        > 1: adaptive Gauss-Hermite quadrature with that many points (a single scalar
-        random-effects term only).
+        > 1: adaptive Gauss-Hermite quadrature with that many points per effect: the
+        random effects of one grouping factor (``(1 | g)`` as lme4, and ``(1 + x | g)``)
+        or two nested scalar terms (``(1 | a/b)``); see :mod:`pylmer.agq`.
     weights : str or array-like, optional
         Prior weights (R: ``glmer(weights = )``). For a binomial response given as
         proportions, the numbers of trials: ``glmer("prop ~ x + (1 | g)", data,

@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--nagq", type=int, metavar="K",
                      help="glmer only (R: nAGQ=): 1 (the default) the Laplace "
                      "approximation, 0 the faster nAGQ = 0 fit, K > 1 adaptive "
-                     "Gauss-Hermite quadrature with K points (a single scalar random "
-                     "effect only), e.g. --nagq 25")
+                     "Gauss-Hermite quadrature with K points (the effects of one grouping "
+                     "factor, or (1 | a/b)), e.g. --nagq 25")
     fit.add_argument("--json", action="store_true",
                      help="print a JSON object instead of the summary")
 

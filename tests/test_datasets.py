@@ -18,6 +18,7 @@ NAMES = [
     "sleepstudy", "Dyestuff", "Dyestuff2", "Penicillin", "Pastes", "cbpp", "cake",
     "grouseticks", "VerbAgg", "InstEval", "Exam", "gamma_sim", "poisson_offset_sim",
     "Salamanders", "wine", "nb_sim", "beta_sim",
+    "agq_logit_slope", "agq_pois_slope", "agq_logit_nested",
 ]  # fmt: skip
 
 # (rows, columns) as in R: dim(lme4::sleepstudy) etc.
@@ -27,6 +28,7 @@ SHAPES = {
     "grouseticks": (403, 7), "VerbAgg": (7584, 9), "InstEval": (73421, 7),
     "Exam": (4059, 10), "gamma_sim": (1000, 3), "poisson_offset_sim": (1000, 5),
     "Salamanders": (644, 9), "wine": (72, 6), "nb_sim": (600, 4), "beta_sim": (600, 3),
+    "agq_logit_slope": (320, 3), "agq_pois_slope": (400, 3), "agq_logit_nested": (400, 4),
 }  # fmt: skip
 
 

@@ -48,6 +48,9 @@ _DESCRIPTIONS = {
     "wine": "bitterness ratings (1-5, ordered) of wines by 9 judges (ordinal)",
     "nb_sim": "simulated negative binomial counts: 40 groups x 15 observations",
     "beta_sim": "simulated proportions (Beta, logit link): 30 groups x 20 observations",
+    "agq_logit_slope": "simulated binary responses, random intercept and slope: 40 x 8",
+    "agq_pois_slope": "simulated counts, random intercept and slope: 50 groups x 8",
+    "agq_logit_nested": "simulated binary responses, nested groups: 20 a x 4 b x 5",
 }
 
 _BY_LOWER_NAME = {name.lower(): name for name in _DESCRIPTIONS}
@@ -118,8 +121,8 @@ def load_dataset(name: str) -> pd.DataFrame:
 
     R equivalent: ``data(sleepstudy, package="lme4")`` (``Exam`` comes from R's mlmRev
     package, ``Salamanders`` from glmmTMB, ``wine`` from ordinal; ``gamma_sim``,
-    ``poisson_offset_sim``, ``nb_sim`` and ``beta_sim`` are simulated data sets used in
-    pylmer's tests).
+    ``poisson_offset_sim``, ``nb_sim``, ``beta_sim`` and the three ``agq_*`` sets are
+    simulated data sets used in pylmer's tests).
 
     Parameters
     ----------
@@ -127,7 +130,8 @@ def load_dataset(name: str) -> pd.DataFrame:
         One of ``sleepstudy``, ``Dyestuff``, ``Dyestuff2``, ``Penicillin``, ``Pastes``,
         ``cbpp``, ``cake``, ``grouseticks``, ``VerbAgg``, ``InstEval``, ``Exam``,
         ``gamma_sim``, ``poisson_offset_sim``, ``Salamanders``, ``wine``, ``nb_sim``,
-        ``beta_sim``. Case does not matter.
+        ``beta_sim``, ``agq_logit_slope``, ``agq_pois_slope``, ``agq_logit_nested``. Case
+        does not matter.
 
     Returns
     -------
