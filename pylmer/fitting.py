@@ -153,6 +153,14 @@ def _stage2_defaults(optimizer: str) -> dict:
     return {"ftol_abs": 1e-10} if optimizer in ("nloptwrap", "bobyqa") else {}
 
 
+def _stage1_defaults(devfun: GlmerDevfun, final: bool) -> dict:
+    """Stage 1 only starts stage 2 for the families with an extra parameter, whose stage 2
+    re-optimizes every parameter on a smooth deviance: it may stop at a change of 1e-3
+    (a third fewer evaluations on the ordinal and negative binomial references, the same
+    optimum). lme4's families keep lme4's stage 1, which decides where stage 2 ends."""
+    return {"ftol_abs": 1e-3} if not final and hasattr(devfun.family, "with_extra") else {}
+
+
 def _stage2_optimizer(optimizer: str, family: Family) -> str:
     """Stage 2's optimizer: ``"auto"`` is lme4's Nelder_Mead, except for binomial and
     Poisson GLMMs, where BOBYQA ends at lme4's optimum with far fewer evaluations.
@@ -212,7 +220,8 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
             x0 = devfun.start if start is None else np.concatenate(
                 [start, devfun.start[ntheta:]])
             opt = minimize(devfun, x0, devfun.lower, optimizer=stage1,
-                           options=control.optCtrl, verbose=verbose)
+                           options={**_stage1_defaults(devfun, final), **control.optCtrl},
+                           verbose=verbose)
             devfun(opt.par)
         else:
             start = check_start(start, devfun.lower[:ntheta + devfun.p], "glmer",
