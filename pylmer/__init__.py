@@ -18,6 +18,7 @@ from .exceptions import (
     FormulaError,
     GroupingFactorWarning,
     MissingDataWarning,
+    NotAvailableError,
     PirlsError,
     PylmerError,
     PylmerWarning,
@@ -117,5 +118,5 @@ __all__ = [
     "PylmerError", "FormulaError", "FormulaSyntaxError", "PylmerWarning", "MissingDataWarning", "RankDeficiencyWarning",
     "ScalingWarning", "GroupingFactorWarning", "SingularFitWarning", "ConvergenceWarning",
     "DeprecatedUseWarning",
-    "PirlsError",
+    "PirlsError", "NotAvailableError",
 ]

@@ -240,14 +240,15 @@ cdef class ScalarPirls:
     # ------------------------------------------------------------------ the loop
     def run(self, double[::1] lam, const double[::1] offset, const double[::1] eta_start,
             int maxit, double tol, double[::1] eta, bint fit_beta=False,
-            double rounding=0.0, double max_eta_step=0.0, bint exact_final=False):
+            double noise=0.0, double max_eta_step=0.0, bint exact_final=False):
         """PIRLS from ``eta_start`` (u = 0, and beta = 0 when ``fit_beta``) at the term
         scales ``lam``. With ``fit_beta`` beta is estimated with u (lme4's nAGQ = 0);
         otherwise its contribution is in ``offset``. The conditional modes and the state
         at them are left in this workspace (``eta`` receives the linear predictor).
-        ``rounding`` and ``max_eta_step`` are the extra-parameter families' safeguards
-        (see pylmer.pirls.GlmerDevfun.pirls): an increase of the deviance within
-        ``rounding`` of it is no failure, and a first step moves eta by at most
+        ``noise`` and ``max_eta_step`` are the extra-parameter families' safeguards
+        (see pylmer.pirls.GlmerDevfun.pirls): a change of the deviance within ``noise``
+        (its rounding error) is convergence, an increase within it no failure, and a step
+        moves eta by at most
         ``max_eta_step`` (0: lme4's loop, neither). With ``exact_final`` (the ordinal
         family) L is factored once more at the modes, with the Laplace weights: ldL2 and
         diag(L) are then the Laplace approximation's.
@@ -339,9 +340,7 @@ cdef class ScalarPirls:
                                             R[trial], &ll_try)
                         pdev = dev + uu
                         halvings += 1
-                    allowed = rounding * fabs(oldpdev)
-                    if allowed < tol:
-                        allowed = tol
+                    allowed = noise if noise > tol else tol
                     if not isfinite(pdev) or pdev - oldpdev > allowed:
                         status = _HALVING_FAILED
                         break
@@ -351,7 +350,7 @@ cdef class ScalarPirls:
                     bb[j] = b_new[j]
                 cur, trial = trial, (1 - trial if cur == 2 else cur)
                 ll = ll_try
-                if fabs((oldpdev - pdev) / pdev) < tol:
+                if fabs((oldpdev - pdev) / pdev) < tol or fabs(oldpdev - pdev) < noise:
                     status = _OK
                     if exact_final:  # the trial buffers are free after the acceptance
                         self.response.laplace_weights(E[cur], W[trial])

@@ -17,6 +17,7 @@ __all__ = [
     "FormulaError",
     "PylmerError",
     "PirlsError",
+    "NotAvailableError",
     "DeprecatedUseWarning",
     "SingularFitWarning",
     "GroupingFactorWarning",
@@ -46,6 +47,11 @@ class MissingDataWarning(PylmerWarning):
 
 class PirlsError(PylmerError, RuntimeError):
     """PIRLS could not reduce the penalized deviance (lme4's pwrssUpdate errors)."""
+
+
+class NotAvailableError(PylmerError, NotImplementedError):
+    """A method that exists for other models is not available for this one (e.g. profile
+    intervals of a clmm fit); the message names what to use instead."""
 
 
 class RankDeficiencyWarning(PylmerWarning):

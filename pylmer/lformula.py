@@ -17,6 +17,7 @@ from .control import GlmerControl, LmerControl
 from .design.fixed import FixedDesign, fixed_design
 from .design.random import ReTrms, mkReTrms
 from .exceptions import PylmerError
+from .family import get_family
 from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
 from .validate import check_bool, check_control
@@ -237,9 +238,19 @@ def glFormula(formula: str, data: object, family: object = "binomial", weights: 
         (``offset="log(n)"``), or a vector of one value per row of ``data``. It adds to the
         formula's ``offset()`` terms.
     """
-    return _build(formula, data, weights=weights, offset=offset, na_action=na_action,
-                  control=check_control(control, GlmerControl, "glFormula"),
-                  contrasts=contrasts, binary_factor=True, REML=False, family=family)
+    family = get_family(family)
+    lf = _build(formula, data, weights=weights, offset=offset, na_action=na_action,
+                control=check_control(control, GlmerControl, "glFormula"),
+                contrasts=contrasts, binary_factor=True, REML=False, family=family)
+    factor = lf.fr.response_factor
+    if factor is not None and family.family != "binomial":
+        raise PylmerError(
+            f"the response {lf.fr.response_name!r} is a factor (levels "
+            f"{', '.join(map(str, list(factor.cat.categories)[:4]))}"
+            f"{', ...' if len(factor.cat.categories) > 4 else ''}); the {family.family} "
+            "family needs numbers. A factor response is for the binomial family (first level "
+            "= failure) or, ordered, for clmm()")
+    return lf
 
 
 def clmFormula(formula: str, data: object, link: str = "logit", weights: object = None,

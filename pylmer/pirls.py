@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import agq, scalar_pirls
-from .exceptions import PirlsError
+from .exceptions import PirlsError, PylmerError
 from .linalg import kernels
 from .linalg.pls import PLSSnapshot, PLSWorkspace
 from .response import Response
@@ -34,6 +34,16 @@ __all__ = ["EXTRA_TOL", "GlmmSnapshot", "GlmmState", "GlmerDevfun"]
 # estimated extra parameter: lme4's 1e-7 leaves 5e-4..1e-3 of -2 logLik for the negative
 # binomial (Fisher scoring converges linearly), more than the references allow
 EXTRA_TOL = 1e-12
+
+
+def _rounding_noise(y, pw) -> float:
+    """A bound on the rounding error of the sum of the deviance residuals: each is a
+    difference of terms of size about y log y, so with large counts the sum carries an
+    error far above 1e-12 of its value. Changes smaller than this are not progress, and
+    increases smaller than this are not failures."""
+    y = np.abs(np.asarray(y, dtype=float))
+    return float(64.0 * np.finfo(float).eps * np.sum(np.abs(pw) * (y + 1.0)
+                                                      * (np.log1p(y) + 1.0)))
 
 
 @dataclass(frozen=True)
@@ -111,12 +121,13 @@ class GlmerDevfun:
         # a family's extra parameter, when estimated, is the last of the devfun's arguments
         # (on the log scale); PIRLS then converges tightly, as the references require
         self.n_extra = family.n_par if family.estimates_extra else 0
-        self._rounding = self._max_eta_step = 0.0
+        self._noise = self._max_eta_step = 0.0
         self._par_cache = None
         # the compiled loop factors the ordinal family's Laplace weights itself
         self._exact_final = family.family == "cumulative"
         if hasattr(family, "with_extra"):
-            self.tol, self._rounding, self._max_eta_step = min(tol, EXTRA_TOL), 1e-11, 10.0
+            self.tol, self._max_eta_step = min(tol, EXTRA_TOL), 10.0
+            self._noise = _rounding_noise(self.y, self.pw)
             if family.extra is None:
                 family = family.with_extra(family.extra_start(self.y, self.pw))
         self.family = family
@@ -269,13 +280,12 @@ class GlmerDevfun:
                     halvings += 1
                 # lme4's test; at the tight tolerance of the extra-parameter families an
                 # increase within rounding of the deviance is no failure
-                if not np.isfinite(pdev) or pdev - oldpdev > max(
-                        self.tol, self._rounding * abs(oldpdev)):
+                if not np.isfinite(pdev) or pdev - oldpdev > max(self.tol, self._noise):
                     raise PirlsError("PIRLS step-halvings failed to reduce deviance in "
                                      "pwrssUpdate")
             u, b_cur = u + step * du, b_cur + step * db
             eta, mu = eta_new, mu_new
-            if abs((oldpdev - pdev) / pdev) < self.tol:
+            if abs((oldpdev - pdev) / pdev) < self.tol or abs(oldpdev - pdev) < self._noise:
                 return GlmmState(np.asarray(theta, dtype=float).copy(), b_cur.copy(), u.copy(),
                                  eta, mu_new, devres, ldL2, pdev, it, L_diag)
             oldpdev = pdev
@@ -290,7 +300,7 @@ class GlmerDevfun:
         loop = self._scalar
         status = loop.run(lam, np.ascontiguousarray(offset, dtype=float),
                           np.ascontiguousarray(eta_start + self.offset), self.maxit,
-                          self.tol, eta, beta is None, self._rounding, self._max_eta_step,
+                          self.tol, eta, beta is None, self._noise, self._max_eta_step,
                           self._exact_final)
         if status == scalar_pirls.NOT_POSITIVE_DEFINITE:
             raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
@@ -390,9 +400,31 @@ class GlmerDevfun:
         L_diag = state.L_diag if state.L_diag is not None else self.ws.L_diagonal()
         return self.rule.deviance(state, w, self.response, L_diag=L_diag, ldL2=state.ldL2)
 
+    def _check_pars(self, pars) -> np.ndarray:
+        """The arguments as a float vector of the right length (a clear error otherwise)."""
+        parts = [f"theta ({self.ntheta})"]
+        if self.nAGQ > 0:
+            parts.append(f"beta ({self.p})")
+        if self.n_extra:
+            name = self.family.extra_name
+            parts.append(f"{'log ' + name if self.n_extra == 1 else name + ' coordinates'} "
+                         f"({self.n_extra}; fix it with the family's {name}= to leave it out)")
+        try:
+            pars = np.asarray(pars, dtype=float)
+        except (TypeError, ValueError):
+            raise PylmerError("the deviance function takes numbers: "
+                              + ", ".join(parts)) from None
+        if pars.shape != (len(self.lower),):
+            raise PylmerError(f"the deviance function takes {len(self.lower)} values, "
+                              f"{', then '.join(parts)}; got shape {pars.shape}")
+        if not np.all(np.isfinite(pars)):
+            raise PylmerError(f"the deviance function's arguments must be finite, got "
+                              f"{pars.tolist()}")
+        return pars
+
     def __call__(self, pars) -> float:
         self.feval += 1
-        pars = np.asarray(pars, dtype=float)
+        pars = self._check_pars(pars)
         theta, beta, extra = self.split(pars)
         self._set_extra(extra)
         state = self._exact_laplace(self.pirls(theta, beta, self._eta_start()))

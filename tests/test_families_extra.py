@@ -352,3 +352,60 @@ def test_deviance_and_deviance_residuals_follow_glmmTMB(salamanders_nb2):
     with pytest.raises(PylmerError, match="not defined for the beta family"):
         m.residuals()
     assert np.all(np.isfinite(m.residuals(type="pearson")))
+
+
+@pytest.mark.parametrize("family", [pylmer.nbinom2(), pylmer.nbinom1(),
+                                    pylmer.negative_binomial(2.0)], ids=str)
+def test_a_zero_weight_is_a_dropped_row(family):
+    data = load_families_dataset("Salamanders")
+    w = np.ones(len(data))
+    w[3] = 0.0
+    weighted = pylmer.glmer("count ~ mined + (1 | site)", data, family=family, weights=w)
+    dropped = pylmer.glmer("count ~ mined + (1 | site)", data.drop(index=3), family=family)
+    assert float(pylmer.logLik(weighted)) == pytest.approx(float(pylmer.logLik(dropped)),
+                                                           abs=1e-6)
+    np.testing.assert_allclose(pylmer.fixef(weighted), pylmer.fixef(dropped), rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::pylmer.SingularFitWarning")
+def test_large_counts_fit_as_glmmTMB_fits_them():
+    """Counts near e^12: the deviance residuals' rounding error is far above 1e-12 of
+    their sum, and PIRLS must not take it for a failure. glmmTMB 1.1.5 on these data:
+    logLik -2534.219, beta (11.881, 0.2488), theta 2.5404."""
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(20), 10)
+    x = rng.normal(size=200)
+    data = pd.DataFrame({"g": pd.Categorical(g), "x": x})
+    data["y"] = rng.negative_binomial(2, 2 / (2 + np.exp(12 + 0.3 * x)))
+    m = pylmer.glmer("y ~ x + (1 | g)", data, family=pylmer.nbinom2())
+    assert float(pylmer.logLik(m)) == pytest.approx(-2534.219, abs=1e-3)
+    np.testing.assert_allclose(pylmer.fixef(m), [11.881, 0.2488], rtol=1e-3)
+    assert m.family.theta == pytest.approx(2.5404, rel=1e-3)
+
+
+def test_deviance_function_says_what_it_takes():
+    data = load_families_dataset("Salamanders")
+    lf = pylmer.glFormula("count ~ mined + (1 | site)", data, family=pylmer.nbinom2())
+    devfun = pylmer.mkGlmerDevfun(lf, pylmer.nbinom2(), nAGQ=1)
+    with pytest.raises(PylmerError, match=r"takes 4 values, theta \(1\), then beta \(2\), "
+                                          r"then log theta"):
+        devfun([0.5, -1.4, 2.2])
+    with pytest.raises(PylmerError, match="finite"):
+        devfun([0.5, -1.4, 2.2, np.nan])
+    fixed = pylmer.mkGlmerDevfun(lf, pylmer.nbinom2(theta=0.64), nAGQ=1)
+    assert fixed([0.5, -1.4, 2.2]) == pytest.approx(devfun([0.5, -1.4, 2.2, np.log(0.64)]),
+                                                    rel=1e-12)
+
+
+def test_more_bad_input():
+    wine = load_families_dataset("wine")
+    with pytest.raises(PylmerError, match="'rating' is a factor.*nbinom2 family needs numbers"):
+        pylmer.glmer("rating ~ temp + (1 | judge)", wine, family="nbinom2")
+    with pytest.raises(PylmerError, match="theta='a'"):
+        pylmer.glmer_nb("count ~ mined + (1 | site)", load_families_dataset("Salamanders"),
+                        init_theta="a")
+    with pytest.raises(PylmerError, match="link 'sqrt' not available for nbinom2"):
+        pylmer.nbinom2(link="sqrt")
+    m = pylmer.clmm("rating ~ temp + (1 | judge)", wine)
+    with pytest.raises(pylmer.NotAvailableError, match="no residuals"):
+        m.residuals(type="pearson")

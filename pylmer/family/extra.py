@@ -83,10 +83,12 @@ class ExtraFamily(Family):
     estimated: bool | None = field(default=None, kw_only=True)
 
     def __post_init__(self):
-        super().__post_init__()
-        value = _check_positive(getattr(self, self.extra_name), self.extra_name,
-                                self.family)
+        # the parameter first: NegativeBinomial's R name prints it
+        label = type(self).family if isinstance(type(self).family, str) else \
+            "negative binomial"
+        value = _check_positive(getattr(self, self.extra_name), self.extra_name, label)
         object.__setattr__(self, self.extra_name, value)
+        super().__post_init__()
         if self.estimated is None:
             object.__setattr__(self, "estimated", value is None)
 
@@ -174,7 +176,8 @@ class ExtraFamily(Family):
             w = np.maximum(self._observed(y, pw, eta, mu, mu_eta), _NEWTON_FLOOR * fisher)
         else:
             w = fisher
-        return mu, w, score / w
+        # an observation of prior weight 0 has no weight and no score
+        return mu, w, np.divide(score, w, out=np.zeros_like(score), where=w > 0)
 
     def _observed(self, y, pw, eta, mu, mu_eta):
         curv = self._curv_mu(y, mu) * mu_eta * mu_eta
@@ -237,7 +240,10 @@ class NBinom2(_NBCounts, ExtraFamily):
     link: Link = Link("log")
     theta: float | None = None
     family: ClassVar[str] = "nbinom2"
-    ok_links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
+    # glmmTMB's default. With sqrt (mu = eta^2) the penalized likelihood has a mirror mode
+    # at negative eta, and Newton's method can end there; glmer_nb and negative_binomial
+    # (Fisher scoring) take sqrt and identity
+    ok_links: ClassVar[tuple[str, ...]] = ("log",)
     estimates_dispersion: ClassVar[bool] = False
     extra_name: ClassVar[str] = "theta"
     laplace: ClassVar[str] = "exact"
@@ -295,6 +301,7 @@ class NegativeBinomial(NBinom2):
     """
 
     laplace: ClassVar[str] = "fisher"
+    ok_links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")  # MASS's
     # lme4 counts a scale parameter for this family in logLik's df (useSc), theta
     # estimated or not
     df_scale: ClassVar[int] = 1

@@ -22,7 +22,7 @@ from scipy import optimize, stats
 from tqdm import tqdm
 
 from ..design import covariance
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, NotAvailableError
 from ..fitting import mkGlmerDevfun, updateGlmerDevfun
 from ..linalg.pls import PLSWorkspace, profiled_deviance
 from ..linalg.threads import single_threaded_blas
@@ -172,10 +172,10 @@ def _glmm_profiles(model) -> list[_Profile1D]:
     deviance over (sd / cor, beta, and the log of an estimated dispersion)."""
     family = model.family
     if family.family == "cumulative":
-        raise NotImplementedError("profiles of clmm fits are not available (nor in "
+        raise NotAvailableError("profiles of clmm fits are not available (nor in "
                                   "ordinal); use method='Wald' or 'boot'")
     if family.estimates_dispersion or model.nAGQ == 0:
-        raise NotImplementedError("profiles of GLMMs need nAGQ >= 1 and a family without "
+        raise NotAvailableError("profiles of GLMMs need nAGQ >= 1 and a family without "
                                   "lme4's dispersion estimate (binomial, Poisson, negative "
                                   "binomial, Beta); use method='Wald' or 'boot'")
     lf = model.lf

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from ..exceptions import PylmerError
+from ..exceptions import NotAvailableError, PylmerError
 from ..predict import predict as _predict
 from ..printing.format import print_coefmat, varcorr_lines
 from ..printing.rprint import format_number
@@ -50,6 +50,13 @@ class ClmmMod(GlmerMod):
     def sigma(self) -> float:
         """1: the latent scale is fixed by the link."""
         return 1.0
+
+    def residuals(self, type: str = "deviance", scaled: bool = False):
+        """Not defined for a cumulative-link model (nor in ordinal): a
+        :class:`~pylmer.NotAvailableError` says what to use."""
+        raise NotAvailableError("clmm fits have no residuals (nor in ordinal); use "
+                                "fitted() (the probability of the observed category) or "
+                                "predict(type='prob')")
 
     def threshold_table(self) -> pd.DataFrame:
         """Estimate, Std. Error and z value of the thresholds (delta method through the
