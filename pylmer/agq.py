@@ -147,11 +147,13 @@ def plan(lf, nAGQ: int, grid: str = "product"):
         mapping = _nesting(inner, outer)
         if mapping is not None:
             return NestedRule(lf, nAGQ, mapping)
+        a, b = rt.cnms[1][0], rt.cnms[0][0]
         raise PylmerError(
             f"nAGQ > 1 integrates nested terms, but in {labels[0]} + {labels[1]} the levels "
-            f"of {rt.cnms[0][0]!r} are not nested in those of {rt.cnms[1][0]!r} (a level "
-            "occurs with more than one of the other's): crossed effects cannot be integrated "
-            "level by level; use nAGQ = 1 (the Laplace approximation)")
+            f"of {b!r} are not nested in those of {a!r} (a level occurs with more than one "
+            "of the other's): crossed effects cannot be integrated level by level; use "
+            f"nAGQ = 1 (the Laplace approximation). If the labels of {b!r} only repeat "
+            f"across levels of {a!r}, write (1 | {a}/{b}), i.e. (1 | {a}) + (1 | {a}:{b})")
     raise PylmerError(
         "nAGQ > 1 integrates the random effects of one grouping factor (any number of terms, "
         "e.g. (1 + x | g)) or two nested scalar terms ((1 | a/b)); this model has "

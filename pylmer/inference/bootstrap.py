@@ -36,7 +36,8 @@ __all__ = ["bootMer", "boot_confint"]
 
 
 def _parameters(model) -> np.ndarray:
-    """sd / cor per term, sigma (where the model has one), then the fixed effects."""
+    """sd / cor per term, sigma (where the model has one), then the fixed effects; then
+    an estimated extra parameter (the NB theta, Beta's phi, clmm's thresholds)."""
     frame = model.VarCorr().as_frame()
     values = []
     for term in model.VarCorr().terms:
@@ -51,7 +52,17 @@ def _parameters(model) -> np.ndarray:
     out = np.concatenate(values)
     if "Residual" in set(frame["grp"]):
         out = np.append(out, model.sigma())
-    return np.concatenate([out, model.beta])
+    return np.concatenate([out, model.beta, _extra(model)[1]])
+
+
+def _extra(model) -> tuple[list[str], np.ndarray]:
+    """Names and values of a GLMM family's estimated extra parameter (none otherwise)."""
+    family = getattr(model, "family", None)
+    if family is None or not getattr(family, "estimates_extra", False):
+        return [], np.zeros(0)
+    if hasattr(model, "alpha"):
+        return list(model.alpha.index), model.alpha.to_numpy()
+    return [family.extra_name], np.array([float(family.extra)])
 
 
 def _statistic_names(value, default: bool, model) -> list[str] | None:
@@ -59,7 +70,7 @@ def _statistic_names(value, default: bool, model) -> list[str] | None:
     the labels of a named result (a Series, as ``fixef``, or a dict), else None (``t1``,
     ``t2``, ... as R's ``boot`` prints them)."""
     if default:
-        return parameter_names(model) + list(model.fixef().index)
+        return parameter_names(model) + list(model.fixef().index) + _extra(model)[0]
     if isinstance(value, pd.Series):
         return [str(k) for k in value.index]
     if isinstance(value, Mapping):
