@@ -152,8 +152,9 @@ def plan(lf, nAGQ: int, grid: str = "product"):
             f"nAGQ > 1 integrates nested terms, but in {labels[0]} + {labels[1]} the levels "
             f"of {b!r} are not nested in those of {a!r} (a level occurs with more than one "
             "of the other's): crossed effects cannot be integrated level by level; use "
-            f"nAGQ = 1 (the Laplace approximation). If the labels of {b!r} only repeat "
-            f"across levels of {a!r}, write (1 | {a}/{b}), i.e. (1 | {a}) + (1 | {a}:{b})")
+            f"nAGQ = 1 (the Laplace approximation). If each level of {a!r} has its own "
+            f"{b!r} units whose labels are reused across {a!r}, they are nested: write "
+            f"(1 | {a}/{b}), i.e. (1 | {a}) + (1 | {a}:{b})")
     raise PylmerError(
         "nAGQ > 1 integrates the random effects of one grouping factor (any number of terms, "
         "e.g. (1 + x | g)) or two nested scalar terms ((1 | a/b)); this model has "
