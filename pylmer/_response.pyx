@@ -7,7 +7,7 @@ deviance residuals, the working weights and ``(y - mu) / mu_eta`` (the working r
 eta - offset), and the mu-dependent part of the log-likelihood; with lme4's floors (mu
 clamped to [eps, 1 - eps] for the logit, exp(eta) floored at eps for the log link, dlogis
 and the binomial variance floored at eps), so the numbers agree with lme4's to rounding.
-:class:`pylmer.pirls._Response` uses it for these families, the compiled PIRLS loop
+:class:`pylmer.response.Response` uses it for these families, the compiled PIRLS loop
 (``pylmer._pirls``) calls it at C level, and adaptive Gauss-Hermite quadrature asks it for
 the deviance residuals at every knot (:meth:`ResponseKernel.devres_at`).
 """
@@ -28,6 +28,7 @@ LINKS = {"logit": 0, "probit": 1, "cloglog": 2}  # the cumulative family's links
 # PIRLS's weights for the ordinal family: the observed information, floored at this share
 # of the expected one (pylmer.family.ordinal explains why)
 cdef double EXPECTED_FLOOR = 0.05
+EXPECTED_FLOOR_VALUE = EXPECTED_FLOOR
 
 
 cdef inline double _logit_mu(double eta, double e, double *om, double *me) noexcept nogil:

@@ -238,7 +238,7 @@ class FactorRule:
                                        np.ascontiguousarray(state.devres),
                                        np.ascontiguousarray(np.sum(uhat * uhat, axis=1)), uu,
                                        rule.logw, rule.sign, rule.w_zero, ld)
-        if not np.isfinite(value):
+        if not np.isfinite(value) and np.any(rule.sign < 0):
             raise PylmerError("the sparse grid's negative weights gave a level a "
                               "non-positive integral: use the product rule "
                               "(GlmerControl(agq_grid='product')) or more points")

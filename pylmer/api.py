@@ -189,8 +189,9 @@ def clmm(formula: str, data, link: str = "logit", nAGQ: int = 1, weights=None,
     data : pandas.DataFrame
     link : {"logit", "probit", "cloglog"}
     nAGQ : int, default 1
-        1: the Laplace approximation; > 1: adaptive Gauss-Hermite quadrature (a single
-        scalar random-effects term); 0: beta estimated with the conditional modes.
+        1: the Laplace approximation; > 1: adaptive Gauss-Hermite quadrature (the effects
+        of one grouping factor, or nested terms; see :mod:`pylmer.agq`); 0: beta
+        estimated with the conditional modes.
     weights, offset, na_action, control, start, contrasts, verbose
         As :func:`glmer`.
 

@@ -175,7 +175,8 @@ def _stage2_optimizer(optimizer: str, family: Family) -> str:
     BOBYQA ends on another piece, up to 3e-2 higher and silent.
     From lme4's stage-1 estimates, :func:`pylmer.neldermead.nelder_mead` repeats lme4's
     stage 2 evaluation for evaluation. The families with an extra parameter (negative
-    binomial, Beta) converge PIRLS to 1e-12, which leaves no jumps to speak of: BOBYQA.
+    binomial, Beta, ordinal) converge PIRLS to 1e-12, which leaves no jumps to speak of:
+    BOBYQA.
     """
     if optimizer != STAGE2_AUTO:
         return optimizer
@@ -238,6 +239,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
             opt = check_boundary(devfun, opt, control.boundary_tol)
         if not final:
             return opt
+        devfun.warm_start = False  # derivatives and the final value from lme4's lp0
         derivs = (deriv12(devfun, opt.par, opt.fval)
                   if control.derivs_wanted(devfun.lf.n, len(opt.par)) else None)
         if derivs is not None and hasattr(devfun.family, "with_extra"):
@@ -346,6 +348,11 @@ def _diagnose(lf: LFormula, family: Family, exc: Exception) -> str:
     if badly_scaled(lf.X):
         return (f"{message}: PIRLS failed with predictors on very different scales; "
                 "rescale them (e.g. scale(x) in the formula)")
+    if family.family in ("nbinom1", "nbinom2") or family.family.startswith("Negative"):
+        return (f"{message}: PIRLS failed for the negative binomial family; if the counts "
+                "show no overdispersion its dispersion parameter runs to its limit: try "
+                "family='poisson' (or glmer_nb / nbinom2, which reach that limit more "
+                "gracefully than nbinom1)")
     return f"{message}: PIRLS failed; check the response and the predictors' scales"
 
 

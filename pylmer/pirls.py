@@ -7,12 +7,13 @@ weighted least squares problem and halves the step until the penalized deviance
 ``sum(dev.resids) + |u|^2`` decreases (lme4's ``pwrssUpdate``). Then, as lme4:
 
 - Laplace (nAGQ 0 and 1):  ``ldL2 + |u|^2 + aic(y, n, mu, wt)``;
-- AGQ (nAGQ > 1, one scalar term): ``sum_i devc_i(u) + ldL2 - 2 sum_i log(m_i)``, with
-  ``m_i`` the Gauss-Hermite sum of ``exp(-(devc_i(u_i + z sd_i) - devc_i(u_i)) / 2)``
-  over the knots ``z`` scaled by the conditional sd of each level.
+- AGQ (nAGQ > 1): see :mod:`pylmer.agq` (one grouping factor's effects, or nested
+  scalar terms); for a single scalar term lme4's ``sum_i devc_i(u) + ldL2 - 2 sum_i
+  log(m_i)``, ``m_i`` the Gauss-Hermite sum over knots scaled by each level's conditional sd.
 
 Each evaluation starts from the same linear predictor ``lp0`` (lme4's behaviour), so the
-objective is a function of its arguments alone.
+objective is a function of its arguments alone (the ordinal family's optimizer search
+aside: see ``GlmerDevfun._eta_start``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = ["EXTRA_TOL", "GlmmSnapshot", "GlmmState", "GlmerDevfun"]
 # estimated extra parameter: lme4's 1e-7 leaves 5e-4..1e-3 of -2 logLik for the negative
 # binomial (Fisher scoring converges linearly), more than the references allow
 EXTRA_TOL = 1e-12
+EXTRA_MAXIT = 1000
 
 
 def _rounding_noise(y, pw) -> float:
@@ -122,11 +124,15 @@ class GlmerDevfun:
         # (on the log scale); PIRLS then converges tightly, as the references require
         self.n_extra = family.n_par if family.estimates_extra else 0
         self._noise = self._max_eta_step = 0.0
+        self.warm_start = True
         self._par_cache = None
         # the compiled loop factors the ordinal family's Laplace weights itself
         self._exact_final = family.family == "cumulative"
         if hasattr(family, "with_extra"):
+            # Fisher scoring (glmer_nb's weights) converges linearly: at 1e-12 it can take
+            # a few hundred iterations
             self.tol, self._max_eta_step = min(tol, EXTRA_TOL), 10.0
+            self.maxit = max(maxit, EXTRA_MAXIT)
             self._noise = _rounding_noise(self.y, self.pw)
             if family.extra is None:
                 family = family.with_extra(family.extra_start(self.y, self.pw))
@@ -285,7 +291,8 @@ class GlmerDevfun:
                                      "pwrssUpdate")
             u, b_cur = u + step * du, b_cur + step * db
             eta, mu = eta_new, mu_new
-            if abs((oldpdev - pdev) / pdev) < self.tol or abs(oldpdev - pdev) < self._noise:
+            if pdev == 0.0 or abs((oldpdev - pdev) / pdev) < self.tol \
+                    or abs(oldpdev - pdev) < self._noise:
                 return GlmmState(np.asarray(theta, dtype=float).copy(), b_cur.copy(), u.copy(),
                                  eta, mu_new, devres, ldL2, pdev, it, L_diag)
             oldpdev = pdev
@@ -321,12 +328,15 @@ class GlmerDevfun:
 
     def _eta_start(self) -> np.ndarray:
         """Where PIRLS starts: lme4's fixed lp0, so that the deviance is a function of its
-        arguments alone. A family whose PIRLS is Newton's method on a concave
-        log-likelihood (the ordinal family) converges quadratically to modes that do not
-        depend on the start, and there the last evaluation's linear predictor saves
-        iterations; Fisher scoring converges linearly, and its end depends on the start
-        enough to show in finite-difference gradients."""
-        if getattr(self.family, "newton_pirls", False) and self.state.extra is not None:
+        arguments alone. While the optimizer searches (``warm_start``), a family whose
+        PIRLS is Newton's method on a concave log-likelihood (the ordinal family) starts
+        from the last evaluation's linear predictor instead: it converges quadratically,
+        to modes that depend on the start only at the 1e-9 level of the deviance, and saves
+        iterations. The convergence check's derivatives and the final value are computed
+        from lp0 (optimizeGlmer turns ``warm_start`` off), because finite differences
+        would see that 1e-9."""
+        if self.warm_start and getattr(self.family, "newton_pirls", False) \
+                and self.state.extra is not None:
             return self.state.eta - self.offset
         return self.lp0
 
@@ -426,8 +436,22 @@ class GlmerDevfun:
         self.feval += 1
         pars = self._check_pars(pars)
         theta, beta, extra = self.split(pars)
+        before = (self.family, self.response, self._par_cache)
         self._set_extra(extra)
-        state = self._exact_laplace(self.pirls(theta, beta, self._eta_start()))
+        if self.response.kernel is not None and self.family.family == "cumulative":
+            # the compiled kernel is shared with the stage-1 / stage-2 twin of this devfun
+            self.response.kernel.set_bounds(self.family.bounds)
+        try:
+            with np.errstate(all="ignore"):  # overflow far from the optimum: PIRLS says so
+                state = self._exact_laplace(self.pirls(theta, beta, self._eta_start()))
+        except Exception as exc:
+            # a failed evaluation leaves the family at the state's parameter
+            self.family, self.response, self._par_cache = before
+            if self.response.kernel is not None and self.family.family == "cumulative":
+                self.response.kernel.set_bounds(self.family.bounds)
+            if isinstance(exc, np.linalg.LinAlgError):
+                raise PirlsError(f"{exc} at {pars.tolist()}") from exc
+            raise
         self.state = state
         value = self.laplace(state) if self.nAGQ <= 1 else self.agq(state)
         if self.nAGQ > 1 and self.response.extra:

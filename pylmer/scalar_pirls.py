@@ -64,7 +64,7 @@ def response_kernel(family, y, pw, dev0, llk, llf):
 
 def build(ws, response):
     """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, so that its Z'Z has the
-    structural pattern; diagonal Lambda; its X) and the ``_Response`` of a binomial(logit),
+    structural pattern; diagonal Lambda; its X) and the ``Response`` of a binomial(logit),
     poisson(log) or Gamma(log) model; None where the compiled loop does not apply (not
     another family, a term that is not scalar, or a factor too dense for it)."""
     if response.kernel is None or not ws.diagonal or not ws.reweightable:

@@ -409,3 +409,37 @@ def test_more_bad_input():
     m = pylmer.clmm("rating ~ temp + (1 | judge)", wine)
     with pytest.raises(pylmer.NotAvailableError, match="no residuals"):
         m.residuals(type="pearson")
+
+
+def test_devfun_state_survives_twins_and_failures():
+    """The stage-1 and stage-2 devfuns share a compiled kernel: each evaluation sets its own
+    thresholds. A failed evaluation leaves the family at the state's parameter."""
+    data = load_families_dataset("wine")
+    lf = pylmer.lformula.clmFormula("rating ~ temp + contact + (1 | judge)", data)
+    stage1 = pylmer.mkGlmerDevfun(lf, lf.family)
+    p1 = stage1.start.copy()
+    first = stage1(p1)
+    stage2 = pylmer.updateGlmerDevfun(stage1, 1)
+    stage2(np.concatenate([[1.1], [3.0, 1.8], [-1.0, 1.2, 0.9, 0.6]]))
+    assert stage1(p1) == pytest.approx(first, rel=1e-12)
+    nb = load_families_dataset("Salamanders")
+    lf2 = pylmer.glFormula("count ~ mined + (1 | site)", nb, family=pylmer.nbinom2())
+    devfun = pylmer.mkGlmerDevfun(lf2, pylmer.nbinom2(), nAGQ=1)
+    good = np.array([0.5, -1.4, 2.2, np.log(0.64)])
+    devfun(good)
+    with pytest.raises(PylmerError):
+        devfun(np.array([0.5, 800.0, 2.2, 20.0]))  # mu = exp(800)
+    assert devfun.family.theta == pytest.approx(0.64, rel=1e-12)
+
+
+def test_counts_without_overdispersion_send_theta_up_without_failing():
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(30), 10)
+    data = pd.DataFrame({"g": pd.Categorical(g), "y": rng.poisson(50.0, 300).astype(float)})
+    with pytest.warns(pylmer.SingularFitWarning):
+        m = pylmer.glmer("y ~ 1 + (1 | g)", data, family=pylmer.nbinom2())
+    poisson = pylmer.glmer("y ~ 1 + (1 | g)", data, family="poisson")
+    assert m.family.theta > 1e3
+    assert float(pylmer.logLik(m)) == pytest.approx(float(pylmer.logLik(poisson)), abs=0.05)
+    with pytest.raises(PylmerError, match="0 everywhere"):
+        pylmer.glmer("y ~ 1 + (1 | g)", data.assign(y=0.0), family=pylmer.nbinom2())

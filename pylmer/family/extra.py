@@ -220,6 +220,9 @@ class _NBCounts:
                               f"{' ...' if len(bad) > 3 else ''}) for the {self.family} "
                               "family: the response must be whole numbers; for continuous "
                               "positive responses use Gamma()")
+        if not np.any(y[weights > 0] > 0):
+            raise PylmerError(f"the response is 0 everywhere: the {self.family} family has "
+                              "nothing to model")
         return Initialized(y, weights, y + (y == 0) / 6.0)  # MASS's negative.binomial
 
     @staticmethod
@@ -258,8 +261,9 @@ class NBinom2(_NBCounts, ExtraFamily):
 
     def loglik(self, y, mu):
         th = self._value()
+        # log1p: theta can run far above mu when the counts are not overdispersed
         return (special.gammaln(y + th) - special.gammaln(th) - special.gammaln(y + 1)
-                + th * np.log(th / (th + mu)) + special.xlogy(y, mu / (th + mu)))
+                - th * np.log1p(mu / th) + special.xlogy(y, mu / (th + mu)))
 
     def _score_mu(self, y, mu):
         th = self._value()
@@ -278,7 +282,7 @@ class NBinom2(_NBCounts, ExtraFamily):
         y, mu, wt = _arr(y), _arr(mu), _arr(wt)
         th = self._value()
         return 2.0 * wt * (special.xlogy(y, np.maximum(1.0, y) / mu)
-                           - (y + th) * np.log((y + th) / (mu + th)))
+                           - (y + th) * np.log1p((y - mu) / (mu + th)))
 
     def extra_start(self, y, pw):
         m, v = self._moments(y, pw)

@@ -23,6 +23,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import special
 
+from .._response import EXPECTED_FLOOR_VALUE as EXPECTED_FLOOR
 from .._response import LINKS as LINK_CODES
 from .._response import cumulative_parts
 from ..exceptions import PylmerError
@@ -120,7 +121,8 @@ class Cumulative(ExtraFamily):
                 raise PylmerError(f"the new response's categories {list(series.cat.categories)}"
                                   f" are not the model's {list(self.levels)}")
             return series.cat.codes.to_numpy().astype(float)
-        labels = series.astype(str).to_numpy()
+        labels = np.array([str(int(v)) if isinstance(v, (int, float, np.integer, np.floating))
+                           and float(v).is_integer() else str(v) for v in series])
         lookup = {lev: j for j, lev in enumerate(self.levels)}
         unknown = sorted(set(labels) - set(lookup))
         if unknown:
@@ -152,8 +154,9 @@ class Cumulative(ExtraFamily):
         expected one is not, and a Newton step there is too long to halve back."""
         P, score, info, expected = self._parts(y, eta, expected=True)
         # the expected information: sum_j (f(alpha_j - eta) - f(alpha_{j-1} - eta))^2 / P_j
-        w = pw * np.maximum(info, np.maximum(0.05 * expected, EPS))
-        return P, w, pw * score / w
+        w = pw * np.maximum(info, np.maximum(EXPECTED_FLOOR * expected, EPS))
+        # an observation of prior weight 0 has no weight and no score
+        return P, w, np.divide(pw * score, w, out=np.zeros_like(score), where=w > 0)
 
     def laplace_weights(self, y, pw, eta):
         return pw * self._parts(y, eta)[2]
@@ -190,10 +193,11 @@ class Cumulative(ExtraFamily):
         if np.any((y < 0) | (y >= J) | (y != np.round(y))):
             raise PylmerError("the cumulative family's response must be category codes "
                               f"0..{J - 1}")
-        counts = np.bincount(y.astype(int), minlength=J)
-        if np.any(counts == 0):
+        counts = np.bincount(y.astype(int), weights=weights, minlength=J)
+        if np.any(counts <= 0):
             empty = [str(self.levels[j]) for j in np.flatnonzero(counts == 0)]
             raise PylmerError(f"response categories {', '.join(map(repr, empty))} have no "
-                              "observations: their thresholds cannot be estimated; drop "
+                              "observations (of positive weight): their thresholds cannot be "
+                              "estimated; drop "
                               "unused levels (or merge categories) first")
         return Initialized(y, weights, np.full(len(y), 0.5))
