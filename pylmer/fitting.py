@@ -158,7 +158,7 @@ def _stage1_defaults(devfun: GlmerDevfun, final: bool) -> dict:
     re-optimizes every parameter on a smooth deviance: it may stop at a change of 1e-3
     (a third fewer evaluations on the ordinal and negative binomial references, the same
     optimum). lme4's families keep lme4's stage 1, which decides where stage 2 ends."""
-    return {"ftol_abs": 1e-3} if not final and hasattr(devfun.family, "with_extra") else {}
+    return {"ftol_abs": 1e-3} if not final and devfun.family.has_extra else {}
 
 
 def _stage2_optimizer(optimizer: str, family: Family) -> str:
@@ -180,7 +180,7 @@ def _stage2_optimizer(optimizer: str, family: Family) -> str:
     """
     if optimizer != STAGE2_AUTO:
         return optimizer
-    smooth = family.family in ("binomial", "poisson") or hasattr(family, "with_extra")
+    smooth = family.family in ("binomial", "poisson") or family.has_extra
     return "bobyqa" if smooth else "Nelder_Mead"
 
 
@@ -242,7 +242,7 @@ def optimizeGlmer(devfun: GlmerDevfun, control: GlmerControl | None = None, stag
         devfun.warm_start = False  # derivatives and the final value from lme4's lp0
         derivs = (deriv12(devfun, opt.par, opt.fval, delta=_derivative_step(devfun))
                   if control.derivs_wanted(devfun.lf.n, len(opt.par)) else None)
-        if derivs is not None and hasattr(devfun.family, "with_extra"):
+        if derivs is not None and devfun.family.has_extra:
             opt = _newton_polish(devfun, opt, derivs)
         fval = devfun(opt.par)
     messages = check_conv(derivs, opt.par[:ntheta], devfun.lower[:ntheta], control)

@@ -128,7 +128,7 @@ class GlmerDevfun:
         self._par_cache = None
         # the compiled loop factors the ordinal family's Laplace weights itself
         self._exact_final = family.family == "cumulative"
-        if hasattr(family, "with_extra"):
+        if family.has_extra:
             # Fisher scoring (glmer_nb's weights) converges linearly: at 1e-12 it can take
             # a few hundred iterations
             self.tol, self._max_eta_step = min(tol, EXTRA_TOL), 10.0

@@ -268,7 +268,7 @@ def _weights_and_trials(model, newdata, n):
 def _draw(family, eta, sigma, weights, trials, rng) -> np.ndarray:
     if family is None:  # gaussian LMM
         return eta + rng.standard_normal(len(eta)) * sigma / np.sqrt(weights)
-    if hasattr(family, "draw"):  # negative binomial, Beta, ordinal
+    if family.has_extra:  # negative binomial, Beta, ordinal: their own draws
         return family.draw(eta, weights, rng)
     mu = family.linkinv(eta)
     name = family.family

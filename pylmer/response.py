@@ -33,7 +33,7 @@ class Response:
         self.family, self.y, self.pw, self.n_trials = family, y, pw, n_trials
         self.link = family.link
         # the families of pylmer.family.extra: their own score, weights and log density
-        self.extra = hasattr(family, "laplace_weights")
+        self.extra = family.has_extra
         self.kind = family.family if family.family in ("binomial", "poisson") else None
         if self.kind == "binomial":
             from scipy.special import gammaln

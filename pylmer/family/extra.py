@@ -79,6 +79,7 @@ class ExtraFamily(Family):
     """
 
     extra_name: ClassVar[str] = ""
+    has_extra: ClassVar[bool] = True
     df_scale: ClassVar[int] = 0
     estimated: bool | None = field(default=None, kw_only=True)
 

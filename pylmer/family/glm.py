@@ -65,7 +65,8 @@ class Family:
         Whether the scale is estimated; False for binomial and Poisson (dispersion 1).
     extra : float or None
         The parameter beyond the mean of the families in :mod:`pylmer.family.extra`
-        (negative binomial theta, Beta precision); None for R's GLM families.
+        (negative binomial theta, Beta precision; the ordinal thresholds); None for R's GLM
+        families, whose ``has_extra`` is False.
     estimates_extra : bool
         Whether the fit estimates ``extra`` (in the outer optimizer, on the log scale).
     laplace : str
@@ -78,6 +79,7 @@ class Family:
     ok_links: ClassVar[tuple[str, ...]] = ()
     estimates_dispersion: ClassVar[bool] = True
     extra: ClassVar[float | None] = None
+    has_extra: ClassVar[bool] = False  # one of pylmer.family.extra's families
     estimates_extra: ClassVar[bool] = False
     laplace: ClassVar[str] = "fisher"
 
