@@ -43,6 +43,8 @@ __all__ = ["FactorRule", "NestedRule", "Rule", "gh_rule", "plan", "product_rule"
 
 MAX_POINTS = 100  # lme4's GHrule(): "ord < 101L is not TRUE"
 MAX_PRODUCT_POINTS = 20_000  # k^d knots per level at most
+# knots x observations evaluated at once (doubles): above, the knots go in blocks
+KNOT_BLOCK = 4_000_000
 
 
 def gh_rule(n: int) -> np.ndarray:
@@ -202,6 +204,7 @@ class FactorRule:
         self.theta_offsets = th_off
         self.ncs = [t.nc for t in terms]
         self.rule = sparse_rule(k, self.d) if sparse else product_rule(k, self.d)
+        self.block = KNOT_BLOCK
 
     def _T(self, theta) -> np.ndarray:
         T = np.zeros((self.d, self.d))
@@ -229,20 +232,42 @@ class FactorRule:
             ld = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
         rule = self.rule
         A = np.einsum("nij,nj->ni", Linv[self.codes], V)  # eta moves by A_i . z
-        eta = np.ascontiguousarray(state.eta[None, :] + rule.Z @ A.T)
-        devres = _devres_at(response, eta)
-        # u at each knot: u_hat + L^-T z
-        U = uhat[None, :, :] + np.einsum("lji,kj->kli", Linv, rule.Z)
-        uu = np.ascontiguousarray(np.sum(U * U, axis=2))  # (K, nlev)
-        value = kernels.agq_accumulate(self.codes, devres,
-                                       np.ascontiguousarray(state.devres),
-                                       np.ascontiguousarray(np.sum(uhat * uhat, axis=1)), uu,
-                                       rule.logw, rule.sign, rule.w_zero, ld)
+        uu0 = np.ascontiguousarray(np.sum(uhat * uhat, axis=1))
+        if len(rule.Z) * len(self.codes) <= self.block:
+            devres, uu = self._at_knots(state, response, A, Linv, uhat, slice(None))
+            value = kernels.agq_accumulate(self.codes, devres,
+                                           np.ascontiguousarray(state.devres), uu0, uu,
+                                           rule.logw, rule.sign, rule.w_zero, ld)
+        else:  # the knots a block at a time: eta at every knot would not fit in memory
+            value = self._in_blocks(state, response, A, Linv, uhat, uu0, ld)
         if not np.isfinite(value) and np.any(rule.sign < 0):
             raise PylmerError("the sparse grid's negative weights gave a level a "
                               "non-positive integral: use the product rule "
                               "(GlmerControl(agq_grid='product')) or more points")
         return value
+
+
+    def _at_knots(self, state, response, A, Linv, uhat, knots):
+        """Deviance residuals and |u|^2 of every level at the knots ``knots``."""
+        Z = self.rule.Z[knots]
+        eta = np.ascontiguousarray(state.eta[None, :] + Z @ A.T)
+        U = uhat[None, :, :] + np.einsum("lji,kj->kli", Linv, Z)  # u_hat + L^-T z
+        return _devres_at(response, eta), np.ascontiguousarray(np.sum(U * U, axis=2))
+
+    def _in_blocks(self, state, response, A, Linv, uhat, uu0, ld) -> float:
+        rule, n = self.rule, len(self.codes)
+        devc0 = uu0 + np.bincount(self.codes, state.devres, self.nlev)
+        sums = np.zeros(self.nlev)
+        step = max(1, self.block // n)
+        for start in range(0, len(rule.Z), step):
+            knots = slice(start, start + step)
+            devres, uu = self._at_knots(state, response, A, Linv, uhat, knots)
+            kernels.agq_level_sums(self.codes, devres, devc0, uu, rule.logw[knots],
+                                   rule.sign[knots], sums)
+        mult = rule.w_zero + sums
+        if np.any(mult <= 0):
+            return float("nan")
+        return float(np.sum(devc0) + ld - 2.0 * np.sum(np.log(mult)))
 
 
 class NestedRule:

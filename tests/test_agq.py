@@ -237,3 +237,15 @@ def test_sparse_grid_deviance_approaches_the_product_rule():
     assert sparse == pytest.approx(product, abs=2e-3)
     with pytest.raises(PylmerError, match="agq_grid"):
         pylmer.GlmerControl(agq_grid="smolyak")
+
+
+def test_knots_in_blocks_give_the_same_deviance():
+    """Rules too large to evaluate at once go a block of knots at a time (memory): the
+    value is the one-piece value."""
+    data = pylmer.load_dataset("agq_logit_slope")
+    lf = pylmer.glFormula("y ~ x + (1 + x | g)", data, family="binomial")
+    devfun = pylmer.mkGlmerDevfun(lf, pylmer.binomial(), nAGQ=15)
+    pars = np.array([1.8, 1.19, 0.64, -0.88, 0.30])
+    whole = devfun(pars)
+    devfun.rule.block = 1000  # 3 knots of 320 observations per block
+    assert devfun(pars) == pytest.approx(whole, abs=1e-10)

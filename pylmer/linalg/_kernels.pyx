@@ -204,6 +204,27 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
     return info, ldL2
 
 
+def agq_level_sums(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
+                   const double[::1] devc0, const double[:, ::1] uu,
+                   const double[::1] logw, const double[::1] sign, double[::1] out):
+    """Adds, for each level j, ``sum_k sign_k exp(logw_k - (devc_kj - devc0_j) / 2)`` over
+    the knots of one block to ``out`` (``devc0_j`` already holding |u_hat|^2): the knot loop
+    of :func:`agq_accumulate`, for rules too large to take in one block."""
+    cdef Py_ssize_t n = codes.shape[0], q = devc0.shape[0], K = logw.shape[0], i, j, k
+    if devres.shape[0] != K or devres.shape[1] != n or uu.shape[0] != K or \
+            uu.shape[1] != q or sign.shape[0] != K or out.shape[0] != q:
+        raise ValueError("agq_level_sums(): arrays of inconsistent lengths")
+    devc_arr = np.zeros(q)
+    cdef double[::1] devc = devc_arr
+    with nogil:
+        for k in range(K):
+            devc[:] = 0.0
+            for i in range(n):
+                devc[codes[i]] += devres[k, i]
+            for j in range(q):
+                out[j] += sign[k] * exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
+
+
 def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
                    const double[::1] devres0, const double[::1] uu0, const double[:, ::1] uu,
                    const double[::1] logw, const double[::1] sign, double w_zero,

@@ -11,6 +11,7 @@ try:
     from ._kernels import (
         accumulate_pairs,
         agq_accumulate,
+        agq_level_sums,
         dense_pls,
         schur_downdate,
         weighted_normal_solve,
@@ -22,5 +23,5 @@ except ImportError as exc:  # pragma: no cover - an unbuilt source tree
         "'pip install -e .' (or 'make venv'), which compiles them with Cython; "
         f"the import error was: {exc}") from exc
 
-__all__ = ["CompiledFactor", "accumulate_pairs", "agq_accumulate", "dense_pls", "schur_downdate", "symbolic",
+__all__ = ["CompiledFactor", "accumulate_pairs", "agq_accumulate", "agq_level_sums", "dense_pls", "schur_downdate", "symbolic",
            "weighted_normal_solve"]
