@@ -32,6 +32,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import logsumexp
 
 from .design import covariance
 from .exceptions import PylmerError
@@ -172,15 +173,6 @@ def _nesting(inner, outer) -> np.ndarray | None:
     return first if np.array_equal(first[ci], co) and np.all(first >= 0) else None
 
 
-def _theta_block(theta: np.ndarray, offset: int, nc: int) -> np.ndarray:
-    """The lower-triangular relative Cholesky factor of one term."""
-    T = np.zeros((nc, nc))
-    for j in range(nc):
-        for i in range(j, nc):
-            T[i, j] = theta[offset + covariance.theta_index(i, j, nc)]
-    return T
-
-
 class FactorRule:
     """AGQ over the d effects of each level of one grouping factor: the product rule, or
     for d >= 3 optionally the sparse grid."""
@@ -205,12 +197,15 @@ class FactorRule:
         self.ncs = [t.nc for t in terms]
         self.rule = sparse_rule(k, self.d) if sparse else product_rule(k, self.d)
         self.block = KNOT_BLOCK
+        # a single scalar term takes its scales from the PIRLS factor, as lme4
+        self.needs_weights = self.d > 1
 
     def _T(self, theta) -> np.ndarray:
         T = np.zeros((self.d, self.d))
         at = 0
         for nc, off in zip(self.ncs, self.theta_offsets):
-            T[at: at + nc, at: at + nc] = _theta_block(theta, off, nc)
+            T[at: at + nc, at: at + nc] = covariance.theta_to_block(
+                theta[off: off + covariance.n_theta(nc)], nc)
             at += nc
         return T
 
@@ -252,7 +247,7 @@ class FactorRule:
         Z = self.rule.Z[knots]
         eta = np.ascontiguousarray(state.eta[None, :] + Z @ A.T)
         U = uhat[None, :, :] + np.einsum("lji,kj->kli", Linv, Z)  # u_hat + L^-T z
-        return _devres_at(response, eta), np.ascontiguousarray(np.sum(U * U, axis=2))
+        return response.devres_at(eta), np.ascontiguousarray(np.sum(U * U, axis=2))
 
     def _in_blocks(self, state, response, A, Linv, uhat, uu0, ld) -> float:
         rule, n = self.rule, len(self.codes)
@@ -282,6 +277,7 @@ class NestedRule:
         self.co = np.asarray(outer.factor.codes, dtype=np.intp)
         self.n_in, self.n_out = len(inner.factor.categories), len(outer.factor.categories)
         self.mapping = mapping  # outer level of each inner level
+        self.needs_weights = True
         self.m_in, self.m_out = inner.mm[:, 0].astype(float), outer.mm[:, 0].astype(float)
         self.g_in, self.g_out = int(rt.Gp[0]), int(rt.Gp[1])
         rule = gh_rule(k)
@@ -307,7 +303,7 @@ class NestedRule:
         eta = (state.eta[None, None, :] + (v_out[None, :] * a_step)[:, None, :]
                + (v_in[None, :] * b_shift)[:, None, :]
                + (v_in * s[self.ci])[None, None, :] * z[None, :, None])  # (K_o, K_i, n)
-        devres = _devres_at(response, np.ascontiguousarray(eta.reshape(K * K, -1)))
+        devres = response.devres_at(np.ascontiguousarray(eta.reshape(K * K, -1)))
         D = np.zeros((K * K, self.n_in))
         np.add.at(D.T, self.ci, devres.T)
         D = D.reshape(K, K, self.n_in)
@@ -316,23 +312,11 @@ class NestedRule:
         shift_j = -r[None, :] * (S[self.mapping][None, :] * z[:, None])  # (K_o, n_in)
         ub = u_in[None, None, :] + shift_j[:, None, :] + s[None, None, :] * z[None, :, None]
         expo = (logw + 0.5 * z * z)[None, :, None] - 0.5 * (D + ub * ub)
-        log_I = np.log(s)[None, :] + _logsumexp(expo, axis=1)  # (K_o, n_in)
+        log_I = np.log(s)[None, :] + logsumexp(expo, axis=1)  # (K_o, n_in)
         # outer integrals
         ua = u_out[None, :] + S[None, :] * z[:, None]  # (K_o, n_out)
         inner_sum = np.zeros((K, self.n_out))
         np.add.at(inner_sum.T, self.mapping, log_I.T)
         outer = (logw + 0.5 * z * z)[:, None] - 0.5 * ua * ua + inner_sum
-        log_L = np.log(S) + _logsumexp(outer, axis=0)
+        log_L = np.log(S) + logsumexp(outer, axis=0)
         return float(-2.0 * np.sum(log_L))
-
-
-def _logsumexp(x, axis):
-    top = np.max(x, axis=axis, keepdims=True)
-    return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(x - top), axis=axis))
-
-
-def _devres_at(response, eta: np.ndarray) -> np.ndarray:
-    """Deviance residuals at each row of eta (K, n)."""
-    if response.kernel is not None:
-        return np.ascontiguousarray(response.kernel.devres_at(eta))
-    return np.ascontiguousarray(response.devres(response.mu(eta)))

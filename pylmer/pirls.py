@@ -404,9 +404,11 @@ class GlmerDevfun:
     def agq(self, state: GlmmState) -> float:
         """The adaptive Gauss-Hermite deviance at the conditional modes (see
         :mod:`pylmer.agq`); a single scalar term uses the PIRLS factor's scales, as lme4."""
-        w = self.response.laplace_weights(state.eta)
-        if w is None:
-            w = self.response.working(state.eta, None, self.offset)[0]
+        w = None
+        if self.rule.needs_weights:
+            w = self.response.laplace_weights(state.eta)
+            if w is None:
+                w = self.response.working(state.eta, None, self.offset)[0]
         L_diag = state.L_diag if state.L_diag is not None else self.ws.L_diagonal()
         return self.rule.deviance(state, w, self.response, L_diag=L_diag, ldL2=state.ldL2)
 
@@ -445,10 +447,9 @@ class GlmerDevfun:
             with np.errstate(all="ignore"):  # overflow far from the optimum: PIRLS says so
                 state = self._exact_laplace(self.pirls(theta, beta, self._eta_start()))
         except Exception as exc:
-            # a failed evaluation leaves the family at the state's parameter
+            # a failed evaluation leaves the family at the state's parameter (the shared
+            # kernel's thresholds are set again by the next evaluation)
             self.family, self.response, self._par_cache = before
-            if self.response.kernel is not None and self.family.family == "cumulative":
-                self.response.kernel.set_bounds(self.family.bounds)
             if isinstance(exc, np.linalg.LinAlgError):
                 raise PirlsError(f"{exc} at {pars.tolist()}") from exc
             raise

@@ -68,10 +68,7 @@ class Response:
     def with_family(self, family) -> Response:
         """This response with another value of an extra-parameter family's parameter."""
         out = copy.copy(self)
-        out.family = family
-        if self.kernel is not None and family.family == "cumulative":
-            # the kernel is shared by the devfun's compiled loop: it follows the family
-            self.kernel.set_bounds(family.bounds)
+        out.family = family  # a shared compiled kernel is set by GlmerDevfun per evaluation
         return out
 
     def laplace_weights(self, eta):
@@ -112,6 +109,13 @@ class Response:
         mu = self.mu(eta)
         devres = self.devres(mu)
         return float(np.sum(devres)), mu, devres
+
+    def devres_at(self, eta: np.ndarray) -> np.ndarray:
+        """Deviance residuals at each row of eta (K, n): the compiled kernel's where there
+        is one (adaptive Gauss-Hermite quadrature's knots)."""
+        if self.kernel is not None:
+            return np.ascontiguousarray(self.kernel.devres_at(eta))
+        return np.ascontiguousarray(self.devres(self.mu(eta)))
 
     def devres(self, mu):
         y, pw = self.y, self.pw

@@ -204,25 +204,36 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
     return info, ldL2
 
 
+cdef void _add_level_sums(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
+                          const double[::1] devc0, const double[:, ::1] uu,
+                          const double[::1] logw, const double[::1] sign, double[::1] out,
+                          double[::1] devc) noexcept nogil:
+    """The knot loop of adaptive Gauss-Hermite quadrature: adds each knot's term
+    ``sign_k exp(logw_k - (devc_kj - devc0_j) / 2)`` to ``out[j]`` of every level j
+    (``devc`` is scratch of one value per level)."""
+    cdef Py_ssize_t n = codes.shape[0], q = devc0.shape[0], K = logw.shape[0], i, j, k
+    for k in range(K):
+        devc[:] = 0.0
+        for i in range(n):
+            devc[codes[i]] += devres[k, i]
+        for j in range(q):
+            out[j] += sign[k] * exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
+
+
 def agq_level_sums(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
                    const double[::1] devc0, const double[:, ::1] uu,
                    const double[::1] logw, const double[::1] sign, double[::1] out):
     """Adds, for each level j, ``sum_k sign_k exp(logw_k - (devc_kj - devc0_j) / 2)`` over
     the knots of one block to ``out`` (``devc0_j`` already holding |u_hat|^2): the knot loop
     of :func:`agq_accumulate`, for rules too large to take in one block."""
-    cdef Py_ssize_t n = codes.shape[0], q = devc0.shape[0], K = logw.shape[0], i, j, k
+    cdef Py_ssize_t n = codes.shape[0], q = devc0.shape[0], K = logw.shape[0]
     if devres.shape[0] != K or devres.shape[1] != n or uu.shape[0] != K or \
             uu.shape[1] != q or sign.shape[0] != K or out.shape[0] != q:
         raise ValueError("agq_level_sums(): arrays of inconsistent lengths")
     devc_arr = np.zeros(q)
     cdef double[::1] devc = devc_arr
     with nogil:
-        for k in range(K):
-            devc[:] = 0.0
-            for i in range(n):
-                devc[codes[i]] += devres[k, i]
-            for j in range(q):
-                out[j] += sign[k] * exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
+        _add_level_sums(codes, devres, devc0, uu, logw, sign, out, devc)
 
 
 def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
@@ -239,7 +250,7 @@ def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
     ``sign[k]`` its sign; ``w_zero`` is the origin's weight.
     ``m_j = w_zero + sum_k sign_k exp(logw_k - (devc_kj - devc0_j) / 2)``; NaN when an
     m_j is not positive (a sparse grid's negative weights)."""
-    cdef Py_ssize_t n = codes.shape[0], q = uu0.shape[0], K = logw.shape[0], i, j, k
+    cdef Py_ssize_t n = codes.shape[0], q = uu0.shape[0], K = logw.shape[0], i, j
     cdef double total = 0.0, logs = 0.0
     cdef bint positive = True
     if devres.shape[0] != K or devres.shape[1] != n or devres0.shape[0] != n or \
@@ -252,12 +263,7 @@ def agq_accumulate(const Py_ssize_t[::1] codes, const double[:, ::1] devres,
             devc0[codes[i]] += devres0[i]
         for j in range(q):
             devc0[j] += uu0[j]
-        for k in range(K):
-            devc[:] = 0.0
-            for i in range(n):
-                devc[codes[i]] += devres[k, i]
-            for j in range(q):
-                mult[j] += sign[k] * exp(logw[k] - 0.5 * (devc[j] + uu[k, j] - devc0[j]))
+        _add_level_sums(codes, devres, devc0, uu, logw, sign, mult, devc)
         for j in range(q):
             total += devc0[j]
             if mult[j] <= 0.0:
