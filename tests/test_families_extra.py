@@ -444,3 +444,41 @@ def test_counts_without_overdispersion_send_theta_up_without_failing():
     assert float(pylmer.logLik(m)) == pytest.approx(float(pylmer.logLik(poisson)), abs=0.05)
     with pytest.raises(PylmerError, match="0 everywhere"):
         pylmer.glmer("y ~ 1 + (1 | g)", data.assign(y=0.0), family=pylmer.nbinom2())
+
+
+_WINE = "rating ~ temp + (1 | judge)"
+_SAL = "count ~ mined + (1 | site)"
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda w, s: pylmer.clmm(_WINE, [1, 2]), TypeError, "data must be a pandas DataFrame"),
+    (lambda w, s: pylmer.clmm(5, w), TypeError, "formula must be a string"),
+    (lambda w, s: pylmer.clmm(_WINE, w.iloc[:0]), PylmerError, "no rows"),
+    (lambda w, s: pylmer.clmm(_WINE, w.iloc[:1]), PylmerError, "'temp'.*single level"),
+    (lambda w, s: pylmer.clmm("rating ~ nope + (1 | judge)", w), PylmerError,
+     "unknown column 'nope'"),
+    (lambda w, s: pylmer.clmm("rating ~ x + (1 | judge)",
+                              w.assign(x=np.r_[np.inf, np.zeros(len(w) - 1)])),
+     PylmerError, "column\\(s\\) x have infinite values"),
+    (lambda w, s: pylmer.clmm('rating ~ __import__("os").system("true") + (1 | judge)', w),
+     PylmerError, "unexpected character"),
+    (lambda w, s: pylmer.clmm(_WINE, w, link=3), TypeError, "link must be one of"),
+    (lambda w, s: pylmer.glmer_nb(_SAL, "abc"), TypeError, "data must be a pandas DataFrame"),
+    (lambda w, s: pylmer.glmer_nb(_SAL, s.iloc[:0]), PylmerError, "no rows"),
+    (lambda w, s: pylmer.glmer_nb(_SAL, s.iloc[:1]), PylmerError, "'mined'.*single level"),
+    (lambda w, s: pylmer.glmer_nb("count ~ nope + (1 | site)", s), PylmerError,
+     "unknown column 'nope'"),
+    (lambda w, s: pylmer.glmer_nb("y ~ mined + (1 | site)",
+                                  s.assign(y=np.r_[np.inf, s["count"][1:]])),
+     PylmerError, "'y' has non-finite values"),
+    (lambda w, s: pylmer.glmer_nb("y ~ mined + (1 | site)",
+                                  s.assign(y=np.r_[np.nan, s["count"][1:]]), na_action="fail"),
+     PylmerError, "missing values in columns used by the model: y"),
+    (lambda w, s: pylmer.glmer_nb('count ~ eval("1") + (1 | site)', s), PylmerError,
+     "function eval\\(\\) in 'eval\\(\"1\"\\)' is not supported"),
+    (lambda w, s: pylmer.glmer_nb(_SAL, s, nAGQ="5"), TypeError, "nAGQ must be a whole number"),
+])
+def test_hostile_callers_of_clmm_and_glmer_nb(call, error, message):
+    wine, sal = load_families_dataset("wine"), load_families_dataset("Salamanders")
+    with pytest.raises(error, match=message):
+        call(wine, sal)
