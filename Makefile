@@ -55,6 +55,7 @@ $(PY):
 
 $(INSTALLED): pyproject.toml setup.py pylmer/linalg/_kernels.pyx pylmer/_response.pyx \
 		pylmer/linalg/_kernels.pxd pylmer/linalg/_factor.pyx pylmer/linalg/_factor.pxd \
+		pylmer/linalg/_many.pyx \
 		pylmer/_response.pxd pylmer/_pirls.pyx pylmer/_families.pyx | $(PY)
 	PYTHON=$(PYTHON) scripts/ensure-suitesparse.sh
 	$(PY) -m pip install -e '.[test]'

@@ -7,6 +7,8 @@ setup(
     ext_modules=cythonize(
         [Extension("pylmer.linalg._kernels", ["pylmer/linalg/_kernels.pyx"],
                    extra_compile_args=["-O3"]),
+         Extension("pylmer.linalg._many", ["pylmer/linalg/_many.pyx"],
+                   extra_compile_args=["-O3"]),
          Extension("pylmer.linalg._factor", ["pylmer/linalg/_factor.pyx"],
                    extra_compile_args=["-O3"]),
          Extension("pylmer._response", ["pylmer/_response.pyx"],

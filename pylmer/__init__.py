@@ -53,6 +53,8 @@ from .inference.anova import anova
 from .inference.bootstrap import bootMer
 from .inference.confint import confint
 from .inference.drop1 import drop1
+from .many.api import lmer_many
+from .many.fits import ManyFits
 from .modular import (
     LFormula,
     OptInfo,
@@ -100,6 +102,8 @@ __all__ = [
     # fitting and lme4's modular steps
     "lmer", "glmer", "glmer_nb", "clmm", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
     "mkGlmerDevfun", "optimizeGlmer", "updateGlmerDevfun",
+    # many responses
+    "lmer_many", "ManyFits",
     "LFormula", "MerMod", "LmerMod", "GlmerMod", "ClmmMod", "OptInfo", "LmerControl", "GlmerControl",
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",

@@ -30,7 +30,7 @@ LAYERS = [
     {"predict", "inference"},
     {"results"},
     {"modular"},
-    {"api", "plots"},
+    {"api", "plots", "many"},
     {"cli", "__init__"},
 ]
 

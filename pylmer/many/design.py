@@ -1,0 +1,212 @@
+"""What an LMM's many responses share: the cross-products of the design, C's pattern and
+its fill-reducing order, built once and handed to the compiled batch evaluation.
+
+A response enters the profiled criterion only through ``Z'Wy``, ``X'Wy`` and ``y'Wy``.
+Each response is first made orthogonal to X by weighted least squares: the penalized
+fit of the residual has the same theta, u and residuals, and beta moves by the least
+squares coefficients. This keeps ``y'Wy`` of the order of the residual sum of squares,
+so ``pwrss = y'Wy - |cu|^2 - |cbeta|^2`` loses no digits to a large mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sps
+from scipy.linalg import solve_triangular
+
+from ..exceptions import PylmerError
+from ..lformula import LFormula
+from ..linalg.cholmod import SparseCholesky
+from ..linalg.kernels import BatchLmm
+from ..linalg.pls import BLOCKED_MAX_Q2, csc_keys
+
+__all__ = ["BatchDesign", "batch_design"]
+
+
+@dataclass(frozen=True)
+class BatchDesign:
+    """One design's compiled evaluation for a set of responses.
+
+    Attributes
+    ----------
+    kernel : BatchLmm
+        ``kernel.criterion(theta, resp)`` and ``kernel.solution(theta, resp)``.
+    beta_shift : (m, p) ndarray
+        The least squares coefficients taken out of each response (added back to beta).
+    diagonal : (k,) bool ndarray
+        Which elements of theta are diagonal elements of a term's factor.
+    columns : list of (k,) int ndarrays
+        For each column of each term's factor, the indices of its elements in theta (the
+        diagonal first): the criterion does not change when a column changes sign.
+    n, p : int
+    """
+
+    kernel: BatchLmm
+    beta_shift: np.ndarray
+    diagonal: np.ndarray
+    columns: list
+    n: int
+    p: int
+
+
+def batch_design(lf: LFormula, Y: np.ndarray, REML: bool) -> BatchDesign:
+    """The batch evaluation of ``lf``'s design for the responses in the columns of Y
+    (n x m, rows as ``lf``'s)."""
+    X, rt = lf.X, lf.reTrms
+    n, p = X.shape
+    w = np.ones(n) if lf.weights is None else np.asarray(lf.weights, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if lf.offset is not None:
+        Y = Y - np.asarray(lf.offset, dtype=float)[:, None]
+    Yr, beta_shift = _residualize(X, Y, w)
+    Zt = sps.csc_matrix(rt.Zt)
+    ZtW = sps.csc_matrix(Zt @ sps.diags(w))
+    ZtZ = sps.csc_matrix(ZtW @ Zt.T)
+    ZtZ.sort_indices()
+    k = len(rt.theta)
+    pattern, perm = _pattern(ZtZ, rt.Lambdat, k)
+    q = pattern.shape[0]
+    pinv = np.empty(q, dtype=np.intp)
+    pinv[perm] = np.arange(q)
+    C = _permuted_upper(pattern, pinv)
+    q1 = _blocked_q1(C, rt.Lambdat)
+    terms = _terms(ZtZ, rt.Lambdat, rt.Lind, k, C, pinv)
+    lt = _lambda_rows(rt.Lambdat, rt.Lind, pinv)
+    diag_slot = (C.indptr[1:] - 1).astype(np.intp)
+    ldW = float(np.sum(np.log(w[w > 0]))) if lf.weights is not None else 0.0
+    WY = Yr * w[:, None]
+    kernel = BatchLmm(C.indptr.astype(np.intp), C.indices.astype(np.intp), q1, *terms,
+                      diag_slot, *lt, np.ascontiguousarray(ZtW @ X),
+                      np.ascontiguousarray(X.T @ (X * w[:, None])),
+                      np.ascontiguousarray((Zt @ WY).T), np.ascontiguousarray((X.T @ WY).T),
+                      np.ascontiguousarray(np.einsum("ij,ij->j", Yr, WY)), float(n),
+                      bool(REML), ldW, k)
+    diagonal, columns = _theta_layout(lf)
+    return BatchDesign(kernel, beta_shift, diagonal, columns, n, p)
+
+
+def _residualize(X, Y, w):
+    """Y minus its weighted least squares fit on X, and the coefficients."""
+    sw = np.sqrt(w)
+    Q, R = np.linalg.qr(X * sw[:, None])
+    QtY = Q.T @ (Y * sw[:, None])
+    resid = Y - X @ solve_triangular(R, QtY) if X.shape[1] else Y.copy()
+    coef = solve_triangular(R, QtY).T if X.shape[1] else np.zeros((Y.shape[1], 0))
+    # once more: the second pass takes what rounding left of X's part (a large mean)
+    QtR = Q.T @ (resid * sw[:, None])
+    if X.shape[1]:
+        more = solve_triangular(R, QtR)
+        resid -= X @ more
+        coef += more.T
+    return resid, coef
+
+
+def _pattern(ZtZ: sps.csc_matrix, Lambdat: sps.csc_matrix, k: int):
+    """C's structural pattern (``Lambda' Z'Z Lambda + I`` with every stored value of Z'Z
+    and Lambda non-zero, so that nothing cancels) and a fill-reducing order of it."""
+    ones = lambda A: sps.csc_matrix((np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)
+    q = ZtZ.shape[0]
+    Lt = ones(Lambdat)
+    pattern = sps.csc_matrix(Lt @ ones(ZtZ) @ Lt.T + sps.identity(q, format="csc"))
+    pattern.sort_indices()
+    if _is_scalar(Lambdat):  # lme4's order: the blocked layout keeps it
+        return pattern, np.arange(q)
+    return pattern, np.asarray(SparseCholesky(pattern).P(), dtype=np.intp)
+
+
+def _is_scalar(Lambdat: sps.csc_matrix) -> bool:
+    q = Lambdat.shape[0]
+    return bool(np.array_equal(Lambdat.indptr, np.arange(q + 1))
+                and np.array_equal(Lambdat.indices, np.arange(q)))
+
+
+def _permuted_upper(pattern: sps.csc_matrix, pinv: np.ndarray) -> sps.csc_matrix:
+    coo = pattern.tocoo()
+    r, c = pinv[coo.row], pinv[coo.col]
+    keep = r <= c
+    C = sps.csc_matrix((np.ones(int(keep.sum())), (r[keep], c[keep])), shape=pattern.shape)
+    C.sort_indices()
+    return C
+
+
+def _blocked_q1(C: sps.csc_matrix, Lambdat) -> int:
+    """The leading diagonal block of the blocked layout, or 0 for the simplicial one: as
+    the single-model workspace decides (scalar terms, a diagonal leading block at least as
+    large as the dense rest)."""
+    if not _is_scalar(Lambdat):
+        return 0
+    counts = np.diff(C.indptr)
+    q = C.shape[0]
+    rows = C.indices
+    cols = np.repeat(np.arange(q), counts)
+    off = rows != cols
+    q1 = int(np.min(cols[off])) if off.any() else q
+    # columns below q1 hold only their diagonal; the rest becomes one dense block
+    q2 = q - q1
+    if q2 < 1 or q2 > BLOCKED_MAX_Q2 or q1 < q2:
+        return 0
+    return q1
+
+
+def _terms(ZtZ, Lambdat, Lind, k, C, pinv):
+    """C's values as ``sum coef * theta[a] * theta[b]`` over C's slots."""
+    q = C.shape[0]
+    keys = csc_keys(C)
+    basis = []
+    for a in range(k):
+        T = sps.csc_matrix(((Lind == a).astype(float), Lambdat.indices.copy(),
+                            Lambdat.indptr.copy()), shape=Lambdat.shape)
+        T.eliminate_zeros()
+        basis.append(T)
+    slots, ta, tb, coefs = [], [], [], []
+    for a in range(k):
+        for b in range(a, k):
+            N = basis[a] @ ZtZ @ basis[b].T
+            M = (N + N.T) if a != b else N
+            M = sps.coo_matrix(M)
+            r, c, v = pinv[M.row], pinv[M.col], M.data
+            keep = (r <= c) & (v != 0.0)
+            if not keep.any():
+                continue
+            key = c[keep].astype(np.int64) * q + r[keep]
+            at = np.searchsorted(keys, key)
+            if np.any(keys[np.minimum(at, len(keys) - 1)] != key):  # pragma: no cover
+                raise PylmerError("internal: a product of Lambda'Z'Z Lambda is outside C")
+            slots.append(at)
+            ta.append(np.full(len(at), a))
+            tb.append(np.full(len(at), b))
+            coefs.append(v[keep])
+    cat = lambda parts, dtype: np.ascontiguousarray(
+        np.concatenate(parts) if parts else np.zeros(0), dtype=dtype)
+    return (cat(slots, np.intp), cat(ta, np.intp), cat(tb, np.intp), cat(coefs, float))
+
+
+def _lambda_rows(Lambdat, Lind, pinv):
+    """``P Lambda'`` by rows: pointers, columns and theta indices."""
+    q = Lambdat.shape[0]
+    rows = pinv[Lambdat.indices]
+    cols = np.repeat(np.arange(q), np.diff(Lambdat.indptr))
+    order = np.lexsort((cols, rows))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=q))])
+    return (ptr.astype(np.intp), cols[order].astype(np.intp),
+            np.asarray(Lind, dtype=np.intp)[order])
+
+
+def _theta_layout(lf: LFormula):
+    """Which theta elements are diagonal, and theta's indices by factor column."""
+    diagonal, columns, at = [], [], 0
+    for _, names in lf.reTrms.cnms:
+        d = len(names)
+        index = {}
+        for j in range(d):  # lme4's order: the lower triangle by columns
+            for i in range(j, d):
+                index[i, j] = at
+                at += 1
+        for j in range(d):
+            columns.append(np.array([index[i, j] for i in range(j, d)], dtype=np.intp))
+            diagonal.append(index[j, j])
+    mask = np.zeros(at, dtype=bool)
+    mask[diagonal] = True
+    return mask, columns

@@ -1,0 +1,196 @@
+"""Fitting one LMM formula to many responses (R: a loop of ``lmer`` / ``refit`` over genes,
+as variancePartition's ``dream`` or lmerSeq run it), in batches.
+
+The shared structure (model frame, X, Z, C's pattern and its symbolic analysis) is built
+once per set of rows; the responses are optimized together (:mod:`pylmer.many.newton`) on
+the compiled batch evaluation (:mod:`pylmer.many.design`). A response with missing
+values is fitted on its own complete cases: responses with the same missing rows share
+that design. A response whose batch search does not converge is refitted alone by
+lmer's own optimizer; a response that cannot be fitted gets a row saying why.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..exceptions import PylmerError
+from ..fitting import fit_lmer
+from ..lformula import LFormula
+from ..linalg.threads import single_threaded_blas
+from .design import batch_design
+from .newton import grid_start, minimize
+from .spec import ManySpec
+
+__all__ = ["GroupFit", "fit_responses", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
+
+# lme4's isSingular() tolerance and its message for a boundary fit
+SINGULAR_TOL = 1e-4
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+CHUNK = 512  # responses per batch: progress updates, and the unit of threads and tasks
+
+
+@dataclass
+class GroupFit:
+    """Per response: theta, criterion, beta, SEs, sigma, nobs, converged, Newton
+    iterations, criterion evaluations, and the messages."""
+
+    theta: np.ndarray
+    crit: np.ndarray
+    beta: np.ndarray
+    se: np.ndarray
+    sigma: np.ndarray
+    nobs: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    feval: np.ndarray
+    messages: list
+
+
+def _empty(m: int, k: int, p: int) -> GroupFit:
+    nan = np.full
+    return GroupFit(nan((m, k), np.nan), nan(m, np.nan), nan((m, p), np.nan),
+                    nan((m, p), np.nan), nan(m, np.nan), np.zeros(m, dtype=np.int64),
+                    np.zeros(m, dtype=bool), np.zeros(m, dtype=np.int64),
+                    np.zeros(m, dtype=np.int64), [[] for _ in range(m)])
+
+
+def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
+                  n_jobs: int = 1, bar=None) -> tuple[GroupFit, LFormula]:
+    """Every response's fit (rows as the responses' columns), and the model structure of
+    the complete rows.
+
+    Responses are taken in blocks of ``CHUNK`` by position, and each block is fitted on
+    its own: a response's numbers then do not depend on threads or on a cluster's chunks
+    (which are whole blocks), to the last bit."""
+    lf0 = spec.lformula()
+    k, p = len(lf0.reTrms.theta), lf0.X.shape[1]
+    out = _empty(len(names), k, p)
+    for j, name in enumerate(names):
+        if name in unusable:
+            out.messages[j].append(f"not fitted: {unusable[name]}")
+    Ysub = Y[lf0.rows]
+    designs: dict[bytes, LFormula | str] = {b"": lf0}
+    lock = threading.Lock()
+
+    def design_of(miss) -> LFormula | str:
+        key = np.packbits(miss).tobytes() if miss.any() else b""
+        with lock:
+            if key not in designs:
+                designs[key] = _complete_case_design(spec, lf0, miss, k, p)
+            return designs[key]
+
+    def run(block):
+        groups: dict[bytes, list[int]] = {}
+        for j in block:
+            if names[j] not in unusable:
+                miss = np.isnan(Ysub[:, j])
+                groups.setdefault(np.packbits(miss).tobytes(), []).append(j)
+        for members in groups.values():
+            members = np.asarray(members)
+            miss = np.isnan(Ysub[:, members[0]])
+            lf = design_of(miss)
+            if isinstance(lf, str):
+                for j in members:
+                    out.messages[j].append(lf)
+                continue
+            _fit_group(spec, lf, Ysub[~miss][:, members], members, out)
+        return len(block)
+
+    blocks = [np.arange(s, min(s + CHUNK, len(names))) for s in range(0, len(names), CHUNK)]
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+        for done in pool.map(run, blocks):
+            if bar is not None:
+                bar.update(done)
+    return out, lf0
+
+
+def _complete_case_design(spec, lf0, miss, k, p) -> LFormula | str:
+    """The model on the rows where a response is observed, or why there is none."""
+    kept = int((~miss).sum())
+    try:
+        lf = spec.lformula(rows=lf0.rows[~miss])
+    except PylmerError as err:
+        return f"not fitted: on its {kept} complete rows, {err}"
+    if lf.X.shape[1] != p or len(lf.reTrms.theta) != k:
+        return ("not fitted: on its complete rows a fixed effect or a random-effect "
+                "column is lost (fit it alone with lmer)")
+    return lf
+
+
+def _fit_group(spec, lf, Y, members, out):
+    """The responses ``members`` (columns of Y), all on the rows of ``lf``."""
+    constant = np.ptp(Y, axis=0) == 0
+    for j in members[constant]:
+        out.messages[j].append("not fitted: the response is constant")
+    fit = np.flatnonzero(~constant)
+    if len(fit) == 0:
+        return
+    design = batch_design(lf, Y[:, fit], spec.REML)
+    solved = _solve_chunk(design.kernel, design, lf, np.arange(len(fit)))
+    _store(spec, lf, Y[:, fit], design, members[fit], np.arange(len(fit)), solved, out)
+
+
+def _solve_chunk(kernel, design, lf, chunk):
+    """The batch search on the responses ``chunk`` (indices into the design's)."""
+    def criterion(theta, resp):
+        return kernel.criterion(theta, chunk[resp].astype(np.intp))
+
+    start = grid_start(criterion, len(chunk), design.diagonal, lf.reTrms.theta)
+    res = minimize(criterion, start, design.diagonal, design.columns)
+    crit, beta, vdiag, pwrss = kernel.solution(np.ascontiguousarray(res.theta),
+                                               chunk.astype(np.intp))
+    return res, crit, beta, vdiag, pwrss
+
+
+def _store(spec, lf, Y, design, targets, chunk, solved, out):
+    res, crit, beta, vdiag, pwrss = solved
+    n, p = design.n, design.p
+    df = n - p if spec.REML else n
+    for i, j in enumerate(targets):
+        ok = bool(res.converged[i]) and np.isfinite(crit[i])
+        out.iterations[j], out.feval[j] = res.iterations[i], res.feval[i]
+        out.nobs[j] = n
+        if not ok:  # lmer's own optimizer, from the batch's point
+            _single(spec, lf, Y[:, chunk[i]], res.theta[i], out, j)
+            continue
+        sigma = np.sqrt(pwrss[i] / df)
+        out.theta[j], out.crit[j] = res.theta[i], crit[i]
+        out.beta[j] = beta[i] + design.beta_shift[chunk[i]]
+        out.se[j] = np.sqrt(vdiag[i]) * sigma
+        out.sigma[j], out.converged[j] = sigma, True
+        if np.any(res.theta[i][design.diagonal] < SINGULAR_TOL):
+            out.messages[j].append(SINGULAR_MESSAGE)
+
+
+def _single(spec, lf, y, theta, out, j):
+    """One response fitted alone by lmer's optimizer (a batch search that did not
+    converge)."""
+    start = np.where(np.isfinite(theta), theta, lf.reTrms.theta)
+    start = np.maximum(start, lf.reTrms.lower)
+    new_lf = replace(lf, fr=replace(lf.fr, response=np.asarray(y, dtype=float)))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            devfun, opt = fit_lmer(new_lf, REML=spec.REML, start=start)
+            snap = devfun.snapshot(opt.par)
+    except (PylmerError, ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
+        out.messages[j].append(f"not fitted: {err}")
+        return
+    n, p = len(y), len(snap.beta)
+    sigma = np.sqrt(snap.pwrss / (n - p if spec.REML else n))
+    RXinv = np.linalg.inv(snap.RX)
+    out.theta[j], out.crit[j], out.beta[j] = opt.par, opt.fval, snap.beta
+    out.se[j] = np.sqrt(np.sum(RXinv**2, axis=1)) * sigma
+    out.sigma[j] = sigma
+    out.converged[j] = opt.conv == 0 and not any("converge" in str(w.message)
+                                                 for w in caught)
+    out.feval[j] += opt.feval
+    out.messages[j] += [str(w.message) for w in caught] + list(opt.messages)
+    if not out.converged[j]:
+        out.messages[j].append("the batch search did not converge; fitted alone by lmer's "
+                               "optimizer")

@@ -1,0 +1,139 @@
+"""One formula for many responses: the checked arguments, the responses as one matrix, and
+the model of any subset of rows.
+
+The formula's left side names a placeholder (``y ~ Disease + (1 | Individual)``), or the
+formula is one-sided (``~ Disease + (1 | Individual)``, as variancePartition writes it).
+Each response takes the placeholder's place in a copy of the data, never in the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..control import LmerControl
+from ..exceptions import PylmerError
+from ..formula.bars import parse_mixed_formula
+from ..formula.frame import as_pandas
+from ..formula.rexpr import Name
+from ..lformula import LFormula, lFormula
+from ..validate import check_bool, check_control
+
+__all__ = ["ManySpec", "as_response_matrix", "make_spec"]
+
+
+@dataclass(frozen=True)
+class ManySpec:
+    """What every response's model shares: the formula (left side a placeholder column),
+    the data, and lFormula's arguments."""
+
+    formula: str
+    placeholder: str
+    data: pd.DataFrame = field(repr=False)
+    REML: bool = True
+    weights: object = field(default=None, repr=False)
+    offset: object = field(default=None, repr=False)
+    contrasts: Mapping[str, str] | None = None
+    control: LmerControl | None = None
+
+    def lformula(self, y: np.ndarray | None = None, rows: np.ndarray | None = None
+                 ) -> LFormula:
+        """The model on ``rows`` of the data (all rows by default), with y as the response
+        (by default the row numbers: any non-constant column, for the shared structure)."""
+        data = self.data if rows is None else self.data.iloc[rows]
+        if y is None:
+            y = np.arange(len(data), dtype=float)
+        elif rows is not None and len(y) == len(self.data):
+            y = np.asarray(y)[rows]
+        frame = data.assign(**{self.placeholder: np.asarray(y, dtype=float)})
+        weights, offset = self.weights, self.offset
+        if rows is not None:  # per-row vectors follow the rows; names stay names
+            weights = _take(weights, rows)
+            offset = _take(offset, rows)
+        return lFormula(self.formula, frame, REML=self.REML, weights=weights, offset=offset,
+                        control=self.control, contrasts=self.contrasts)
+
+
+def _take(value, rows):
+    if value is None or isinstance(value, str):
+        return value
+    return np.asarray(value)[rows]
+
+
+def make_spec(formula: str, data, REML, weights, offset, contrasts, control) -> ManySpec:
+    """Check the arguments shared by every response; find or make the placeholder."""
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got "
+                        f"{type(formula).__name__}")
+    data = as_pandas(data)
+    REML = check_bool(REML, "REML")
+    control = check_control(control, LmerControl, "lmer_many")
+    parsed = parse_mixed_formula(formula)
+    if parsed.response is None:  # one-sided: a name that is not a column
+        placeholder = "y"
+        while placeholder in data.columns:
+            placeholder += "_"
+        formula = f"{placeholder} {formula.strip()}"
+    elif isinstance(parsed.response, Name):
+        placeholder = parsed.response.id
+    else:
+        raise PylmerError(
+            f"the left side of {formula!r} must be a plain name standing for each response "
+            "(e.g. 'y ~ x + (1 | g)') or be left out ('~ x + (1 | g)'); transform the "
+            "responses themselves (e.g. np.log(responses)) before passing them")
+    return ManySpec(formula, placeholder, data, REML, weights, offset, contrasts, control)
+
+
+def as_response_matrix(responses, n: int, index, names=None) -> tuple[np.ndarray, list[str],
+                                                                     dict[str, str]]:
+    """The responses as an (n, m) float matrix, their names, and why any column is unusable
+    (those columns are all NaN in the matrix)."""
+    if isinstance(responses, np.ndarray) or (
+            not hasattr(responses, "columns") and not isinstance(responses, Mapping)):
+        arr = np.asarray(responses)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise PylmerError(f"responses must be a DataFrame or a 2-D array (one column per "
+                              f"response), got an array of shape {arr.shape}")
+        if names is None:
+            names = [f"y{j + 1}" for j in range(arr.shape[1])]
+        frame = pd.DataFrame(arr, columns=list(names), index=index)
+    else:
+        frame = as_pandas(responses)
+        if names is not None:
+            raise PylmerError("names= is for a 2-D array of responses; a DataFrame's columns "
+                              "are its names")
+        if isinstance(frame.index, pd.RangeIndex) or frame.index.equals(index):
+            pass
+        elif frame.index.sort_values().equals(pd.Index(index).sort_values()):
+            frame = frame.reindex(index)  # the same rows in another order: align them
+        else:
+            raise PylmerError("the responses' index does not match the data's: their rows "
+                              "must be the data's rows (reset both indexes, or align them)")
+    if len(frame) != n:
+        raise PylmerError(f"responses has {len(frame)} rows but data has {n}: row i of the "
+                          "responses must be row i of the data")
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        dup = sorted({c for c in names if names.count(c) > 1})
+        raise PylmerError(f"response names must be distinct; repeated: {', '.join(dup[:5])}")
+    if not names:
+        raise PylmerError("responses has no columns: give one column per response")
+    Y = np.full((n, len(names)), np.nan)
+    unusable: dict[str, str] = {}
+    for j, (name, col) in enumerate(frame.items()):
+        values = col.to_numpy()
+        if values.dtype == bool or not np.issubdtype(np.asarray(values).dtype, np.number) \
+                and not pd.api.types.is_numeric_dtype(col):
+            unusable[name] = f"not numeric (dtype {col.dtype})"
+            continue
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if np.isinf(values).any():
+            unusable[name] = "infinite values"
+            continue
+        Y[:, j] = values
+    return Y, names, unusable
