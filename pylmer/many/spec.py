@@ -107,8 +107,8 @@ def as_response_matrix(responses, n: int, index, names=None) -> tuple[np.ndarray
         if names is not None:
             raise PylmerError("names= is for a 2-D array of responses; a DataFrame's columns "
                               "are its names")
-        if isinstance(frame.index, pd.RangeIndex) or frame.index.equals(index):
-            pass
+        if frame.index.equals(index) or frame.index.equals(pd.RangeIndex(len(frame))):
+            pass  # the data's rows, or positions
         elif frame.index.sort_values().equals(pd.Index(index).sort_values()):
             frame = frame.reindex(index)  # the same rows in another order: align them
         else:

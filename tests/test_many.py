@@ -1,0 +1,246 @@
+"""lmer_many against lme4's fresh fit of every response, on three designs (the genomics
+design of tests/reference/many/README.md, random slopes, and nested terms by ML with prior
+weights), and its behaviour: missing values, unusable responses, threads, bad input.
+
+A response matches lme4 (the reference README's rule) when its numbers are finite and
+either (a) its criterion is within 1e-6 of lme4's or lower, and fixed effects are within
+1e-4 x max(|b|, 0.1 SE), SEs 1e-3 relative, sigma 1e-4 relative, theta 1e-3 absolute; or
+(b) its criterion is lower than lme4's and the row is the model at its own theta (the
+single-model path gives the same numbers, 1e-6). Tolerances x10 where lme4's fit is
+singular.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from many_reference import CASES, load
+
+from pylmer import PylmerError, lmer, lmer_many
+
+
+def mismatches(fits, ref, REML: bool = True) -> list[str]:
+    """The responses that match lme4 by neither rule."""
+    T = fits.table
+    crit_col = "REML" if REML else "deviance"
+    coefs = fits.coef_names
+    k = len(fits.theta_names)
+    bad = []
+    for name in T.index:
+        row, r = T.loc[name], ref.loc[name]
+        scale = 10.0 if int(r["singular"]) else 1.0
+        values = row[coefs + [f"se_{c}" for c in coefs] + ["sigma", crit_col]].to_numpy(float)
+        if not np.all(np.isfinite(values)):
+            bad.append(name)
+            continue
+        dcrit = row[crit_col] - r["crit"]
+        b, b_ref = row[coefs].to_numpy(float), r[[f"est_{c}" for c in coefs]].to_numpy(float)
+        se, se_ref = (row[[f"se_{c}" for c in coefs]].to_numpy(float),
+                      r[[f"se_{c}" for c in coefs]].to_numpy(float))
+        th = row[[f"theta_{i + 1}" for i in range(k)]].to_numpy(float)
+        th_ref = r[[f"theta_{i + 1}" for i in range(k)]].to_numpy(float)
+        rule_a = (dcrit <= 1e-6 * scale
+                  and np.all(np.abs(b - b_ref) <= 1e-4 * scale
+                             * np.maximum(np.abs(b_ref), 0.1 * se_ref))
+                  and np.all(np.abs(se / se_ref - 1) <= 1e-3 * scale)
+                  and abs(row["sigma"] / r["sigma"] - 1) <= 1e-4 * scale
+                  and np.all(np.abs(th - th_ref) <= 1e-3 * scale))
+        if rule_a:
+            continue
+        if dcrit < 0 and _is_own_model(fits, name, REML):
+            continue
+        bad.append(name)
+    return bad
+
+
+def _is_own_model(fits, name, REML) -> bool:
+    """Rule (b): the single-model path at the row's theta gives the row's numbers."""
+    row, m = fits.table.loc[name], fits.model(name)
+    crit = m.REMLcrit() if REML else m.deviance()
+    se = np.sqrt(np.diag(m.vcov().to_numpy()))
+    coefs = fits.coef_names
+    return bool(abs(crit - row["REML" if REML else "deviance"]) <= 1e-6
+                and np.allclose(m.fixef().to_numpy(), row[coefs].to_numpy(float),
+                                rtol=1e-6, atol=0)
+                and np.allclose(se, row[[f"se_{c}" for c in coefs]].to_numpy(float),
+                                rtol=1e-6, atol=0)
+                and abs(m.sigma() / row["sigma"] - 1) <= 1e-6)
+
+
+@pytest.fixture(scope="module")
+def genes():
+    data, Y, ref = load("genes")
+    fits = lmer_many(CASES["genes"][0], data, Y, progress=False)
+    return data, Y, ref, fits
+
+
+def test_genes_match_lme4(genes):
+    """The 2000 reference responses: every one matches lme4 (the target is 99.5%)."""
+    _data, _Y, ref, fits = genes
+    assert list(fits.table.index) == list(ref.index)
+    bad = mismatches(fits, ref)
+    assert len(bad) == 0, bad[:10]
+    assert fits.table["converged"].all()
+
+
+def test_genes_singular_flags_and_messages(genes):
+    """lme4's singular message where lme4 finds a singular fit (isSingular, tol 1e-4);
+    where the flags differ, theta is within the tolerance of 1e-4."""
+    _data, _Y, ref, fits = genes
+    T = fits.table
+    ours = T["warnings"].str.contains("singular", regex=False).to_numpy()
+    theirs = ref["singular"].to_numpy() == 1
+    theta = T[["theta_1", "theta_2"]].to_numpy()
+    theta_ref = ref[["theta_1", "theta_2"]].to_numpy()
+    differ = ours != theirs
+    assert differ.mean() < 0.01
+    # a flag differs only where a theta sits within 1e-3 of lme4's tolerance of 1e-4
+    near = np.minimum(theta, theta_ref).min(axis=1) < 1.1e-3
+    assert np.all(near[differ])
+
+
+@pytest.mark.parametrize("kind", ["slope", "nested"])
+def test_other_designs_match_lme4(kind):
+    """Random slopes (REML) and nested terms (ML, prior weights): lme4's fresh fits.
+
+    On several random-slope responses lme4 stops on a boundary (a singular fit) where a
+    lower criterion exists inside; lmer_many finds it, and rule (b) checks the row."""
+    data, Y, ref = load(kind)
+    formula, kwargs = CASES[kind]
+    fits = lmer_many(formula, data, Y, progress=False, **kwargs)
+    bad = mismatches(fits, ref, REML=kwargs.get("REML", True))
+    assert len(bad) <= 0.005 * len(ref), bad
+    crit = fits.table["REML" if kwargs.get("REML", True) else "deviance"].to_numpy()
+    assert np.all(crit <= ref["crit"].to_numpy() + 1e-6)  # never above lme4's optimum
+
+
+def test_model_of_a_response(genes):
+    """.model(name) is the response's full LmerMod at the row's estimates, = lme4."""
+    _data, _Y, ref, fits = genes
+    for name in ["g0001", "g0003", "g1500"]:
+        m, r = fits.model(name), ref.loc[name]
+        assert m.REMLcrit() == pytest.approx(r["crit"], abs=1e-6)
+        np.testing.assert_allclose(m.fixef().to_numpy(),
+                                   r[["est_(Intercept)", "est_Diseasesick", "est_Age"]]
+                                   .to_numpy(float), rtol=1e-5)
+        np.testing.assert_allclose(m.theta, r[["theta_1", "theta_2"]].to_numpy(float),
+                                   atol=1e-3)
+        assert m.sigma() == pytest.approx(r["sigma"], rel=1e-5)
+        assert list(m.ranef()) == ["Individual", "Batch"]
+        assert _is_own_model(fits, name, True)
+
+
+def test_same_table_with_threads(genes):
+    """Threads split the responses in blocks; every number is the same to the last bit."""
+    data, Y, _ref, fits = genes
+    sub = Y.iloc[:, :1100]
+    one = lmer_many(CASES["genes"][0], data, sub, progress=False, n_jobs=1).table
+    two = lmer_many(CASES["genes"][0], data, sub, progress=False, n_jobs=2).table
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    pd.testing.assert_frame_equal(one, fits.table.iloc[:1100], check_exact=True)
+
+
+def test_missing_values_complete_cases(genes):
+    """A response with missing values is its own complete-case fit: lmer on those rows."""
+    data, Y, _ref, _ = genes
+    sub = Y.iloc[:, :4].copy()
+    rng = np.random.default_rng(7)
+    sub.iloc[rng.choice(300, 20, replace=False), 0] = np.nan
+    sub.iloc[rng.choice(300, 3, replace=False), 2] = np.nan
+    sub.iloc[:5, 3] = np.nan  # the first individual loses all its five rows
+    before = sub.copy()
+    fits = lmer_many(CASES["genes"][0], data, sub, progress=False)
+    pd.testing.assert_frame_equal(sub, before)  # the caller's data is not changed
+    for name in sub.columns:
+        keep = sub[name].notna().to_numpy()
+        m = lmer("y ~ Disease + Age + (1 | Individual) + (1 | Batch)",
+                 data[keep].assign(y=sub[name][keep].to_numpy()))
+        row = fits[name]
+        assert row["nobs"] == keep.sum()
+        assert row["REML"] <= m.REMLcrit() + 1e-6
+        assert row["REML"] == pytest.approx(m.REMLcrit(), abs=1e-6)
+        np.testing.assert_allclose(row[fits.coef_names].to_numpy(float),
+                                   m.fixef().to_numpy(), rtol=1e-4, atol=1e-6)
+        assert fits.model(name).nobs() == keep.sum()
+
+
+def test_unusable_responses_get_a_row_saying_why(genes):
+    data, Y, _ref, _ = genes
+    sub = Y.iloc[:, :3].copy()
+    sub["const"] = 1.5
+    sub["text"] = ["a"] * 300
+    sub["inf"] = np.r_[np.inf, Y.iloc[1:, 0].to_numpy()]
+    sub["empty"] = np.nan
+    fits = lmer_many(CASES["genes"][0], data, sub, progress=False)
+    T = fits.table
+    assert T.loc[["g0001", "g0002", "g0003"], "REML"].notna().all()
+    assert "constant" in T.loc["const", "warnings"]
+    assert "not numeric" in T.loc["text", "warnings"]
+    assert "infinite" in T.loc["inf", "warnings"]
+    assert "not fitted" in T.loc["empty", "warnings"]
+    assert sorted(fits.failed()) == ["const", "empty", "inf", "text"]
+    assert T.loc[fits.failed(), "REML"].isna().all()
+    assert not T.loc[fits.failed(), "converged"].any()
+    with pytest.raises(PylmerError, match="not fitted"):
+        fits.model("const")
+
+
+def test_array_responses_one_sided_formula_and_names(genes):
+    data, Y, _ref, fits = genes
+    arr = Y.iloc[:, :5].to_numpy()
+    a = lmer_many("~ Disease + Age + (1 | Individual) + (1 | Batch)", data, arr,
+                  progress=False, names=list("abcde"))
+    assert list(a) == list("abcde") and len(a) == 5
+    np.testing.assert_array_equal(a.table["REML"].to_numpy(),
+                                  fits.table["REML"].to_numpy()[:5])
+    b = lmer_many("Age ~ Disease + (1 | Individual) + (1 | Batch)",
+                  data, Y.iloc[:, :2], progress=False)  # a data column as placeholder
+    assert b.table["REML"].notna().all()
+    assert "ManyFits" in repr(a) and "5 responses" in repr(a)
+
+
+def test_ml_and_random_slopes_equal_lmer():
+    """Away from the references: ML fits on sleepstudy's design with random slopes equal
+    pylmer's own lmer (itself lme4's numbers), response by response."""
+    from pylmer import load_dataset
+    sleep = load_dataset("sleepstudy")
+    rng = np.random.default_rng(3)
+    Y = sleep["Reaction"].to_numpy()[:, None] + rng.normal(0, 25, (len(sleep), 12))
+    fits = lmer_many("Reaction ~ Days + (Days | Subject)", sleep, Y, REML=False,
+                     progress=False)
+    for j, name in enumerate(fits):
+        m = lmer("Reaction ~ Days + (Days | Subject)", sleep.assign(Reaction=Y[:, j]),
+                 REML=False)
+        assert fits[name]["deviance"] <= m.deviance() + 1e-6
+        assert fits[name]["deviance"] == pytest.approx(m.deviance(), abs=1e-5)
+        np.testing.assert_allclose(fits[name][fits.coef_names].to_numpy(float),
+                                   m.fixef().to_numpy(), rtol=1e-4)
+
+
+def test_bad_input(genes):
+    data, Y, _ref, _ = genes
+    f = CASES["genes"][0]
+    with pytest.raises(PylmerError, match="rows"):
+        lmer_many(f, data, Y.iloc[:10, :3], progress=False)
+    with pytest.raises(PylmerError, match="left side"):
+        lmer_many("log(y) ~ Disease + (1 | Individual)", data, Y.iloc[:, :2], progress=False)
+    with pytest.raises(PylmerError, match="distinct"):
+        lmer_many(f, data, Y.iloc[:, [0, 0]], progress=False)
+    with pytest.raises(PylmerError, match="names="):
+        lmer_many(f, data, Y.iloc[:, :2], names=["a", "b"], progress=False)
+    with pytest.raises(PylmerError, match="index"):
+        lmer_many(f, data, Y.iloc[:, :2].set_axis(range(1000, 1300)), progress=False)
+    with pytest.raises(PylmerError, match="no columns"):
+        lmer_many(f, data, Y.iloc[:, :0], progress=False)
+    with pytest.raises(TypeError, match="formula"):
+        lmer_many(None, data, Y.iloc[:, :2], progress=False)
+    with pytest.raises(TypeError, match="Client"):
+        lmer_many(f, data, Y.iloc[:, :2], progress=False, client="tcp://localhost:8786")
+    with pytest.raises(PylmerError, match="n_jobs"):
+        lmer_many(f, data, Y.iloc[:, :2], progress=False, n_jobs=0)
+    with pytest.raises(PylmerError, match="no response named"):
+        lmer_many(f, data, Y.iloc[:, :2], progress=False).model("nope")
+    with pytest.raises(PylmerError):  # formulas are data: no code runs
+        lmer_many("y ~ __import__('os').system('echo hi') + (1 | Batch)", data,
+                  Y.iloc[:, :2], progress=False)
