@@ -53,7 +53,7 @@ from .inference.anova import anova
 from .inference.bootstrap import bootMer
 from .inference.confint import confint
 from .inference.drop1 import drop1
-from .many.api import lmer_many
+from .many.api import glmer_many, lmer_many
 from .many.fits import ManyFits
 from .modular import (
     LFormula,
@@ -103,7 +103,7 @@ __all__ = [
     "lmer", "glmer", "glmer_nb", "clmm", "update", "lFormula", "glFormula", "mkLmerDevfun", "optimizeLmer", "mkMerMod",
     "mkGlmerDevfun", "optimizeGlmer", "updateGlmerDevfun",
     # many responses
-    "lmer_many", "ManyFits",
+    "lmer_many", "glmer_many", "ManyFits",
     "LFormula", "MerMod", "LmerMod", "GlmerMod", "ClmmMod", "OptInfo", "LmerControl", "GlmerControl",
     # families
     "Family", "Link", "Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian",

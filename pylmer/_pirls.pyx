@@ -109,6 +109,14 @@ cdef class ScalarPirls:
         self.u, self.u_new, self.du, self.rhs = (np.empty(q), np.empty(q), np.empty(q),
                                                  np.empty(q))
 
+    def set_response(self, ResponseKernel response):
+        """Another response on the same design (``glmer_many`` keeps one loop, its pattern
+        and symbolic analysis, for every response); the cached start is dropped."""
+        if response.n != self.n:
+            raise ValueError(f"the response has {response.n} observations, not {self.n}")
+        self.response = response
+        self.have_start = False
+
     def factor_nnz(self):
         return self.factor.nnz()
 

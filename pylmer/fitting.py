@@ -287,15 +287,18 @@ def _newton_polish(devfun: GlmerDevfun, opt: OptInfo, derivs) -> OptInfo:
 
 def fit_glmer(lf: LFormula, family: Family, nAGQ: int = 1,
               control: GlmerControl | None = None, start=None,
-              verbose: int = 0) -> tuple[GlmerDevfun, OptInfo]:
+              verbose: int = 0, devfun: GlmerDevfun | None = None,
+              ) -> tuple[GlmerDevfun, OptInfo]:
     """``glmer()``'s steps after ``glFormula``: devfun, both stages; a PIRLS failure is
-    explained in words a user can act on."""
+    explained in words a user can act on. ``devfun``: stage 1's, made already (by
+    ``GlmerDevfun.with_response``)."""
     control = control or lf.control
     if nAGQ > 1:
         GlmerDevfun.check_nAGQ_for(lf, nAGQ, control.agq_grid)
     try:
         with single_threaded_blas():
-            devfun = mkGlmerDevfun(lf, family, nAGQ=0, control=control)
+            if devfun is None:
+                devfun = mkGlmerDevfun(lf, family, nAGQ=0, control=control)
             opt = optimizeGlmer(devfun, control, stage=1, start=start, verbose=verbose,
                                 final=nAGQ == 0)
             if nAGQ > 0:

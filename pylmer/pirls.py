@@ -117,13 +117,10 @@ class GlmerDevfun:
         self.lf = lf
         self.tol, self.maxit = tol, maxit
         self.agq_grid = agq_grid
-        init = family.initialize(lf.y, lf.weights)
-        self.y = np.asarray(init.y, dtype=float)
-        self.pw = np.asarray(init.weights, dtype=float)
         # a family's extra parameter, when estimated, is the last of the devfun's arguments
         # (on the log scale); PIRLS then converges tightly, as the references require
         self.n_extra = family.n_par if family.estimates_extra else 0
-        self._noise = self._max_eta_step = 0.0
+        self._max_eta_step = 0.0
         self.warm_start = True
         self._par_cache = None
         # the compiled loop factors the ordinal family's Laplace weights itself
@@ -133,18 +130,14 @@ class GlmerDevfun:
             # a few hundred iterations
             self.tol, self._max_eta_step = min(tol, EXTRA_TOL), 10.0
             self.maxit = max(maxit, EXTRA_MAXIT)
-            self._noise = _rounding_noise(self.y, self.pw)
-            if family.extra is None:
-                family = family.with_extra(family.extra_start(self.y, self.pw))
-        self.family = family
-        self.n_trials = np.asarray(family.n_trials(lf.y), dtype=float)
+        self._family_given = family
         self.offset = np.zeros(lf.n) if lf.offset is None else np.asarray(lf.offset, float)
         rt = lf.reTrms
         self.p = lf.X.shape[1]
         self.ntheta = len(rt.theta)
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
-        self.response = Response(family, self.y, self.pw, self.n_trials)
+        mustart = self._set_response(lf)
         # scalar terms, binomial(logit), poisson(log) or Gamma(log): PIRLS in one
         # compiled call (see pylmer.scalar_pirls); None otherwise
         self._scalar = scalar_pirls.build(self.ws, self.response) if compiled_loop else None
@@ -153,15 +146,44 @@ class GlmerDevfun:
                      if self.ws.dense_crossproducts else None)
         # Z by rows, for Z Lambda u when Lambda is diagonal (see _ZL)
         self._Z = rt.Zt.T.tocsr()
+        self._start(mustart, nAGQ)
+
+    def _set_response(self, lf) -> np.ndarray:
+        """The response's part of the devfun: y, prior weights, the family (an extra
+        parameter's start comes from y), the response kernel; mustart."""
+        family = self._family_given
+        init = family.initialize(lf.y, lf.weights)
+        self.y = np.asarray(init.y, dtype=float)
+        self.pw = np.asarray(init.weights, dtype=float)
+        self._noise = _rounding_noise(self.y, self.pw) if family.has_extra else 0.0
+        if family.has_extra and family.extra is None:
+            family = family.with_extra(family.extra_start(self.y, self.pw))
+        self.family = family
+        self.n_trials = np.asarray(family.n_trials(lf.y), dtype=float)
+        self.response = Response(family, self.y, self.pw, self.n_trials)
+        return np.asarray(init.mustart, dtype=float)
+
+    def _start(self, mustart, nAGQ: int) -> None:
+        """lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0."""
         self.feval = 0
-        # lme4: one nAGQ = 0 PIRLS at the starting theta from mustart gives lp0
-        eta_start = family.eta_start(np.asarray(init.mustart, dtype=float))
-        self.theta0 = rt.theta.copy()
+        eta_start = self.family.eta_start(mustart)
+        self.theta0 = self.lf.reTrms.theta.copy()
         state = self.pirls(self.theta0, None, eta_start)
         self.beta0 = state.beta
         self.lp0 = state.eta - self.offset
         self.state = state
         self._configure(nAGQ)
+
+    def with_response(self, y) -> GlmerDevfun:
+        """The same model for another response (``glmer_many``), at nAGQ = 0: the
+        workspace, its symbolic analysis and the compiled loop are shared with this devfun
+        (as :meth:`updated`'s are), so devfuns made this way are used one at a time. The
+        start is lme4's for the new response."""
+        out = copy.copy(self)
+        out.lf = replace(self.lf, fr=replace(self.lf.fr, response=y))
+        out._par_cache = None
+        out._start(out._set_response(out.lf), 0)
+        return out
 
     # ------------------------------------------------------------------ set-up
     @staticmethod
@@ -305,6 +327,8 @@ class GlmerDevfun:
         offset = self.offset if beta is None else self.offset + self.lf.X @ beta
         eta = np.empty(self.lf.n)
         loop = self._scalar
+        if loop.response is not self.response.kernel:  # a devfun of another response
+            loop.set_response(self.response.kernel)  # shares this loop (with_response)
         status = loop.run(lam, np.ascontiguousarray(offset, dtype=float),
                           np.ascontiguousarray(eta_start + self.offset), self.maxit,
                           self.tol, eta, beta is None, self._noise, self._max_eta_step,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 try:
     from ._factor import CompiledFactor, symbolic
-    from ._many import BatchLmm
     from ._kernels import (
         accumulate_pairs,
         agq_accumulate,
@@ -17,6 +16,7 @@ try:
         schur_downdate,
         weighted_normal_solve,
     )
+    from ._many import BatchLmm
 except ImportError as exc:  # pragma: no cover - an unbuilt source tree
     raise ImportError(
         "pylmer's compiled extension modules are missing (this looks like a source tree "

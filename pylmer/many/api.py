@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..control import LmerControl
+from ..control import GlmerControl, LmerControl
+from ..family import Family
 from ..validate import check_bool, check_count
 from .fits import ManyFits, fit_table
 from .spec import as_response_matrix, make_spec
 
-__all__ = ["lmer_many"]
+__all__ = ["glmer_many", "lmer_many"]
 
 
 def lmer_many(formula: str, data, responses, REML: bool = True, weights=None, offset=None,
@@ -76,9 +77,72 @@ def lmer_many(formula: str, data, responses, REML: bool = True, weights=None, of
                                             names)
     if client is not None:
         from .cluster import fit_on_cluster
-        table, coef_names, theta_names = fit_on_cluster(client, spec, Y, names, unusable,
-                                                        progress)
+        out = fit_on_cluster(client, spec, Y, names, unusable, progress)
     else:
-        table, coef_names, theta_names = fit_table(spec, Y, names, unusable, n_jobs,
-                                                   progress)
-    return ManyFits(spec, Y, names, table, coef_names, theta_names)
+        out = fit_table(spec, Y, names, unusable, n_jobs, progress)
+    return ManyFits(spec, Y, names, *out)
+
+
+def glmer_many(formula: str, data, responses, family: Family | str = "binomial",
+               nAGQ: int = 1, weights=None, offset=None,
+               contrasts: Mapping[str, str] | None = None,
+               control: GlmerControl | None = None, warm_start: bool = False,
+               n_jobs: int | None = None, client=None, progress: bool = True,
+               names=None) -> ManyFits:
+    """Fit one generalized linear mixed model to many responses (R: a loop of ``glmer()``
+    over genes, as glmmSeq runs it): binary (binomial), count (poisson, ``nbinom2()``,
+    ``negative_binomial(theta)``) or continuous (Gamma, ``beta_family()``) responses.
+
+    The model frame, X, Z, the PIRLS workspace and its symbolic factorization are built
+    once per block of responses; each response gets lme4's two stages (``nAGQ``) from
+    lme4's start, so each row is ``glmer``'s fit of that response.
+
+    Parameters
+    ----------
+    formula, data, responses, weights, offset, contrasts, names, n_jobs, client, progress :
+        As :func:`lmer_many`. ``weights`` are prior weights shared by every response
+        (binomial: the numbers of trials, with proportions as responses).
+    family : Family or str, default "binomial"
+        As :func:`pylmer.glmer`.
+    nAGQ : int, default 1
+        Laplace (1), adaptive Gauss-Hermite quadrature (> 1) or nAGQ = 0, as glmer.
+    control : GlmerControl, optional
+        glmer's optimizer settings and checks.
+    warm_start : bool, default False
+        Start each response's first stage from the previous response's estimates (fewer
+        evaluations; on flat likelihoods the optimum then moves within the optimizer's
+        tolerance, so rows may differ slightly from glmer's).
+
+    Returns
+    -------
+    ManyFits
+        ``.table``: each coefficient, ``se_<name>``, ``z_<name>``, ``theta_1`` ...,
+        ``sigma`` (families with an extra parameter: ``sigma(m)``), ``logLik``, ``AIC``,
+        ``nobs``, ``converged``, ``feval``, ``warnings``; ``.model(name)``: the response's
+        ``GlmerMod``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pylmer import glmer_many, load_dataset
+    >>> cbpp = load_dataset("cbpp")
+    >>> rng = np.random.default_rng(1)
+    >>> Y = rng.binomial(1, 0.3, (len(cbpp), 3))
+    >>> fits = glmer_many("y ~ period + (1 | herd)", cbpp, Y, family="binomial",
+    ...                   progress=False)
+    >>> fits.table.shape[0]
+    3
+    """
+    nAGQ = check_count(nAGQ, "nAGQ")
+    spec = make_spec(formula, data, True, weights, offset, contrasts, control,
+                     family=family, nAGQ=nAGQ, warm_start=warm_start)
+    n_jobs = 1 if n_jobs is None else check_count(n_jobs, "n_jobs", 1)
+    progress = check_bool(progress, "progress")
+    Y, names, unusable = as_response_matrix(responses, len(spec.data), spec.data.index,
+                                            names)
+    if client is not None:
+        from .cluster import fit_on_cluster
+        out = fit_on_cluster(client, spec, Y, names, unusable, progress)
+    else:
+        out = fit_table(spec, Y, names, unusable, n_jobs, progress)
+    return ManyFits(spec, Y, names, *out)

@@ -1,7 +1,7 @@
 """Many responses on a Dask cluster: chunks of responses as tasks, one table back.
 
 The data and the formula go to every worker once (``scatter``); each task fits whole
-blocks of responses (:data:`pylmer.many.lmm.CHUNK`) exactly as this process would, so the
+blocks of responses (``ManySpec.block``) exactly as this process would, so the
 table is the same as in-process, whatever the number of workers.
 """
 
@@ -14,7 +14,6 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..exceptions import PylmerError
-from .lmm import CHUNK
 
 __all__ = ["check_client", "fit_on_cluster", "task_chunks"]
 
@@ -31,11 +30,11 @@ def check_client(client) -> None:
                         f"{type(client).__name__}")
 
 
-def task_chunks(m: int, workers: int) -> list[np.ndarray]:
+def task_chunks(m: int, workers: int, block: int) -> list[np.ndarray]:
     """Contiguous runs of whole blocks, about four per worker."""
-    blocks = -(-m // CHUNK)
+    blocks = -(-m // block)
     per_task = max(1, -(-blocks // max(1, 4 * workers)))
-    return [np.arange(s * CHUNK, min((s + per_task) * CHUNK, m))
+    return [np.arange(s * block, min((s + per_task) * block, m))
             for s in range(0, blocks, per_task)]
 
 
@@ -44,8 +43,8 @@ def _fit_chunk(spec, Y, names, unusable):
     from distributed import get_worker
 
     from .fits import fit_table
-    table, coef_names, theta_names = fit_table(spec, Y, names, unusable, 1, False)
-    return table, coef_names, theta_names, get_worker().address
+    table, coef_names, theta_names, opts = fit_table(spec, Y, names, unusable, 1, False)
+    return table, coef_names, theta_names, opts, get_worker().address
 
 
 def fit_on_cluster(client, spec, Y: np.ndarray, names: list, unusable: dict,
@@ -57,7 +56,7 @@ def fit_on_cluster(client, spec, Y: np.ndarray, names: list, unusable: dict,
     workers = len(client.scheduler_info().get("workers", {})) or 1
     spec_future = client.scatter(spec, broadcast=True)
     futures = {}
-    for c, cols in enumerate(task_chunks(len(names), workers)):
+    for c, cols in enumerate(task_chunks(len(names), workers, spec.block)):
         chunk_names = [names[j] for j in cols]
         chunk_unusable = {nm: unusable[nm] for nm in chunk_names if nm in unusable}
         fut = client.submit(_fit_chunk, spec_future, Y[:, cols], chunk_names,
@@ -71,5 +70,6 @@ def fit_on_cluster(client, spec, Y: np.ndarray, names: list, unusable: dict,
             bar.update(len(parts[futures[fut]][0]))
     ordered = [parts[c] for c in range(len(parts))]
     table = pd.concat([p[0] for p in ordered])
-    table.attrs["workers"] = [p[3] for p in ordered]
-    return table, ordered[0][1], ordered[0][2]
+    table.attrs["workers"] = [p[4] for p in ordered]
+    opts = None if ordered[0][3] is None else [o for p in ordered for o in p[3]]
+    return table, ordered[0][1], ordered[0][2], opts

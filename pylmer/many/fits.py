@@ -11,14 +11,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..exceptions import PylmerError
-from ..fitting import mkLmerDevfun
+from ..fitting import mkGlmerDevfun, mkLmerDevfun, updateGlmerDevfun
 from ..modular import mkMerMod
 from ..optimize import OptInfo
+from ..results.glmermod import GlmerMod
 from ..results.lmermod import LmerMod
+from .glmm import GlmmFit, fit_glmm_responses
 from .lmm import GroupFit, fit_responses
 from .spec import ManySpec
+from .warnlog import WarningLog
 
-__all__ = ["ManyFits", "fit_table", "fits_table"]
+__all__ = ["ManyFits", "fit_table", "fits_table", "glmm_table"]
 
 
 def fits_table(fit: GroupFit, names: list, coef_names: list, REML: bool) -> pd.DataFrame:
@@ -65,8 +68,9 @@ class ManyFits:
     """
 
     def __init__(self, spec: ManySpec, Y: np.ndarray, names: list, table: pd.DataFrame,
-                 coef_names: list, theta_names: list):
+                 coef_names: list, theta_names: list, opts: list | None = None):
         self._spec, self._Y, self._names = spec, Y, list(names)
+        self._opts = opts
         self._column = {name: j for j, name in enumerate(self._names)}
         self.table = table
         self.coef_names, self.theta_names = list(coef_names), list(theta_names)
@@ -95,13 +99,21 @@ class ManyFits:
             raise PylmerError(f"no response named {name!r} (the responses are {near}, ...)")
         return name
 
+    @property
+    def _criterion(self) -> str:
+        if self._spec.family is not None:
+            return "logLik"
+        return "REML" if self._spec.REML else "deviance"
+
     def failed(self) -> list[str]:
         """The responses that could not be fitted (their rows say why)."""
-        crit = self.table["REML" if self._spec.REML else "deviance"].to_numpy()
+        crit = self.table[self._criterion].to_numpy()
         return [n for n, c in zip(self._names, crit) if not np.isfinite(c)]
 
-    def model(self, name: str) -> LmerMod:
-        """The full ``LmerMod`` of one response, at its row's theta (its complete cases).
+    def model(self, name: str) -> LmerMod | GlmerMod:
+        """The full model of one response at its row's estimates, on its complete cases:
+        an ``LmerMod`` at the row's theta, or a ``GlmerMod`` at the optimum the fit
+        recorded.
 
         Everything a fitted model has (summary, ranef, predict, confint, anova) is there;
         its estimates are the table's row.
@@ -115,6 +127,15 @@ class ManyFits:
         spec = self._spec
         rows = np.flatnonzero(~np.isnan(y)) if np.isnan(y).any() else None
         lf = spec.lformula(y=y, rows=rows)
+        if spec.family is not None:  # lme4's stage-2 devfun at the recorded optimum
+            opt = self._opts[self._column[name]]
+            devfun = mkGlmerDevfun(lf, spec.family, nAGQ=0, control=spec.control)
+            if spec.nAGQ > 0:
+                extra = opt.par[len(opt.par) - devfun.n_extra:] if devfun.n_extra else []
+                # stage 1's state at the optimum's theta, where stage 2 starts its PIRLS
+                devfun(np.concatenate([opt.par[: devfun.ntheta], extra]))
+                devfun = updateGlmerDevfun(devfun, spec.nAGQ)
+            return mkMerMod(lf, devfun, opt)
         devfun = mkLmerDevfun(lf, REML=spec.REML)
         fval = devfun(theta)
         messages = tuple(m for m in str(row["warnings"]).split(" | ") if m)
@@ -125,7 +146,8 @@ class ManyFits:
         return mkMerMod(lf, devfun, opt)
 
     def __repr__(self) -> str:
-        kind = "REML" if self._spec.REML else "ML"
+        kind = ("REML" if self._spec.REML else "ML") if self._spec.family is None else \
+            f"{self._spec.family.family}, nAGQ = {self._spec.nAGQ}"
         failed = len(self.failed())
         singular = int(self.table["warnings"].str.contains("singular").sum())
         return (f"<ManyFits: {self.formula!r} ({kind}), {len(self)} responses; "
@@ -134,11 +156,47 @@ class ManyFits:
 
 def fit_table(spec, Y: np.ndarray, names: list, unusable: dict, n_jobs: int = 1,
               progress: bool = False):
-    """The table of every response, in this process; with the coefficients' and theta's
-    names."""
-    with tqdm(total=len(names), desc="lmer_many", unit="response", file=sys.stderr,
+    """The table of every response, in this process; the coefficients' and theta's names;
+    and, for GLMMs, each response's optimizer record (None for LMMs)."""
+    what = "lmer_many" if spec.family is None else "glmer_many"
+    with tqdm(total=len(names), desc=what, unit="response", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:
-        fit, lf0 = fit_responses(spec, Y, unusable, names, n_jobs=n_jobs, bar=bar)
-    coef_names = list(lf0.X_colnames)
-    return (fits_table(fit, names, coef_names, spec.REML), coef_names,
-            list(lf0.reTrms.theta_names))
+        if spec.family is None:
+            with WarningLog() as log:
+                fit, lf0 = fit_responses(spec, Y, unusable, names, n_jobs=n_jobs, bar=bar,
+                                         log=log)
+            coef_names = list(lf0.X_colnames)
+            table = fits_table(fit, names, coef_names, spec.REML)
+            opts = None
+        else:
+            fit, lf0 = fit_glmm_responses(spec, Y, unusable, names, n_jobs=n_jobs, bar=bar)
+            coef_names = list(lf0.X_colnames)
+            table = glmm_table(fit, names, coef_names)
+            opts = fit.opts
+    return table, coef_names, list(lf0.reTrms.theta_names), opts
+
+
+def glmm_table(fit: GlmmFit, names: list, coef_names: list) -> pd.DataFrame:
+    """The per-response table of GLMM fits: estimates, SEs and z values, theta, the
+    extra parameter (``sigma``, as ``sigma(m)``; NaN for families without one),
+    logLik, AIC, and the flags and messages."""
+    cols: dict[str, object] = {}
+    for c, name in enumerate(coef_names):
+        cols[name] = fit.beta[:, c]
+    for c, name in enumerate(coef_names):
+        cols[f"se_{name}"] = fit.se[:, c]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for c, name in enumerate(coef_names):
+            cols[f"z_{name}"] = fit.beta[:, c] / fit.se[:, c]
+    for i in range(fit.theta.shape[1]):
+        cols[f"theta_{i + 1}"] = fit.theta[:, i]
+    if np.isfinite(fit.sigma).any():
+        cols["sigma"] = fit.sigma
+    cols["logLik"] = fit.loglik
+    npar = len(coef_names) + fit.theta.shape[1] + int(np.isfinite(fit.sigma).any())
+    cols["AIC"] = -2.0 * fit.loglik + 2.0 * npar
+    cols["nobs"] = fit.nobs
+    cols["converged"] = fit.converged
+    cols["feval"] = fit.feval
+    cols["warnings"] = [" | ".join(dict.fromkeys(m)) for m in fit.messages]
+    return pd.DataFrame(cols, index=pd.Index(names, name="response"))

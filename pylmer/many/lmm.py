@@ -12,7 +12,6 @@ lmer's own optimizer; a response that cannot be fitted gets a row saying why.
 from __future__ import annotations
 
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -25,13 +24,13 @@ from ..linalg.threads import single_threaded_blas
 from .design import batch_design
 from .newton import grid_start, minimize
 from .spec import ManySpec
+from .warnlog import WarningLog
 
-__all__ = ["GroupFit", "fit_responses", "SINGULAR_TOL", "SINGULAR_MESSAGE"]
+__all__ = ["SINGULAR_MESSAGE", "SINGULAR_TOL", "GroupFit", "fit_responses"]
 
 # lme4's isSingular() tolerance and its message for a boundary fit
 SINGULAR_TOL = 1e-4
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
-CHUNK = 512  # responses per batch: progress updates, and the unit of threads and tasks
 
 
 @dataclass
@@ -60,12 +59,13 @@ def _empty(m: int, k: int, p: int) -> GroupFit:
 
 
 def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
-                  n_jobs: int = 1, bar=None) -> tuple[GroupFit, LFormula]:
+                  n_jobs: int = 1, bar=None, log: WarningLog | None = None,
+                  ) -> tuple[GroupFit, LFormula]:
     """Every response's fit (rows as the responses' columns), and the model structure of
     the complete rows.
 
-    Responses are taken in blocks of ``CHUNK`` by position, and each block is fitted on
-    its own: a response's numbers then do not depend on threads or on a cluster's chunks
+    Responses are taken in blocks of ``spec.block`` by position, and each block is fitted
+    on its own: a response's numbers then do not depend on threads or on a cluster's chunks
     (which are whole blocks), to the last bit."""
     lf0 = spec.lformula()
     k, p = len(lf0.reTrms.theta), lf0.X.shape[1]
@@ -98,10 +98,11 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
                 for j in members:
                     out.messages[j].append(lf)
                 continue
-            _fit_group(spec, lf, Ysub[~miss][:, members], members, out)
+            _fit_group(spec, lf, Ysub[~miss][:, members], members, out, log)
         return len(block)
 
-    blocks = [np.arange(s, min(s + CHUNK, len(names))) for s in range(0, len(names), CHUNK)]
+    size = spec.block
+    blocks = [np.arange(s, min(s + size, len(names))) for s in range(0, len(names), size)]
     with single_threaded_blas(), ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
         for done in pool.map(run, blocks):
             if bar is not None:
@@ -122,7 +123,7 @@ def _complete_case_design(spec, lf0, miss, k, p) -> LFormula | str:
     return lf
 
 
-def _fit_group(spec, lf, Y, members, out):
+def _fit_group(spec, lf, Y, members, out, log):
     """The responses ``members`` (columns of Y), all on the rows of ``lf``."""
     constant = np.ptp(Y, axis=0) == 0
     for j in members[constant]:
@@ -132,7 +133,7 @@ def _fit_group(spec, lf, Y, members, out):
         return
     design = batch_design(lf, Y[:, fit], spec.REML)
     solved = _solve_chunk(design.kernel, design, lf, np.arange(len(fit)))
-    _store(spec, lf, Y[:, fit], design, members[fit], np.arange(len(fit)), solved, out)
+    _store(spec, lf, Y[:, fit], design, members[fit], np.arange(len(fit)), solved, out, log)
 
 
 def _solve_chunk(kernel, design, lf, chunk):
@@ -147,7 +148,7 @@ def _solve_chunk(kernel, design, lf, chunk):
     return res, crit, beta, vdiag, pwrss
 
 
-def _store(spec, lf, Y, design, targets, chunk, solved, out):
+def _store(spec, lf, Y, design, targets, chunk, solved, out, log):
     res, crit, beta, vdiag, pwrss = solved
     n, p = design.n, design.p
     df = n - p if spec.REML else n
@@ -156,7 +157,7 @@ def _store(spec, lf, Y, design, targets, chunk, solved, out):
         out.iterations[j], out.feval[j] = res.iterations[i], res.feval[i]
         out.nobs[j] = n
         if not ok:  # lmer's own optimizer, from the batch's point
-            _single(spec, lf, Y[:, chunk[i]], res.theta[i], out, j)
+            _single(spec, lf, Y[:, chunk[i]], res.theta[i], out, j, log)
             continue
         sigma = np.sqrt(pwrss[i] / df)
         out.theta[j], out.crit[j] = res.theta[i], crit[i]
@@ -167,30 +168,31 @@ def _store(spec, lf, Y, design, targets, chunk, solved, out):
             out.messages[j].append(SINGULAR_MESSAGE)
 
 
-def _single(spec, lf, y, theta, out, j):
+def _single(spec, lf, y, theta, out, j, log):
     """One response fitted alone by lmer's optimizer (a batch search that did not
     converge)."""
     start = np.where(np.isfinite(theta), theta, lf.reTrms.theta)
     start = np.maximum(start, lf.reTrms.lower)
     new_lf = replace(lf, fr=replace(lf.fr, response=np.asarray(y, dtype=float)))
+    log = log or WarningLog()
+    log.working_on(j)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            devfun, opt = fit_lmer(new_lf, REML=spec.REML, start=start)
-            snap = devfun.snapshot(opt.par)
+        devfun, opt = fit_lmer(new_lf, REML=spec.REML, start=start)
+        snap = devfun.snapshot(opt.par)
     except (PylmerError, ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
         out.messages[j].append(f"not fitted: {err}")
         return
+    finally:
+        caught = log.take(j)
     n, p = len(y), len(snap.beta)
     sigma = np.sqrt(snap.pwrss / (n - p if spec.REML else n))
     RXinv = np.linalg.inv(snap.RX)
     out.theta[j], out.crit[j], out.beta[j] = opt.par, opt.fval, snap.beta
     out.se[j] = np.sqrt(np.sum(RXinv**2, axis=1)) * sigma
     out.sigma[j] = sigma
-    out.converged[j] = opt.conv == 0 and not any("converge" in str(w.message)
-                                                 for w in caught)
+    out.converged[j] = opt.conv == 0 and not any("converge" in m for m in caught)
     out.feval[j] += opt.feval
-    out.messages[j] += [str(w.message) for w in caught] + list(opt.messages)
+    out.messages[j] += caught + list(opt.messages)
     if not out.converged[j]:
         out.messages[j].append("the batch search did not converge; fitted alone by lmer's "
                                "optimizer")

@@ -14,21 +14,29 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..control import LmerControl
+from ..control import GlmerControl, LmerControl
 from ..exceptions import PylmerError
+from ..family import get_family
 from ..formula.bars import parse_mixed_formula
 from ..formula.frame import as_pandas
 from ..formula.rexpr import Name
-from ..lformula import LFormula, lFormula
+from ..lformula import LFormula, glFormula, lFormula
 from ..validate import check_bool, check_control
 
 __all__ = ["ManySpec", "as_response_matrix", "make_spec"]
+
+# Responses per block: the unit of threads, of a cluster's tasks and of progress updates.
+# Each block is fitted on its own, so a response's numbers do not depend on how the work
+# is split. An LMM block is one batch search (about 0.1 ms a response); a GLMM fits its
+# responses one by one (milliseconds each).
+LMM_BLOCK = 512
+GLMM_BLOCK = 64
 
 
 @dataclass(frozen=True)
 class ManySpec:
     """What every response's model shares: the formula (left side a placeholder column),
-    the data, and lFormula's arguments."""
+    the data, and lFormula's (or, with a family, glFormula's) arguments."""
 
     formula: str
     placeholder: str
@@ -37,12 +45,21 @@ class ManySpec:
     weights: object = field(default=None, repr=False)
     offset: object = field(default=None, repr=False)
     contrasts: Mapping[str, str] | None = None
-    control: LmerControl | None = None
+    control: LmerControl | GlmerControl | None = None
+    family: object = None
+    nAGQ: int = 1
+    warm_start: bool = False
+
+    @property
+    def block(self) -> int:
+        """Responses per block (see ``LMM_BLOCK``)."""
+        return LMM_BLOCK if self.family is None else GLMM_BLOCK
 
     def lformula(self, y: np.ndarray | None = None, rows: np.ndarray | None = None
                  ) -> LFormula:
         """The model on ``rows`` of the data (all rows by default), with y as the response
-        (by default the row numbers: any non-constant column, for the shared structure)."""
+        (by default the row numbers: any non-constant column, for the shared structure;
+        a GLMM needs a response its family accepts)."""
         data = self.data if rows is None else self.data.iloc[rows]
         if y is None:
             y = np.arange(len(data), dtype=float)
@@ -53,6 +70,9 @@ class ManySpec:
         if rows is not None:  # per-row vectors follow the rows; names stay names
             weights = _take(weights, rows)
             offset = _take(offset, rows)
+        if self.family is not None:
+            return glFormula(self.formula, frame, family=self.family, weights=weights,
+                             offset=offset, control=self.control, contrasts=self.contrasts)
         return lFormula(self.formula, frame, REML=self.REML, weights=weights, offset=offset,
                         control=self.control, contrasts=self.contrasts)
 
@@ -63,14 +83,22 @@ def _take(value, rows):
     return np.asarray(value)[rows]
 
 
-def make_spec(formula: str, data, REML, weights, offset, contrasts, control) -> ManySpec:
+def make_spec(formula: str, data, REML, weights, offset, contrasts, control, family=None,
+              nAGQ: int = 1, warm_start: bool = False) -> ManySpec:
     """Check the arguments shared by every response; find or make the placeholder."""
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', got "
                         f"{type(formula).__name__}")
     data = as_pandas(data)
     REML = check_bool(REML, "REML")
-    control = check_control(control, LmerControl, "lmer_many")
+    if family is None:
+        control = check_control(control, LmerControl, "lmer_many")
+    else:
+        control = check_control(control, GlmerControl, "glmer_many") or GlmerControl()
+        family = get_family(family)
+        if family.family == "cumulative":
+            raise PylmerError("glmer_many fits binary, count and continuous GLMM responses; "
+                              "an ordinal response is clmm's (fit each with clmm)")
     parsed = parse_mixed_formula(formula)
     if parsed.response is None:  # one-sided: a name that is not a column
         placeholder = "y"
@@ -84,7 +112,8 @@ def make_spec(formula: str, data, REML, weights, offset, contrasts, control) -> 
             f"the left side of {formula!r} must be a plain name standing for each response "
             "(e.g. 'y ~ x + (1 | g)') or be left out ('~ x + (1 | g)'); transform the "
             "responses themselves (e.g. np.log(responses)) before passing them")
-    return ManySpec(formula, placeholder, data, REML, weights, offset, contrasts, control)
+    return ManySpec(formula, placeholder, data, REML, weights, offset, contrasts, control,
+                    family, nAGQ, check_bool(warm_start, "warm_start"))
 
 
 def as_response_matrix(responses, n: int, index, names=None) -> tuple[np.ndarray, list[str],
