@@ -3,24 +3,23 @@
 Each replicate simulates a response from the fitted model (new random effects, as
 ``simulate(use_u=False)``), refits the same structure to it and applies ``fun``. Replicates
 are reproducible from ``seed`` (one independent stream per replicate, so results do not
-depend on the number of workers).
+depend on the number of threads, or on a Dask cluster's workers).
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from ..design import covariance
-from ..exceptions import PylmerError, PylmerWarning, warn_user
+from ..exceptions import PylmerError, PylmerWarning, WarningLog, warn_user
 from ..linalg.threads import single_threaded_blas
 from ..validate import (
     check_bool,
@@ -99,7 +98,7 @@ def _summary(counts: Counter, refits: int, nsim: int, what: str) -> str:
 
 
 def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
-            n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+            n_jobs: int = 1, progress: bool = True, client=None) -> pd.DataFrame:
     """Parametric bootstrap (R: ``bootMer(m, FUN, nsim, seed)``).
 
     Parameters
@@ -111,11 +110,15 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
     nsim : int
         Number of replicates.
     seed : int, optional
-        Replicates are reproducible from it, whatever ``n_jobs`` is.
+        Replicates are reproducible from it, whatever ``n_jobs`` is and wherever they run.
     n_jobs : int
         Worker threads (the numerical kernels release the GIL for most of their work).
     progress : bool
         Show a progress bar (tqdm, on stderr) over the replicates; ``False`` for none.
+    client : dask.distributed.Client, optional
+        Run the replicates on a Dask cluster, in chunks (the model goes to each worker
+        once; ``fun`` must be picklable, as lambdas are with cloudpickle). The same seed
+        gives the same table as in-process.
 
     Returns
     -------
@@ -141,48 +144,30 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
                         f"{type(fun).__name__}")
     default = fun is None
     fun = fun or _parameters
-    streams = np.random.SeedSequence(seed).spawn(nsim)
+    # one stream per replicate, spawned from one entropy: the same wherever they run
+    entropy = np.random.SeedSequence(seed).entropy
     first = fun(model)
     labels = _statistic_names(first, default, model)
     size = len(labels) if labels is not None else np.size(first)
     names = labels if labels is not None else [f"t{k + 1}" for k in range(size)]
     # refits' named results are matched by name (the default statistic is an array)
     match = None if default or labels is None or len(set(labels)) < len(labels) else labels
-
-    # the refits' warnings, by replicate: each refit runs in one thread, which says which
-    # replicate it is working on
-    current = threading.local()
+    job = _Job(fun, entropy, nsim, match, size)
+    rows: dict[int, np.ndarray] = {}
     by_replicate: dict[int, list[str]] = {}
     errors: dict[int, str] = {}
-    lock = threading.Lock()
-
-    def record(message, category, filename, lineno, file=None, line=None):
-        with lock:
-            by_replicate.setdefault(getattr(current, "k", -1), []).append(str(message))
-
-    def replicate(k):
-        current.k = k
-        rng = np.random.default_rng(streams[k])
-        y = model.simulate(nsim=1, seed=rng).iloc[:, 0].to_numpy()
-        try:
-            return _as_row(fun(refit(model, y)), match, size)
-        except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as err:
-            errors[k] = f"{type(err).__name__}: {err}"
-            return np.full(size, np.nan)  # a failed refit, counted below
-
-    results = []
-    # one BLAS thread throughout: a refit's last digits then do not depend on how many
-    # threads the BLAS had, so replicates are the same whatever n_jobs is
-    with warnings.catch_warnings(), single_threaded_blas(), \
-            ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool, \
-            tqdm(total=nsim, desc="bootMer", unit="refit", file=sys.stderr,
-                 disable=not progress, dynamic_ncols=True) as bar:
-        warnings.simplefilter("always")
-        warnings.showwarning = record
-        for row in pool.map(replicate, range(nsim)):
-            results.append(row)
+    with tqdm(total=nsim, desc="bootMer", unit="refit", file=sys.stderr,
+              disable=not progress, dynamic_ncols=True) as bar:
+        parts = (_on_cluster(client, model, job) if client is not None
+                 else _in_process(model, job, n_jobs))
+        for k, row, error, messages in parts:
+            rows[k] = row
+            if error:
+                errors[k] = error
+            if messages:
+                by_replicate[k] = messages
             bar.update(1)
-    table = pd.DataFrame(np.vstack(results), columns=names)
+    table = pd.DataFrame(np.vstack([rows[k] for k in range(nsim)]), columns=names)
     table.attrs["failed"] = len(errors)
     table.attrs["warnings"] = [m for k in sorted(by_replicate) for m in by_replicate[k]]
     # lme4 keeps the refits' warnings with the bootstrap object and says how many runs
@@ -199,6 +184,65 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
     if parts:
         warn_user("bootMer: " + "\n".join(parts), PylmerWarning)
     return table
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every replicate needs besides the model: the statistic, the seed's entropy,
+    the number of replicates, and how to read the statistic."""
+
+    fun: Callable
+    entropy: int
+    nsim: int
+    match: list | None
+    size: int
+
+
+def _replicate(model, job: _Job, stream, k: int, log: WarningLog):
+    """Replicate k: (k, its row, its error or None, its warnings)."""
+    log.working_on(k)
+    y = model.simulate(nsim=1, seed=np.random.default_rng(stream)).iloc[:, 0].to_numpy()
+    try:
+        row, error = _as_row(job.fun(refit(model, y)), job.match, job.size), None
+    except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as err:
+        row, error = np.full(job.size, np.nan), f"{type(err).__name__}: {err}"
+    return k, row, error, log.take(k)
+
+
+def _replicates(model, job: _Job, ks) -> list:
+    """Replicates ``ks`` one after another (a cluster's task)."""
+    streams = np.random.SeedSequence(job.entropy).spawn(job.nsim)
+    with WarningLog() as log, single_threaded_blas():
+        return [_replicate(model, job, streams[k], k, log) for k in ks]
+
+
+def _in_process(model, job: _Job, n_jobs: int):
+    streams = np.random.SeedSequence(job.entropy).spawn(job.nsim)
+    # one BLAS thread throughout: a refit's last digits then do not depend on how many
+    # threads the BLAS had, so replicates are the same whatever n_jobs is
+    with WarningLog() as log, single_threaded_blas(), \
+            ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+        yield from pool.map(lambda k: _replicate(model, job, streams[k], k, log),
+                            range(job.nsim))
+
+
+def _on_cluster(client, model, job: _Job):
+    """The replicates in chunks on a Dask cluster, as they finish."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - the extra is not installed
+        raise PylmerError("client= needs dask.distributed: pip install 'pylmer[dask]'") \
+            from exc
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a dask.distributed.Client, got "
+                        f"{type(client).__name__}")
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    chunks = np.array_split(np.arange(job.nsim), min(job.nsim, 4 * workers))
+    model_future = client.scatter(model, broadcast=True)
+    futures = [client.submit(_replicates, model_future, job, ks, pure=False)
+               for ks in chunks if len(ks)]
+    for fut in as_completed(futures):
+        yield from fut.result()
 
 
 def boot_confint(model, level: float = 0.95, nsim: int = 500, seed=None,

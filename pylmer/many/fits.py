@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..exceptions import PylmerError
+from ..exceptions import PylmerError, WarningLog
 from ..fitting import mkGlmerDevfun, mkLmerDevfun, updateGlmerDevfun
 from ..modular import mkMerMod
 from ..optimize import OptInfo
@@ -19,7 +19,6 @@ from ..results.lmermod import LmerMod
 from .glmm import GlmmFit, fit_glmm_responses
 from .lmm import GroupFit, fit_responses
 from .spec import ManySpec
-from .warnlog import WarningLog
 
 __all__ = ["ManyFits", "fit_table", "fits_table", "glmm_table"]
 

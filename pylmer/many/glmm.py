@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import PirlsError, PylmerError
+from ..exceptions import PirlsError, PylmerError, WarningLog
 from ..fitting import fit_glmer, mkGlmerDevfun
 from ..lformula import LFormula
 from ..linalg.threads import single_threaded_blas
@@ -28,7 +28,6 @@ from ..modular import mkMerMod
 from ..optimize import OptInfo
 from .lmm import SINGULAR_TOL
 from .spec import ManySpec
-from .warnlog import WarningLog
 
 __all__ = ["GlmmFit", "fit_glmm_responses"]
 

@@ -17,14 +17,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..exceptions import PylmerError
+from ..exceptions import PylmerError, WarningLog
 from ..fitting import fit_lmer
 from ..lformula import LFormula
 from ..linalg.threads import single_threaded_blas
 from .design import batch_design
 from .newton import grid_start, minimize
 from .spec import ManySpec
-from .warnlog import WarningLog
 
 __all__ = ["SINGULAR_MESSAGE", "SINGULAR_TOL", "GroupFit", "fit_responses"]
 
