@@ -664,6 +664,32 @@ def _(row):
     assert not np.allclose(new.fixef(), row.ns["m"].fixef())
 
 
+# --- many responses
+
+@check("refit-loop")
+def _(row):
+    (fits,) = row.run()
+    assert list(fits.table.index) == [f"r{k}" for k in range(5)]
+    for name in fits:  # each row is a fresh lmer() of its response
+        one = row.ns["lmer"]("Reaction ~ Days + (Days | Subject)",
+                             row.ns["sleepstudy"].assign(Reaction=row.ns["Y"][name]))
+        assert fits[name]["REML"] <= one.REMLcrit() + 1e-6
+        close(fits[name]["REML"], one.REMLcrit(), abs=1e-6)
+        close(fits[name][["(Intercept)", "Days"]], one.fixef(), rel=1e-5)
+
+
+@check("glmer-loop")
+def _(row):
+    (fits,) = row.run()
+    for name in fits:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            one = row.ns["glmer"]("y ~ period + (1 | herd)",
+                                  row.ns["cbpp"].assign(y=row.ns["Yb"][name]),
+                                  family="binomial")
+        close(fits[name]["logLik"], float(one.logLik()), abs=1e-8)
+
+
 @check("update-formula")
 def _(row):
     (new,) = row.run()

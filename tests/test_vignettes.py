@@ -41,7 +41,8 @@ docs_figures = _load_docs_figures()
 VIGNETTES = sorted((ROOT / "vignettes").glob("*.md"))
 # user-guide pages whose examples are run as well (docs/r-migration.md has its own test)
 GUIDE = [ROOT / "docs" / f"{name}.md" for name in
-         ("index", "families", "convergence", "inference", "prediction", "quadrature")]
+         ("index", "families", "convergence", "inference", "prediction", "quadrature",
+          "many")]
 fenced_blocks = docs_figures.fenced_blocks
 
 
