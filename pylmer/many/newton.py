@@ -17,8 +17,9 @@ theta is searched without bounds: the criterion depends on theta only through
 so a negative diagonal element is the same model as its column negated; each column is
 turned to a non-negative diagonal at the end.
 
-A response is "converged" when a step changes the criterion by less than ``FTOL`` or
-moves theta by less than ``XTOL``, with a positive definite Hessian. Each response's path
+A response is "converged" when, with a positive definite Hessian, the gradient is
+negligible, or a full Newton step changes the criterion by less than ``FTOL`` or moves theta
+by less than ``XTOL``. Each response's path
 depends on its own values only, so the result does not depend on how responses are
 batched.
 """
@@ -173,10 +174,14 @@ def minimize(criterion, theta0: np.ndarray, diagonal: np.ndarray, columns: list,
         radius[A] = np.where(full, np.maximum(radius[A], 2.0 * length),
                              np.maximum(length, 1e-3))
         small = (change < FTOL) | (length < XTOL)
-        # a line search that finds no decrease at a stationary point is at the minimum
-        stationary = np.abs(g).max(axis=1) < 1e-5
+        # a line search that finds no decrease at a stationary point is at the minimum:
+        # Newton's predicted decrease (the decrement, g' |H|^-1 g / 2) is within rounding
+        stationary = -0.5 * slope < 10 * FTOL
         done = bad | ~moved | small
-        converged[A] = (small | stationary) & pd & ~bad & done
+        # a short step is the end only where Newton's full step was taken: one the line
+        # search had to shorten says the model of the criterion is poor there, not that
+        # the minimum is reached
+        converged[A] = (stationary | (small & (t == 1.0))) & pd & ~bad & done
         active[A[done]] = False
     _snap(criterion, theta, fval, diagonal, feval)
     _turn_columns(theta, columns)
