@@ -120,3 +120,17 @@ def check_start(start: object, lower: np.ndarray, function: str,
     if np.any(values < lower):
         raise PylmerError(f"start is below the lower bounds of {what} (0 for variances)")
     return values
+
+
+def check_client(client: object) -> int:
+    """A ``dask.distributed.Client``: the number of its workers (at least 1), or a clear
+    error (distributed is imported only here, for ``client=``)."""
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - the extra is not installed
+        raise PylmerError("client= needs dask.distributed: pip install 'pylmer[dask]'") \
+            from exc
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a dask.distributed.Client (connected to a "
+                        f"scheduler), got {type(client).__name__}")
+    return max(1, len(client.scheduler_info().get("workers", {})))

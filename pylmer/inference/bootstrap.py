@@ -23,6 +23,7 @@ from ..exceptions import PylmerError, PylmerWarning, WarningLog, warn_user
 from ..linalg.threads import single_threaded_blas
 from ..validate import (
     check_bool,
+    check_client,
     check_count,
     check_fraction,
     check_model,
@@ -142,6 +143,8 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
     if fun is not None and not callable(fun):
         raise TypeError(f"fun must be a function of a fitted model (such as fixef), got "
                         f"{type(fun).__name__}")
+    if client is not None:
+        check_client(client)
     default = fun is None
     fun = fun or _parameters
     # one stream per replicate, spawned from one entropy: the same wherever they run
@@ -228,15 +231,9 @@ def _in_process(model, job: _Job, n_jobs: int):
 
 def _on_cluster(client, model, job: _Job):
     """The replicates in chunks on a Dask cluster, as they finish."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:  # pragma: no cover - the extra is not installed
-        raise PylmerError("client= needs dask.distributed: pip install 'pylmer[dask]'") \
-            from exc
-    if not isinstance(client, Client):
-        raise TypeError(f"client must be a dask.distributed.Client, got "
-                        f"{type(client).__name__}")
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    from distributed import as_completed
+
+    workers = check_client(client)
     chunks = np.array_split(np.arange(job.nsim), min(job.nsim, 4 * workers))
     model_future = client.scatter(model, broadcast=True)
     futures = [client.submit(_replicates, model_future, job, ks, pure=False)

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 from ..control import GlmerControl, LmerControl
 from ..family import Family
-from ..validate import check_bool, check_count
+from ..validate import check_bool, check_client, check_count
 from .fits import ManyFits, fit_table
-from .spec import as_response_matrix, make_spec
+from .spec import ManySpec, as_response_matrix, make_spec
 
 __all__ = ["glmer_many", "lmer_many"]
 
@@ -71,16 +71,7 @@ def lmer_many(formula: str, data, responses, REML: bool = True, weights=None, of
     3
     """
     spec = make_spec(formula, data, REML, weights, offset, contrasts, control)
-    n_jobs = 1 if n_jobs is None else check_count(n_jobs, "n_jobs", 1)
-    progress = check_bool(progress, "progress")
-    Y, names, unusable = as_response_matrix(responses, len(spec.data), spec.data.index,
-                                            names)
-    if client is not None:
-        from .cluster import fit_on_cluster
-        out = fit_on_cluster(client, spec, Y, names, unusable, progress)
-    else:
-        out = fit_table(spec, Y, names, unusable, n_jobs, progress)
-    return ManyFits(spec, Y, names, *out)
+    return _fit(spec, responses, names, n_jobs, client, progress)
 
 
 def glmer_many(formula: str, data, responses, family: Family | str = "binomial",
@@ -136,8 +127,16 @@ def glmer_many(formula: str, data, responses, family: Family | str = "binomial",
     nAGQ = check_count(nAGQ, "nAGQ")
     spec = make_spec(formula, data, True, weights, offset, contrasts, control,
                      family=family, nAGQ=nAGQ, warm_start=warm_start)
+    return _fit(spec, responses, names, n_jobs, client, progress)
+
+
+def _fit(spec: ManySpec, responses, names, n_jobs, client, progress) -> ManyFits:
+    """Both functions' common part: the responses checked, then fitted here or on the
+    cluster."""
     n_jobs = 1 if n_jobs is None else check_count(n_jobs, "n_jobs", 1)
     progress = check_bool(progress, "progress")
+    if client is not None:
+        check_client(client)
     Y, names, unusable = as_response_matrix(responses, len(spec.data), spec.data.index,
                                             names)
     if client is not None:

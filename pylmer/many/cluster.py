@@ -13,21 +13,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..exceptions import PylmerError
+from ..validate import check_client
 
-__all__ = ["check_client", "fit_on_cluster", "task_chunks"]
-
-
-def check_client(client) -> None:
-    """A ``dask.distributed.Client``, or a clear error."""
-    try:
-        from distributed import Client
-    except ImportError as exc:  # pragma: no cover - the extra is not installed
-        raise PylmerError("client= needs dask.distributed: pip install 'pylmer[dask]'") \
-            from exc
-    if not isinstance(client, Client):
-        raise TypeError(f"client must be a dask.distributed.Client, got "
-                        f"{type(client).__name__}")
+__all__ = ["fit_on_cluster", "task_chunks"]
 
 
 def task_chunks(m: int, workers: int, block: int) -> list[np.ndarray]:
@@ -50,10 +38,9 @@ def _fit_chunk(spec, Y, names, unusable):
 def fit_on_cluster(client, spec, Y: np.ndarray, names: list, unusable: dict,
                    progress: bool):
     """The table of every response, fitted in chunks on the client's workers."""
-    check_client(client)
     from distributed import as_completed
 
-    workers = len(client.scheduler_info().get("workers", {})) or 1
+    workers = check_client(client)
     spec_future = client.scatter(spec, broadcast=True)
     futures = {}
     for c, cols in enumerate(task_chunks(len(names), workers, spec.block)):
@@ -63,7 +50,8 @@ def fit_on_cluster(client, spec, Y: np.ndarray, names: list, unusable: dict,
                             chunk_unusable, pure=False)
         futures[fut] = c
     parts: dict[int, tuple] = {}
-    with tqdm(total=len(names), desc="lmer_many", unit="response", file=sys.stderr,
+    what = "lmer_many" if spec.family is None else "glmer_many"
+    with tqdm(total=len(names), desc=what, unit="response", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:
         for fut in as_completed(list(futures)):
             parts[futures[fut]] = fut.result()

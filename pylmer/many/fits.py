@@ -23,19 +23,22 @@ from .spec import ManySpec
 __all__ = ["ManyFits", "fit_table", "fits_table", "glmm_table"]
 
 
+def _estimates(beta, se, theta, coef_names: list, stat: str) -> dict:
+    """The table's first columns: each coefficient, its SE and its t (or z) value, then
+    theta."""
+    cols: dict[str, object] = {name: beta[:, c] for c, name in enumerate(coef_names)}
+    cols.update({f"se_{name}": se[:, c] for c, name in enumerate(coef_names)})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols.update({f"{stat}_{name}": beta[:, c] / se[:, c]
+                     for c, name in enumerate(coef_names)})
+    cols.update({f"theta_{i + 1}": theta[:, i] for i in range(theta.shape[1])})
+    return cols
+
+
 def fits_table(fit: GroupFit, names: list, coef_names: list, REML: bool) -> pd.DataFrame:
     """The per-response table: each coefficient's estimate, SE and t value, theta, sigma,
     the criterion, and the flags and messages."""
-    cols: dict[str, object] = {}
-    for c, name in enumerate(coef_names):
-        cols[name] = fit.beta[:, c]
-    for c, name in enumerate(coef_names):
-        cols[f"se_{name}"] = fit.se[:, c]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for c, name in enumerate(coef_names):
-            cols[f"t_{name}"] = fit.beta[:, c] / fit.se[:, c]
-    for i in range(fit.theta.shape[1]):
-        cols[f"theta_{i + 1}"] = fit.theta[:, i]
+    cols = _estimates(fit.beta, fit.se, fit.theta, coef_names, "t")
     cols["sigma"] = fit.sigma
     cols["REML" if REML else "deviance"] = fit.crit
     cols["nobs"] = fit.nobs
@@ -179,16 +182,7 @@ def glmm_table(fit: GlmmFit, names: list, coef_names: list) -> pd.DataFrame:
     """The per-response table of GLMM fits: estimates, SEs and z values, theta, the
     extra parameter (``sigma``, as ``sigma(m)``; NaN for families without one),
     logLik, AIC, and the flags and messages."""
-    cols: dict[str, object] = {}
-    for c, name in enumerate(coef_names):
-        cols[name] = fit.beta[:, c]
-    for c, name in enumerate(coef_names):
-        cols[f"se_{name}"] = fit.se[:, c]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for c, name in enumerate(coef_names):
-            cols[f"z_{name}"] = fit.beta[:, c] / fit.se[:, c]
-    for i in range(fit.theta.shape[1]):
-        cols[f"theta_{i + 1}"] = fit.theta[:, i]
+    cols = _estimates(fit.beta, fit.se, fit.theta, coef_names, "z")
     if np.isfinite(fit.sigma).any():
         cols["sigma"] = fit.sigma
     cols["logLik"] = fit.loglik
