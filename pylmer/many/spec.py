@@ -154,15 +154,16 @@ def as_response_matrix(responses, n: int, index, names=None) -> tuple[np.ndarray
         raise PylmerError("responses has no columns: give one column per response")
     Y = np.full((n, len(names)), np.nan)
     unusable: dict[str, str] = {}
-    for j, (name, col) in enumerate(frame.items()):
-        values = col.to_numpy()
-        if values.dtype == bool or not np.issubdtype(np.asarray(values).dtype, np.number) \
-                and not pd.api.types.is_numeric_dtype(col):
-            unusable[name] = f"not numeric (dtype {col.dtype})"
-            continue
-        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        if np.isinf(values).any():
-            unusable[name] = "infinite values"
-            continue
-        Y[:, j] = values
+    # numbers (booleans as 0 / 1, as R's logical responses) in one conversion
+    numeric = np.array([pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes])
+    for j in np.flatnonzero(~numeric):
+        unusable[names[j]] = f"not numeric (dtype {frame.dtypes.iloc[j]})"
+    if numeric.all():
+        Y = frame.to_numpy(dtype=float, na_value=np.nan)
+    elif numeric.any():
+        Y[:, numeric] = frame.iloc[:, np.flatnonzero(numeric)].to_numpy(dtype=float,
+                                                                         na_value=np.nan)
+    for j in np.flatnonzero(np.isinf(Y).any(axis=0)):
+        unusable[names[j]] = "infinite values"
+        Y[:, j] = np.nan
     return Y, names, unusable
