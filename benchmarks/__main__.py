@@ -58,10 +58,25 @@ Models (``--models``, comma-separated groups; default ``all``):
   No comparator: lme4 cannot fit these models with nAGQ > 1 (and glmm is not run on them).
   Printed as its own tables with the target "the 2-d nAGQ = 7 fit under 5 s" (see
   ``agq_cases.py``).
-* ``all``: the six groups. The default run (all; 1e5 and 1e6; binomial 1e6; lme4 and glmm)
-  takes 20 to 25 minutes on 2 cores, most of it in the 1e6 designs (glmm's two fits of the
-  binomial one alone about 5 minutes) and in R's negative binomial fits (6 fits each of
-  about 12, 29 and 29 s).
+* ``many``: one formula fitted to many responses: ``pylmer.lmer_many(formula, data, Y,
+  n_jobs=1)`` against lme4's loop ``for (j in ...) refit(m0, Y[, j])`` (and, once, the loop
+  of fresh ``lmer()`` fits), on the shared genomics design of ``tests/reference/many``
+  (``y ~ Disease + Age + (1 | Individual) + (1 | Batch)``, REML, 300 samples x 2000 genes)
+  and its random-slope design (``y ~ time + group + (time | subject)``, 300 responses); and
+  ``pylmer.glmer_many(..., family="binomial", n_jobs=1)`` against lme4's refit loop of a
+  ``glmer(..., family = binomial)`` fit on cbpp's design with 200 simulated 0/1 responses
+  (``y ~ period + (1 | herd)``). One core per side (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS
+  and MKL_NUM_THREADS = 1 in both timing processes; pylmer in its own process), the faster
+  of 2 runs, ms per response; pylmer's n_jobs=2 (two threads) rows too. Also the fraction of
+  pylmer's table that matches lme4's fresh fits by the reference README's rule (linear
+  designs) and the logLik differences from lme4's refits (binary design). Target: lme4's
+  refit loop / pylmer at least 15x on the genomics design (about 0.6 ms per response).
+  Printed as its own tables (see ``many_cases.py``); glmm is not run on it. About 2 to 3
+  minutes, nearly all of it in R.
+* ``all``: the seven groups. The default run (all; 1e5 and 1e6; binomial 1e6; lme4 and glmm)
+  takes 22 to 28 minutes on 2 cores, most of it in the 1e6 designs (glmm's two fits of the
+  binomial one alone about 5 minutes), in R's negative binomial fits (6 fits each of
+  about 12, 29 and 29 s) and in lme4's loops of the ``many`` group.
 
 What is measured:
 
@@ -132,21 +147,23 @@ from .cases import (
     reference_cases,
 )
 from .glmm_side import DEFAULT_PYTHON, glmm_version, run_glmm
+from .many_cases import format_many, run_many
+from .many_cases import to_json as many_json
 from .nb_cases import run_nb
 from .nb_cases import to_json as nb_json
 from .pylmer_side import time_case, time_case_in_child
 from .r_side import lme4_version, run_lme4
 from .table import format_agq, format_notes, format_pairs, format_table
 
-GROUPS = ("small", "insteval", "crossed", "glmm", "nb", "agq")
+GROUPS = ("small", "insteval", "crossed", "glmm", "nb", "agq", "many")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="all",
-                        help="comma-separated: small, insteval, crossed, glmm, nb, agq, all "
-                             "(default: all)")
+                        help="comma-separated: small, insteval, crossed, glmm, nb, agq, "
+                             "many, all (default: all)")
     parser.add_argument("--sizes", default="1e5,1e6",
                         help="rows of the crossed designs, comma-separated (default: 1e5,1e6)")
     parser.add_argument("--reps", type=int, default=5,
@@ -223,6 +240,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             glmm.update(run_glmm(small, args.reps, False, workdir, args.glmm_python))
     nb = run_nb(args, workdir, log) if "nb" in args.groups else None
     agq = run_agq(args, log) if "agq" in args.groups else None
+    many = run_many(args, workdir, log) if "many" in args.groups else None
     if "crossed" in args.groups:
         # simulated and written only now: the write-back of a million-row CSV would
         # otherwise overlap the small models' timings (it doubled them in one run)
@@ -240,8 +258,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             log(f"glmm: {case.name} (own process)")
             glmm.update(run_glmm([case], args.large_reps, True, workdir, args.glmm_python))
     return {"cases": cases, "pylmer": pylmer, "lme4": lme4, "glmm": glmm, "nb": nb, "agq": agq,
-            "r_version": r_version, "r_missing": r_missing, "glmm_version": g_version,
-            "glmm_missing": g_missing, "loadavg": [load_before, _loadavg()]}
+            "many": many, "r_version": r_version, "r_missing": r_missing,
+            "glmm_version": g_version, "glmm_missing": g_missing,
+            "loadavg": [load_before, _loadavg()]}
 
 
 def _loadavg() -> float | None:
@@ -276,6 +295,8 @@ def report(args: argparse.Namespace, res: dict) -> str:
         parts.append(format_pairs(res["nb"], args.reps, args.large_reps))
     if res["agq"] is not None:
         parts.append(format_agq(res["agq"], args.reps))
+    if res["many"] is not None:
+        parts.append(format_many(res["many"]))
     return "\n".join(header) + "\n\n\n".join(parts)
 
 
@@ -285,9 +306,10 @@ def main(argv: list[str] | None = None) -> None:
         res = run(args, Path(tmp))
     print(report(args, res))
     if args.json:
-        raw = {k: v for k, v in res.items() if k not in ("cases", "nb", "agq")}
+        raw = {k: v for k, v in res.items() if k not in ("cases", "nb", "agq", "many")}
         raw["nb"] = nb_json(res["nb"]) if res["nb"] is not None else None
         raw["agq"] = agq_json(res["agq"]) if res["agq"] is not None else None
+        raw["many"] = many_json(res["many"]) if res["many"] is not None else None
         raw["cases"] = [{"name": c.name, "formula": c.formula, "fit": c.fit_kind,
                          "family": c.family, "link": c.link} for c in res["cases"]]
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")

@@ -2,12 +2,8 @@
 design of tests/reference/many/README.md, random slopes, and nested terms by ML with prior
 weights), and its behaviour: missing values, unusable responses, threads, bad input.
 
-A response matches lme4 (the reference README's rule) when its numbers are finite and
-either (a) its criterion is within 1e-6 of lme4's or lower, and fixed effects are within
-1e-4 x max(|b|, 0.1 SE), SEs 1e-3 relative, sigma 1e-4 relative, theta 1e-3 absolute; or
-(b) its criterion is lower than lme4's and the row is the model at its own theta (the
-single-model path gives the same numbers, 1e-6). Tolerances x10 where lme4's fit is
-singular.
+A response matches lme4 by the reference README's rule, :func:`many_reference.mismatches`
+(shared with the ``many`` group of ``python -m benchmarks``).
 """
 
 from __future__ import annotations
@@ -15,57 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from many_reference import CASES, load
+from many_reference import CASES, is_own_model, load, mismatches
 
 from pylmer import PylmerError, lmer, lmer_many
-
-
-def mismatches(fits, ref, REML: bool = True) -> list[str]:
-    """The responses that match lme4 by neither rule."""
-    T = fits.table
-    crit_col = "REML" if REML else "deviance"
-    coefs = fits.coef_names
-    k = len(fits.theta_names)
-    bad = []
-    for name in T.index:
-        row, r = T.loc[name], ref.loc[name]
-        scale = 10.0 if int(r["singular"]) else 1.0
-        values = row[coefs + [f"se_{c}" for c in coefs] + ["sigma", crit_col]].to_numpy(float)
-        if not np.all(np.isfinite(values)):
-            bad.append(name)
-            continue
-        dcrit = row[crit_col] - r["crit"]
-        b, b_ref = row[coefs].to_numpy(float), r[[f"est_{c}" for c in coefs]].to_numpy(float)
-        se, se_ref = (row[[f"se_{c}" for c in coefs]].to_numpy(float),
-                      r[[f"se_{c}" for c in coefs]].to_numpy(float))
-        th = row[[f"theta_{i + 1}" for i in range(k)]].to_numpy(float)
-        th_ref = r[[f"theta_{i + 1}" for i in range(k)]].to_numpy(float)
-        rule_a = (dcrit <= 1e-6 * scale
-                  and np.all(np.abs(b - b_ref) <= 1e-4 * scale
-                             * np.maximum(np.abs(b_ref), 0.1 * se_ref))
-                  and np.all(np.abs(se / se_ref - 1) <= 1e-3 * scale)
-                  and abs(row["sigma"] / r["sigma"] - 1) <= 1e-4 * scale
-                  and np.all(np.abs(th - th_ref) <= 1e-3 * scale))
-        if rule_a:
-            continue
-        if dcrit < 0 and _is_own_model(fits, name, REML):
-            continue
-        bad.append(name)
-    return bad
-
-
-def _is_own_model(fits, name, REML) -> bool:
-    """Rule (b): the single-model path at the row's theta gives the row's numbers."""
-    row, m = fits.table.loc[name], fits.model(name)
-    crit = m.REMLcrit() if REML else m.deviance()
-    se = np.sqrt(np.diag(m.vcov().to_numpy()))
-    coefs = fits.coef_names
-    return bool(abs(crit - row["REML" if REML else "deviance"]) <= 1e-6
-                and np.allclose(m.fixef().to_numpy(), row[coefs].to_numpy(float),
-                                rtol=1e-6, atol=0)
-                and np.allclose(se, row[[f"se_{c}" for c in coefs]].to_numpy(float),
-                                rtol=1e-6, atol=0)
-                and abs(m.sigma() / row["sigma"] - 1) <= 1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +76,7 @@ def test_model_of_a_response(genes):
                                    atol=1e-3)
         assert m.sigma() == pytest.approx(r["sigma"], rel=1e-5)
         assert list(m.ranef()) == ["Individual", "Batch"]
-        assert _is_own_model(fits, name, True)
+        assert is_own_model(fits, name, True)
 
 
 def test_same_table_with_threads(genes):
