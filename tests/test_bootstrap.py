@@ -116,3 +116,15 @@ def test_failed_refits_are_counted_and_summarised(sleep):
     assert list(reps.columns) == ["(Intercept)", "Days"]
     assert [str(w.message) for w in caught] == [
         "bootMer: 5 of 10 refits failed (rows of NaN): ValueError: no luck (5)"]
+
+
+def test_generator_seed_and_a_statistic_that_returns_nothing(sleep):
+    m = sleep
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = bootMer(m, fixef, nsim=4, seed=np.random.default_rng(3), progress=False)
+        two = bootMer(m, fixef, nsim=4, seed=np.random.default_rng(3), progress=False)
+    pd.testing.assert_frame_equal(one, two)  # the same Generator state, the same table
+    assert one.std().gt(0).all()
+    with pytest.raises(TypeError, match="returned None"):
+        bootMer(m, lambda model: None, nsim=2, seed=1, progress=False)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from many_reference import CASES, is_own_model, load, mismatches
 
-from pylmer import PylmerError, lmer, lmer_many
+from pylmer import PylmerError, lmer, lmer_many, load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +192,138 @@ def test_bad_input(genes):
     with pytest.raises(PylmerError):  # formulas are data: no code runs
         lmer_many("y ~ __import__('os').system('echo hi') + (1 | Batch)", data,
                   Y.iloc[:, :2], progress=False)
+
+
+# --- inputs that once gave wrong numbers or internal errors
+
+
+@pytest.fixture(scope="module")
+def sleep_responses():
+    sleep = load_dataset("sleepstudy")
+    rng = np.random.default_rng(5)
+    Y = sleep["Reaction"].to_numpy()[:, None] + rng.normal(0, 25, (len(sleep), 3))
+    return sleep, Y
+
+
+def _lmer_crit(formula, data, y, **kwargs):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lmer(formula, data.assign(y=y), **kwargs).REMLcrit()
+
+
+def test_placeholder_only_on_the_left(sleep_responses):
+    sleep, Y = sleep_responses
+    for formula, kwargs in [("y ~ Days + I(y^2) + (1 | Subject)", {}),
+                            ("y ~ Days + (y | Subject)", {}),
+                            ("Days ~ Days + (1 | Subject)", {}),
+                            ("y ~ Days + (1 | Subject)", {"weights": "y"}),
+                            ("y ~ Days + (1 | Subject)", {"offset": "log(y)"})]:
+        with pytest.raises(PylmerError, match="names each response"):
+            lmer_many(formula, sleep, Y, progress=False, **kwargs)
+    # a one-sided formula's placeholder is a name the formula does not use
+    fits = lmer_many("~ Days + (1 | Subject)", sleep.assign(y=1.0), Y, progress=False)
+    assert fits.table["REML"].notna().all()
+
+
+def test_rows_aligned_by_the_datas_labels(sleep_responses):
+    sleep, Y = sleep_responses
+    order = np.random.default_rng(3).permutation(len(sleep))
+    shuffled = sleep.iloc[order]  # the data's index is 0..n-1 in another order
+    R = pd.DataFrame(Y, columns=["a", "b", "c"])  # its index: the data's labels
+    fits = lmer_many("y ~ Days + (Days | Subject)", shuffled, R, progress=False)
+    for name in R:  # as pandas aligns: row label i of the responses is row label i
+        want = _lmer_crit("y ~ Days + (Days | Subject)", shuffled, R[name])
+        assert fits[name]["REML"] == pytest.approx(want, abs=1e-6)
+    series = lmer_many("y ~ Days + (Days | Subject)", shuffled, R["b"], progress=False)
+    assert list(series) == ["b"]
+    assert series["b"]["REML"] == pytest.approx(fits["b"]["REML"], abs=1e-9)
+    dup = sleep.set_axis(np.repeat(np.arange(90), 2))
+    with pytest.raises(PylmerError, match="repeated labels"):
+        lmer_many("y ~ Days + (1 | Subject)", dup, R.iloc[::-1].set_axis(
+            np.repeat(np.arange(90), 2)[::-1] + 1000), progress=False)
+
+
+def test_array_shapes_and_names_are_checked(sleep_responses):
+    sleep, Y = sleep_responses
+    f = "y ~ Days + (1 | Subject)"
+    with pytest.raises(PylmerError, match="179 rows"):
+        lmer_many(f, sleep, Y[:179], progress=False)
+    with pytest.raises(PylmerError, match="no columns"):
+        lmer_many(f, sleep, np.empty((180, 0)), progress=False)
+    with pytest.raises(PylmerError, match="0 rows"):
+        lmer_many(f, sleep, [], progress=False)
+    with pytest.raises(PylmerError, match="2 names for 3 columns"):
+        lmer_many(f, sleep, Y, names=["a", "b"], progress=False)
+    with pytest.raises(TypeError, match="names must be a list"):
+        lmer_many(f, sleep, Y, names="abc", progress=False)
+    with pytest.raises(PylmerError, match="None or NaN"):
+        lmer_many(f, sleep, Y, names=["a", None, "c"], progress=False)
+
+
+def test_odd_values_get_rows_saying_why(sleep_responses):
+    sleep, Y = sleep_responses
+    f = "y ~ Days + (1 | Subject)"
+    with_inf = Y.copy()
+    with_inf[3, 1] = np.inf  # every column numeric: one row, not the whole call, fails
+    fits = lmer_many(f, sleep, with_inf, progress=False)
+    assert fits.failed() == ["y2"] and "infinite" in fits["y2"]["warnings"]
+    assert fits["y1"]["REML"] == pytest.approx(_lmer_crit(f, sleep, Y[:, 0]), abs=1e-6)
+    fits = lmer_many(f, sleep, Y + 1j, progress=False)
+    assert all("complex" in w for w in fits.table["warnings"])
+    exact = np.column_stack([2.0 * sleep["Days"].to_numpy() + 1, Y[:, 0]])
+    fits = lmer_many(f, sleep, exact, progress=False)
+    assert fits.failed() == ["y1"] and "exactly" in fits["y1"]["warnings"]
+    with pytest.raises(PylmerError, match="was not fitted: the fixed effects fit"):
+        fits.model("y1")
+
+
+def test_column_names_never_collide(sleep_responses):
+    sleep, Y = sleep_responses
+    rng = np.random.default_rng(2)
+    data = sleep.assign(sigma=rng.normal(size=180), REML=rng.normal(size=180))
+    fits = lmer_many("y ~ Days + sigma + REML + (1 | Subject)", data, Y, progress=False)
+    for j, name in enumerate(fits):
+        m = lmer("y ~ Days + sigma + REML + (1 | Subject)", data.assign(y=Y[:, j]))
+        row = fits[name]
+        assert row["est_sigma"] == pytest.approx(m.fixef()["sigma"], rel=1e-5)
+        assert row["est_REML"] == pytest.approx(m.fixef()["REML"], rel=1e-5)
+        assert row["sigma"] == pytest.approx(m.sigma(), rel=1e-6)
+        assert row["REML"] == pytest.approx(m.REMLcrit(), abs=1e-6)
+
+
+def test_complete_rows_that_lose_a_column_are_fitted_as_lmer_fits_them(sleep_responses):
+    """A column zero on a response's complete rows is dropped (lmer's rank-deficiency
+    message in the row, its coefficient NaN); a factor left with one level is lmer's
+    error, in the row."""
+    import warnings
+    sleep, Y = sleep_responses
+    late = sleep["Days"].to_numpy() >= 8
+    data = sleep.assign(z=np.where(late, sleep["Days"], 0.0),
+                        phase=np.where(late, "late", "early"))
+    y = Y[:, 0].copy()
+    y[late] = np.nan
+    both = np.column_stack([y, Y[:, 1]])
+    fits = lmer_many("y ~ Days + z + (1 | Subject)", data, both, progress=False,
+                     names=["partial", "full"])
+    row = fits["partial"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = lmer("y ~ Days + z + (1 | Subject)", data[~late].assign(y=y[~late]))
+    assert list(m.fixef().index) == ["(Intercept)", "Days"]
+    assert row["REML"] == pytest.approx(m.REMLcrit(), abs=1e-6)
+    assert row["Days"] == pytest.approx(m.fixef()["Days"], rel=1e-6)
+    assert np.isnan(row["z"]) and np.isnan(row["se_z"])
+    assert "rank deficient" in row["warnings"]
+    assert np.isfinite(fits["full"]["z"])
+    fits = lmer_many("y ~ Days + phase + (1 | Subject)", data, both, progress=False,
+                     names=["partial", "full"])
+    assert "single level" in fits["partial"]["warnings"]
+    assert np.isfinite(fits["full"]["phaselate"])
+
+
+def test_placeholder_called_self_and_int_names(sleep_responses):
+    sleep, Y = sleep_responses
+    fits = lmer_many("self ~ Days + (1 | Subject)", sleep, pd.DataFrame(Y), progress=False)
+    assert list(fits) == ["0", "1", "2"]
+    assert fits.model(0).REMLcrit() == pytest.approx(fits["0"]["REML"], abs=1e-9)

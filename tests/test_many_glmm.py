@@ -131,5 +131,40 @@ def test_bad_input():
     with pytest.raises(PylmerError, match="nAGQ"):
         glmer_many("y ~ period + (1 | herd)", data, Y, nAGQ=-1, progress=False)
     with pytest.raises(PylmerError, match="no response can be fitted"):
-        glmer_many("y ~ period + (1 | herd)", data, np.zeros((len(data), 2)),
+        glmer_many("y ~ period + (1 | herd)", data, np.full((len(data), 2), 2.0),
                    progress=False)
+    with pytest.raises(PylmerError, match="lmer_many"):
+        glmer_many("y ~ period + (1 | herd)", data, Y, family="gaussian", progress=False)
+
+
+def test_one_bad_response_fails_alone():
+    """The shared structure comes from a response the family takes: a first response
+    with a value out of the family's range fails on its own row only."""
+    data, Y = _simulate("binary", 3, seed=5)
+    Y = Y.astype(float)
+    Y[0, 0] = 2.0
+    fits = glmer_many("y ~ period + (1 | herd)", data, Y, progress=False)
+    assert fits.failed() == ["y1"] and "not fitted" in fits["y1"]["warnings"]
+    for j in (1, 2):
+        m = _glmer_row("y ~ period + (1 | herd)", data, Y[:, j], "binomial")
+        assert fits[f"y{j + 1}"]["logLik"] == pytest.approx(float(m.logLik()), abs=1e-8)
+
+
+def test_complete_rows_that_lose_a_column():
+    """A column dropped on a response's complete rows stays NaN (glmer's fit otherwise);
+    a factor level lost on them is glmer's model of those rows."""
+    data, Y = _simulate("count", 2, seed=6)
+    Y = Y.astype(float)
+    year96 = (data["YEAR"] == "96").to_numpy()
+    y = Y[:, 0].copy()
+    y[year96] = np.nan
+    fits = glmer_many("y ~ YEAR + (1 | BROOD)", data, np.column_stack([y, Y[:, 1]]),
+                      family="poisson", progress=False)
+    keep = ~year96
+    m = _glmer_row("y ~ YEAR + (1 | BROOD)", data[keep], y[keep], "poisson")
+    row = fits["y1"]
+    assert row["logLik"] == pytest.approx(float(m.logLik()), abs=1e-8)
+    assert np.isnan(row["YEAR96"]) and np.isnan(row["se_YEAR96"])
+    np.testing.assert_allclose(row[list(m.fixef().index)].to_numpy(float),
+                               m.fixef().to_numpy(), rtol=1e-7)
+    assert np.isfinite(fits["y2"]["YEAR96"])

@@ -147,9 +147,14 @@ def bootMer(model, fun: Callable | None = None, nsim: int = 100, seed=None,
         check_client(client)
     default = fun is None
     fun = fun or _parameters
-    # one stream per replicate, spawned from one entropy: the same wherever they run
-    entropy = np.random.SeedSequence(seed).entropy
+    # one stream per replicate, spawned from one entropy: the same wherever they run (a
+    # Generator's next draws are that entropy)
+    entropy = (np.random.SeedSequence(seed).entropy if not isinstance(seed, np.random.Generator)
+               else int(seed.integers(0, 2**63)))
     first = fun(model)
+    if first is None:
+        raise TypeError("fun returned None for the fitted model: it must return a number, "
+                        "an array or a named result (a Series or a dict), e.g. fixef")
     labels = _statistic_names(first, default, model)
     size = len(labels) if labels is not None else np.size(first)
     names = labels if labels is not None else [f"t{k + 1}" for k in range(size)]

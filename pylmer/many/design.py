@@ -35,6 +35,9 @@ class BatchDesign:
         ``kernel.criterion(theta, resp)`` and ``kernel.solution(theta, resp)``.
     beta_shift : (m, p) ndarray
         The least squares coefficients taken out of each response (added back to beta).
+    exact : (m,) bool ndarray
+        Responses the fixed effects fit exactly: their residuals are rounding error (of
+        the order of 1e3 ulps of the response), and the criterion is not defined.
     diagonal : (k,) bool ndarray
         Which elements of theta are diagonal elements of a term's factor.
     columns : list of (k,) int ndarrays
@@ -45,6 +48,7 @@ class BatchDesign:
 
     kernel: BatchLmm
     beta_shift: np.ndarray
+    exact: np.ndarray
     diagonal: np.ndarray
     columns: list
     n: int
@@ -84,7 +88,9 @@ def batch_design(lf: LFormula, Y: np.ndarray, REML: bool) -> BatchDesign:
                       np.ascontiguousarray(np.einsum("ij,ij->j", Yr, WY)), float(n),
                       bool(REML), ldW, k)
     diagonal, columns = _theta_layout(lf)
-    return BatchDesign(kernel, beta_shift, diagonal, columns, n, p)
+    rms = np.sqrt(np.mean(Yr**2, axis=0))
+    exact = rms <= 1e3 * np.finfo(float).eps * np.max(np.abs(Y), axis=0)
+    return BatchDesign(kernel, beta_shift, exact, diagonal, columns, n, p)
 
 
 def _residualize(X, Y, w):

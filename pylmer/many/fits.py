@@ -20,13 +20,28 @@ from .glmm import GlmmFit, fit_glmm_responses
 from .lmm import GroupFit, fit_responses
 from .spec import ManySpec
 
-__all__ = ["ManyFits", "fit_table", "fits_table", "glmm_table"]
+__all__ = ["RESERVED", "ManyFits", "estimate_columns", "fit_table", "fits_table",
+           "glmm_table"]
+
+
+# the table's own columns, besides each coefficient's
+RESERVED = {"sigma", "REML", "deviance", "nobs", "converged", "iterations", "feval",
+            "warnings", "logLik", "AIC"}
+
+
+def estimate_columns(coef_names: list, stat: str, k: int) -> list[str]:
+    """The estimates' column names: each coefficient's R name, or ``est_<name>`` where
+    that name is one of the table's other columns (a predictor called ``sigma``)."""
+    others = RESERVED | {f"theta_{i + 1}" for i in range(k)} | {
+        f"{prefix}_{name}" for name in coef_names for prefix in ("se", stat)}
+    return [f"est_{name}" if name in others else name for name in coef_names]
 
 
 def _estimates(beta, se, theta, coef_names: list, stat: str) -> dict:
     """The table's first columns: each coefficient, its SE and its t (or z) value, then
     theta."""
-    cols: dict[str, object] = {name: beta[:, c] for c, name in enumerate(coef_names)}
+    labels = estimate_columns(coef_names, stat, theta.shape[1])
+    cols: dict[str, object] = {label: beta[:, c] for c, label in enumerate(labels)}
     cols.update({f"se_{name}": se[:, c] for c, name in enumerate(coef_names)})
     with np.errstate(invalid="ignore", divide="ignore"):
         cols.update({f"{stat}_{name}": beta[:, c] / se[:, c]
@@ -57,7 +72,9 @@ class ManyFits:
     ----------
     table : pandas.DataFrame
         One row per response (index: the responses' names). Columns: each fixed effect
-        by its R name (``(Intercept)``, ``Diseasesick``), ``se_<name>``, ``t_<name>``,
+        by its R name (``(Intercept)``, ``Diseasesick``; ``est_<name>`` where the name is
+        one of the table's other columns, such as a predictor called ``sigma``),
+        ``se_<name>``, ``t_<name>`` (``z_<name>`` for GLMMs),
         ``theta_1`` ... ``theta_k`` (lme4's order; names in ``theta_names``), ``sigma``,
         ``REML`` (or ``deviance`` for ML fits), ``nobs``, ``converged``, ``iterations``
         and ``feval`` (the search's work), and ``warnings``: lme4's messages, ``" | "``
@@ -96,8 +113,10 @@ class ManyFits:
         return self.table.loc[self._check(name)]
 
     def _check(self, name) -> str:
+        if name not in self._column and str(name) in self._column:
+            return str(name)  # names are kept as strings (a DataFrame's 0, 1, ... too)
         if name not in self._column:
-            near = ", ".join(self._names[:3])
+            near = ", ".join(repr(n) for n in self._names[:3])
             raise PylmerError(f"no response named {name!r} (the responses are {near}, ...)")
         return name
 
@@ -124,7 +143,9 @@ class ManyFits:
         theta = row[[f"theta_{i + 1}" for i in range(len(self.theta_names))]].to_numpy(
             dtype=float)
         if not np.all(np.isfinite(theta)):
-            raise PylmerError(f"response {name!r} was not fitted: {row['warnings']}")
+            why = str(row["warnings"]).removeprefix("not fitted: ")
+            raise PylmerError(f"response {name!r} was not fitted: {why}")
+        name = self._check(name)
         y = self._Y[:, self._column[name]]
         spec = self._spec
         rows = np.flatnonzero(~np.isnan(y)) if np.isnan(y).any() else None

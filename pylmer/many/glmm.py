@@ -50,23 +50,31 @@ class GlmmFit:
     opts: list
 
 
-def _dummy_response(Y: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """A response the family accepts, for the shared structure: the first usable
-    response, its missing values filled with one of its values."""
+def _shared_structure(spec: ManySpec, Y: np.ndarray, usable: np.ndarray) -> LFormula:
+    """The model on every complete row, with the first response the family accepts as its
+    response (missing values filled with one of its values): X, Z and their rows are the
+    same for every response."""
     for j in np.flatnonzero(usable):
         y = Y[:, j]
         seen = y[~np.isnan(y)]
-        if len(seen) and np.ptp(seen) > 0:
-            return np.where(np.isnan(y), seen[0], y)
-    raise PylmerError("no response can be fitted: every one is missing, constant or not "
-                      "numeric")
+        if len(seen) == 0:
+            continue
+        try:
+            lf = spec.lformula(y=np.where(np.isnan(y), seen[0], y))
+            spec.family.initialize(lf.y, lf.weights)
+        except (PylmerError, ValueError):
+            continue  # this response's values are not the family's: it fails on its own
+        return lf
+    raise PylmerError(f"no response can be fitted with the {spec.family.family} family: "
+                      "every one is missing, not numeric, or has values the family does not "
+                      "take")
 
 
 def fit_glmm_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
                        n_jobs: int = 1, bar=None) -> tuple[GlmmFit, LFormula]:
     """Every response's GLMM fit, in blocks of ``spec.block`` responses by position."""
     usable = np.array([name not in unusable for name in names])
-    lf0 = spec.lformula(y=_dummy_response(Y, usable))
+    lf0 = _shared_structure(spec, Y, usable)
     m, k, p = len(names), len(lf0.reTrms.theta), lf0.X.shape[1]
     nan = np.full
     out = GlmmFit(nan((m, k), np.nan), nan((m, p), np.nan), nan((m, p), np.nan),
@@ -77,9 +85,11 @@ def fit_glmm_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: lis
         if name in unusable:
             out.messages[j].append(f"not fitted: {unusable[name]}")
     Ysub = Y[lf0.rows]
+    coef_at = {name: c for c, name in enumerate(lf0.X_colnames)}
 
     def run(block, log):
-        base = None  # the block's devfun on all rows: its workspace serves every response
+        # the block's devfuns by missing rows: each one's workspace serves its responses
+        bases: dict[bytes, object] = {}
         start = None
         for j in block:
             if not usable[j]:
@@ -87,26 +97,28 @@ def fit_glmm_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: lis
             log.working_on(j)
             y = Ysub[:, j]
             miss = np.isnan(y)
+            key = np.packbits(miss).tobytes() if miss.any() else b""
             try:
-                if miss.any():  # its own rows: its own structure
-                    lf = spec.lformula(y=y[~miss], rows=lf0.rows[~miss])
-                    devfun = mkGlmerDevfun(lf, spec.family, nAGQ=0, control=spec.control)
-                else:
-                    if base is None:
-                        base = mkGlmerDevfun(lf0, spec.family, nAGQ=0, control=spec.control)
-                    devfun = base.with_response(_checked(lf0, y, spec))
-                    lf = devfun.lf
+                if key not in bases:  # the response's complete rows, as glmer takes them
+                    lf = lf0 if not miss.any() else spec.lformula(y=y[~miss],
+                                                                  rows=lf0.rows[~miss])
+                    if tuple(lf.reTrms.theta_names) != tuple(lf0.reTrms.theta_names):
+                        raise PylmerError("on its complete rows the random effects' columns "
+                                          "change (fit it alone with glmer)")
+                    bases[key] = mkGlmerDevfun(lf, spec.family, nAGQ=0, control=spec.control)
+                devfun = bases[key].with_response(_checked(bases[key].lf, y[~miss], spec))
+                lf = devfun.lf
                 if not spec.warm_start or (start is not None
                                            and len(start) != len(devfun.start)):
                     start = None
                 devfun, opt = fit_glmer(lf, spec.family, nAGQ=spec.nAGQ,
                                         control=spec.control, start=start, devfun=devfun)
                 model = mkMerMod(lf, devfun, opt)
+                _store(model, opt, out, j, coef_at, log.take(j))
             except (PylmerError, PirlsError, ArithmeticError, ValueError,
                     np.linalg.LinAlgError) as err:
                 out.messages[j] += log.take(j) + [f"not fitted: {err}"]
                 continue
-            _store(model, opt, out, j, log.take(j))
             start = np.concatenate([model.theta, opt.par[len(opt.par) - devfun.n_extra:]
                                     if devfun.n_extra else []])
         return len(block)
@@ -126,10 +138,16 @@ def _checked(lf: LFormula, y: np.ndarray, spec: ManySpec) -> np.ndarray:
     return y
 
 
-def _store(model, opt: OptInfo, out: GlmmFit, j: int, caught: list) -> None:
+def _store(model, opt: OptInfo, out: GlmmFit, j: int, coef_at: dict, caught: list) -> None:
+    """Response j's row; its fixed effects by name (a column dropped on its rows stays
+    NaN)."""
+    fixef = model.fixef()
+    if not set(fixef.index) <= set(coef_at):
+        raise PylmerError("its fixed effects are not the model's (fit it alone with glmer)")
+    cols = np.array([coef_at[c] for c in fixef.index], dtype=np.intp)
     out.theta[j] = model.theta
-    out.beta[j] = model.fixef().to_numpy()
-    out.se[j] = np.sqrt(np.diag(model.vcov().to_numpy()))
+    out.beta[j, cols] = fixef.to_numpy()
+    out.se[j, cols] = np.sqrt(np.diag(model.vcov().to_numpy()))
     if model.family.has_extra:
         out.sigma[j] = model.sigma()
     out.loglik[j] = float(model.logLik())

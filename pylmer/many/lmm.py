@@ -25,7 +25,8 @@ from .design import batch_design
 from .newton import grid_start, minimize
 from .spec import ManySpec
 
-__all__ = ["SINGULAR_MESSAGE", "SINGULAR_TOL", "GroupFit", "fit_responses"]
+__all__ = ["SINGULAR_MESSAGE", "SINGULAR_TOL", "GroupFit", "complete_case_design",
+           "fit_responses"]
 
 # lme4's isSingular() tolerance and its message for a boundary fit
 SINGULAR_TOL = 1e-4
@@ -73,14 +74,15 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
         if name in unusable:
             out.messages[j].append(f"not fitted: {unusable[name]}")
     Ysub = Y[lf0.rows]
-    designs: dict[bytes, LFormula | str] = {b"": lf0}
+    designs: dict[bytes, tuple] = {b"": (lf0, [])}
     lock = threading.Lock()
+    coef_at = {name: c for c, name in enumerate(lf0.X_colnames)}
 
-    def design_of(miss) -> LFormula | str:
+    def design_of(miss) -> tuple:
         key = np.packbits(miss).tobytes() if miss.any() else b""
         with lock:
             if key not in designs:
-                designs[key] = _complete_case_design(spec, lf0, miss, k, p)
+                designs[key] = complete_case_design(spec, lf0, miss, log)
             return designs[key]
 
     def run(block):
@@ -92,12 +94,12 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
         for members in groups.values():
             members = np.asarray(members)
             miss = np.isnan(Ysub[:, members[0]])
-            lf = design_of(miss)
-            if isinstance(lf, str):
-                for j in members:
-                    out.messages[j].append(lf)
-                continue
-            _fit_group(spec, lf, Ysub[~miss][:, members], members, out, log)
+            lf, notes = design_of(miss)
+            for j in members:
+                out.messages[j] += notes
+            if lf is not None:
+                cols = np.array([coef_at[c] for c in lf.X_colnames], dtype=np.intp)
+                _fit_group(spec, lf, Ysub[~miss][:, members], members, cols, out, log)
         return len(block)
 
     size = spec.block
@@ -109,21 +111,32 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
     return out, lf0
 
 
-def _complete_case_design(spec, lf0, miss, k, p) -> LFormula | str:
-    """The model on the rows where a response is observed, or why there is none."""
+def complete_case_design(spec, lf0, miss, log) -> tuple:
+    """The model on the rows where a response is observed, and the messages of building
+    it (a fixed-effect column dropped as rank deficient, as lmer says); or None and why
+    there is no such model."""
     kept = int((~miss).sum())
+    item = ("design", np.packbits(miss).tobytes())
+    if log is not None:
+        log.working_on(item)
     try:
         lf = spec.lformula(rows=lf0.rows[~miss])
     except PylmerError as err:
-        return f"not fitted: on its {kept} complete rows, {err}"
-    if lf.X.shape[1] != p or len(lf.reTrms.theta) != k:
-        return ("not fitted: on its complete rows a fixed effect or a random-effect "
-                "column is lost (fit it alone with lmer)")
-    return lf
+        return None, [f"not fitted: on its {kept} complete rows, {err}"]
+    finally:
+        notes = log.take(item) if log is not None else []
+    if not set(lf.X_colnames) <= set(lf0.X_colnames) or \
+            tuple(lf.reTrms.theta_names) != tuple(lf0.reTrms.theta_names):
+        why = ("not fitted: on its complete rows the random effects' columns change (fit it "
+               "alone with lmer)")
+        return None, [*notes, why]
+    return lf, notes
 
 
-def _fit_group(spec, lf, Y, members, out, log):
-    """The responses ``members`` (columns of Y), all on the rows of ``lf``."""
+
+def _fit_group(spec, lf, Y, members, cols, out, log):
+    """The responses ``members`` (columns of Y), all on the rows of ``lf``, whose fixed
+    effects are the table's columns ``cols``."""
     constant = np.ptp(Y, axis=0) == 0
     for j in members[constant]:
         out.messages[j].append("not fitted: the response is constant")
@@ -131,8 +144,14 @@ def _fit_group(spec, lf, Y, members, out, log):
     if len(fit) == 0:
         return
     design = batch_design(lf, Y[:, fit], spec.REML)
-    solved = _solve_chunk(design.kernel, design, lf, np.arange(len(fit)))
-    _store(spec, lf, Y[:, fit], design, members[fit], np.arange(len(fit)), solved, out, log)
+    for j in members[fit[design.exact]]:
+        out.messages[j].append("not fitted: the fixed effects fit the response exactly "
+                               "(residuals of zero): nothing is left to model")
+    if design.exact.all():
+        return
+    solved = _solve_chunk(design.kernel, design, lf, np.flatnonzero(~design.exact))
+    _store(spec, lf, Y[:, fit], design, members[fit], np.flatnonzero(~design.exact), solved,
+           cols, out, log)
 
 
 def _solve_chunk(kernel, design, lf, chunk):
@@ -147,27 +166,27 @@ def _solve_chunk(kernel, design, lf, chunk):
     return res, crit, beta, vdiag, pwrss
 
 
-def _store(spec, lf, Y, design, targets, chunk, solved, out, log):
+def _store(spec, lf, Y, design, targets, chunk, solved, cols, out, log):
     res, crit, beta, vdiag, pwrss = solved
     n, p = design.n, design.p
     df = n - p if spec.REML else n
-    for i, j in enumerate(targets):
+    for i, j in enumerate(targets[chunk]):
         ok = bool(res.converged[i]) and np.isfinite(crit[i])
         out.iterations[j], out.feval[j] = res.iterations[i], res.feval[i]
         out.nobs[j] = n
         if not ok:  # lmer's own optimizer, from the batch's point
-            _single(spec, lf, Y[:, chunk[i]], res.theta[i], out, j, log)
+            _single(spec, lf, Y[:, chunk[i]], res.theta[i], cols, out, j, log)
             continue
         sigma = np.sqrt(pwrss[i] / df)
         out.theta[j], out.crit[j] = res.theta[i], crit[i]
-        out.beta[j] = beta[i] + design.beta_shift[chunk[i]]
-        out.se[j] = np.sqrt(vdiag[i]) * sigma
+        out.beta[j, cols] = beta[i] + design.beta_shift[chunk[i]]
+        out.se[j, cols] = np.sqrt(vdiag[i]) * sigma
         out.sigma[j], out.converged[j] = sigma, True
         if np.any(res.theta[i][design.diagonal] < SINGULAR_TOL):
             out.messages[j].append(SINGULAR_MESSAGE)
 
 
-def _single(spec, lf, y, theta, out, j, log):
+def _single(spec, lf, y, theta, cols, out, j, log):
     """One response fitted alone by lmer's optimizer (a batch search that did not
     converge)."""
     start = np.where(np.isfinite(theta), theta, lf.reTrms.theta)
@@ -186,8 +205,8 @@ def _single(spec, lf, y, theta, out, j, log):
     n, p = len(y), len(snap.beta)
     sigma = np.sqrt(snap.pwrss / (n - p if spec.REML else n))
     RXinv = np.linalg.inv(snap.RX)
-    out.theta[j], out.crit[j], out.beta[j] = opt.par, opt.fval, snap.beta
-    out.se[j] = np.sqrt(np.sum(RXinv**2, axis=1)) * sigma
+    out.theta[j], out.crit[j], out.beta[j, cols] = opt.par, opt.fval, snap.beta
+    out.se[j, cols] = np.sqrt(np.sum(RXinv**2, axis=1)) * sigma
     out.sigma[j] = sigma
     out.converged[j] = opt.conv == 0 and not any("converge" in m for m in caught)
     out.feval[j] += opt.feval

@@ -19,7 +19,7 @@ from ..exceptions import PylmerError
 from ..family import get_family
 from ..formula.bars import parse_mixed_formula
 from ..formula.frame import as_pandas
-from ..formula.rexpr import Name
+from ..formula.rexpr import Name, parse, variables
 from ..lformula import LFormula, glFormula, lFormula
 from ..validate import check_bool, check_control
 
@@ -65,7 +65,8 @@ class ManySpec:
             y = np.arange(len(data), dtype=float)
         elif rows is not None and len(y) == len(self.data):
             y = np.asarray(y)[rows]
-        frame = data.assign(**{self.placeholder: np.asarray(y, dtype=float)})
+        frame = data.copy(deep=False)  # a new frame: the caller's data is not touched
+        frame[self.placeholder] = np.asarray(y, dtype=float)
         weights, offset = self.weights, self.offset
         if rows is not None:  # per-row vectors follow the rows; names stay names
             weights = _take(weights, rows)
@@ -83,6 +84,20 @@ def _take(value, rows):
     return np.asarray(value)[rows]
 
 
+def _placeholder_only_on_the_left(formula: str, placeholder: str, weights, offset) -> None:
+    """The placeholder stands for each response: anywhere else it would be a column that
+    does not exist (or a data column that is not the response)."""
+    rhs = parse(formula).right
+    for where, node in (("the right side of the formula", rhs),
+                        ("weights", parse(weights) if isinstance(weights, str) else None),
+                        ("offset", parse(offset) if isinstance(offset, str) else None)):
+        if node is not None and placeholder in variables(node):
+            raise PylmerError(
+                f"{placeholder!r} names each response (the formula's left side), so it "
+                f"cannot also appear in {where}: use another name for the placeholder, "
+                f"e.g. '~ ...' (one-sided) or 'response ~ ...'")
+
+
 def make_spec(formula: str, data, REML, weights, offset, contrasts, control, family=None,
               nAGQ: int = 1, warm_start: bool = False) -> ManySpec:
     """Check the arguments shared by every response; find or make the placeholder."""
@@ -96,17 +111,21 @@ def make_spec(formula: str, data, REML, weights, offset, contrasts, control, fam
     else:
         control = check_control(control, GlmerControl, "glmer_many") or GlmerControl()
         family = get_family(family)
+        if family.family == "gaussian" and family.link.name == "identity":
+            raise PylmerError("a gaussian GLMM with the identity link is a linear mixed "
+                              "model: use lmer_many (glmer's shortcut to lmer is deprecated)")
         if family.family == "cumulative":
             raise PylmerError("glmer_many fits binary, count and continuous GLMM responses; "
                               "an ordinal response is clmm's (fit each with clmm)")
     parsed = parse_mixed_formula(formula)
     if parsed.response is None:  # one-sided: a name that is not a column
-        placeholder = "y"
-        while placeholder in data.columns:
+        placeholder, used = "y", set(variables(parse(formula)))
+        while placeholder in data.columns or placeholder in used:
             placeholder += "_"
         formula = f"{placeholder} {formula.strip()}"
     elif isinstance(parsed.response, Name):
         placeholder = parsed.response.id
+        _placeholder_only_on_the_left(formula, placeholder, weights, offset)
     else:
         raise PylmerError(
             f"the left side of {formula!r} must be a plain name standing for each response "
@@ -119,51 +138,92 @@ def make_spec(formula: str, data, REML, weights, offset, contrasts, control, fam
 def as_response_matrix(responses, n: int, index, names=None) -> tuple[np.ndarray, list[str],
                                                                      dict[str, str]]:
     """The responses as an (n, m) float matrix, their names, and why any column is unusable
-    (those columns are all NaN in the matrix)."""
+    (those columns are all NaN in the matrix).
+
+    Rows are matched to the data's rows: an array by position; a pandas object by its
+    index where it holds the data's labels (in any order, as pandas aligns), else by
+    position when its index is the default 0, 1, ..."""
+    if isinstance(responses, pd.Series):
+        responses = responses.to_frame(name=responses.name if responses.name is not None
+                                       else "y1")
     if isinstance(responses, np.ndarray) or (
             not hasattr(responses, "columns") and not isinstance(responses, Mapping)):
-        arr = np.asarray(responses)
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            raise PylmerError(f"responses must be a DataFrame or a 2-D array (one column per "
-                              f"response), got an array of shape {arr.shape}")
-        if names is None:
-            names = [f"y{j + 1}" for j in range(arr.shape[1])]
-        frame = pd.DataFrame(arr, columns=list(names), index=index)
+        frame = _array_frame(responses, n, names)
     else:
-        frame = as_pandas(responses)
         if names is not None:
             raise PylmerError("names= is for a 2-D array of responses; a DataFrame's columns "
                               "are its names")
-        if frame.index.equals(index) or frame.index.equals(pd.RangeIndex(len(frame))):
-            pass  # the data's rows, or positions
-        elif frame.index.sort_values().equals(pd.Index(index).sort_values()):
-            frame = frame.reindex(index)  # the same rows in another order: align them
-        else:
-            raise PylmerError("the responses' index does not match the data's: their rows "
-                              "must be the data's rows (reset both indexes, or align them)")
-    if len(frame) != n:
-        raise PylmerError(f"responses has {len(frame)} rows but data has {n}: row i of the "
-                          "responses must be row i of the data")
+        try:
+            frame = as_pandas(responses)
+        except PylmerError as err:
+            raise type(err)(f"responses: {err}") from None
+        frame = _aligned(frame, n, index)
     names = [str(c) for c in frame.columns]
     if len(set(names)) != len(names):
         dup = sorted({c for c in names if names.count(c) > 1})
         raise PylmerError(f"response names must be distinct; repeated: {', '.join(dup[:5])}")
-    if not names:
-        raise PylmerError("responses has no columns: give one column per response")
-    Y = np.full((n, len(names)), np.nan)
     unusable: dict[str, str] = {}
     # numbers (booleans as 0 / 1, as R's logical responses) in one conversion
-    numeric = np.array([pd.api.types.is_numeric_dtype(dt) for dt in frame.dtypes])
+    kinds = [np.dtype(dt).kind if isinstance(dt, np.dtype) else "" for dt in frame.dtypes]
+    numeric = np.array([pd.api.types.is_numeric_dtype(dt) and kind != "c"
+                        for dt, kind in zip(frame.dtypes, kinds)], dtype=bool)
     for j in np.flatnonzero(~numeric):
-        unusable[names[j]] = f"not numeric (dtype {frame.dtypes.iloc[j]})"
-    if numeric.all():
-        Y = frame.to_numpy(dtype=float, na_value=np.nan)
-    elif numeric.any():
-        Y[:, numeric] = frame.iloc[:, np.flatnonzero(numeric)].to_numpy(dtype=float,
-                                                                         na_value=np.nan)
+        what = "complex numbers" if kinds[j] == "c" else f"dtype {frame.dtypes.iloc[j]}"
+        unusable[names[j]] = f"not numeric ({what})"
+    Y = np.full((n, len(names)), np.nan)
+    if numeric.any():
+        Y[:, numeric] = frame.iloc[:, np.flatnonzero(numeric)].to_numpy(
+            dtype=float, na_value=np.nan, copy=True)
     for j in np.flatnonzero(np.isinf(Y).any(axis=0)):
         unusable[names[j]] = "infinite values"
         Y[:, j] = np.nan
     return Y, names, unusable
+
+
+def _array_frame(responses, n: int, names) -> pd.DataFrame:
+    """A 1-D or 2-D array of responses as a DataFrame (rows by position)."""
+    arr = np.asarray(responses)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise PylmerError(f"responses must be a DataFrame or a 2-D array (one column per "
+                          f"response), got an array of shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise PylmerError(f"responses has {arr.shape[0]} rows but data has {n}: row i of "
+                          "the responses must be row i of the data")
+    if arr.shape[1] == 0:
+        raise PylmerError("responses has no columns: give one column per response")
+    if names is None:
+        names = [f"y{j + 1}" for j in range(arr.shape[1])]
+    elif isinstance(names, str) or not hasattr(names, "__len__"):
+        raise TypeError(f"names must be a list of {arr.shape[1]} names, one per column of "
+                        f"responses, got {type(names).__name__}")
+    elif len(names) != arr.shape[1]:
+        raise PylmerError(f"names has {len(names)} names for {arr.shape[1]} columns of "
+                          "responses")
+    elif any(nm is None or (isinstance(nm, float) and np.isnan(nm)) for nm in names):
+        raise PylmerError("names must not hold None or NaN: give every response a name")
+    return pd.DataFrame(arr, columns=list(names))
+
+
+def _aligned(frame: pd.DataFrame, n: int, index) -> pd.DataFrame:
+    """A DataFrame of responses with its rows in the data's order."""
+    if frame.shape[1] == 0:
+        raise PylmerError("responses has no columns: give one column per response")
+    if len(frame) != n:
+        raise PylmerError(f"responses has {len(frame)} rows but data has {n}: row i of the "
+                          "responses must be row i of the data")
+    if frame.index.equals(index):
+        return frame
+    same_labels = (frame.index.is_unique and pd.Index(index).is_unique
+                   and frame.index.sort_values().equals(pd.Index(index).sort_values()))
+    if same_labels:  # the data's rows in another order: align them, as pandas does
+        return frame.reindex(index)
+    if frame.index.equals(pd.RangeIndex(n)):
+        return frame  # default row numbers: by position
+    if not (frame.index.is_unique and pd.Index(index).is_unique):
+        raise PylmerError("responses and data have different indexes with repeated labels, "
+                          "so their rows cannot be matched: reset both indexes "
+                          "(.reset_index(drop=True)) with the rows in the same order")
+    raise PylmerError("the responses' index does not match the data's: their rows "
+                      "must be the data's rows (reset both indexes, or align them)")
