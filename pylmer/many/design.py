@@ -55,17 +55,23 @@ class BatchDesign:
     p: int
 
 
-def batch_design(lf: LFormula, Y: np.ndarray, REML: bool) -> BatchDesign:
+def batch_design(lf: LFormula, Y: np.ndarray, REML: bool,
+                 rows: np.ndarray | None = None) -> BatchDesign:
     """The batch evaluation of ``lf``'s design for the responses in the columns of Y
-    (n x m, rows as ``lf``'s)."""
+    (n x m, rows as ``lf``'s, or as ``lf``'s ``rows`` when given: the same model on those
+    rows, where a level left without rows has no effect on the criterion)."""
     X, rt = lf.X, lf.reTrms
-    n, p = X.shape
-    w = np.ones(n) if lf.weights is None else np.asarray(lf.weights, dtype=float)
-    Y = np.asarray(Y, dtype=float)
-    if lf.offset is not None:
-        Y = Y - np.asarray(lf.offset, dtype=float)[:, None]
-    Yr, beta_shift = _residualize(X, Y, w)
+    w = np.ones(len(X)) if lf.weights is None else np.asarray(lf.weights, dtype=float)
+    offset = None if lf.offset is None else np.asarray(lf.offset, dtype=float)
     Zt = sps.csc_matrix(rt.Zt)
+    if rows is not None:
+        X, w, Zt = X[rows], w[rows], sps.csc_matrix(Zt[:, rows])
+        offset = None if offset is None else offset[rows]
+    n, p = X.shape
+    Y = np.asarray(Y, dtype=float)
+    if offset is not None:
+        Y = Y - offset[:, None]
+    Yr, beta_shift = _residualize(X, Y, w)
     ZtW = sps.csc_matrix(Zt @ sps.diags(w))
     ZtZ = sps.csc_matrix(ZtW @ Zt.T)
     ZtZ.sort_indices()

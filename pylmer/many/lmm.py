@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..design.fixed import rank_pivot
 from ..exceptions import PylmerError, WarningLog
 from ..fitting import fit_lmer
 from ..lformula import LFormula
@@ -74,7 +75,7 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
         if name in unusable:
             out.messages[j].append(f"not fitted: {unusable[name]}")
     Ysub = Y[lf0.rows]
-    designs: dict[bytes, tuple] = {b"": (lf0, [])}
+    designs: dict[bytes, tuple] = {b"": (lf0, None, [])}
     lock = threading.Lock()
     coef_at = {name: c for c, name in enumerate(lf0.X_colnames)}
 
@@ -82,7 +83,12 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
         key = np.packbits(miss).tobytes() if miss.any() else b""
         with lock:
             if key not in designs:
-                designs[key] = complete_case_design(spec, lf0, miss, log)
+                keep = np.flatnonzero(~miss)
+                if same_model_on_rows(lf0, keep):  # lf0's structure on its rows
+                    designs[key] = (lf0, keep, [])
+                else:  # lmer's own model of its rows
+                    lf, notes = complete_case_design(spec, lf0, miss, log)
+                    designs[key] = (lf, None, notes)
             return designs[key]
 
     def run(block):
@@ -94,12 +100,12 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
         for members in groups.values():
             members = np.asarray(members)
             miss = np.isnan(Ysub[:, members[0]])
-            lf, notes = design_of(miss)
+            lf, rows, notes = design_of(miss)
             for j in members:
                 out.messages[j] += notes
             if lf is not None:
                 cols = np.array([coef_at[c] for c in lf.X_colnames], dtype=np.intp)
-                _fit_group(spec, lf, Ysub[~miss][:, members], members, cols, out, log)
+                _fit_group(spec, lf, rows, Ysub[~miss][:, members], members, cols, out, log)
         return len(block)
 
     size = spec.block
@@ -134,24 +140,46 @@ def complete_case_design(spec, lf0, miss, log) -> tuple:
 
 
 
-def _fit_group(spec, lf, Y, members, cols, out, log):
-    """The responses ``members`` (columns of Y), all on the rows of ``lf``, whose fixed
-    effects are the table's columns ``cols``."""
+def same_model_on_rows(lf0: LFormula, keep: np.ndarray) -> bool:
+    """Whether lmer's model of the rows ``keep`` of ``lf0`` is ``lf0``'s own on those rows:
+    no stateful transform (``scale()``, ``poly()``: computed again from the rows), X still
+    of full rank, and lme4's checks on the levels left (more than one sampled level per
+    grouping factor, fewer levels and random effects than rows) passing. Levels left
+    without rows are then what dropping them is: no effect on the criterion."""
+    if lf0.fr.state or len(keep) == 0:
+        return False
+    X = lf0.X[keep]
+    if X.shape[1] and rank_pivot(X)[0] < X.shape[1]:
+        return False
+    n = len(keep)
+    Zt = lf0.reTrms.Zt.tocsr()[:, keep]
+    if int(np.count_nonzero(Zt.getnnz(axis=1))) >= n:
+        return False
+    for term in lf0.reTrms.terms:
+        levels = np.unique(np.asarray(term.factor.codes)[keep])
+        if len(levels) < 2 or len(levels) >= n:
+            return False
+    return True
+
+
+def _fit_group(spec, lf, rows, Y, members, cols, out, log):
+    """The responses ``members`` (columns of Y), all on the rows of ``lf`` (or its
+    ``rows``), whose fixed effects are the table's columns ``cols``."""
     constant = np.ptp(Y, axis=0) == 0
     for j in members[constant]:
         out.messages[j].append("not fitted: the response is constant")
     fit = np.flatnonzero(~constant)
     if len(fit) == 0:
         return
-    design = batch_design(lf, Y[:, fit], spec.REML)
+    design = batch_design(lf, Y[:, fit], spec.REML, rows=rows)
     for j in members[fit[design.exact]]:
         out.messages[j].append("not fitted: the fixed effects fit the response exactly "
                                "(residuals of zero): nothing is left to model")
     if design.exact.all():
         return
     solved = _solve_chunk(design.kernel, design, lf, np.flatnonzero(~design.exact))
-    _store(spec, lf, Y[:, fit], design, members[fit], np.flatnonzero(~design.exact), solved,
-           cols, out, log)
+    _store(spec, (lf, rows), Y[:, fit], design, members[fit], np.flatnonzero(~design.exact),
+           solved, cols, out, log)
 
 
 def _solve_chunk(kernel, design, lf, chunk):
@@ -166,7 +194,7 @@ def _solve_chunk(kernel, design, lf, chunk):
     return res, crit, beta, vdiag, pwrss
 
 
-def _store(spec, lf, Y, design, targets, chunk, solved, cols, out, log):
+def _store(spec, model_rows, Y, design, targets, chunk, solved, cols, out, log):
     res, crit, beta, vdiag, pwrss = solved
     n, p = design.n, design.p
     df = n - p if spec.REML else n
@@ -175,7 +203,7 @@ def _store(spec, lf, Y, design, targets, chunk, solved, cols, out, log):
         out.iterations[j], out.feval[j] = res.iterations[i], res.feval[i]
         out.nobs[j] = n
         if not ok:  # lmer's own optimizer, from the batch's point
-            _single(spec, lf, Y[:, chunk[i]], res.theta[i], cols, out, j, log)
+            _single(spec, model_rows, Y[:, chunk[i]], res.theta[i], cols, out, j, log)
             continue
         sigma = np.sqrt(pwrss[i] / df)
         out.theta[j], out.crit[j] = res.theta[i], crit[i]
@@ -186,9 +214,12 @@ def _store(spec, lf, Y, design, targets, chunk, solved, cols, out, log):
             out.messages[j].append(SINGULAR_MESSAGE)
 
 
-def _single(spec, lf, y, theta, cols, out, j, log):
+def _single(spec, design, y, theta, cols, out, j, log):
     """One response fitted alone by lmer's optimizer (a batch search that did not
-    converge)."""
+    converge), on lmer's model of its rows."""
+    lf, rows = design
+    if rows is not None:
+        lf = spec.lformula(rows=lf.rows[rows])
     start = np.where(np.isfinite(theta), theta, lf.reTrms.theta)
     start = np.maximum(start, lf.reTrms.lower)
     new_lf = replace(lf, fr=replace(lf.fr, response=np.asarray(y, dtype=float)))
