@@ -13,6 +13,7 @@ from pylmer import (
     GlmerMod,
     LmerMod,
     PirlsError,
+    PylmerWarning,
     SingularFitWarning,
     binomial,
     gaussian,
@@ -229,3 +230,20 @@ def test_stage2_steps_are_lme4s_on_every_pirls_path(formula, dataset, family, th
     # rtol 2e-5: lme4's weights are those of its last stage-1 PIRLS, whose fixed point agrees
     # with this one to PIRLS's tolerance (1e-7 on the deviance); stale weights were 30% off
     np.testing.assert_allclose(steps[len(theta):], expected, rtol=2e-5)
+
+
+def test_vcov_falls_back_to_rx_when_the_hessian_one_is_not_positive_definite():
+    """lme4's vcov.merMod: at a variance on the boundary the Hessian's beta block can be
+    singular; lme4 then warns and uses sigma^2 (RX'RX)^-1 at the PIRLS weights (here
+    1 / (n p (1 - p)) = 0.4 for 3 successes in 18, the random effect at zero)."""
+    sleep = load_dataset("sleepstudy")
+    rng = np.random.default_rng(3)
+    y = (sleep["Reaction"].to_numpy() + rng.normal(0, 10, len(sleep)) > 290).astype(float)
+    d = sleep.assign(y=y)[sleep["Days"] == 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = glmer("y ~ 1 + (1 | Subject)", d, family="binomial")
+    assert m.theta[0] < 1e-4
+    with pytest.warns(PylmerWarning, match="falling back to var-cov estimated from RX"):
+        v = m.vcov()
+    assert v.iloc[0, 0] == pytest.approx(0.4, rel=1e-5)

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..exceptions import PylmerError
+from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..objective import LmerDevfun
 from ..validate import check_bool
 from .lmermod import LmerMod
@@ -125,9 +125,15 @@ class GlmerMod(MerMod):
         nAGQ > 0 (``use.hessian``), otherwise ``sigma^2 (RX' RX)^{-1}`` at the PIRLS weights.
         """
         names = list(self._lf.X_colnames)
-        if self._hessian_vcov is not None:
-            v = self._hessian_vcov
-        else:
+        v = self._hessian_vcov
+        if v is not None and not (np.all(np.isfinite(v)) and np.all(np.linalg.eigvalsh(v) > 0)):
+            # lme4's vcov.merMod: a Hessian-based matrix that is not positive definite
+            # (e.g. at a variance on the boundary) is replaced by the one from RX
+            warn_user("variance-covariance matrix computed from finite-difference Hessian "
+                      "is not positive definite or contains NA values: falling back to "
+                      "var-cov estimated from RX", PylmerWarning)
+            v = None
+        if v is None:
             RXinv = np.linalg.solve(self._RX, np.eye(self._p))
             v = self.sigma() ** 2 * RXinv @ RXinv.T
         return pd.DataFrame(v, index=names, columns=names)
