@@ -89,6 +89,7 @@ def test_same_table_with_threads(genes):
     pd.testing.assert_frame_equal(one, fits.table.iloc[:1100], check_exact=True)
 
 
+@pytest.mark.filterwarnings("ignore::pylmer.SingularFitWarning")  # lmer's own fits
 def test_missing_values_complete_cases(genes):
     """A response with missing values is its own complete-case fit: lmer on those rows."""
     data, Y, _ref, _ = genes

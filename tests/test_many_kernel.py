@@ -61,6 +61,7 @@ def test_criterion_equals_single_model_devfun(formula, dataset, kwargs):
         np.testing.assert_allclose(vdiag[0], np.sum(RXinv**2, axis=1), rtol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::pylmer.SingularFitWarning")  # lmer's, on Pastes
 @pytest.mark.parametrize("formula,dataset,kwargs", DESIGNS)
 def test_batch_search_reaches_the_single_model_optimum(formula, dataset, kwargs):
     """From the shared grid, the Newton search ends at the optimum pylmer's lmer finds
