@@ -10,15 +10,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .control import GlmerControl, LmerControl
+from .exceptions import NotAvailableError
 from .family import Family, NegativeBinomial
 from .fitting import clmm_steps, glmer_steps, lmer_steps
+from .formula.frame import is_dask
 from .modular import mkMerMod
+from .outofcore import lmer_outofcore
 from .results.clmmmod import ClmmMod
 from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
 from .validate import check_model
 
 __all__ = ["clmm", "glmer", "glmer_nb", "lmer", "update"]
+
+
+def _refuse_dask(data: object, function: str) -> None:
+    """Out-of-core fits are for LMMs: a Dask DataFrame given to ``function`` is an error
+    saying so."""
+    if is_dask(data):
+        raise NotAvailableError(
+            f"{function}() of a Dask DataFrame: out-of-core fitting covers linear mixed "
+            "models only (lmer()); a GLMM's fit reweights the rows at every step, so they "
+            f"must be in memory. .compute() the data to a pandas DataFrame and call "
+            f"{function}() on that, if it fits in memory")
 
 
 def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
@@ -30,8 +44,13 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame
-        The data (polars DataFrames and dicts of columns are accepted). Not modified.
+    data : pandas.DataFrame or dask.dataframe.DataFrame
+        The data (polars DataFrames and dicts of columns are accepted). Not modified. A
+        Dask DataFrame is fitted out of core: its rows stay on dask's workers, two passes
+        gather the factors' levels and the model's cross-products, and the estimates are
+        those of the data in memory (see :mod:`pylmer.outofcore`; weights and offset
+        then name columns, and the model cannot give what needs the rows, such as
+        fitted values).
     REML : bool, default True
         Fit by REML (True) or maximum likelihood (False).
     weights : str or array-like, optional
@@ -69,6 +88,10 @@ def lmer(formula: str, data, REML: bool = True, weights=None, offset=None,
     >>> round(m.REMLcrit(), 4)
     1743.6283
     """
+    if is_dask(data):
+        return lmer_outofcore(formula, data, REML=REML, weights=weights, offset=offset,
+                              na_action=na_action, control=control, start=start,
+                              contrasts=contrasts, verbose=verbose)
     return mkMerMod(*lmer_steps(formula, data, REML=REML, weights=weights, offset=offset,
                                 na_action=na_action, control=control, start=start,
                                 contrasts=contrasts, verbose=verbose))
@@ -127,6 +150,7 @@ def glmer(formula: str, data, family: Family | str = "binomial", nAGQ: int = 1,
     random-effect sd 0.5) this gives lme4's 0.30, not the 0.5 an exact ML fit aims at;
     pylmer reproduces lme4 here on purpose.
     """
+    _refuse_dask(data, "glmer")
     return mkMerMod(*glmer_steps(formula, data, family=family, nAGQ=nAGQ, weights=weights,
                                  offset=offset, na_action=na_action, control=control,
                                  start=start, contrasts=contrasts, verbose=verbose))
@@ -162,6 +186,7 @@ def glmer_nb(formula: str, data, init_theta: float | None = None, link: str = "l
         lme4's ``getME(m, "glmer.nb.theta")``. ``glmer(..., family=nbinom2())`` fits the
         same distribution with glmmTMB's Laplace approximation instead.
     """
+    _refuse_dask(data, "glmer_nb")
     family = NegativeBinomial(link, theta=init_theta, estimated=True)
     return glmer(formula, data, family=family, nAGQ=nAGQ, weights=weights, offset=offset,
                  na_action=na_action, control=control, start=start, contrasts=contrasts,
@@ -201,6 +226,7 @@ def clmm(formula: str, data, link: str = "logit", nAGQ: int = 1, weights=None,
         Thresholds in ``m.alpha`` (named ``"1|2"``, ...), coefficients in ``fixef(m)``,
         ``predict(m, type="prob")`` for category probabilities.
     """
+    _refuse_dask(data, "clmm")
     return mkMerMod(*clmm_steps(formula, data, link=link, nAGQ=nAGQ, weights=weights,
                                 offset=offset, na_action=na_action, control=control,
                                 start=start, contrasts=contrasts, verbose=verbose))

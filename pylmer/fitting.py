@@ -27,8 +27,9 @@ from .optimize import OptInfo, check_boundary, minimize, restart_edge
 from .pirls import GlmerDevfun
 from .validate import check_bool, check_choice, check_control, check_count, check_start
 
-__all__ = ["clmm_steps", "fit_glmer", "fit_lmer", "glmer_steps", "lmer_steps", "mkGlmerDevfun",
-           "mkLmerDevfun", "optimizeGlmer", "optimizeLmer", "updateGlmerDevfun"]
+__all__ = ["check_identifiable", "clmm_steps", "fit_glmer", "fit_lmer", "glmer_steps",
+           "lmer_steps", "mkGlmerDevfun", "mkLmerDevfun", "optimizeGlmer", "optimizeLmer",
+           "optimize_lmm", "updateGlmerDevfun"]
 
 
 # --------------------------------------------------------------------------- LMM
@@ -80,16 +81,25 @@ def optimizeLmer(devfun: LmerDevfun, control: LmerControl | None = None, start=N
 
 def _check_identifiable(lf: LFormula) -> None:
     y = lf.y
-    if y.ndim == 2:
-        raise PylmerError(f"response {lf.fr.response_name!r} has {y.shape[1]} columns; lmer "
+    check_identifiable(lf.fr.response_name, y.shape[1] if y.ndim == 2 else 1,
+                       y.ndim == 1 and np.ptp(y) == 0, lf.n,
+                       lf.X.shape[1] + len(lf.reTrms.theta) + 1)
+
+
+def check_identifiable(response: str, columns: int, constant: bool, n: int,
+                       n_par: int) -> None:
+    """lmer's checks that a model can be fitted: one response column, not constant, at
+    least as many observations as parameters (from totals: an out-of-core fit has no
+    rows)."""
+    if columns != 1:
+        raise PylmerError(f"response {response!r} has {columns} columns; lmer "
                           "needs one numeric response (cbind(successes, failures) is for "
                           "glmer's binomial family)")
-    if np.ptp(y) == 0:
-        raise PylmerError(f"the response {lf.fr.response_name!r} is constant (zero variance): "
+    if constant:
+        raise PylmerError(f"the response {response!r} is constant (zero variance): "
                           "there is nothing to model")
-    n_par = lf.X.shape[1] + len(lf.reTrms.theta) + 1
-    if lf.n < n_par:
-        raise PylmerError(f"{lf.n} observations are fewer than the {n_par} parameters of the "
+    if n < n_par:
+        raise PylmerError(f"{n} observations are fewer than the {n_par} parameters of the "
                           "model (fixed effects, variance parameters and the residual variance)")
 
 
@@ -98,12 +108,18 @@ def fit_lmer(lf: LFormula, REML: bool | None = None, control: LmerControl | None
     """``lmer()``'s steps after ``lFormula``: checks, devfun, optimum."""
     _check_identifiable(lf)
     devfun = mkLmerDevfun(lf, REML=REML)
+    return devfun, optimize_lmm(devfun, control or lf.control, start=start, verbose=verbose)
+
+
+def optimize_lmm(devfun: LmerDevfun, control: LmerControl, start=None,
+                 verbose: int = 0) -> OptInfo:
+    """:func:`optimizeLmer`, a factorization that fails explained in words a user can act
+    on (every LMM fit, in memory or out of core, ends here)."""
     try:
-        opt = optimizeLmer(devfun, control or lf.control, start=start, verbose=verbose)
+        return optimizeLmer(devfun, control, start=start, verbose=verbose)
     except np.linalg.LinAlgError as exc:
         raise PylmerError(f"{exc}: the model cannot be fitted; check for predictors on very "
                           "different scales and for zero or extreme weights") from exc
-    return devfun, opt
 
 
 def _check_verbose(verbose) -> int:

@@ -22,7 +22,8 @@ from .formula.bars import MixedFormula, parse_mixed_formula
 from .formula.frame import ModelFrame, as_pandas, model_frame
 from .validate import check_bool, check_control
 
-__all__ = ["clmFormula", "LFormula", "glFormula", "lFormula"]
+__all__ = ["clmFormula", "LFormula", "glFormula", "lFormula", "check_finite_response",
+           "parse_model_formula"]
 
 
 @dataclass(frozen=True)
@@ -137,10 +138,10 @@ def _read_only(fr: ModelFrame, fixed: FixedDesign, re: ReTrms) -> None:
             array.flags.writeable = False
 
 
-def _build(formula: str, data: object, *, weights: object, offset: object, na_action: str,
-           control: LmerControl, contrasts: Mapping[str, str] | None, binary_factor: bool,
-           REML: bool, family: object) -> LFormula:
-    parsed = parse_mixed_formula(formula, list(as_pandas(data).columns))
+def parse_model_formula(formula: str, columns: list[str]) -> MixedFormula:
+    """The parsed formula of a mixed model on data with these ``columns``: it must have a
+    response and a random-effects term (lme4's checks in ``lFormula``)."""
+    parsed = parse_mixed_formula(formula, columns)
     if not parsed.random:
         raise PylmerError(
             f"no random effects terms specified in formula {formula!r}; add a term such as "
@@ -149,13 +150,25 @@ def _build(formula: str, data: object, *, weights: object, offset: object, na_ac
         )
     if parsed.response is None:
         raise PylmerError(f"formula {formula!r} has no response: write 'response ~ terms'")
+    return parsed
+
+
+def check_finite_response(fr: ModelFrame) -> None:
+    """The response of the used rows is finite (an Inf survives R's ``na.omit``)."""
+    if not np.isfinite(fr.response).all():
+        raise PylmerError(f"response {fr.response_name!r} has non-finite values (Inf or NaN "
+                         "after evaluation); remove or fix those rows")
+
+
+def _build(formula: str, data: object, *, weights: object, offset: object, na_action: str,
+           control: LmerControl, contrasts: Mapping[str, str] | None, binary_factor: bool,
+           REML: bool, family: object) -> LFormula:
+    parsed = parse_model_formula(formula, list(as_pandas(data).columns))
     fr = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action,
                      binary_factor_response=binary_factor)
     if fr.n == 0:
         raise PylmerError("no complete rows: every row has a missing value in a model column")
-    if not np.isfinite(fr.response).all():
-        raise PylmerError(f"response {fr.response_name!r} has non-finite values (Inf or NaN "
-                         "after evaluation); remove or fix those rows")
+    check_finite_response(fr)
     fixed = fixed_design(parsed, fr, contrasts=contrasts, check_rankX=control.check_rankX,
                          check_scaleX=control.check_scaleX)
     re = mkReTrms(parsed.random, fr, control)

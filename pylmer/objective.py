@@ -17,7 +17,7 @@ from .linalg.pls import PLSSnapshot, PLSWorkspace
 if TYPE_CHECKING:  # pragma: no cover
     from .lformula import LFormula
 
-__all__ = ["LmerDevfun", "moment_start"]
+__all__ = ["LmerDevfun", "moment_start", "moment_start_applies", "moment_theta"]
 
 
 def moment_start(lf: LFormula) -> np.ndarray | None:
@@ -28,9 +28,7 @@ def moment_start(lf: LFormula) -> np.ndarray | None:
     lme4 would start from theta = 1 (other terms, or the estimate is not usable).
     """
     rt = lf.reTrms
-    if not all(cols == ["(Intercept)"] for _, cols in rt.cnms):
-        return None
-    if len(rt.flist) != len(rt.lower):
+    if not moment_start_applies(rt):
         return None
     y = np.asarray(lf.y, dtype=float)
     if y.ndim != 1 or len(y) < 2:
@@ -41,12 +39,25 @@ def moment_start(lf: LFormula) -> np.ndarray | None:
         sums = np.bincount(codes, weights=y)
         counts = np.bincount(codes)
         v.append(np.var((sums / counts)[codes], ddof=1))
-    v = np.array(v)
-    v_e = np.var(y, ddof=1) - v.sum()
+    return moment_theta(np.array(v), np.var(y, ddof=1), rt.lower)
+
+
+def moment_start_applies(rt) -> bool:
+    """Whether lme4's moment start is used: every term a scalar intercept ``(1 | g)``, on
+    distinct grouping factors."""
+    return all(cols == ["(Intercept)"] for _, cols in rt.cnms) and len(rt.flist) == len(
+        rt.lower)
+
+
+def moment_theta(v: np.ndarray, var_y: float, lower: np.ndarray) -> np.ndarray | None:
+    """:func:`moment_start` from its moments: ``v`` the variance over the observations of
+    each factor's group means, ``var_y`` the response's variance (both with n - 1). An
+    out-of-core fit computes them from sums by level."""
+    v_e = var_y - v.sum()
     if not np.isfinite(v_e) or v_e <= 0:
         return None
     rel = v / v_e
-    if not np.all(rel >= rt.lower**2):
+    if not np.all(rel >= lower**2):
         return None
     return np.sqrt(rel)
 
@@ -63,22 +74,29 @@ class LmerDevfun:
     theta0 : numpy.ndarray
         lme4's starting value (moment-based for scalar intercept models).
     workspace : PLSWorkspace
-        The penalized least squares state at the last theta evaluated.
+        The penalized least squares state at the last theta evaluated. Built from the
+        model's rows unless given (an out-of-core fit gives one built from cross-products,
+        :meth:`PLSWorkspace.from_crossproducts`, with its ``theta0``).
     feval : int
         Evaluations so far.
     """
 
     def __init__(self, lf: LFormula, REML: bool | None = None, backend: str | None = None,
-                 dense: bool | None = None):
+                 dense: bool | None = None, workspace: PLSWorkspace | None = None,
+                 theta0: np.ndarray | None = None):
         self.lf = lf
         self.REML = lf.REML if REML is None else bool(REML)
         rt = lf.reTrms
         self.lower = rt.lower.copy()
-        self.workspace = PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind,
-                                      weights=lf.weights, offset=lf.offset, backend=backend,
-                                      dense=dense)
-        start = moment_start(lf)
-        self.theta0 = rt.theta.copy() if start is None else start
+        if workspace is None:
+            workspace = PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind,
+                                     weights=lf.weights, offset=lf.offset, backend=backend,
+                                     dense=dense)
+        self.workspace = workspace
+        if theta0 is None:
+            start = moment_start(lf)
+            theta0 = rt.theta.copy() if start is None else start
+        self.theta0 = np.array(theta0, dtype=float)
         self.feval = 0
 
     def snapshot(self, theta) -> PLSSnapshot:

@@ -29,7 +29,7 @@ LAYERS = [
     {"fitting"},
     {"predict", "inference"},
     {"results"},
-    {"modular"},
+    {"modular", "outofcore"},
     {"api", "plots", "many"},
     {"cli", "__init__"},
 ]

@@ -39,10 +39,12 @@ def _load_docs_figures():
 
 docs_figures = _load_docs_figures()
 VIGNETTES = sorted((ROOT / "vignettes").glob("*.md"))
-# user-guide pages whose examples are run as well (docs/r-migration.md has its own test)
+# user-guide pages whose examples are run as well (docs/r-migration.md has its own test);
+# outofcore.md's examples that need an existing cluster or Dask data to read are fenced
+# ```py, not ```python, and are not run
 GUIDE = [ROOT / "docs" / f"{name}.md" for name in
          ("index", "families", "convergence", "inference", "prediction", "quadrature",
-          "many")]
+          "many", "outofcore")]
 fenced_blocks = docs_figures.fenced_blocks
 
 

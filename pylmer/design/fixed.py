@@ -28,7 +28,8 @@ from ..formula.linpack import dqrdc2
 from ..formula.rvalue import RVector
 from .modelmatrix import DesignPlan, plan_design
 
-__all__ = ["FixedDesign", "badly_scaled", "fixed_design", "rank_pivot"]
+__all__ = ["FixedDesign", "badly_scaled", "check_rank", "check_scale", "fixed_design",
+           "rank_pivot", "sds_badly_scaled"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,14 @@ def rank_pivot(X: np.ndarray, tol: float = 1e-7) -> tuple[int, np.ndarray]:
     return rank, pivot
 
 
-def _check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
+def check_rank(X: np.ndarray, names: list[str], action: str) -> np.ndarray:
+    """lme4's ``check.rankX``: the positions of the columns kept (all, or those of a
+    full-rank subset as R's ``qr()`` pivots them), warning or stopping per ``action``.
+
+    ``X`` may be any matrix with X's cross-product X'X, such as the R factor of its QR
+    decomposition: the pivoted QR's choices depend on X'X alone (an out-of-core fit has
+    R, accumulated over partitions, not X).
+    """
     p = X.shape[1]
     if action == "ignore" or p == 0:
         return np.arange(p)
@@ -112,15 +120,26 @@ def badly_scaled(X: np.ndarray, tol: float = 1e3) -> bool:
     continuous = ~np.all((X == 0) | (X == 1), axis=0)
     if not continuous.any() or X.shape[0] < 2:
         return False
+    return sds_badly_scaled(np.std(X[:, continuous], axis=0, ddof=1), tol)
+
+
+def sds_badly_scaled(sd: np.ndarray, tol: float = 1e3) -> bool:
+    """:func:`badly_scaled` from the standard deviations of the columns that are not 0/1
+    indicators (what an out-of-core fit accumulates in place of X)."""
+    if len(sd) == 0:
+        return False
     with np.errstate(divide="ignore"):
-        logsd = np.log(np.std(X[:, continuous], axis=0, ddof=1))
+        logsd = np.log(np.asarray(sd, dtype=float))
     spread = np.abs(logsd[:, None] - logsd[None, :])
     return bool(np.any(spread > np.log(tol)) or np.any(np.abs(logsd) > np.log(tol)))
 
 
-def check_scale(X: np.ndarray, action: str) -> None:
-    """lme4's ``check.scaleX`` action on a badly scaled X: a warning in its words, or stop."""
-    if action == "ignore" or X.shape[1] == 0 or not badly_scaled(X):
+def check_scale(X: np.ndarray, action: str, bad: bool | None = None) -> None:
+    """lme4's ``check.scaleX`` action on a badly scaled X: a warning in its words, or stop.
+    ``bad``, when given, is the criterion already evaluated (and X is not read)."""
+    if action == "ignore" or X.shape[1] == 0:
+        return
+    if not (badly_scaled(X) if bad is None else bad):
         return
     message = "Some predictor variables are on very different scales: consider rescaling"
     if action == "stop":
@@ -152,7 +171,7 @@ def fixed_design(formula: MixedFormula, frame: ModelFrame,
             f"the fixed-effects column(s) {', '.join(names)} have infinite values (e.g. "
             "log(0) or a huge power); fix or remove those rows")
     names = list(plan.colnames)
-    keep = _check_rank(full, names, check_rankX)
+    keep = check_rank(full, names, check_rankX)
     check_scale(full[:, keep], check_scaleX)
     dropped = tuple(n for j, n in enumerate(names) if j not in set(keep))
     return FixedDesign(

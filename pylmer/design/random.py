@@ -24,7 +24,8 @@ from ..formula.rvalue import as_factor, from_column
 from . import covariance
 from .modelmatrix import DesignPlan, plan_design
 
-__all__ = ["ReTerm", "ReTrms", "grouping_factor", "mkReTrms", "term_model_matrix"]
+__all__ = ["ReTerm", "ReTrms", "check_levels", "grouping_factor", "mkReTrms", "term_model_matrix",
+           "term_zt"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def term_model_matrix(term: RandomTerm, frame: ModelFrame
     return values, list(plan.colnames), plan
 
 
-def _term_zt(mm: np.ndarray, codes: np.ndarray, nl: int) -> sps.csc_matrix:
+def term_zt(mm: np.ndarray, codes: np.ndarray, nl: int) -> sps.csc_matrix:
     """Zt block of one term: row ``level * nc + column``, one column per observation."""
     n, nc = mm.shape
     rows = (codes[:, None] * nc + np.arange(nc)[None, :]).ravel()
@@ -247,7 +248,7 @@ def mkReTrms(random: tuple[RandomTerm, ...], frame: ModelFrame,
     check_levels(terms, flist, frame.n, control)
 
     Zt = sps.vstack(
-        [_term_zt(t.mm, np.asarray(t.factor.codes, dtype=np.int64), t.nl) for t in terms],
+        [term_zt(t.mm, np.asarray(t.factor.codes, dtype=np.int64), t.nl) for t in terms],
         format="csc",
     )
     Zt.sort_indices()

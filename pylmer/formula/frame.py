@@ -20,21 +20,33 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..exceptions import FormulaError, MissingDataWarning, warn_user
+from ..exceptions import FormulaError, MissingDataWarning, NotAvailableError, warn_user
 from .bars import MixedFormula
 from .evaluate import Evaluator, data_names
 from .rexpr import FormulaSyntaxError, Name, Node, deparse, parse
 from .rvalue import RVector, as_character, as_factor, match_levels
 
-__all__ = ["NA_ACTIONS", "ModelFrame", "as_pandas", "model_frame"]
+__all__ = ["NA_ACTIONS", "ModelFrame", "as_pandas", "is_dask", "model_frame",
+           "report_missing"]
 
 NA_ACTIONS = ("omit", "exclude", "fail")
+
+
+def is_dask(data: object) -> bool:
+    """Whether ``data`` is a Dask collection (a Dask DataFrame, Series or Array), told by
+    its class's module so that dask is not imported where it is not installed."""
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def as_pandas(data: object) -> pd.DataFrame:
     """Accept a pandas or polars DataFrame or a dict of columns; never alter the original."""
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif is_dask(data):
+        raise NotAvailableError(
+            f"data is a Dask collection ({type(data).__name__}): only lmer() fits a Dask "
+            "DataFrame, out of core; this function needs the rows in memory: .compute() "
+            "the data to a pandas DataFrame if it fits")
     elif type(data).__name__ == "LazyFrame":
         raise TypeError("data is a polars LazyFrame: collect() it into a DataFrame first")
     elif type(data).__module__.startswith("polars"):
@@ -107,6 +119,9 @@ class ModelFrame:
     state : dict
         The stateful transforms' training values (centres, knots, polynomial
         coefficients, breaks, means), reused for new data.
+    missing_counts : dict of str to int
+        For each model column (as the missing-data message names it), its rows with a
+        missing value; ``n_dropped`` counts the rows dropped, missing in any of them.
     """
 
     data: pd.DataFrame
@@ -122,6 +137,7 @@ class ModelFrame:
     state: Mapping[str, object] = field(default_factory=dict, repr=False)
     data_index: pd.Index | None = field(default=None, repr=False)
     na_action: str = "omit"
+    missing_counts: Mapping[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -221,21 +237,30 @@ def _argument_vector(value: object, data: pd.DataFrame, what: str, ev: Evaluator
     return RVector("double", numbers)
 
 
-def _complete_rows(missing: dict[str, np.ndarray], n: int, na_action: str) -> np.ndarray:
-    bad = np.zeros(n, dtype=bool)
-    for mask in missing.values():
-        bad |= mask
-    if not bad.any():
-        return np.arange(n)
-    detail = ", ".join(f"{c} ({int(m.sum())})" for c, m in missing.items() if m.any())
+def report_missing(counts: Mapping[str, int], dropped: int, n: int, na_action: str) -> None:
+    """R's ``na.omit`` / ``na.fail`` on rows with missing values: ``counts`` of missing
+    values by model column, ``dropped`` rows of ``n`` incomplete. ``"fail"`` raises, the
+    others warn (:class:`MissingDataWarning`) with the counts."""
+    detail = ", ".join(f"{c} ({k})" for c, k in counts.items() if k)
     if na_action == "fail":
         raise FormulaError(
             f"missing values in columns used by the model: {detail}; remove those rows or "
             "use na_action='omit'"
         )
-    warn_user(
-        f"dropped {int(bad.sum())} of {n} rows with missing values in: {detail}",
-        MissingDataWarning)
+    warn_user(f"dropped {dropped} of {n} rows with missing values in: {detail}",
+              MissingDataWarning)
+
+
+def _complete_rows(missing: dict[str, np.ndarray], n: int, na_action: str,
+                   quiet: bool = False) -> np.ndarray:
+    bad = np.zeros(n, dtype=bool)
+    for mask in missing.values():
+        bad |= mask
+    if not bad.any():
+        return np.arange(n)
+    if not quiet:  # quiet: one partition of the data, whose caller reports the totals
+        report_missing({c: int(m.sum()) for c, m in missing.items()}, int(bad.sum()), n,
+                       na_action)
     return np.flatnonzero(~bad)
 
 
@@ -266,8 +291,14 @@ def _response(value: RVector, name: str, binary_factor_ok: bool):
 
 def model_frame(formula: MixedFormula, data: object, weights: object = None,
                 offset: object = None, na_action: str = "omit",
-                binary_factor_response: bool = False) -> ModelFrame:
-    """Build the model frame of a parsed formula (R: ``model.frame``)."""
+                binary_factor_response: bool = False, partition: bool = False) -> ModelFrame:
+    """Build the model frame of a parsed formula (R: ``model.frame``).
+
+    ``partition=True``: ``data`` is one partition of a larger data set (an out-of-core
+    fit). Incomplete rows are dropped silently and ``missing_counts`` records them, and
+    the checks that need every row (some complete row, some positive weight) are left to
+    the caller, who sees the totals.
+    """
     if na_action not in NA_ACTIONS:
         raise FormulaError(f"na_action={na_action!r}: use one of {', '.join(NA_ACTIONS)}")
     data = as_pandas(data)
@@ -306,8 +337,8 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
     for name, value in extras.items():
         if value is not None:
             missing[name] = value.na()
-    rows = _complete_rows(missing, len(data), na_action)
-    if len(rows) == 0:
+    rows = _complete_rows(missing, len(data), na_action, quiet=partition)
+    if len(rows) == 0 and not partition:
         raise FormulaError("no complete rows: every row has a missing value in a model "
                            "column (" + ", ".join(k for k, m in missing.items() if m.any())
                            + ")")
@@ -343,7 +374,7 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
             raise FormulaError("weights must be non-negative; found negative prior weights")
         if not np.isfinite(w).all():
             raise FormulaError("weights must be finite; found infinite prior weights")
-        if not (w > 0).any():
+        if not (w > 0).any() and not partition:
             raise FormulaError("weights are all zero: no observation carries information")
     parts = [v.take(rows).numbers(f"offset({deparse(node)})")
              for node, v in zip(formula.offsets, offsets)]
@@ -369,4 +400,5 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
         state=ev.state,
         data_index=data.index,
         na_action=na_action,
+        missing_counts={name: int(mask.sum()) for name, mask in missing.items()},
     )

@@ -32,6 +32,14 @@ from scipy.linalg import lapack
 from . import kernels
 from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
+from .crossprod import (
+    CrossProducts,
+    csc_keys,
+    observation_pairs,
+    structural_crossproduct,
+    structural_pattern,
+    weighted_crossproducts,
+)
 
 __all__ = ["PLSSnapshot", "PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys",
            "observation_pairs", "structural_crossproduct",
@@ -122,59 +130,6 @@ class DenseFactor:
         return sps.csc_matrix(self._L)
 
 
-def csc_keys(A: sps.csc_matrix) -> np.ndarray:
-    """``column * nrows + row`` of each stored entry of a CSC matrix: increasing where its
-    indices are sorted, so that ``searchsorted`` finds the slot of an (i, j) entry."""
-    cols = np.repeat(np.arange(A.shape[1], dtype=np.int64), np.diff(A.indptr))
-    return cols * A.shape[0] + A.indices
-
-
-def observation_pairs(Zt: sps.csc_matrix):
-    """Every ordered pair (a, b) of an observation's non-zeros in Zt (a = b included):
-    ``(obs, row_a, row_b, z_a z_b)``, grouped by the observations' number of non-zeros.
-
-    The products of these pairs, weighted by the observations' weights, are Z'WZ: the
-    workspace's reweighting and the compiled PIRLS loop both accumulate them, each into
-    its own storage of Z'WZ."""
-    counts = np.diff(Zt.indptr)
-    obs, first, second, prod = [], [], [], []
-    for k in np.unique(counts):
-        if k == 0:
-            continue
-        cols = np.flatnonzero(counts == k)
-        at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
-        rows, vals = Zt.indices[at], Zt.data[at]
-        a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-        obs.append(np.repeat(cols, k * k))
-        first.append(rows[:, a.ravel()].ravel())
-        second.append(rows[:, b.ravel()].ravel())
-        prod.append((vals[:, a.ravel()] * vals[:, b.ravel()]).ravel())
-    return tuple(np.concatenate(x) for x in (obs, first, second, prod))
-
-
-def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
-    """The pattern of Zt Zt' from Zt's stored entries alone (values: counts of products),
-    sorted: no product that cancels or underflows to zero is missing from it."""
-    ones = sps.csc_matrix(Zt, copy=True)
-    ones.data = np.ones_like(ones.data, dtype=float)
-    P = sps.csc_matrix(ones @ ones.T)
-    P.sort_indices()
-    return P
-
-
-def structural_crossproduct(Zt: sps.spmatrix) -> sps.csc_matrix:
-    """Zt Zt' on :func:`structural_pattern`: an entry whose products cancel (e.g. a +-0.5
-    coded slope crossed with an intercept) is kept as an explicit zero, where a sparse
-    product drops it, so that weighted cross-products Zt W Zt' fit the same slots."""
-    P = structural_pattern(Zt)
-    N = sps.csc_matrix(Zt @ Zt.T)
-    N.sort_indices()
-    at = np.searchsorted(csc_keys(P), csc_keys(N))
-    P.data = np.zeros(P.nnz)
-    P.data[at] = N.data  # N's pattern is within P's
-    return P
-
-
 class PLSWorkspace:
     """Mutable workspace evaluating the penalized least squares problem at a theta.
 
@@ -218,7 +173,37 @@ class PLSWorkspace:
         self._partial = False
         yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
         self._set_crossproducts(yy, weights)
+        self._init_factor(Lambdat, Lind, backend)
 
+    @classmethod
+    def from_crossproducts(cls, xp: CrossProducts, Lambdat, Lind, backend=None,
+                           dense=None) -> PLSWorkspace:
+        """A workspace from accumulated cross-products alone, no rows (an out-of-core fit:
+        :class:`~pylmer.linalg.crossprod.CrossProducts` summed over partitions).
+
+        Every LMM evaluation (:meth:`set_theta`, :meth:`deviance`, :meth:`snapshot`) works
+        as on a workspace built from the rows; reweighting (a GLMM's PIRLS) needs the rows
+        and is not available. ``xp.ZtZ`` is used as it is, not copied (it may be the
+        largest object of a fit), and never changed.
+        """
+        self = cls.__new__(cls)
+        self.n, self.p, self.q = int(xp.n), xp.p, xp.q
+        self.X = self.Zt = None  # never held: the cross-products are all it needs
+        self.dense = (self.q <= DENSE_MAX_Q) if dense is None else bool(dense)
+        self.dense_crossproducts = self.reweightable = self._partial = False
+        self._pairs = self._Xy = self._ZXy = None
+        # Z'Z is taken, not copied (it is as large as the rest together); never changed
+        self.ZtZ = sps.csc_matrix(xp.ZtZ)
+        self.ZtZ.sort_indices()
+        self.ZtXy = np.array(xp.ZtXy, dtype=float)
+        self.XtX = np.array(xp.XtX, dtype=float)
+        self.Xty = np.array(xp.Xty, dtype=float)
+        self.yty, self.ldW = float(xp.yty), float(xp.ldW)
+        self._init_factor(Lambdat, Lind, backend)
+        return self
+
+    def _init_factor(self, Lambdat, Lind, backend) -> None:
+        """Lambda's template and the factorization's set-up, from the cross-products."""
         self.Lambdat = sps.csc_matrix(Lambdat, copy=True)
         self.Lind = np.asarray(Lind, dtype=np.int64)
         ncol_entries = np.diff(self.Lambdat.indptr)
@@ -250,22 +235,8 @@ class PLSWorkspace:
         if self._pairs is not None:
             self._reweighted_crossproducts(yy, weights)
             return
-        if weights is not None:
-            weights = np.asarray(weights, dtype=float)
-            sw = np.sqrt(weights)
-            Xw, yw = X * sw[:, None], yy * sw
-            Ztw = sps.csc_matrix(Zt @ sps.diags(sw))
-            self.ldW = float(np.sum(np.log(weights[weights > 0])))
-        else:
-            Xw, yw, Ztw = X, yy, Zt
-            self.ldW = 0.0
-        ZtZ = sps.csc_matrix(Ztw @ Ztw.T)
-        ZtZ.sort_indices()
-        self.ZtZ = ZtZ
-        self.ZtXy = np.asarray(Ztw @ np.column_stack([Xw, yw]))  # (q, p + 1)
-        self.XtX = Xw.T @ Xw
-        self.Xty = Xw.T @ yw
-        self.yty = float(yw @ yw)
+        self.ZtZ, self.ZtXy, self.XtX, self.Xty, self.yty, self.ldW = \
+            weighted_crossproducts(X, yy, Zt, weights)
 
     def _reweight_ZtZ(self, w):
         """Z'WZ by one compiled pass over the pair map."""
@@ -378,9 +349,9 @@ class PLSWorkspace:
     def _init_sparse(self, backend):
         Z = self.ZtZ
         if self.diagonal:
-            self._A = Z.copy()
-            self._A_rows = Z.indices.astype(np.int64)
-            self._A_cols = np.repeat(np.arange(self.q), np.diff(Z.indptr))
+            # A has Z'Z's pattern: values of its own, Z'Z's index arrays
+            self._A = sps.csc_matrix((Z.data.copy(), Z.indices, Z.indptr), shape=Z.shape)
+            self._A_pair, self._A_nth = self._theta_pairs(Z)
             self._A_scale = None
             self._set_A_diagonal(self.Lambdat.data)
         else:
@@ -400,6 +371,7 @@ class PLSWorkspace:
             q1, seconds = shape
             metis = SparseCholesky(self._A, ordering="metis")
             if seconds <= metis.seconds_estimate():
+                del metis  # its analysis freed before the blocked factor is built
                 self.chol = BlockCholesky(self._A, q1)
                 return
             amd = SparseCholesky(self._A, ordering="amd")  # the smaller factor, as otherwise
@@ -407,6 +379,7 @@ class PLSWorkspace:
             return
         self.chol = SparseCholesky(self._A, backend=backend)
         if shape is not None and shape[1] <= self.chol.seconds_estimate():
+            self.chol = None  # freed before the blocked factor is built
             self.chol = BlockCholesky(self._A, shape[0])
 
     def _blocked_shape(self):
@@ -426,10 +399,27 @@ class PLSWorkspace:
             return None
         return q1, BlockCholesky.estimate(A[q1:, :q1], q2)
 
+    def _theta_pairs(self, Z):
+        """For a diagonal Lambda: each stored entry (i, j) of Z'Z's pair of theta indices
+        (of lambda_i and lambda_j) as one small code, and the number of thetas. Codes of
+        one byte or two where the thetas allow: the codes are as long as Z'Z's non-zeros,
+        which can be the largest arrays of a fit."""
+        nth = int(self.Lind.max()) + 1 if len(self.Lind) else 1
+        code = np.uint8 if nth * nth <= 2**8 else np.uint16 if nth * nth <= 2**16 \
+            else np.int64
+        lind = self.Lind.astype(code)
+        pair = lind[Z.indices]
+        pair *= code(nth)
+        pair += np.repeat(lind, np.diff(Z.indptr))
+        return pair, nth
+
     def _set_A_diagonal(self, lam):
-        # PIRLS refactors at one theta several times: keep lambda_i lambda_j per theta
+        # PIRLS refactors at one theta several times: keep lambda_i lambda_j per theta;
+        # lambda is theta[Lind], so lambda_i lambda_j is a product of two thetas
         if self._A_scale is None or not np.array_equal(self._A_scale[0], lam):
-            self._A_scale = (lam.copy(), lam[self._A_rows] * lam[self._A_cols])
+            t = np.zeros(self._A_nth)
+            t[self.Lind] = lam
+            self._A_scale = (lam.copy(), np.outer(t, t).ravel()[self._A_pair])
         np.multiply(self.ZtZ.data, self._A_scale[1], out=self._A.data)
 
     def _sparse_A(self):

@@ -78,6 +78,9 @@ class MerMod:
     """
 
     _REML = False
+    # whether the model holds its rows (X, Z, y): False for an out-of-core fit, whose
+    # summary then leaves out what needs them (the scaled residuals)
+    keeps_rows = True
 
     def _make(self, lf, devfun, optinfo) -> MerMod:
         """A model of this kind from a refit's devfun and optimum (what ``mkMerMod``

@@ -73,8 +73,9 @@ class LmerSummary:
         Variance components (print it for lme4's table).
     sigma : float
         Residual standard deviation.
-    residuals : pandas.Series
+    residuals : pandas.Series or None
         Scaled Pearson residuals; ``residual_quantiles`` gives Min, 1Q, Median, 3Q, Max.
+        None for an out-of-core fit, which keeps no rows (and prints no such block).
     logLik, AIC, BIC, deviance, df_resid, REMLcrit :
         Fit criteria (``REMLcrit`` is None for ML fits); ``AICtab`` holds those lme4 prints.
     ngrps : dict
@@ -111,7 +112,9 @@ class LmerSummary:
         self.ngrps = model.ngrps()
         self.nobs = model.nobs()
         self.optinfo = model.optinfo
-        self.residuals = model.residuals(type="pearson", scaled=True)
+        # an out-of-core fit keeps no rows, and so no residuals
+        self.residuals = model.residuals(type="pearson", scaled=True) \
+            if model.keeps_rows else None
 
     @cached_property
     def coefficients(self) -> pd.DataFrame:
@@ -134,7 +137,10 @@ class LmerSummary:
 
     @property
     def residual_quantiles(self) -> pd.Series:
-        """Min, 1Q, Median, 3Q, Max of the scaled residuals (R's ``quantile``, type 7)."""
+        """Min, 1Q, Median, 3Q, Max of the scaled residuals (R's ``quantile``, type 7);
+        None without residuals (an out-of-core fit)."""
+        if self.residuals is None:
+            return None
         return pd.Series(quantile7(self.residuals.to_numpy()),
                          index=["Min", "1Q", "Median", "3Q", "Max"])
 
@@ -252,7 +258,7 @@ def format_summary(s: LmerSummary, digits: int = max(3, DIGITS - 3),
     lines.append("")
     lines += aictab_lines(m, 1)
     lines.append("")
-    if show_resids:
+    if show_resids and s.residuals is not None:
         lines.append("Scaled residuals: ")
         rq = zapsmall(s.residual_quantiles.to_numpy(), digits + 1)
         lines += print_named(r_format(rq, digits), ["Min", "1Q", "Median", "3Q", "Max"])
@@ -287,10 +293,11 @@ def html_summary(s, digits: int = max(3, DIGITS - 3)) -> str:
     tables; the correlation of the fixed effects and any warnings as text."""
     m = s.model
     head = header_lines(m, s.data_name, s.objClass, title=s._title) + [""]
-    head += aictab_lines(m, 1) + [""]
-    head.append("Scaled residuals: ")
-    rq = zapsmall(s.residual_quantiles.to_numpy(), digits + 1)
-    head += print_named(r_format(rq, digits), ["Min", "1Q", "Median", "3Q", "Max"])
+    head += aictab_lines(m, 1)
+    if s.residuals is not None:
+        head += ["", "Scaled residuals: "]
+        rq = zapsmall(s.residual_quantiles.to_numpy(), digits + 1)
+        head += print_named(r_format(rq, digits), ["Min", "1Q", "Median", "3Q", "Max"])
     out = html_pre(head)
     out += html_varcorr_table(s.varcor, digits, ("Variance", "Std.Dev."), "Random effects:")
     out += html_pre(ngrps_lines(s.ngrps, s.nobs))

@@ -1,0 +1,165 @@
+"""The cross-products of a linear mixed model, and their structure.
+
+Everything the penalized least squares problem needs from the rows is in six sums over
+them: Z'WZ (sparse, q x q), Z'W[X y], X'WX, X'Wy, y'Wy and the log-determinant of the
+prior weights (y here is the response minus the offset). :func:`weighted_crossproducts`
+forms them from the rows, as :class:`~pylmer.linalg.pls.PLSWorkspace` does for a model in
+memory; :class:`CrossProducts` holds them, adds those of two row sets (the rows split in
+partitions give, summed, the cross-products of all rows) and keeps a subset of the
+fixed-effects columns. A workspace built from them
+(:meth:`~pylmer.linalg.pls.PLSWorkspace.from_crossproducts`) never sees a row: this is how
+an out-of-core fit optimizes theta centrally.
+
+The structural helpers (:func:`structural_pattern`, :func:`structural_crossproduct`,
+:func:`observation_pairs`, :func:`csc_keys`) give the pattern of Z'WZ whatever the weights,
+for the GLMM paths that reweight it in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sps
+
+__all__ = ["CrossProducts", "csc_keys", "observation_pairs", "structural_crossproduct",
+           "structural_pattern", "weighted_crossproducts"]
+
+
+def weighted_crossproducts(X: np.ndarray, yy: np.ndarray, Zt: sps.spmatrix,
+                           weights: np.ndarray | None = None):
+    """``(ZtZ, ZtXy, XtX, Xty, yty, ldW)`` of rows ``X`` (n, p), ``yy`` (n,: the response
+    minus the offset) and ``Zt`` (q, n), with prior ``weights`` folded in.
+
+    ZtZ is a sorted csc matrix (q, q), ZtXy the dense (q, p + 1) ``Z'W[X y]``; ldW is the
+    sum of the logs of the positive weights (0 without weights). The same products as
+    lme4's ``merPredD`` forms once per fit.
+    """
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float)
+        sw = np.sqrt(weights)
+        Xw, yw = X * sw[:, None], yy * sw
+        Ztw = sps.csc_matrix(Zt @ sps.diags(sw))
+        ldW = float(np.sum(np.log(weights[weights > 0])))
+    else:
+        Xw, yw, Ztw = X, yy, Zt
+        ldW = 0.0
+    ZtZ = sps.csc_matrix(Ztw @ Ztw.T)
+    ZtZ.sort_indices()
+    ZtXy = np.asarray(Ztw @ np.column_stack([Xw, yw]))  # (q, p + 1)
+    return ZtZ, ZtXy, Xw.T @ Xw, Xw.T @ yw, float(yw @ yw), ldW
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """The sums over rows that a linear mixed model's fit needs (see the module's text).
+
+    Attributes
+    ----------
+    n : int
+        The number of rows (zero-weight rows included, as lme4 counts them).
+    ZtZ : scipy.sparse.csc_matrix, (q, q)
+    ZtXy : numpy.ndarray, (q, p + 1)
+        ``Z'W[X y]``: the last column is Z'Wy.
+    XtX : numpy.ndarray, (p, p)
+    Xty : numpy.ndarray, (p,)
+    yty : float
+    ldW : float
+        Sum of the logs of the positive prior weights (0 without weights).
+    """
+
+    n: int
+    ZtZ: sps.csc_matrix
+    ZtXy: np.ndarray
+    XtX: np.ndarray
+    Xty: np.ndarray
+    yty: float
+    ldW: float
+
+    @classmethod
+    def from_rows(cls, X: np.ndarray, yy: np.ndarray, Zt: sps.spmatrix,
+                  weights: np.ndarray | None = None) -> CrossProducts:
+        """The cross-products of these rows (see :func:`weighted_crossproducts`)."""
+        return cls(X.shape[0], *weighted_crossproducts(X, yy, Zt, weights))
+
+    @property
+    def p(self) -> int:
+        return self.XtX.shape[0]
+
+    @property
+    def q(self) -> int:
+        return self.ZtZ.shape[0]
+
+    def __add__(self, other: CrossProducts) -> CrossProducts:
+        """The cross-products of both row sets together."""
+        if not isinstance(other, CrossProducts):
+            return NotImplemented
+        if (self.q, self.p) != (other.q, other.p):
+            raise ValueError(f"cross-products of different models: q, p = {self.q}, "
+                             f"{self.p} and {other.q}, {other.p}")
+        ZtZ = sps.csc_matrix(self.ZtZ + other.ZtZ)
+        ZtZ.sort_indices()
+        return CrossProducts(self.n + other.n, ZtZ, self.ZtXy + other.ZtXy,
+                             self.XtX + other.XtX, self.Xty + other.Xty,
+                             self.yty + other.yty, self.ldW + other.ldW)
+
+    def select(self, keep: np.ndarray) -> CrossProducts:
+        """Only the fixed-effects columns ``keep`` (those a rank check keeps)."""
+        keep = np.asarray(keep, dtype=np.intp)
+        columns = np.concatenate([keep, [self.p]])  # and Z'Wy
+        return CrossProducts(self.n, self.ZtZ, np.ascontiguousarray(self.ZtXy[:, columns]),
+                             np.ascontiguousarray(self.XtX[np.ix_(keep, keep)]),
+                             self.Xty[keep].copy(), self.yty, self.ldW)
+
+
+def csc_keys(A: sps.csc_matrix) -> np.ndarray:
+    """``column * nrows + row`` of each stored entry of a CSC matrix: increasing where its
+    indices are sorted, so that ``searchsorted`` finds the slot of an (i, j) entry."""
+    cols = np.repeat(np.arange(A.shape[1], dtype=np.int64), np.diff(A.indptr))
+    return cols * A.shape[0] + A.indices
+
+
+def observation_pairs(Zt: sps.csc_matrix):
+    """Every ordered pair (a, b) of an observation's non-zeros in Zt (a = b included):
+    ``(obs, row_a, row_b, z_a z_b)``, grouped by the observations' number of non-zeros.
+
+    The products of these pairs, weighted by the observations' weights, are Z'WZ: the
+    workspace's reweighting and the compiled PIRLS loop both accumulate them, each into
+    its own storage of Z'WZ."""
+    counts = np.diff(Zt.indptr)
+    obs, first, second, prod = [], [], [], []
+    for k in np.unique(counts):
+        if k == 0:
+            continue
+        cols = np.flatnonzero(counts == k)
+        at = Zt.indptr[cols][:, None] + np.arange(k)[None, :]
+        rows, vals = Zt.indices[at], Zt.data[at]
+        a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+        obs.append(np.repeat(cols, k * k))
+        first.append(rows[:, a.ravel()].ravel())
+        second.append(rows[:, b.ravel()].ravel())
+        prod.append((vals[:, a.ravel()] * vals[:, b.ravel()]).ravel())
+    return tuple(np.concatenate(x) for x in (obs, first, second, prod))
+
+
+def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
+    """The pattern of Zt Zt' from Zt's stored entries alone (values: counts of products),
+    sorted: no product that cancels or underflows to zero is missing from it."""
+    ones = sps.csc_matrix(Zt, copy=True)
+    ones.data = np.ones_like(ones.data, dtype=float)
+    P = sps.csc_matrix(ones @ ones.T)
+    P.sort_indices()
+    return P
+
+
+def structural_crossproduct(Zt: sps.spmatrix) -> sps.csc_matrix:
+    """Zt Zt' on :func:`structural_pattern`: an entry whose products cancel (e.g. a +-0.5
+    coded slope crossed with an intercept) is kept as an explicit zero, where a sparse
+    product drops it, so that weighted cross-products Zt W Zt' fit the same slots."""
+    P = structural_pattern(Zt)
+    N = sps.csc_matrix(Zt @ Zt.T)
+    N.sort_indices()
+    at = np.searchsorted(csc_keys(P), csc_keys(N))
+    P.data = np.zeros(P.nnz)
+    P.data[at] = N.data  # N's pattern is within P's
+    return P
