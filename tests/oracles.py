@@ -19,7 +19,7 @@ def dense_pls(ws, theta) -> dict:
     RZX, cu = RZXcu[:, : ws.p], RZXcu[:, ws.p]
     RX = np.linalg.cholesky(ws.XtX - RZX.T @ RZX).T
     cbeta = np.linalg.solve(RX.T, ws.Xty - RZX.T @ cu)
-    beta = np.linalg.solve(RX, cbeta)
+    beta = np.linalg.solve(RX, cbeta) + ws.beta_shift  # the response's, not its residual's
     return {"L_dense": L, "RZX": RZX, "cu": cu, "RX": RX, "beta": beta,
             "ldL2": 2 * np.sum(np.log(np.diag(L))), "ldRX2": 2 * np.sum(np.log(np.diag(RX))),
             "pwrss": ws.yty - cu @ cu - cbeta @ cbeta}

@@ -276,3 +276,20 @@ def test_warnings_point_at_the_callers_line():
     kinds = {w.category.__name__ for w in caught}
     assert kinds == {"SingularFitWarning", "DeprecatedUseWarning"}
     assert {w.filename for w in caught} == {__file__}
+
+
+@pytest.mark.parametrize("mean", [1e4, 1e6, 1e8])
+def test_a_large_mean_costs_no_digits(mean):
+    """The response enters through its residual from X: a constant added to it moves the
+    intercept by that constant and nothing else (the REML criterion was 0.17 off at a mean
+    of 1e6 and 216 off at 1e8 when y'y carried the mean)."""
+    sleep = load_dataset("sleepstudy")
+    rng = np.random.default_rng(1)
+    e = rng.normal(0, 1, len(sleep)) + rng.normal(0, 1, 18)[sleep["Subject"].cat.codes]
+    base = lmer("y ~ Days + (Days | Subject)", sleep.assign(y=e))
+    shifted = lmer("y ~ Days + (Days | Subject)", sleep.assign(y=e + mean))
+    assert shifted.REMLcrit() == pytest.approx(base.REMLcrit(), abs=1e-6)
+    np.testing.assert_allclose(shifted.theta, base.theta, atol=1e-4)
+    np.testing.assert_allclose(shifted.fixef().to_numpy() - [mean, 0.0],
+                               base.fixef().to_numpy(), atol=1e-5 + 1e-15 * mean)
+    assert shifted.sigma() == pytest.approx(base.sigma(), rel=1e-6)

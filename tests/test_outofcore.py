@@ -99,7 +99,11 @@ def assert_same_fit(m, r) -> None:
     assert isinstance(m, OutOfCoreLmerMod)
     np.testing.assert_allclose(_criterion(m), _criterion(r), rtol=REML_RTOL, atol=0)
     assert list(m.fixef().index) == list(r.fixef().index)
-    np.testing.assert_allclose(m.fixef(), r.fixef(), rtol=FIXEF_RTOL, atol=0)
+    # relative to max(|b|, SE), the lmer_many reference's scale: a coefficient near zero
+    # (1.7e-4 with an SE of 1e-2) differs by 7e-12 between two optimizer end points
+    scale = np.maximum(np.abs(r.fixef().to_numpy()), np.sqrt(np.diag(r.vcov().to_numpy())))
+    np.testing.assert_array_less(np.abs(m.fixef().to_numpy() - r.fixef().to_numpy()),
+                                 FIXEF_RTOL * scale)
     np.testing.assert_allclose(m.theta, r.theta, rtol=0, atol=THETA_ATOL)
     assert m.nobs() == r.nobs()
     assert m.ngrps() == r.ngrps()
@@ -145,7 +149,7 @@ def test_the_deviance_function_is_the_in_memory_one(data, formula, kwargs):
             r = lmer(formula, ddf.compute(), **kwargs)
             with pytest.warns(pylmer.ConvergenceWarning, match="maxeval"):
                 m = lmer(formula, ddf, start=r.theta, control=ONE_EVALUATION, **kwargs)
-            np.testing.assert_array_equal(m.theta, r.theta)
+            np.testing.assert_allclose(m.theta, r.theta, rtol=1e-15, atol=0)  # nlopt's x0
             np.testing.assert_allclose(_criterion(m), _criterion(r), rtol=1e-12, atol=0)
             np.testing.assert_allclose(m.fixef(), r.fixef(), rtol=1e-10, atol=0)
             np.testing.assert_allclose(m.sigma(), r.sigma(), rtol=1e-10)

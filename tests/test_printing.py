@@ -59,6 +59,9 @@ OWN_FIT_NOT_EXACT = {
     "sleepstudy_ml.anova_type3",
     # conditional modes printed to 8 significant digits: ours agree with lme4's to ~1e-7
     "penicillin.ranef",
+    # subject 308's intercept, 2.25855095, sits on a rounding boundary of the 8th digit:
+    # ours prints 2.2585510, lme4's 2.2585509
+    "sleepstudy_reml.ranef",
 }
 
 

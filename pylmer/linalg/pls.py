@@ -35,6 +35,8 @@ from .cholmod import HAVE_CHOLMOD, SparseCholesky
 from .crossprod import (
     CrossProducts,
     csc_keys,
+    fitted_exactly,
+    least_squares_residual,
     observation_pairs,
     structural_crossproduct,
     structural_pattern,
@@ -172,6 +174,14 @@ class PLSWorkspace:
         self.reweightable = bool(reweightable)
         self._partial = False
         yy = np.asarray(y, dtype=float) - (0.0 if offset is None else offset)
+        # an LMM's response enters through its residual from X (beta moves back by the
+        # shift); a GLMM's working response changes at every step and is used as it is
+        self._beta_shift = np.zeros(p)
+        if not reweightable:
+            resid, self._beta_shift = least_squares_residual(
+                self.X, yy, None if weights is None else np.asarray(weights, dtype=float))
+            # an exact fit keeps its residual sum of squares of 0 (and lmer's error)
+            yy = np.zeros_like(resid) if fitted_exactly(resid, yy) else resid
         self._set_crossproducts(yy, weights)
         self._init_factor(Lambdat, Lind, backend)
 
@@ -199,6 +209,12 @@ class PLSWorkspace:
         self.XtX = np.array(xp.XtX, dtype=float)
         self.Xty = np.array(xp.Xty, dtype=float)
         self.yty, self.ldW = float(xp.yty), float(xp.ldW)
+        # the residual response from its sums, as the rows' workspace takes it
+        shift = np.linalg.solve(self.XtX, self.Xty) if self.p else np.zeros(0)
+        self.ZtXy[:, self.p] -= self.ZtXy[:, : self.p] @ shift
+        self.yty = max(self.yty - float(shift @ self.Xty), 0.0)
+        self.Xty = self.Xty - self.XtX @ shift
+        self._beta_shift = shift
         self._init_factor(Lambdat, Lind, backend)
         return self
 
@@ -471,7 +487,7 @@ class PLSWorkspace:
         if info == 2:
             raise np.linalg.LinAlgError(
                 "the fixed-effects cross-product is not positive definite at this theta")
-        self.RX, self.ldRX2, self.beta, self.pwrss = RX, ldRX2, beta, pwrss
+        self.RX, self.ldRX2, self.beta, self.pwrss = RX, ldRX2, beta + self._beta_shift, pwrss
 
     def Lambdat_dense(self, values) -> np.ndarray:
         """Lambda' as a dense array, with these stored values (dense path only). It is the
@@ -518,7 +534,8 @@ class PLSWorkspace:
             self.ldRX2 = 2.0 * float(np.sum(np.log(np.diagonal(RX))))
             rhs = self.Xty - self.RZX.T @ self.cu
             cbeta, _ = lapack.dtrtrs(RX, rhs, lower=0, trans=1)
-            self.beta, _ = lapack.dtrtrs(RX, cbeta, lower=0)
+            beta, _ = lapack.dtrtrs(RX, cbeta, lower=0)
+            self.beta = beta + self._beta_shift
         self.pwrss = max(self.yty - float(self.cu @ self.cu) - float(cbeta @ cbeta), 0.0)
 
     # ------------------------------------------------------------------ results
@@ -547,10 +564,16 @@ class PLSWorkspace:
                                "fixed-effects part are stale): call reweight() and "
                                "set_theta() first")
 
+    @property
+    def beta_shift(self) -> np.ndarray:
+        """The least squares coefficients taken out of the response (see __init__)."""
+        return self._beta_shift
+
     def u_at(self, beta: np.ndarray) -> np.ndarray:
-        """Conditional modes of u for a given beta: ``P' L'^{-1} (cu - RZX beta)``."""
+        """Conditional modes of u for a given beta: ``P' L'^{-1} (cu - RZX beta)`` (cu is
+        the residual response's: beta is taken from the shift's)."""
         self._check_complete()
-        v = self.cu - self.RZX @ beta
+        v = self.cu - self.RZX @ (np.asarray(beta, dtype=float) - self._beta_shift)
         if self.dense:
             out, _ = lapack.dtrtrs(self.L_dense, v, lower=1, trans=1)
             return out

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sps
-from scipy.linalg import solve_triangular
 
 from ..exceptions import PylmerError
 from ..lformula import LFormula
 from ..linalg.cholmod import SparseCholesky
+from ..linalg.crossprod import fitted_exactly, least_squares_residual
 from ..linalg.kernels import BatchLmm
 from ..linalg.pls import BLOCKED_MAX_Q2, csc_keys
 
@@ -71,7 +71,7 @@ def batch_design(lf: LFormula, Y: np.ndarray, REML: bool,
     Y = np.asarray(Y, dtype=float)
     if offset is not None:
         Y = Y - offset[:, None]
-    Yr, beta_shift = _residualize(X, Y, w)
+    Yr, beta_shift = least_squares_residual(X, Y, w)
     ZtW = sps.csc_matrix(Zt @ sps.diags(w))
     ZtZ = sps.csc_matrix(ZtW @ Zt.T)
     ZtZ.sort_indices()
@@ -94,25 +94,7 @@ def batch_design(lf: LFormula, Y: np.ndarray, REML: bool,
                       np.ascontiguousarray(np.einsum("ij,ij->j", Yr, WY)), float(n),
                       bool(REML), ldW, k)
     diagonal, columns = _theta_layout(lf)
-    rms = np.sqrt(np.mean(Yr**2, axis=0))
-    exact = rms <= 1e3 * np.finfo(float).eps * np.max(np.abs(Y), axis=0)
-    return BatchDesign(kernel, beta_shift, exact, diagonal, columns, n, p)
-
-
-def _residualize(X, Y, w):
-    """Y minus its weighted least squares fit on X, and the coefficients."""
-    sw = np.sqrt(w)
-    Q, R = np.linalg.qr(X * sw[:, None])
-    QtY = Q.T @ (Y * sw[:, None])
-    resid = Y - X @ solve_triangular(R, QtY) if X.shape[1] else Y.copy()
-    coef = solve_triangular(R, QtY).T if X.shape[1] else np.zeros((Y.shape[1], 0))
-    # once more: the second pass takes what rounding left of X's part (a large mean)
-    QtR = Q.T @ (resid * sw[:, None])
-    if X.shape[1]:
-        more = solve_triangular(R, QtR)
-        resid -= X @ more
-        coef += more.T
-    return resid, coef
+    return BatchDesign(kernel, beta_shift, fitted_exactly(Yr, Y), diagonal, columns, n, p)
 
 
 def _pattern(ZtZ: sps.csc_matrix, Lambdat: sps.csc_matrix, k: int):
