@@ -384,3 +384,19 @@ def test_import_pylmer_does_not_need_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "1743.6283"
+
+
+@pytest.mark.parametrize("mean", [1e6, 1e8])
+def test_a_large_mean_costs_no_digits_out_of_core(mean):
+    """Each partition sums its response about its own mean and the sums combine to the
+    mean of both (Chan's rule): y'Wy does not carry the mean, so a response of 1e8 +
+    noise gives the in-memory fit (before, 1e-2 off at 1e6, and no fit at 1e8)."""
+    sleep = pylmer.load_dataset("sleepstudy")
+    rng = np.random.default_rng(1)
+    e = rng.normal(0, 1, len(sleep)) + rng.normal(0, 1, 18)[sleep["Subject"].cat.codes]
+    d = sleep.assign(y=e + mean)[["y", "Days", "Subject"]]
+    m = lmer("y ~ Days + (Days | Subject)", dd.from_pandas(d, npartitions=4))
+    r = lmer("y ~ Days + (Days | Subject)", d)
+    assert m.REMLcrit() == pytest.approx(r.REMLcrit(), abs=1e-5)
+    np.testing.assert_allclose(m.theta, r.theta, atol=1e-4)
+    np.testing.assert_allclose(m.fixef(), r.fixef(), rtol=1e-12, atol=1e-7)

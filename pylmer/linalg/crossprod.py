@@ -17,7 +17,7 @@ for the GLMM paths that reweight it in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sps
@@ -88,18 +88,29 @@ def weighted_crossproducts(X: np.ndarray, yy: np.ndarray, Zt: sps.spmatrix,
 class CrossProducts:
     """The sums over rows that a linear mixed model's fit needs (see the module's text).
 
+    The response is taken about a shift ``c`` (the weighted mean of its rows): sums of a
+    response of 1e6 + noise would otherwise carry the mean into y'Wy and lose its last
+    digits. Two sets of rows combine exactly to the mean of both (Chan's rule for
+    variances), through the first-order sums ``Z'W1``, ``X'W1`` and ``1'W1``.
+
     Attributes
     ----------
     n : int
         The number of rows (zero-weight rows included, as lme4 counts them).
     ZtZ : scipy.sparse.csc_matrix, (q, q)
     ZtXy : numpy.ndarray, (q, p + 1)
-        ``Z'W[X y]``: the last column is Z'Wy.
+        ``Z'W[X y-c]``: the last column is Z'W(y - c).
     XtX : numpy.ndarray, (p, p)
     Xty : numpy.ndarray, (p,)
+        X'W(y - c).
     yty : float
+        (y - c)'W(y - c).
     ldW : float
         Sum of the logs of the positive prior weights (0 without weights).
+    shift : float
+        c.
+    Zw, Xw, sw :
+        Z'W1 (q,), X'W1 (p,) and 1'W1.
     """
 
     n: int
@@ -109,12 +120,22 @@ class CrossProducts:
     Xty: np.ndarray
     yty: float
     ldW: float
+    shift: float = 0.0
+    Zw: np.ndarray | None = None
+    Xw: np.ndarray | None = None
+    sw: float = 0.0
 
     @classmethod
     def from_rows(cls, X: np.ndarray, yy: np.ndarray, Zt: sps.spmatrix,
                   weights: np.ndarray | None = None) -> CrossProducts:
-        """The cross-products of these rows (see :func:`weighted_crossproducts`)."""
-        return cls(X.shape[0], *weighted_crossproducts(X, yy, Zt, weights))
+        """The cross-products of these rows (see :func:`weighted_crossproducts`), the
+        response about its weighted mean."""
+        w = np.ones(len(yy)) if weights is None else np.asarray(weights, dtype=float)
+        sw = float(w.sum())
+        c = float(w @ yy) / sw if sw > 0 else 0.0
+        sums = weighted_crossproducts(X, yy - c, Zt, weights)
+        return cls(X.shape[0], *sums, shift=c, Zw=np.asarray(Zt @ w).ravel(),
+                   Xw=X.T @ w, sw=sw)
 
     @property
     def p(self) -> int:
@@ -124,6 +145,40 @@ class CrossProducts:
     def q(self) -> int:
         return self.ZtZ.shape[0]
 
+    def about(self, c: float) -> CrossProducts:
+        """The same sums with the response taken about ``c`` instead."""
+        d = self.shift - c
+        ZtXy = self.ZtXy.copy()
+        ZtXy[:, self.p] += d * self.Zw
+        # y - c = (y - shift) + d: the cross term is d * 1'W(y - shift), zero at the mean
+        return replace(self, ZtXy=ZtXy, Xty=self.Xty + d * self.Xw,
+                       yty=self.yty + d * d * self.sw, shift=c)
+
+    def spans_ones(self) -> bool:
+        """Whether X's columns span the constant (an intercept, or a factor's
+        indicators): then a response about c is the same model, beta moving by c along
+        the constant."""
+        if self.p == 0 or self.sw <= 0:
+            return False
+        gamma = np.linalg.solve(self.XtX, self.Xw)
+        return bool(self.sw - gamma @ self.Xw <= 1e-8 * self.sw)
+
+    def residual(self) -> tuple[CrossProducts, np.ndarray]:
+        """The sums of the response's least squares residual from X, and the
+        coefficients (:func:`least_squares_residual` from sums: a response about its
+        mean first, where X spans the constant, so that y'Wy has lost no digits)."""
+        xp = self if self.spans_ones() or not self.shift else self.about(0.0)
+        if self.p == 0:
+            return xp, np.zeros(0)
+        coef = np.linalg.solve(xp.XtX, xp.Xty)
+        ZtXy = xp.ZtXy.copy()
+        ZtXy[:, self.p] -= ZtXy[:, : self.p] @ coef
+        out = replace(xp, ZtXy=ZtXy, Xty=xp.Xty - xp.XtX @ coef,
+                      yty=max(xp.yty - float(coef @ xp.Xty), 0.0))
+        if xp.shift:  # c = X gamma c: beta moves by c gamma
+            coef = coef + xp.shift * np.linalg.solve(xp.XtX, xp.Xw)
+        return out, coef
+
     def __add__(self, other: CrossProducts) -> CrossProducts:
         """The cross-products of both row sets together."""
         if not isinstance(other, CrossProducts):
@@ -131,19 +186,22 @@ class CrossProducts:
         if (self.q, self.p) != (other.q, other.p):
             raise ValueError(f"cross-products of different models: q, p = {self.q}, "
                              f"{self.p} and {other.q}, {other.p}")
-        ZtZ = sps.csc_matrix(self.ZtZ + other.ZtZ)
+        sw = self.sw + other.sw
+        c = (self.sw * self.shift + other.sw * other.shift) / sw if sw > 0 else 0.0
+        a, b = self.about(c), other.about(c)
+        ZtZ = sps.csc_matrix(a.ZtZ + b.ZtZ)
         ZtZ.sort_indices()
-        return CrossProducts(self.n + other.n, ZtZ, self.ZtXy + other.ZtXy,
-                             self.XtX + other.XtX, self.Xty + other.Xty,
-                             self.yty + other.yty, self.ldW + other.ldW)
+        return CrossProducts(a.n + b.n, ZtZ, a.ZtXy + b.ZtXy, a.XtX + b.XtX,
+                             a.Xty + b.Xty, a.yty + b.yty, a.ldW + b.ldW, c,
+                             a.Zw + b.Zw, a.Xw + b.Xw, sw)
 
     def select(self, keep: np.ndarray) -> CrossProducts:
         """Only the fixed-effects columns ``keep`` (those a rank check keeps)."""
         keep = np.asarray(keep, dtype=np.intp)
         columns = np.concatenate([keep, [self.p]])  # and Z'Wy
-        return CrossProducts(self.n, self.ZtZ, np.ascontiguousarray(self.ZtXy[:, columns]),
-                             np.ascontiguousarray(self.XtX[np.ix_(keep, keep)]),
-                             self.Xty[keep].copy(), self.yty, self.ldW)
+        return replace(self, ZtXy=np.ascontiguousarray(self.ZtXy[:, columns]),
+                       XtX=np.ascontiguousarray(self.XtX[np.ix_(keep, keep)]),
+                       Xty=self.Xty[keep].copy(), Xw=self.Xw[keep].copy())
 
 
 def csc_keys(A: sps.csc_matrix) -> np.ndarray:

@@ -205,15 +205,11 @@ class PLSWorkspace:
         # Z'Z is taken, not copied (it is as large as the rest together); never changed
         self.ZtZ = sps.csc_matrix(xp.ZtZ)
         self.ZtZ.sort_indices()
-        self.ZtXy = np.array(xp.ZtXy, dtype=float)
         self.XtX = np.array(xp.XtX, dtype=float)
-        self.Xty = np.array(xp.Xty, dtype=float)
+        # the residual response's sums, as the rows' workspace takes them
+        xp, shift = xp.residual()
+        self.ZtXy, self.Xty = np.array(xp.ZtXy, dtype=float), np.array(xp.Xty, dtype=float)
         self.yty, self.ldW = float(xp.yty), float(xp.ldW)
-        # the residual response from its sums, as the rows' workspace takes it
-        shift = np.linalg.solve(self.XtX, self.Xty) if self.p else np.zeros(0)
-        self.ZtXy[:, self.p] -= self.ZtXy[:, : self.p] @ shift
-        self.yty = max(self.yty - float(shift @ self.Xty), 0.0)
-        self.Xty = self.Xty - self.XtX @ shift
         self._beta_shift = shift
         self._init_factor(Lambdat, Lind, backend)
         return self
