@@ -48,15 +48,12 @@ with ``--no-r``) the lme4 columns read "absent" and the notes say why.
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,6 +62,7 @@ import pandas as pd
 
 from .cases import _EXACT_FLOATS, read_frame
 from .memory import bench_results
+from .pylmer_side import time_fits
 from .r_side import _PRELUDE, _r_string, lme4_version, load_code
 from .table import _layout, _num
 
@@ -229,19 +227,8 @@ def time_many(case: ManyCase, n_jobs_list=N_JOBS, runs: int = RUNS) -> dict:
     result: dict = {"responses": int(Y.shape[1]), "nobs": len(data), "runs": {}}
     first_table = None
     for n_jobs in n_jobs_list:
-        res: dict = {"times": [], "warnings": []}
-        try:
-            for _ in range(runs):
-                gc.collect()
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    start = time.perf_counter()
-                    fits = call(n_jobs)
-                    res["times"].append(time.perf_counter() - start)
-                res["warnings"] += [str(w.message) for w in caught
-                                    if str(w.message) not in res["warnings"]]
-        except Exception as exc:  # noqa: BLE001 (report the failure, go on)
-            res["error"] = f"{type(exc).__name__}: {exc}"
+        res, fits = time_fits(lambda _, n_jobs=n_jobs: call(n_jobs), None, runs - 1)
+        if fits is None:  # the call raised: res says how; go on
             result["runs"][str(n_jobs)] = res
             continue
         res["best"] = min(res["times"])
