@@ -52,6 +52,15 @@ from .formula.rexpr import FormulaSyntaxError
 from .inference.anova import anova
 from .inference.bootstrap import bootMer
 from .inference.confint import confint
+from .inference.diagnostics import (
+    AIC,
+    BIC,
+    check_overdispersion,
+    cooks_distance,
+    hatvalues,
+    icc,
+    r2_nakagawa,
+)
 from .inference.drop1 import drop1
 from .many.api import glmer_many, lmer_many
 from .many.fits import ManyFits
@@ -72,8 +81,6 @@ from .results.glmermod import GlmerMod
 from .results.lmermod import LmerMod
 from .results.mermod import MerMod
 from .rstyle import (
-    AIC,
-    BIC,
     REMLcrit,
     VarCorr,
     coef,
@@ -112,6 +119,8 @@ __all__ = [
     "nbinom2", "nbinom1", "negative_binomial", "beta_family",
     # inference
     "anova", "confint", "bootMer", "drop1",
+    # checks after a fit
+    "hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

@@ -105,3 +105,9 @@ def load_families_dataset(name: str):
     """A data set of tests/reference/families/data/, read as :func:`load_formula_dataset`
     reads the formula folder's."""
     return _formula_dataset(name, "families").copy()
+
+
+def load_diagnostics_dataset(name: str):
+    """A data set of tests/reference/diagnostics/data/, read as :func:`load_formula_dataset`
+    reads the formula folder's."""
+    return _formula_dataset(name, "diagnostics").copy()

@@ -664,6 +664,50 @@ def _(row):
     assert not np.allclose(new.fixef(), row.ns["m"].fixef())
 
 
+# --- checks after a fit (R's numbers: tests/reference/diagnostics, lme4 1.1-31,
+# performance 0.10.2)
+
+@check("AIC-table")
+def _(row):
+    named, default = row.run()
+    assert list(named.index) == ["m0", "m"] and list(default.index) == ["m1", "m2"]
+    close(named["df"], [4, 6], abs=1e-12)
+    close(named["AIC"], [1794.465085394921, 1755.628271959952], rel=1e-6)
+    close(default["BIC"], [1807.2369127984819, 1774.7860130652932], rel=1e-6)
+
+
+@check("hatvalues")
+def _(row):
+    (h,) = row.run()
+    assert h.shape == (180,) and h.between(0, 1).all()
+    close(h.iloc[:3], [0.2293040377402628, 0.1697299937991398, 0.1268237150199163],
+          rel=1e-4)
+
+
+@check("cooks.distance")
+def _(row):
+    (d,) = row.run()
+    assert d.shape == (180,) and (d >= 0).all()
+    close(d.iloc[:3], [0.004963132514815038, 0.0402062018556089, 0.22609918475812252],
+          rel=1e-4)
+
+
+@check("check_overdispersion")
+def _(row):
+    (o,) = row.run()
+    close(o[["chisq", "ratio", "rdf"]], [63.067427494941064, 1.2366162253910014, 51],
+          rel=1e-3)
+    close(o["p"], 0.11966458623791554, abs=1e-3)
+
+
+@check("r2_nakagawa")
+def _(row):
+    r2, icc = row.run()
+    close(r2[["conditional", "marginal"]], [0.799219922782924, 0.27865105816187524],
+          rel=1e-4)
+    assert 0 < icc["adjusted"] < 1
+
+
 # --- many responses
 
 @check("refit-loop")

@@ -114,6 +114,13 @@ class MerMod:
 
     # ------------------------------------------------------------------ basics
     @property
+    def factor(self):
+        """The Cholesky factor L of ``P (Lambda'Z'WZ Lambda + I) P'`` at the estimates
+        (``solve_L(B)`` = L^-1 P B, ``solve_Lt``, ``logdet``), for computations such as the
+        hat matrix."""
+        return self._factor
+
+    @property
     def theta(self) -> np.ndarray:
         """Relative covariance parameters (copy), named in ``getME("theta")``."""
         return self._theta.copy()
