@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from reference_data import load_json
 
-from pylmer import Gamma, PylmerWarning, anova, glmer, lmer, load_dataset
+from pylmer import Gamma, PylmerError, PylmerWarning, anova, glmer, lmer, load_dataset
 from pylmer.exceptions import RankDeficiencyWarning
 
 
@@ -122,7 +122,7 @@ def test_drop1_matches_lme4():
 
     sleep = load_dataset("sleepstudy")
     m = lmer("Reaction ~ Days + I(Days^2) + (Days | Subject)", sleep, REML=False)
-    table = drop1(m)
+    table = drop1(m, test="Chisq")
     assert list(table.index) == ["<none>", "Days", "I(Days^2)"]
     np.testing.assert_allclose(table["AIC"], [1764.3, 1769.2, 1763.9], atol=0.05)
     np.testing.assert_allclose(table["LRT"].iloc[1:], [6.9029, 1.6577], atol=5e-5)
@@ -130,16 +130,31 @@ def test_drop1_matches_lme4():
     np.testing.assert_array_equal(table["npar"].iloc[1:], [1, 1])
     cake = load_dataset("cake")
     with pytest.warns(PylmerWarning, match="refitting"):
-        table = drop1(lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake))
+        table = drop1(lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake),
+                      test="Chisq")
     # marginality: only the interaction can go
     assert list(table.index) == ["<none>", "recipe:temperature"]
     assert table["npar"].iloc[1] == 10
     np.testing.assert_allclose(table["LRT"].iloc[1], 10.53, atol=5e-3)
     np.testing.assert_allclose(table["Pr(Chi)"].iloc[1], 0.3953, atol=5e-5)
     g = fit("cbpp_laplace")
-    table = drop1(g)
+    table = drop1(g, test="Chisq")
     np.testing.assert_allclose(table["LRT"].iloc[1], 25.61, atol=5e-3)
     np.testing.assert_allclose(table["Pr(Chi)"].iloc[1], 1.151e-05, rtol=1e-3)
+
+
+def test_drop1_default_is_lme4s_aic_only():
+    """lme4's drop1(m): test = "none", npar and AIC (R 4.2.2 / lme4 1.1-31 on the REML
+    sleepstudy fit: AIC 1763.9 for <none>, 1785.5 without Days)."""
+    from pylmer import drop1
+
+    m = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
+    with pytest.warns(PylmerWarning, match="refitting"):
+        table = drop1(m)
+    assert list(table.columns) == ["npar", "AIC"]
+    np.testing.assert_allclose(table["AIC"], [1763.9, 1785.5], atol=0.05)
+    with pytest.raises(PylmerError, match="'none'"):
+        drop1(m, test="F")
 
 
 @pytest.mark.parametrize("formula, dataset, expected", [

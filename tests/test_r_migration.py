@@ -550,6 +550,7 @@ def _(row):
     lmm, glmm = row.run()
     close(lmm.loc["Days", ["LRT", "Pr(Chi)"]], [23.537, 1.226e-06], rel=1e-3)
     assert list(glmm.index) == ["<none>", "period"] and glmm.loc["period", "npar"] == 3
+    assert list(glmm.columns) == ["npar", "AIC"]  # lme4's default: test = "none"
 
 
 @check("confint-Wald")

@@ -33,19 +33,21 @@ def _formula_without(model, drop: str, labels: list[str]) -> str:
     return f"{deparse(parsed.response)} ~ {rhs}"
 
 
-def drop1(model, test: str = "Chisq") -> pd.DataFrame:
-    """Refit without each fixed term that no other term contains, and compare by
-    likelihood ratio (R: ``drop1(m, test = "Chisq")``). REML fits are refitted by ML.
+def drop1(model, test: str = "none") -> pd.DataFrame:
+    """Refit without each fixed term that no other term contains, and compare by AIC,
+    and with ``test="Chisq"`` by likelihood ratio (R: ``drop1(m)``, lme4's default
+    ``test = "none"``, and ``drop1(m, test = "Chisq")``). REML fits are refitted by ML.
 
     Returns
     -------
     DataFrame
         Rows ``<none>`` and each droppable term (as R names it); columns npar (the term's
-        number of parameters), AIC, LRT, Pr(Chi).
+        number of parameters) and AIC, and with ``test="Chisq"`` LRT and Pr(Chi).
     """
     check_model(model)
-    if test != "Chisq":
-        raise PylmerError(f"test={test!r}: only the likelihood-ratio test 'Chisq' is available")
+    if test not in ("none", "Chisq"):
+        raise PylmerError(f"test={test!r}: use 'none' (AIC only, lme4's default) or "
+                          "'Chisq' (likelihood-ratio tests)")
     if model.isREML():
         warn_user("refitting model(s) with ML (instead of REML)", PylmerWarning)
         model = refit_ML(model)
@@ -65,4 +67,5 @@ def drop1(model, test: str = "Chisq") -> pd.DataFrame:
         df = base.df - ll.df
         rows.append((label, df, smaller.AIC(), lrt, stats.chi2.sf(lrt, df)))
     table = pd.DataFrame(rows, columns=["term", "npar", "AIC", "LRT", "Pr(Chi)"])
-    return table.set_index("term").rename_axis(None)
+    table = table.set_index("term").rename_axis(None)
+    return table if test == "Chisq" else table[["npar", "AIC"]]
