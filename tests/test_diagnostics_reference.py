@@ -21,7 +21,7 @@ import pylmer
 CASES = Path(__file__).parent / "reference" / "diagnostics" / "cases"
 # the functions built so far; the other cases of the folder wait for theirs
 BUILT = {"hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-         "AIC"}
+         "AIC", "ranova", "lmList"}
 
 
 def _cases():
@@ -92,7 +92,7 @@ def test_matches_r(case):
 
 
 def test_every_built_function_has_a_case():
-    assert len(_cases()) == 9
+    assert len(_cases()) == 11
 
 
 def test_aic_of_one_model_is_a_number_and_names_are_checked():
@@ -149,3 +149,34 @@ def test_hatvalues_are_the_derivatives_of_the_fitted_values():
         bumped[i] += 1.0
         assert fitted_at_theta(bumped)[i] - base[i] == pytest.approx(h[i], rel=1e-8)
     assert np.all((h > 0) & (h < 1))
+
+
+def test_ranova_removes_intercept_terms_and_refits_with_the_same_criterion():
+    """Away from the references: Penicillin's two intercept terms are each removed; the
+    LRT is twice the difference of the REML log-likelihoods of the fit and the refit."""
+    pen = pylmer.load_dataset("Penicillin")
+    m = pylmer.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", pen)
+    table = pylmer.ranova(m)
+    assert list(table.index) == ["<none>", "(1 | plate)", "(1 | sample)"]
+    for label, kept in [("(1 | plate)", "(1 | sample)"), ("(1 | sample)", "(1 | plate)")]:
+        r = pylmer.lmer(f"diameter ~ 1 + {kept}", pen)
+        lrt = 2 * (float(m.logLik()) - float(r.logLik()))
+        assert table.loc[label, "LRT"] == pytest.approx(lrt, rel=1e-8)
+        assert table.loc[label, "Df"] == 1 and table.loc[label, "npar"] == 3
+    with pytest.raises(pylmer.PylmerError, match="no random effects"):
+        pylmer.ranova(pylmer.lmer("diameter ~ 1 + (1 | plate)", pen))
+
+
+def test_lmlist_is_least_squares_per_group_with_na_where_a_group_cannot_say():
+    sleep = pylmer.load_dataset("sleepstudy")
+    data = sleep.assign(late=np.where(sleep["Days"] >= 5, "yes", "no"))
+    data.loc[(data["Subject"] == "308") & (data["late"] == "yes"), "Reaction"] = np.nan
+    table = pylmer.lmList("Reaction ~ Days + late | Subject", data)
+    assert list(table.columns) == ["(Intercept)", "Days", "lateyes"]
+    assert np.isnan(table.loc["308", "lateyes"])  # no late rows left for 308
+    rows = data[(data["Subject"] == "309")]
+    X = np.column_stack([np.ones(10), rows["Days"], rows["late"] == "yes"])
+    coef = np.linalg.lstsq(X, rows["Reaction"].to_numpy(), rcond=None)[0]
+    np.testing.assert_allclose(table.loc["309"].to_numpy(), coef, rtol=1e-10)
+    with pytest.raises(pylmer.PylmerError, match="y ~ x \\| g"):
+        pylmer.lmList("Reaction ~ Days", data)

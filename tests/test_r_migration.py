@@ -701,6 +701,21 @@ def _(row):
     close(o["p"], 0.11966458623791554, abs=1e-3)
 
 
+@check("ranova")
+def _(row):
+    (table,) = row.run()
+    assert list(table.index) == ["<none>", "Days in (Days | Subject)"]
+    close(table.loc["Days in (Days | Subject)", ["npar", "logLik", "LRT", "Df"]],
+          [4, -893.2325426974605, 42.836813434969145, 2], rel=1e-4)  # lmerTest 3.1-3
+
+
+@check("lmList")
+def _(row):
+    (table,) = row.run()
+    assert table.shape == (18, 2) and list(table.columns) == ["(Intercept)", "Days"]
+    close(table.loc["308"], [244.19266909090925, 21.76470242424241], rel=1e-10)  # lme4
+
+
 @check("r2_nakagawa")
 def _(row):
     r2, icc = row.run()
