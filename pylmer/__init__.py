@@ -55,6 +55,7 @@ from .inference.confint import confint
 from .inference.diagnostics import (
     AIC,
     BIC,
+    Anova,
     check_overdispersion,
     cooks_distance,
     hatvalues,
@@ -122,7 +123,7 @@ __all__ = [
     "anova", "confint", "bootMer", "drop1",
     # checks after a fit
     "hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-    "ranova", "lmList",
+    "ranova", "lmList", "Anova",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

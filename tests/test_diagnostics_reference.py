@@ -21,7 +21,7 @@ import pylmer
 CASES = Path(__file__).parent / "reference" / "diagnostics" / "cases"
 # the functions built so far; the other cases of the folder wait for theirs
 BUILT = {"hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-         "AIC", "ranova", "lmList"}
+         "AIC", "ranova", "lmList", "Anova"}
 
 
 def _cases():
@@ -92,7 +92,7 @@ def test_matches_r(case):
 
 
 def test_every_built_function_has_a_case():
-    assert len(_cases()) == 11
+    assert len(_cases()) == 13
 
 
 def test_aic_of_one_model_is_a_number_and_names_are_checked():
@@ -180,3 +180,20 @@ def test_lmlist_is_least_squares_per_group_with_na_where_a_group_cannot_say():
     np.testing.assert_allclose(table.loc["309"].to_numpy(), coef, rtol=1e-10)
     with pytest.raises(pylmer.PylmerError, match="y ~ x \\| g"):
         pylmer.lmList("Reaction ~ Days", data)
+
+
+def test_anova_type2_equals_type3_for_a_term_no_other_contains():
+    """car's type 2 and type 3 tests coincide for a term contained in no other (the
+    interaction, and every term of an additive model), and a single coefficient's test
+    is its squared z value."""
+    cake = pylmer.load_dataset("cake")
+    m = pylmer.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake)
+    two, three = pylmer.Anova(m, type=2), pylmer.Anova(m, type="III")
+    assert two.loc["recipe:temperature", "Chisq"] == pytest.approx(
+        three.loc["recipe:temperature", "Chisq"], rel=1e-10)
+    sleep = pylmer.load_dataset("sleepstudy")
+    s = pylmer.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    z = s.fixef()["Days"] / np.sqrt(s.vcov().loc["Days", "Days"])
+    assert pylmer.Anova(s).loc["Days", "Chisq"] == pytest.approx(z**2, rel=1e-12)
+    with pytest.raises(pylmer.PylmerError, match="type=4"):
+        pylmer.Anova(s, type=4)

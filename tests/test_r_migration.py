@@ -701,6 +701,14 @@ def _(row):
     close(o["p"], 0.11966458623791554, abs=1e-3)
 
 
+@check("car-Anova")
+def _(row):
+    type2, type3 = row.run()
+    close(type2.loc["period"], [25.488178855894134, 3, 1.2205492405521726e-05], rel=1e-3)
+    assert list(type3.index) == ["(Intercept)", "Days"]  # car 3.1-1's rows
+    close(type3.loc["Days", "Df"], 1, abs=0)
+
+
 @check("ranova")
 def _(row):
     (table,) = row.run()

@@ -23,7 +23,7 @@ from scipy import stats
 from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..validate import check_model
 
-__all__ = ["AIC", "BIC", "check_overdispersion", "cooks_distance", "hatvalues", "icc",
+__all__ = ["AIC", "BIC", "Anova", "check_overdispersion", "cooks_distance", "hatvalues", "icc",
            "r2_nakagawa"]
 
 HAT_CHUNK = 4096  # observations per block of CL (q x chunk, dense)
@@ -182,3 +182,55 @@ def _criterion_table(models, criterion: str, model_names) -> float | pd.DataFram
         raise PylmerError(f"model_names has {len(names)} names for {len(models)} models")
     rows = [(m.logLik().df, getattr(m, criterion)()) for m in models]
     return pd.DataFrame(rows, columns=["df", criterion], index=names)
+
+
+def Anova(model, type: int | str = 2) -> pd.DataFrame:
+    """Wald chi-square tests of the fixed terms (R: car's ``Anova(m, type)`` with its
+    default ``test.statistic = "Chisq"``), from ``vcov(m)``.
+
+    Type 3 tests each term's coefficients = 0 in the model's own coding (with an
+    ``(Intercept)`` row); type 2 tests each term after the terms that contain it, by car's
+    construction: the hypothesis for the term and its relatives made orthogonal to the
+    relatives' in the metric of ``vcov(m)``.
+
+    Returns
+    -------
+    DataFrame
+        One row per term; columns Chisq, Df, Pr(>Chisq).
+    """
+    check_model(model)
+    kind = {2: 2, "2": 2, "II": 2, 3: 3, "3": 3, "III": 3}.get(type)
+    if kind is None:
+        raise PylmerError(f"type={type!r}: use 2 (or 'II') or 3 (or 'III')")
+    fixed = model.lf.fixed
+    b, V = model.fixef().to_numpy(), model.vcov().to_numpy()
+    assign, p = np.asarray(fixed.assign), len(b)
+    terms = fixed.plan.terms
+    labels, varsets = list(terms.term_labels), [set(t) for t in terms.terms]
+    identity = np.eye(p)
+    rows = []
+    if kind == 3 and np.any(assign == 0):
+        rows.append(("(Intercept)", identity[assign == 0]))
+    for k, label in enumerate(labels):
+        own = np.flatnonzero(assign == k + 1)
+        if len(own) == 0:  # every column dropped as rank deficient
+            continue
+        relatives = [j for j in range(len(labels)) if varsets[k] < varsets[j]]
+        rel = np.flatnonzero(np.isin(assign, [j + 1 for j in relatives]))
+        if kind == 3 or len(rel) == 0:
+            L = identity[own]
+        else:  # car's ConjComp: the part of [relatives, term] V-orthogonal to relatives
+            Z, X = identity[np.concatenate([rel, own])].T, identity[rel].T
+            Q, R = np.linalg.qr(Z.T @ V @ X, mode="complete")
+            rank = int(np.sum(np.abs(np.diag(R)) > 1e-10 * np.abs(R).max()))
+            L = (Z @ Q[:, rank:]).T
+            L = L[~np.all(np.abs(L) < 1e-12, axis=1)]
+        rows.append((label, L))
+    out = []
+    for label, L in rows:
+        Lb = L @ b
+        chisq = float(Lb @ np.linalg.solve(L @ V @ L.T, Lb))
+        df = L.shape[0]
+        out.append((label, chisq, df, float(stats.chi2.sf(chisq, df))))
+    return pd.DataFrame([r[1:] for r in out], index=[r[0] for r in out],
+                        columns=["Chisq", "Df", "Pr(>Chisq)"])
