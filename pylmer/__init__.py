@@ -63,6 +63,7 @@ from .inference.diagnostics import (
     r2_nakagawa,
 )
 from .inference.drop1 import drop1
+from .inference.influence import Influence, influence
 from .inference.random_tests import lmList, ranova
 from .many.api import glmer_many, lmer_many
 from .many.fits import ManyFits
@@ -123,7 +124,7 @@ __all__ = [
     "anova", "confint", "bootMer", "drop1",
     # checks after a fit
     "hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-    "ranova", "lmList", "Anova",
+    "ranova", "lmList", "Anova", "influence", "Influence",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

@@ -21,7 +21,7 @@ import pylmer
 CASES = Path(__file__).parent / "reference" / "diagnostics" / "cases"
 # the functions built so far; the other cases of the folder wait for theirs
 BUILT = {"hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-         "AIC", "ranova", "lmList", "Anova"}
+         "AIC", "ranova", "lmList", "Anova", "influence"}
 
 
 def _cases():
@@ -92,7 +92,7 @@ def test_matches_r(case):
 
 
 def test_every_built_function_has_a_case():
-    assert len(_cases()) == 13
+    assert len(_cases()) == 15
 
 
 def test_aic_of_one_model_is_a_number_and_names_are_checked():
@@ -197,3 +197,18 @@ def test_anova_type2_equals_type3_for_a_term_no_other_contains():
     assert pylmer.Anova(s).loc["Days", "Chisq"] == pytest.approx(z**2, rel=1e-12)
     with pytest.raises(pylmer.PylmerError, match="type=4"):
         pylmer.Anova(s, type=4)
+
+
+def test_influence_deletes_exactly():
+    """Each deleted fit is lmer's fit of the data without that unit."""
+    sleep = pylmer.load_dataset("sleepstudy")
+    m = pylmer.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    infl = pylmer.influence(m, groups="Subject")
+    assert list(infl.fixef_deleted.index) == list(sleep["Subject"].cat.categories)
+    alone = pylmer.lmer("Reaction ~ Days + (Days | Subject)",
+                        sleep[sleep["Subject"] != "335"])
+    np.testing.assert_allclose(infl.fixef_deleted.loc["335"], alone.fixef(), rtol=1e-5)
+    np.testing.assert_allclose(infl.dfbeta().loc["335"], alone.fixef() - m.fixef(),
+                               rtol=1e-4)
+    with pytest.raises(pylmer.PylmerError, match="not a column"):
+        pylmer.influence(m, groups="Patient")

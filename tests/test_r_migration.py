@@ -693,6 +693,15 @@ def _(row):
           rel=1e-4)
 
 
+@check("influence")
+def _(row):
+    (infl,) = row.run()
+    d = infl.cooks_distance()
+    assert d.shape == (18,)
+    close(d.iloc[:3], [0.08214840506940913, 0.13202079795775515, 0.09824074429175013],
+          rel=1e-3)  # lme4 1.1-31
+
+
 @check("check_overdispersion")
 def _(row):
     (o,) = row.run()
