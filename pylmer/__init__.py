@@ -49,6 +49,7 @@ from .family import (
     poisson,
 )
 from .formula.rexpr import FormulaSyntaxError
+from .inference.allfit import AllFit, allFit
 from .inference.anova import anova
 from .inference.bootstrap import bootMer
 from .inference.confint import confint
@@ -124,7 +125,7 @@ __all__ = [
     "anova", "confint", "bootMer", "drop1",
     # checks after a fit
     "hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-    "ranova", "lmList", "Anova", "influence", "Influence",
+    "ranova", "lmList", "Anova", "influence", "Influence", "allFit", "AllFit",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

@@ -21,7 +21,7 @@ import pylmer
 CASES = Path(__file__).parent / "reference" / "diagnostics" / "cases"
 # the functions built so far; the other cases of the folder wait for theirs
 BUILT = {"hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-         "AIC", "ranova", "lmList", "Anova", "influence"}
+         "AIC", "ranova", "lmList", "Anova", "influence", "allFit"}
 
 
 def _cases():
@@ -74,6 +74,11 @@ def _compare(result, expected, case):
         values = np.asarray(expected["values"], dtype=float)
         for c, name in enumerate(expected["colnames"]):
             _close(frame[name].to_numpy(dtype=float), values[:, c], case, name)
+    elif kind == "allfit":  # the README's check: >= 2 fits, each at lme4's optimum
+        objectives = result.summary()["objective"].dropna()
+        assert len(objectives) >= case["check"]["min_optimizers"]
+        np.testing.assert_allclose(objectives, expected["default_objective"],
+                                   rtol=0, atol=case["check"]["abs_tol"])
     elif kind == "components":
         for name, part in expected["components"].items():
             _compare(result[name], part, case)
@@ -92,7 +97,7 @@ def test_matches_r(case):
 
 
 def test_every_built_function_has_a_case():
-    assert len(_cases()) == 15
+    assert len(_cases()) == 16
 
 
 def test_aic_of_one_model_is_a_number_and_names_are_checked():

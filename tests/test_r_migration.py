@@ -702,6 +702,14 @@ def _(row):
           rel=1e-3)  # lme4 1.1-31
 
 
+@check("allFit")
+def _(row):
+    table, fits = row.run()
+    assert list(table.index) == ["bobyqa", "Nelder_Mead", "L-BFGS-B"]
+    close(table["objective"], 1743.628271959952, abs=1e-4)  # lme4's default fit
+    assert set(fits) == set(table.index)
+
+
 @check("check_overdispersion")
 def _(row):
     (o,) = row.run()
