@@ -26,8 +26,8 @@ class AllFit(Mapping):
     """The fits by optimizer (R: the value of ``allFit(m)``): a mapping from the
     optimizer's name to its fitted model, or to the error it raised."""
 
-    def __init__(self, fits: dict, messages: dict, objective: str):
-        self._fits, self._messages, self._objective = fits, messages, objective
+    def __init__(self, fits: dict, messages: dict):
+        self._fits, self._messages = fits, messages
 
     def __getitem__(self, name):
         return self._fits[name]
@@ -66,9 +66,7 @@ def allFit(model, n_jobs: int = 1) -> AllFit:
     kept as its error; each fit's warnings are in :meth:`AllFit.summary`."""
     check_model(model)
     n_jobs = check_count(n_jobs, "n_jobs", 1)
-    control = model.lf.control
-    if control is None or not isinstance(control, LmerControl):
-        control = GlmerControl() if model.isGLMM() else LmerControl()
+    control = model.lf.control or (GlmerControl() if model.isGLMM() else LmerControl())
 
     def fit(name):
         log.working_on(name)
@@ -83,4 +81,4 @@ def allFit(model, n_jobs: int = 1) -> AllFit:
             ThreadPoolExecutor(max_workers=n_jobs) as pool:
         fits = dict(pool.map(fit, ALLFIT_OPTIMIZERS))
         messages = {name: log.take(name) for name in ALLFIT_OPTIMIZERS}
-    return AllFit(fits, messages, "REML" if model.isREML() else "-2 logLik")
+    return AllFit(fits, messages)

@@ -58,7 +58,7 @@ cdef class BatchLmm:
     cdef readonly bint REML
     # per-theta state: C's values, RZX (p rows of q, permuted), RX (upper, row-major)
     cdef double[::1] Cx, lam, RZXt, RX, last_theta, work, cbeta
-    cdef double ldL2, ldRX2
+    cdef double ldL2, ldRX2, pwrss  # pwrss: of the last response evaluated
     cdef int state  # 0: no theta yet, 1: factor and RX current, 2: not positive definite
     cdef object args
 
@@ -165,6 +165,7 @@ cdef class BatchLmm:
                 s = s - RX[j * p + i] * cbeta[j]
             cbeta[i] = s / RX[i * p + i]
             pwrss = pwrss - cbeta[i] * cbeta[i]
+        self.pwrss = pwrss
         if not pwrss > 0.0:
             return INFINITY
         df = self.n - p if self.REML else self.n
@@ -200,12 +201,7 @@ cdef class BatchLmm:
                 if crit[i] == INFINITY:
                     continue
                 RX = &self.RX[0]
-                s = self.yty[resp[i]]
-                for j in range(self.q):
-                    s = s - self.work[j] * self.work[j]
-                for j in range(p):
-                    s = s - self.cbeta[j] * self.cbeta[j]
-                pwrss[i] = s
+                pwrss[i] = self.pwrss
                 for j in range(p - 1, -1, -1):  # RX beta = cbeta
                     s = self.cbeta[j]
                     for l in range(j + 1, p):

@@ -27,7 +27,7 @@ from ..linalg.threads import single_threaded_blas
 from ..modular import mkMerMod
 from ..optimize import OptInfo
 from .lmm import SINGULAR_TOL
-from .spec import ManySpec
+from .spec import ManySpec, unusable_messages
 
 __all__ = ["GlmmFit", "fit_glmm_responses"]
 
@@ -80,10 +80,7 @@ def fit_glmm_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: lis
     out = GlmmFit(nan((m, k), np.nan), nan((m, p), np.nan), nan((m, p), np.nan),
                   nan(m, np.nan), nan(m, np.nan), np.zeros(m, dtype=np.int64),
                   np.zeros(m, dtype=bool), np.zeros(m, dtype=np.int64),
-                  [[] for _ in range(m)], [None] * m)
-    for j, name in enumerate(names):
-        if name in unusable:
-            out.messages[j].append(f"not fitted: {unusable[name]}")
+                  unusable_messages(names, unusable), [None] * m)
     Ysub = Y[lf0.rows]
     coef_at = {name: c for c, name in enumerate(lf0.X_colnames)}
 
@@ -123,10 +120,9 @@ def fit_glmm_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: lis
                                     if devfun.n_extra else []])
         return len(block)
 
-    blocks = [np.arange(s, min(s + spec.block, m)) for s in range(0, m, spec.block)]
     with WarningLog() as log, single_threaded_blas(), \
             ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-        for done in pool.map(lambda b: run(b, log), blocks):
+        for done in pool.map(lambda b: run(b, log), spec.blocks(m)):
             if bar is not None:
                 bar.update(done)
     return out, lf0

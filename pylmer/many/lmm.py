@@ -24,7 +24,7 @@ from ..lformula import LFormula
 from ..linalg.threads import single_threaded_blas
 from .design import batch_design
 from .newton import grid_start, minimize
-from .spec import ManySpec
+from .spec import ManySpec, unusable_messages
 
 __all__ = ["SINGULAR_MESSAGE", "SINGULAR_TOL", "GroupFit", "complete_case_design",
            "fit_responses"]
@@ -71,9 +71,7 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
     lf0 = spec.lformula()
     k, p = len(lf0.reTrms.theta), lf0.X.shape[1]
     out = _empty(len(names), k, p)
-    for j, name in enumerate(names):
-        if name in unusable:
-            out.messages[j].append(f"not fitted: {unusable[name]}")
+    out.messages = unusable_messages(names, unusable)
     Ysub = Y[lf0.rows]
     designs: dict[bytes, tuple] = {b"": (lf0, None, [])}
     lock = threading.Lock()
@@ -108,10 +106,8 @@ def fit_responses(spec: ManySpec, Y: np.ndarray, unusable: dict, names: list,
                 _fit_group(spec, lf, rows, Ysub[~miss][:, members], members, cols, out, log)
         return len(block)
 
-    size = spec.block
-    blocks = [np.arange(s, min(s + size, len(names))) for s in range(0, len(names), size)]
     with single_threaded_blas(), ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-        for done in pool.map(run, blocks):
+        for done in pool.map(run, spec.blocks(len(names))):
             if bar is not None:
                 bar.update(done)
     return out, lf0
@@ -133,8 +129,8 @@ def complete_case_design(spec, lf0, miss, log) -> tuple:
         notes = log.take(item) if log is not None else []
     if not set(lf.X_colnames) <= set(lf0.X_colnames) or \
             tuple(lf.reTrms.theta_names) != tuple(lf0.reTrms.theta_names):
-        why = ("not fitted: on its complete rows the random effects' columns change (fit it "
-               "alone with lmer)")
+        why = ("not fitted: on its complete rows the model's columns change (fit it alone "
+               "with lmer)")
         return None, [*notes, why]
     return lf, notes
 

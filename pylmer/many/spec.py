@@ -23,7 +23,7 @@ from ..formula.rexpr import Name, parse, variables
 from ..lformula import LFormula, glFormula, lFormula
 from ..validate import check_bool, check_control
 
-__all__ = ["ManySpec", "as_response_matrix", "make_spec"]
+__all__ = ["ManySpec", "as_response_matrix", "make_spec", "unusable_messages"]
 
 # Responses per block: the unit of threads, of a cluster's tasks and of progress updates.
 # Each block is fitted on its own, so a response's numbers do not depend on how the work
@@ -54,6 +54,10 @@ class ManySpec:
     def block(self) -> int:
         """Responses per block (see ``LMM_BLOCK``)."""
         return LMM_BLOCK if self.family is None else GLMM_BLOCK
+
+    def blocks(self, m: int) -> list[np.ndarray]:
+        """The positions of m responses in blocks of :attr:`block`."""
+        return [np.arange(s, min(s + self.block, m)) for s in range(0, m, self.block)]
 
     def lformula(self, y: np.ndarray | None = None, rows: np.ndarray | None = None
                  ) -> LFormula:
@@ -227,3 +231,8 @@ def _aligned(frame: pd.DataFrame, n: int, index) -> pd.DataFrame:
                           "(.reset_index(drop=True)) with the rows in the same order")
     raise PylmerError("the responses' index does not match the data's: their rows "
                       "must be the data's rows (reset both indexes, or align them)")
+
+
+def unusable_messages(names: list, unusable: dict) -> list[list[str]]:
+    """Each response's messages to start with: why it is not fitted, where it is not."""
+    return [[f"not fitted: {unusable[name]}"] if name in unusable else [] for name in names]
