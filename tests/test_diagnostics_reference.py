@@ -217,3 +217,46 @@ def test_influence_deletes_exactly():
                                rtol=1e-4)
     with pytest.raises(pylmer.PylmerError, match="not a column"):
         pylmer.influence(m, groups="Patient")
+
+
+@pytest.mark.parametrize("function", [
+    pylmer.hatvalues, pylmer.cooks_distance, pylmer.check_overdispersion,
+    pylmer.r2_nakagawa, pylmer.icc, pylmer.ranova, pylmer.Anova, pylmer.influence,
+    pylmer.allFit, pylmer.AIC, pylmer.BIC])
+def test_checks_refuse_what_is_not_a_model(function):
+    with pytest.raises(TypeError, match="fitted model"):
+        function("m")
+
+
+def test_hostile_callers_of_the_checks_get_errors_naming_the_culprit():
+    sleep = pylmer.load_dataset("sleepstudy")
+    m = pylmer.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    g = pylmer.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     pylmer.load_dataset("cbpp"), family="binomial")
+    with pytest.raises(pylmer.FormulaError, match="unknown column 'Nope'"):
+        pylmer.lmList("Reaction ~ Days | Nope", sleep)
+    with pytest.raises(pylmer.FormulaSyntaxError):  # formulas are data: nothing runs
+        pylmer.lmList("Reaction ~ __import__('os').getcwd() | Subject", sleep)
+    with pytest.raises(pylmer.FormulaError, match="no rows"):
+        pylmer.lmList("Reaction ~ Days | Subject", sleep.iloc[:0])
+    one = pylmer.lmList("Reaction ~ Days | Subject", sleep.iloc[:1])  # R: slope NA
+    assert one.shape == (1, 2) and np.isnan(one.loc["308", "Days"])
+    with pytest.raises(TypeError, match="formula must be a string"):
+        pylmer.lmList(3, sleep)
+    with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
+        pylmer.lmList("Reaction ~ Days | Subject", "sleep")
+    with pytest.raises(pylmer.PylmerError, match="non-finite"):
+        pylmer.lmList("Reaction ~ Days | Subject",
+                      sleep.assign(Reaction=np.r_[np.inf, sleep["Reaction"].to_numpy()[1:]]))
+    with pytest.raises(pylmer.PylmerError, match="n_jobs"):
+        pylmer.allFit(m, n_jobs=0)
+    with pytest.raises(pylmer.PylmerError, match="ranova is lmerTest's"):
+        pylmer.ranova(g)
+    with pytest.raises(pylmer.PylmerError, match="Gamma\\(log\\)"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Gamma fit's own convergence message
+        pylmer.r2_nakagawa(pylmer.glmer("Reaction ~ Days + (1 | Subject)", sleep,
+                                        family=pylmer.Gamma(link="log")))
+    within = sleep["Reaction"] - sleep.groupby("Subject", observed=True)["Reaction"] \
+        .transform("mean")  # no between-subject variation: a singular fit
+    with pytest.raises(pylmer.PylmerError, match="singular"):
+        pylmer.icc(pylmer.lmer("y ~ 1 + (1 | Subject)", sleep.assign(y=within)))

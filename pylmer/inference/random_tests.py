@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..control import LmerControl
 from ..design.fixed import rank_pivot
 from ..exceptions import PylmerError
 from ..formula.bars import parse_mixed_formula
@@ -85,11 +86,17 @@ def lmList(formula: str, data) -> pd.DataFrame:
     row of coefficients per level of the grouping factor, in its level order; a
     coefficient a group's rows cannot estimate (a column zero or aliased there) is NaN,
     as R's NA."""
-    if not isinstance(formula, str) or formula.count("|") != 1:
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string 'y ~ x | g', got {type(formula).__name__}")
+    if formula.count("|") != 1:
         raise PylmerError(f"lmList needs a formula 'y ~ x | g', got {formula!r}")
     model_part, group = (part.strip() for part in formula.split("|"))
-    # X and y of every row by lmer's own formula machinery (a random term on the group)
-    lf = lFormula(f"{model_part} + (1 | {group})", data)
+    # X and y of every row by lmer's own formula machinery (a random term on the group);
+    # lme4's checks of that term's levels are a mixed model's, not a per-group fit's, and
+    # X's rank is each group's to judge (R's lm gives NA there)
+    lf = lFormula(f"{model_part} + (1 | {group})", data, control=LmerControl(
+        check_nobs_vs_nlev="ignore", check_nlev_gtr_1="ignore",
+        check_nobs_vs_nRE="ignore", check_rankX="ignore"))
     factor = lf.reTrms.flist[group]
     codes = np.asarray(factor.codes)
     rows = []
