@@ -16,13 +16,15 @@ then pbkrtest's ``Lb_ddf`` for each coefficient.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError
 
-__all__ = ["kenward_roger"]
+__all__ = ["KRPieces", "kenward_roger", "kr_pieces"]
 
 
 def _components(model):
@@ -44,8 +46,26 @@ def _components(model):
     return E
 
 
-def kenward_roger(model) -> pd.DataFrame:
-    """Fixed effects with Kenward-Roger SE, df, t and p (lmerTest's ``ddf = "Kenward-Roger"``)."""
+@dataclass(frozen=True)
+class KRPieces:
+    """What every Kenward-Roger quantity of a fit is made of: ``Phi`` = vcov(beta),
+    ``PhiA`` = pbkrtest's adjusted covariance (``vcovAdj``), and the ``PP`` matrices and
+    ``W`` (twice the inverse expected information) that ``Lb_ddf`` needs."""
+
+    Phi: np.ndarray
+    PhiA: np.ndarray
+    PP: tuple
+    W: np.ndarray
+
+    def ddf(self, L: np.ndarray) -> float:
+        """pbkrtest's ``Lb_ddf``: the Kenward-Roger df of the hypothesis ``L beta = 0``
+        (one row per restriction)."""
+        return _lb_ddf(np.atleast_2d(L), self.Phi, self.PP, self.W)
+
+
+def kr_pieces(model) -> KRPieces:
+    """The Kenward-Roger pieces of a REML LMM fit (pbkrtest's ``vcovAdj`` and the
+    matrices of ``Lb_ddf``)."""
     if model.isGLMM():
         raise PylmerError("Kenward-Roger is for linear mixed models")
     if not model.REML:
@@ -123,14 +143,19 @@ def kenward_roger(model) -> pd.DataFrame:
             Qrs = Q[key] if r <= s else Q[key].T
             U += W[r, s] * (Qrs - PP[r] @ Phi @ PP[s])
     PhiA = Phi + 2 * Phi @ U @ Phi
+    return KRPieces(Phi, PhiA, tuple(PP), W)
 
+
+def kenward_roger(model) -> pd.DataFrame:
+    """Fixed effects with Kenward-Roger SE, df, t and p (lmerTest's ``ddf = "Kenward-Roger"``)."""
+    kr = kr_pieces(model)
     beta = model.fixef()
     rows = []
     for j in range(len(beta)):
         L = np.zeros((1, len(beta)))
         L[0, j] = 1.0
-        df = _lb_ddf(L, Phi, PP, W)
-        se = float(np.sqrt((L @ PhiA @ L.T)[0, 0]))
+        df = kr.ddf(L)
+        se = float(np.sqrt((L @ kr.PhiA @ L.T)[0, 0]))
         t = beta.iloc[j] / se
         rows.append((beta.iloc[j], se, df, t, 2 * stats.t.sf(abs(t), df)))
     return pd.DataFrame(rows, index=beta.index,
