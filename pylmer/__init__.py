@@ -12,6 +12,7 @@ R users write what they wrote in R::
 from .api import clmm, glmer, glmer_nb, lmer, update
 from .control import GlmerControl, LmerControl
 from .datasets import list_datasets, load_dataset
+from .diagnostic_plots import plot_diagnostics, plot_influence, plot_simulated_residuals
 from .exceptions import (
     ConvergenceWarning,
     DeprecatedUseWarning,
@@ -62,9 +63,21 @@ from .inference.diagnostics import (
     hatvalues,
     icc,
     r2_nakagawa,
+    rstudent,
 )
 from .inference.drop1 import drop1
+from .inference.emmcontrast import contrast, pairs
+from .inference.emmeans import EMMGrid, emmeans, ref_grid
+from .inference.lsmeans import difflsmeans, ls_means
 from .inference.influence import Influence, influence
+from .inference.simulated_residuals import (
+    HTest,
+    SimulatedResiduals,
+    simulate_residuals,
+    testDispersion,
+    testUniformity,
+    testZeroInflation,
+)
 from .inference.random_tests import lmList, ranova
 from .many.api import glmer_many, lmer_many
 from .many.fits import ManyFits
@@ -126,6 +139,10 @@ __all__ = [
     # checks after a fit
     "hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
     "ranova", "lmList", "Anova", "influence", "Influence", "allFit", "AllFit",
+    "rstudent", "simulate_residuals", "SimulatedResiduals", "HTest", "testUniformity",
+    "testDispersion", "testZeroInflation",
+    "plot_diagnostics", "plot_influence", "plot_simulated_residuals",
+    "emmeans", "EMMGrid", "ref_grid", "contrast", "pairs", "ls_means", "difflsmeans",
     # R-style generics
     "AIC", "BIC", "REMLcrit", "VarCorr", "coef", "deviance", "df_residual", "fitted",
     "fixef", "getME", "isSingular", "logLik", "ngrps", "nobs", "ranef", "residuals",

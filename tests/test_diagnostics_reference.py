@@ -15,13 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from reference_data import load_diagnostics_dataset
+from scipy import stats
 
 import pylmer
 
 CASES = Path(__file__).parent / "reference" / "diagnostics" / "cases"
 # the functions built so far; the other cases of the folder wait for theirs
 BUILT = {"hatvalues", "cooks_distance", "check_overdispersion", "r2_nakagawa", "icc",
-         "AIC", "ranova", "lmList", "Anova", "influence", "allFit"}
+         "AIC", "ranova", "lmList", "Anova", "influence", "allFit", "anova",
+         "simulate_residuals", "emmeans", "contrast"}
 
 
 def _cases():
@@ -69,11 +71,12 @@ def _compare(result, expected, case):
         for name, value in expected["values"].items():
             _close(_lookup(result, name, case.get("aliases") or {}), value, case, name)
     elif kind == "table":
-        frame = pd.DataFrame(result)
-        assert list(frame.index.astype(str)) == expected["rownames"]
-        values = np.asarray(expected["values"], dtype=float)
+        frame = _rows_as_r(pd.DataFrame(result), expected)
+        values = np.array([[np.inf if v == "Inf" else np.nan if v is None else v for v in row]
+                           for row in expected["values"]], dtype=float)
         for c, name in enumerate(expected["colnames"]):
-            _close(frame[name].to_numpy(dtype=float), values[:, c], case, name)
+            column = _lookup(frame, name, case.get("aliases") or {})
+            _close(column.to_numpy(dtype=float), values[:, c], case, name)
     elif kind == "allfit":  # the README's check: >= 2 fits, each at lme4's optimum
         objectives = result.summary()["objective"].dropna()
         assert len(objectives) >= case["check"]["min_optimizers"]
@@ -82,8 +85,56 @@ def _compare(result, expected, case):
     elif kind == "components":
         for name, part in expected["components"].items():
             _compare(result[name], part, case)
+    elif kind == "residuals_uniform":
+        _check_uniform_residuals(result, case["check"])
+    elif kind == "residuals_overdispersed":
+        _check_overdispersed_residuals(result, case["check"])
     else:  # pragma: no cover - a kind of the folder not built here
         raise AssertionError(kind)
+
+
+def _rows_as_r(frame: pd.DataFrame, expected) -> pd.DataFrame:
+    """The README's row matching: by the key columns (the emmeans grid, the contrasts'
+    by variables) when the result has them, else by R's row names, else by position."""
+    keys = {k: v for k, v in (expected.get("keys") or {}).items() if k in frame.columns
+            and k != "contrast"}
+    if "contrast" in (expected.get("keys") or {}):  # labels differ in form: by position
+        assert len(frame) == len(expected["rownames"])
+        for k, v in keys.items():
+            assert list(frame[k].astype(str)) == list(map(str, v)), k
+        return frame
+    if keys:
+        wanted = pd.MultiIndex.from_arrays([list(map(str, v)) for v in keys.values()])
+        have = pd.MultiIndex.from_arrays([frame[k].astype(str).to_numpy() for k in keys])
+        assert set(wanted) <= set(have), (list(wanted), list(have))
+        return frame.set_axis(have).loc[wanted]
+    names = list(frame.index.astype(str))
+    if set(expected["rownames"]) <= set(names) and not isinstance(frame.index, pd.RangeIndex):
+        return frame.set_axis(names).loc[expected["rownames"]]
+    assert len(frame) == len(expected["rownames"])
+    return frame
+
+
+def _scaled_residuals(result, n):
+    values = np.asarray(getattr(result, "scaled_residuals", result), dtype=float)
+    assert values.shape == (n,) and np.all((values >= 0) & (values <= 1))
+    return values
+
+
+def _check_uniform_residuals(results, check):
+    """The README's check: each set of residuals passes a KS test against U(0, 1)."""
+    assert len(results) == check["n_sets"]
+    for result in results:
+        r = _scaled_residuals(result, check["n"])
+        assert stats.kstest(r, "uniform").pvalue > check["ks_p_min"]
+
+
+def _check_overdispersed_residuals(result, check):
+    """The README's check: the residuals' variance exceeds the uniform's 1/12 by more than
+    z_min of its standard error sqrt(1 / (180 n))."""
+    r = _scaled_residuals(result, check["n"])
+    z = (np.var(r, ddof=1) - 1 / 12) / np.sqrt(1 / (180 * check["n"]))
+    assert z > check["z_min"]
 
 
 @pytest.mark.parametrize("case", _cases())
@@ -96,8 +147,8 @@ def test_matches_r(case):
     _compare(namespace["result"], case["expected"], case)
 
 
-def test_every_built_function_has_a_case():
-    assert len(_cases()) == 16
+def test_every_case_is_built():
+    assert len(_cases()) == len(list(CASES.glob("*.json")))
 
 
 def test_aic_of_one_model_is_a_number_and_names_are_checked():
@@ -222,7 +273,7 @@ def test_influence_deletes_exactly():
 @pytest.mark.parametrize("function", [
     pylmer.hatvalues, pylmer.cooks_distance, pylmer.check_overdispersion,
     pylmer.r2_nakagawa, pylmer.icc, pylmer.ranova, pylmer.Anova, pylmer.influence,
-    pylmer.allFit, pylmer.AIC, pylmer.BIC])
+    pylmer.allFit, pylmer.AIC, pylmer.BIC, pylmer.rstudent, pylmer.simulate_residuals])
 def test_checks_refuse_what_is_not_a_model(function):
     with pytest.raises(TypeError, match="fitted model"):
         function("m")

@@ -30,7 +30,7 @@ LAYERS = [
     {"predict", "inference"},
     {"results"},
     {"modular", "outofcore"},
-    {"api", "plots", "many"},
+    {"api", "plots", "diagnostic_plots", "many"},
     {"cli", "__init__"},
 ]
 

@@ -206,8 +206,8 @@ def test_coef_adds_fixed_and_random_effects(fm):
 def test_residuals_and_fitted(fm, sleep):
     np.testing.assert_allclose(fm.fitted() + fm.residuals(), sleep["Reaction"], rtol=1e-12)
     np.testing.assert_allclose(fm.residuals(scaled=True), fm.residuals() / fm.sigma())
-    with pytest.raises(ValueError, match="type='deviance'"):
-        fm.residuals(type="deviance")
+    with pytest.raises(ValueError, match="type='raw'"):
+        fm.residuals(type="raw")
 
 
 def test_r_style_functions_call_the_methods(fm):

@@ -1,4 +1,5 @@
-"""Likelihood-ratio tests between nested models: lme4's ``anova(m1, m2, ...)``."""
+"""lme4's ``anova(m1, m2, ...)`` (likelihood-ratio tests between nested models) and, for one
+LMM, lmerTest's F tests of its fixed terms."""
 
 from __future__ import annotations
 
@@ -7,31 +8,53 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
-from ..printing.format import lrt_table, type3_table
+from ..printing.format import lrt_table
 from ..validate import check_model
+from .lmertest_anova import lmertest_anova
 from .refit import refit_ML
-from .type3 import anova_type3
 
 __all__ = ["anova"]
 
 
-def anova(*models, model_names=None) -> pd.DataFrame:
+def anova(*models, model_names=None, type=None, ddf=None) -> pd.DataFrame:
     """Compare nested models by likelihood-ratio tests (R: ``anova(m1, m2, ...)``); for a
-    single LMM, lmerTest's type III F tests with Satterthwaite's df (R: ``anova(m)``).
+    single LMM, lmerTest's F tests of its fixed terms (R: ``lmerTest::anova(m, type,
+    ddf)``).
 
-    REML fits are refitted by maximum likelihood first, as lme4 does (with a
-    :class:`~pylmer.PylmerWarning` saying so). Rows are ordered by the number of
-    parameters; Chisq compares each model with the previous row.
+    Parameters
+    ----------
+    *models : fitted models
+        One LMM for its F tests, or two or more models to compare.
+    model_names : list of str, optional
+        Names of the compared models (R names them after the call's arguments).
+    type : {3, 2, 1, "III", "II", "I", "3", "2", "1"}, optional
+        One model only: the hypotheses of the F tests (type I sequential, type II, type
+        III); None means 3, lmerTest's default.
+    ddf : {"Satterthwaite", "Kenward-Roger", "lme4"}, optional
+        One model only: the denominator df (None means "Satterthwaite"); "lme4" gives
+        lme4's table of sequential sums of squares, without df or p-values. See
+        :func:`pylmer.inference.lmertest_anova.lmertest_anova`.
+
+    REML fits compared by likelihood ratio are refitted by maximum likelihood first, as
+    lme4 does (with a :class:`~pylmer.PylmerWarning` saying so). Rows are ordered by the
+    number of parameters; Chisq compares each model with the previous row.
 
     Returns
     -------
     DataFrame
-        lme4's columns: npar, AIC, BIC, logLik, deviance (-2 logLik), Chisq, Df, Pr(>Chisq).
+        For several models lme4's columns: npar, AIC, BIC, logLik, deviance (-2 logLik),
+        Chisq, Df, Pr(>Chisq). For one model lmerTest's: Sum Sq, Mean Sq, NumDF, DenDF,
+        F value, Pr(>F), one row per fixed term.
     """
     for k, m in enumerate(models):
         check_model(m, f"model {k + 1}")
     if len(models) == 1:
-        return type3_table(anova_type3(models[0]))
+        return lmertest_anova(models[0], type=3 if type is None else type,
+                              ddf="Satterthwaite" if ddf is None else ddf)
+    for name, value in (("type", type), ("ddf", ddf)):
+        if value is not None:  # lmerTest silently ignores them; better say so
+            raise PylmerError(f"{name}= applies to the F tests of a single model "
+                              f"(anova(m, {name}=...)), not to a comparison of models")
     if len(models) < 2:
         raise PylmerError("anova needs a fitted model, or two or more models to compare")
     names = list(model_names) if model_names is not None else [

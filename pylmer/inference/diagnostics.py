@@ -24,7 +24,7 @@ from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..validate import check_model
 
 __all__ = ["AIC", "BIC", "Anova", "check_overdispersion", "cooks_distance", "hatvalues", "icc",
-           "r2_nakagawa"]
+           "r2_nakagawa", "rstudent"]
 
 HAT_CHUNK = 4096  # observations per block of CL (q x chunk, dense)
 
@@ -64,6 +64,35 @@ def cooks_distance(model) -> pd.Series:
         d = (r / (1.0 - h)) ** 2 * h / (model.sigma() ** 2 * p)
     d[np.isinf(d)] = np.nan  # as lme4: an observation with h = 1
     return _by_row(model, d, "cooks_distance")
+
+
+def rstudent(model) -> pd.Series:
+    """Studentized residuals (R: lme4's ``rstudent.merMod``).
+
+    lme4's definition, the one of R's ``rstudent.glm`` with the hat values of
+    :func:`hatvalues` (random effects included)::
+
+        sign(d) * sqrt(d^2 + h r^2 / (1 - h)) / sigma
+
+    d the deviance residuals, r the Pearson residuals, h the hat values, sigma the full
+    fit's. For an LMM d = r = sqrt(w) (y - fitted), so this is ``r / (sigma sqrt(1 - h))``:
+    the residual standardized by its leverage with the full fit's sigma, not a
+    leave-one-out sigma. For a GLMM it is the same formula (and :func:`hatvalues` warns
+    that the hat matrix may not make sense); with ``cbind(s, f)`` binomial responses
+    lme4's hat values use the trials as prior weights, pylmer's use 1, so there the values
+    differ from lme4's. An observation with h = 1 gets NaN (as lme4), with a warning.
+    """
+    h = hatvalues(model).to_numpy()
+    d = model.residuals(type="deviance").to_numpy()
+    r = model.residuals(type="pearson").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sign(d) * np.sqrt(d**2 + h * r**2 / (1.0 - h)) / model.sigma()
+    bad = ~np.isfinite(out)
+    if bad.any():
+        warn_user(f"rstudent: {int(bad.sum())} observation(s) with hat value 1 or more "
+                  "have no studentized residual (NaN)", PylmerWarning)
+        out[bad] = np.nan
+    return _by_row(model, out, "rstudent")
 
 
 def _by_row(model, values: np.ndarray, name: str) -> pd.Series:

@@ -11,7 +11,9 @@ Woodbury identity ``Sigma^{-1} = (I - K) / sigma^2``, ``K = Z Lambda M^{-1} Lamb
   ``IE_rs = Ktrace_rs - 2 tr(Phi QQ_rs) + tr(Phi PP_r Phi PP_s)``, ``W = 2 IE^{-1}``;
 - ``Phi_A = Phi + 2 Phi (sum_rs W_rs (QQ_rs - PP_r Phi PP_s)) Phi``,
 
-then pbkrtest's ``Lb_ddf`` for each coefficient.
+then pbkrtest's ``Lb_ddf`` for each coefficient, and for a hypothesis ``L beta = 0`` of
+several rows pbkrtest's ``KRmodcomp`` (``.KR_adjust``): the Wald F from ``Phi_A``, its
+denominator df and the scaling that makes the scaled F approximately F-distributed.
 """
 
 from __future__ import annotations
@@ -60,7 +62,19 @@ class KRPieces:
     def ddf(self, L: np.ndarray) -> float:
         """pbkrtest's ``Lb_ddf``: the Kenward-Roger df of the hypothesis ``L beta = 0``
         (one row per restriction)."""
-        return _lb_ddf(np.atleast_2d(L), self.Phi, self.PP, self.W)
+        return _kr_adjust(_full_row_rank(np.atleast_2d(L)), self.Phi, self.PP, self.W)[1]
+
+    def ftest(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, int, float, float]:
+        """pbkrtest's ``KRmodcomp(m, L)`` test of ``L beta = 0``: (F, NumDF, DenDF,
+        F scaling), F the Wald statistic with the adjusted covariance over the rank of L
+        (pbkrtest's ``FtestU``); the test refers ``scaling * F`` to F(NumDF, DenDF)."""
+        L = _full_row_rank(np.atleast_2d(L))
+        q, ddf, A2 = _kr_adjust(L, self.Phi, self.PP, self.W)
+        # pbkrtest: no scaling where the df are (nearly) 2, the scale's pole
+        scaling = 1.0 if abs(ddf - 2) < 0.01 else ddf * (1 - A2 / q) / (ddf - 2)
+        Lb = L @ beta
+        F = float(Lb @ np.linalg.solve(L @ self.PhiA @ L.T, Lb)) / q
+        return F, q, ddf, scaling
 
 
 def kr_pieces(model) -> KRPieces:
@@ -171,8 +185,20 @@ def _cube(X, ZL, Minv, KK, sigma2, XtZL, XtX):
     return (XtX - 3 * K1 + 3 * K2 - K3) / sigma2**3
 
 
-def _lb_ddf(L, V0, PP, W) -> float:
-    """pbkrtest's ``Lb_ddf``: the Kenward-Roger df of the contrast L."""
+def _full_row_rank(L: np.ndarray) -> np.ndarray:
+    """pbkrtest's ``force_full_rank``: a row-rank deficient L is replaced by an orthonormal
+    basis of its row space (the same hypothesis)."""
+    q = np.linalg.matrix_rank(L)
+    if q == L.shape[0]:
+        return L
+    Q, _ = np.linalg.qr(L.T)
+    return Q[:, :q].T
+
+
+def _kr_adjust(L, V0, PP, W) -> tuple[int, float, float]:
+    """pbkrtest's ``Lb_ddf`` / ``.KR_adjust`` for a full-row-rank L: (q, the Kenward-Roger
+    df, A2). A1 and A2 are the two traces of Kenward and Roger (1997) that measure how
+    much the variance parameters' uncertainty inflates the Wald statistic's variance."""
     Theta = L.T @ np.linalg.solve(L @ V0 @ L.T, L)
     ThetaV0 = Theta @ V0
     A1 = A2 = 0.0
@@ -184,7 +210,7 @@ def _lb_ddf(L, V0, PP, W) -> float:
             uj = ThetaV0 @ PP[j] @ V0
             A1 += e * W[i, j] * np.trace(ui) * np.trace(uj)
             A2 += e * W[i, j] * np.sum(ui * uj.T)
-    q = np.linalg.matrix_rank(L)
+    q = L.shape[0]
     B = (A1 + 6 * A2) / (2 * q)
     g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
     c1 = g / (3 * q + 2 * (1 - g))
@@ -194,6 +220,7 @@ def _lb_ddf(L, V0, PP, W) -> float:
     V1 = 1 - c2 * B
     V2 = 1 - c3 * B
     V0_ = 0.0 if abs(V0_) < 1e-10 else V0_
-    ratio = (1 - A2 / q) / V1 if V1 != 0 else 0.0
+    # pbkrtest's .divZero: 0/0 (both below 1e-14) is taken as 1
+    ratio = 1.0 if abs(1 - A2 / q) < 1e-14 and abs(V1) < 1e-14 else (1 - A2 / q) / V1
     rho = (ratio**2) * V0_ / (q * V2)
-    return float(4 + (q + 2) / (q * rho - 1))
+    return q, float(4 + (q + 2) / (q * rho - 1)), float(A2)

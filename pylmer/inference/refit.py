@@ -18,7 +18,7 @@ from ..fitting import clmm_steps, fit_glmer, fit_lmer, glmer_steps, lmer_steps
 from ..formula.update import update_formula
 from ..validate import check_model, check_response
 
-__all__ = ["refit", "refit_ML", "update"]
+__all__ = ["refit", "refit_ML", "refit_REML", "update"]
 
 
 def refit(model, newresp):
@@ -51,6 +51,15 @@ def refit_ML(model):
     if not model.isREML():
         return model
     devfun, opt = fit_lmer(model.lf, REML=False)
+    return model._make(model.lf, devfun, opt)
+
+
+def refit_REML(model):
+    """The same LMM fitted by REML (pbkrtest's ``update(m, REML = TRUE)``); a REML fit or
+    a GLMM unchanged."""
+    if model.isGLMM() or model.isREML():
+        return model
+    devfun, opt = fit_lmer(model.lf, REML=True)
     return model._make(model.lf, devfun, opt)
 
 

@@ -6,9 +6,15 @@ covariance is ``A = 2 H^{-1}``, H the Hessian of the (REML or ML) deviance as a 
 ``df_j = 2 V_jj^2 / (g' A g)`` with ``g`` the gradient of ``V_jj = [sigma^2 (RX'RX)^{-1}]_jj``
 with respect to ``varpar``. Derivatives are central finite differences with Richardson
 extrapolation (numDeriv, which lmerTest uses, does the same).
+
+A hypothesis ``L beta = 0`` of several rows is lmerTest's ``contestMD``: the
+eigen-decomposition of ``Var(L beta)`` gives independent one-df directions, each with its
+Satterthwaite df, and the F statistic's df is made from them (``get_Fstat_ddf``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,7 +23,7 @@ from scipy import stats
 from ..exceptions import PylmerError
 from ..linalg.pls import PLSWorkspace, profiled_deviance
 
-__all__ = ["satterthwaite"]
+__all__ = ["SatterthwaitePieces", "satterthwaite", "satterthwaite_pieces"]
 
 
 
@@ -37,10 +43,11 @@ class _VarparFunctions:
         return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, self.p,
                                        self.REML, sigma=varpar[-1]))
 
-    def vcov_diagonal(self, varpar: np.ndarray) -> np.ndarray:
+    def vcov(self, varpar: np.ndarray) -> np.ndarray:
+        """vcov(beta) = sigma^2 (RX'RX)^{-1} at (theta, sigma), flattened."""
         ws = self.ws.set_theta(varpar[:-1])
         RXinv = np.linalg.inv(ws.RX)
-        return varpar[-1] ** 2 * np.sum(RXinv * RXinv, axis=1)
+        return (varpar[-1] ** 2 * RXinv @ RXinv.T).ravel()
 
 
 def _steps(x: np.ndarray, d: float) -> np.ndarray:
@@ -126,6 +133,67 @@ def varpar_covariance(model):
     return funcs, varpar, 2.0 * np.linalg.pinv(_hessian(funcs.deviance, varpar))
 
 
+@dataclass(frozen=True)
+class SatterthwaitePieces:
+    """What lmerTest's Satterthwaite tests of a fit are made of: ``V`` = vcov(beta), ``jac``
+    its derivatives with respect to varpar (p x p x k: lmerTest's ``Jac_list``), ``A`` the
+    asymptotic covariance of varpar, and ``beta``."""
+
+    V: np.ndarray
+    jac: np.ndarray
+    A: np.ndarray
+    beta: np.ndarray
+
+    def variance_df(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """lmerTest's ``contest1D`` for each row l of L: Var(l'beta) and its Satterthwaite
+        df ``2 Var^2 / (g'A g)``, g the gradient of Var(l'beta) with respect to varpar."""
+        L = np.atleast_2d(L)
+        var = np.einsum("mi,ij,mj->m", L, self.V, L)
+        grad = np.einsum("mi,ijk,mj->mk", L, self.jac, L)
+        return var, 2.0 * var**2 / np.einsum("mk,kl,ml->m", grad, self.A, grad)
+
+    def ftest(self, L: np.ndarray) -> tuple[float, int, float]:
+        """lmerTest's ``contestMD`` of ``L beta = 0``: (F, NumDF, DenDF).
+
+        Var(L beta) = P diag(d) P'; its q positive eigenvalues (the rank of L) give q
+        independent t statistics along the rows of P'L, whose mean square is F. A row of
+        L that is a combination of the others adds no direction."""
+        d, P = np.linalg.eigh(L @ self.V @ L.T)
+        d, P = d[::-1], P[:, ::-1]  # decreasing, as R's eigen()
+        q = int(np.sum(d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)))
+        if q == 0:
+            raise PylmerError("the hypothesis has no estimable direction (Var(L beta) = 0)")
+        PtL = P[:, :q].T @ L
+        F = float(np.sum((PtL @ self.beta) ** 2 / d[:q]) / q)
+        _, nu = self.variance_df(PtL)
+        return F, q, _fstat_ddf(nu)
+
+
+def _fstat_ddf(nu: np.ndarray) -> float:
+    """lmerTest's ``get_Fstat_ddf``: the df of the mean of q squared t statistics with df
+    nu, by matching the F's expectation ``E = sum nu/(nu - 2)``; equal nu give their mean
+    (the moment match is biased down then), any nu <= 2 gives 2 (no finite mean)."""
+    if len(nu) == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < 1e-8):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = np.sum(nu / (nu - 2))
+    return float(2 * E / (E - len(nu)))
+
+
+def satterthwaite_pieces(model) -> SatterthwaitePieces:
+    """The Satterthwaite pieces of an LMM fit (lmerTest's ``as_lmerModLmerTest``)."""
+    if model.isGLMM():
+        raise PylmerError("Satterthwaite degrees of freedom are for linear mixed models; "
+                          "GLMM coefficients use z tests")
+    funcs, varpar, A = varpar_covariance(model)
+    p = funcs.p
+    jac = _jacobian(funcs.vcov, varpar).reshape(p, p, -1)
+    return SatterthwaitePieces(model.vcov().to_numpy(), jac, A, np.asarray(model.beta))
+
+
 def satterthwaite(model) -> pd.DataFrame:
     """Fixed-effects table with Satterthwaite df (lmerTest's ``summary(m)$coefficients``).
 
@@ -134,14 +202,9 @@ def satterthwaite(model) -> pd.DataFrame:
     DataFrame
         Estimate, Std. Error, df, t value, Pr(>|t|), indexed by coefficient name.
     """
-    if model.isGLMM():
-        raise PylmerError("Satterthwaite degrees of freedom are for linear mixed models; "
-                         "GLMM coefficients use z tests")
-    funcs, varpar, A = varpar_covariance(model)
-    grad = _jacobian(funcs.vcov_diagonal, varpar)  # (p, nvarpar)
+    pieces = satterthwaite_pieces(model)
     beta = model.fixef()
-    v = np.diag(model.vcov().to_numpy())
-    df = 2.0 * v**2 / np.einsum("ji,ik,jk->j", grad, A, grad)
+    v, df = pieces.variance_df(np.eye(len(beta)))
     t = beta.to_numpy() / np.sqrt(v)
     p = 2.0 * stats.t.sf(np.abs(t), df)
     return pd.DataFrame({"Estimate": beta.to_numpy(), "Std. Error": np.sqrt(v), "df": df,

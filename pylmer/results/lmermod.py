@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DeprecatedUseWarning, PylmerError, warn_user
+from ..inference.lmertest_anova import lmertest_anova
 from ..linalg.pls import profiled_deviance
 from ..validate import check_bool
 from .mermod import LogLik, MerMod
@@ -105,13 +106,18 @@ class LmerMod(MerMod):
         return self._series(self._fitted.copy(), "fitted")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
-        """Residuals: ``"response"`` (y - fitted) or ``"pearson"`` (times sqrt(weights));
-        ``scaled=True`` divides by sigma (R: ``residuals``)."""
+        """Residuals (R: ``residuals(m, type, scaled)``, lme4's ``residuals.lmResp``):
+        ``"response"`` and ``"working"`` are y - fitted; ``"pearson"`` and ``"deviance"``
+        are those times sqrt(prior weights) (lme4's weighted residuals). ``scaled=True``
+        divides by sigma. ``"partial"`` is not implemented, as in lme4."""
         scaled = check_bool(scaled, "scaled")
-        if type not in ("response", "pearson"):
-            raise PylmerError(f"type={type!r}: use 'response' or 'pearson'")
+        if type == "partial":
+            raise PylmerError("partial residuals are not implemented (nor in lme4)")
+        if type not in ("response", "working", "pearson", "deviance"):
+            raise PylmerError(f"type={type!r}: use 'response', 'working', 'pearson' or "
+                              "'deviance'")
         r = self._lf.y - self._fitted
-        if type == "pearson" and self._lf.weights is not None:
+        if type in ("pearson", "deviance") and self._lf.weights is not None:
             r = r * np.sqrt(self._lf.weights)
         if scaled:
             r = r / self.sigma()
@@ -141,3 +147,11 @@ class LmerMod(MerMod):
         adjusted standard errors and df (REML fits). None or "lme4": lme4's.
         """
         return LmerSummary(self, ddf=ddf)
+
+    def anova(self, type=3, ddf: str = "Satterthwaite"):
+        """lmerTest's F tests of the fixed terms (R: ``lmerTest::anova(m, type, ddf)``):
+        type 1, 2 or 3 (or "I", "II", "III") hypotheses, "Satterthwaite" or
+        "Kenward-Roger" denominator df, or ``ddf="lme4"`` for lme4's table. See
+        :func:`pylmer.inference.lmertest_anova.lmertest_anova`; to compare models use
+        :func:`pylmer.anova` (``anova(m1, m2)``)."""
+        return lmertest_anova(self, type=type, ddf=ddf)
