@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from reference_data import load_diagnostics_dataset
 
@@ -140,3 +141,102 @@ class _quiet:
 
     def __exit__(self, *exc):
         self._w.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------- edges and errors
+
+def test_factor_wrapped_covariate_takes_its_values_and_matches_a_factor_column():
+    data = load_diagnostics_dataset("Oats")
+    wrapped = pylmer.lmer("yield ~ Variety + factor(nitro) + (1 | Block/Variety)", data)
+    emm = pylmer.emmeans(wrapped, "nitro")
+    assert list(emm["nitro"]) == [0.0, 0.2, 0.4, 0.6]
+    ref = pylmer.emmeans(model("oats"), "nF")
+    np.testing.assert_allclose(emm["emmean"], ref["emmean"], rtol=1e-9)
+    np.testing.assert_allclose(emm["SE"], ref["SE"], rtol=1e-6)
+
+
+def test_a_cell_without_data_is_not_estimable_and_says_so():
+    data = load_diagnostics_dataset("Oats_unbal")
+    data = data[~((data["Variety"] == "Victory") & (data["nF"] == "0"))]
+    m = pylmer.lmer("yield ~ Variety * nF + (1 | Block/Variety)", data)
+    with pytest.warns(pylmer.PylmerWarning, match="not estimable"):
+        emm = pylmer.emmeans(m, "nF", by="Variety")
+    missing = (emm["Variety"] == "Victory") & (emm["nF"] == "0")
+    assert emm.loc[missing, "emmean"].isna().all()
+    assert emm.loc[~missing, "emmean"].notna().all()
+    with pytest.warns(pylmer.PylmerWarning, match="not estimable"):
+        table = pylmer.pairs(pylmer.emmeans(m, "nF", by="Variety"))
+    assert table["estimate"].isna().sum() == 3  # the three pairs with the empty cell
+
+
+def test_means_of_a_balanced_lmm_are_cell_averages():
+    """Equal-weight means of a balanced two-factor additive model are the data's marginal
+    means (mathematics, not R)."""
+    data = load_diagnostics_dataset("Oats")
+    emm = pylmer.emmeans(model("oats"), "nF")
+    np.testing.assert_allclose(emm["emmean"], data.groupby("nF", observed=True)["yield"].mean(),
+                               rtol=1e-10)
+
+
+def test_printed_means_carry_rs_notes_and_a_copy_cannot_be_contrasted():
+    emm = pylmer.emmeans(model("oats"), "Variety")
+    text = repr(emm)
+    assert "Results are averaged over the levels of: nF" in text
+    assert "Degrees-of-freedom method: kenward-roger" in text
+    with pytest.raises(TypeError, match="result of emmeans"):
+        pylmer.contrast(emm.iloc[:2])
+    with pytest.raises(TypeError, match="result of emmeans"):
+        pylmer.contrast(pd.DataFrame(emm))
+
+
+def test_bad_arguments_name_themselves():
+    m = model("oats")
+    with pytest.raises(pylmer.PylmerError, match="not variables of the fixed part"):
+        pylmer.emmeans(m, "Block")
+    with pytest.raises(pylmer.PylmerError, match="type="):
+        pylmer.emmeans(m, "nF", type="probability")
+    with pytest.raises(pylmer.PylmerError, match="lmer_df="):
+        pylmer.emmeans(m, "nF", lmer_df="KR")
+    with pytest.raises(pylmer.PylmerError, match="weights="):
+        pylmer.emmeans(m, "nF", weights="outer")
+    with pytest.raises(pylmer.PylmerError, match="level"):
+        pylmer.emmeans(m, "nF", level=95)
+    with pytest.raises(pylmer.PylmerError, match=r"at: \['nitro'\]"):
+        pylmer.emmeans(m, "nF", at={"nitro": 0.3})
+    with pytest.raises(pylmer.PylmerError, match="not levels"):
+        pylmer.emmeans(m, "nF", at={"nF": ["0", "0.9"]})
+    with pytest.raises(pylmer.PylmerError, match="pairwise ~ A"):
+        pylmer.emmeans(m, "pairwise ~ nF")
+    with pytest.raises(TypeError, match="fitted model"):
+        pylmer.emmeans(load_diagnostics_dataset("Oats"), "nF")
+    with pytest.raises(pylmer.PylmerError, match="z tests"):
+        pylmer.emmeans(model("cbpp"), "period", lmer_df="satterthwaite")
+    emm = pylmer.emmeans(m, "nF")
+    with pytest.raises(pylmer.PylmerError, match="method="):
+        pylmer.contrast(emm, "dunnett")
+    with pytest.raises(pylmer.PylmerError, match="adjust="):
+        pylmer.contrast(emm, adjust="mvt")
+    with pytest.raises(pylmer.PylmerError, match="4 finite numbers"):
+        pylmer.contrast(emm, {"lin": [1, -1]})
+    with pytest.raises(pylmer.PylmerError, match="ref="):
+        pylmer.contrast(emm, "trt.vs.ctrl", ref="0.9")
+    with pytest.raises(pylmer.PylmerError, match="ddf="):
+        pylmer.ls_means(model("unbal"), ddf="lme4")
+    with pytest.raises(pylmer.PylmerError, match="GLMM"):
+        pylmer.ls_means(model("cbpp"))
+
+
+def test_custom_contrast_equals_the_difference_it_names():
+    emm = pylmer.emmeans(model("oats"), "nF")
+    custom = pylmer.contrast(emm, {"high - low": [-0.5, -0.5, 0.5, 0.5]})
+    est = emm["emmean"].to_numpy()
+    assert custom["estimate"].iloc[0] == pytest.approx((est[2] + est[3] - est[0] - est[1]) / 2)
+    assert custom["contrast"].iloc[0] == "high - low"
+
+
+def test_over_the_observation_limit_df_become_asymptotic_with_a_note():
+    m = model("oats")
+    with pytest.warns(pylmer.PylmerWarning, match="exceeds 10"):
+        emm = pylmer.emmeans(m, "nF", pbkrtest_limit=10)
+    assert np.all(np.isinf(emm["df"]))
+    np.testing.assert_allclose(emm["SE"], pylmer.emmeans(m, "nF", lmer_df="asymptotic")["SE"])

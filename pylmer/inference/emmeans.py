@@ -92,7 +92,10 @@ def _names(value, what: str) -> list[str]:
 
 def _parse_specs(specs, by) -> tuple[list[str], list[str]]:
     """``"nF"``, ``["nF", "Variety"]`` or R's one-sided formula ``"~ nF | Variety"``."""
-    if isinstance(specs, str) and specs.strip().startswith("~"):
+    if isinstance(specs, str) and "~" in specs:
+        if not specs.strip().startswith("~"):
+            raise PylmerError(f"specs={specs!r}: a two-sided specs formula (pairwise ~ A) is "
+                              "not supported: use contrast(emmeans(m, 'A'), 'pairwise')")
         if by is not None:
             raise PylmerError("give by= or a '|' in the specs formula, not both")
         text = specs.strip()[1:]
