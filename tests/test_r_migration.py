@@ -749,6 +749,39 @@ def _(row):
     assert 0 < icc["adjusted"] < 1
 
 
+@check("emmeans")
+def _(row):
+    recipe, period = row.run()
+    close(recipe["emmean"], [33.12222222222341, 31.64444444444426, 31.59999999999991],
+          rel=1e-6)  # emmeans 1.8.4
+    close(recipe["SE"], [1.73683339740492] * 3, rel=1e-4)
+    close(recipe["df"], [42] * 3, rel=1e-3)
+    close(period["emmean"], [0.19807920550963967, 0.08391783927507487, 0.07401713700729759,
+                             0.048425646005762824], rel=1e-3)
+    assert np.isinf(period["df"]).all()
+
+
+@check("contrast")
+def _(row):
+    recipe_pairs, period_ctrl = row.run()
+    assert list(recipe_pairs["contrast"]) == ["A - B", "A - C", "B - C"]
+    close(recipe_pairs["estimate"], [1.4777778, 1.5222222, 0.0444444], rel=1e-5)  # R printed 7 digits
+    close(recipe_pairs["p.value"], [0.8200, 0.8102, 0.9998], abs=1e-4)
+    assert list(period_ctrl["contrast"]) == ["period2 - period1", "period3 - period1",
+                                             "period4 - period1"]
+    close(period_ctrl["estimate"], [-0.9919249749757388, -1.1282162159433398,
+                                    -1.579745413649192], rel=1e-3)
+
+
+@check("ls_means")
+def _(row):
+    recipe, diffs = row.run()
+    assert list(recipe.index) == ["recipeA", "recipeB", "recipeC"]
+    close(recipe["lower"], [29.61715052188913, 28.13937274383905, 28.09492829939309],
+          rel=1e-6)  # lmerTest 3.1-3
+    assert "recipeA - recipeB" in diffs.index and "temperature175 - temperature185" in diffs.index
+
+
 # --- many responses
 
 @check("refit-loop")
