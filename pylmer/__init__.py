@@ -68,8 +68,9 @@ from .inference.diagnostics import (
 from .inference.drop1 import drop1
 from .inference.emmcontrast import contrast, pairs
 from .inference.emmeans import EMMGrid, emmeans, ref_grid
-from .inference.lsmeans import difflsmeans, ls_means
 from .inference.influence import Influence, influence
+from .inference.lsmeans import difflsmeans, ls_means
+from .inference.random_tests import lmList, ranova
 from .inference.simulated_residuals import (
     HTest,
     SimulatedResiduals,
@@ -78,7 +79,6 @@ from .inference.simulated_residuals import (
     testUniformity,
     testZeroInflation,
 )
-from .inference.random_tests import lmList, ranova
 from .many.api import glmer_many, lmer_many
 from .many.fits import ManyFits
 from .modular import (

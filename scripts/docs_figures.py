@@ -157,23 +157,31 @@ def draw_vignette_figures(names: list[str] | None = None) -> list[Path]:
 
 
 def on_pre_build(config, **kwargs):
-    """docs/plots.md's figures, from the current code."""
+    """docs/plots.md's and docs/checking.md's figures, from the current code."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pylmer import lmer, load_dataset
+    from pylmer import glmer, influence, lmer, load_dataset, simulate_residuals
+    from pylmer.diagnostic_plots import plot_diagnostics, plot_influence, plot_simulated_residuals
     from pylmer.plots import dotplot_ranef, plot_profile, plot_residuals, qqplot_ranef
 
     out = Path(config["docs_dir"]) / "figures"
     sleep = lmer("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
     dyestuff = lmer("Yield ~ 1 + (1 | Batch)", load_dataset("Dyestuff"))
+    ticks = glmer("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION)",
+                  load_dataset("grouseticks"), family="poisson")
     figures = {
         "dotplot_ranef.png": dotplot_ranef(sleep),
         "qqplot_ranef.png": qqplot_ranef(sleep),
         "plot_residuals.png": plot_residuals(sleep),
         "plot_profile.png": plot_profile(dyestuff),
+        # checking.md's, drawn by the page's own calls
+        "plot_diagnostics.png": plot_diagnostics(sleep),
+        "plot_influence.png": plot_influence(influence(sleep, groups="Subject")),
+        "plot_simulated_residuals.png": plot_simulated_residuals(
+            simulate_residuals(ticks, n_sim=250, seed=1)),
     }
     for name, fig in figures.items():
         write_if_changed(out / name, png_bytes(fig))

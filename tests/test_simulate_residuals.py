@@ -220,3 +220,23 @@ def test_bad_input_names_the_argument(poisson_fine):
             test(poisson_fine)
         with pytest.raises(pylmer.PylmerError, match="alternative='up'"):
             test(res, alternative="up")
+
+
+def test_rows_dropped_for_missing_values_have_no_residual():
+    sleep = pylmer.load_dataset("sleepstudy").copy()
+    sleep.loc[3, "Reaction"] = np.nan
+    with pytest.warns(pylmer.MissingDataWarning, match="dropped 1 of 180 rows"):
+        m = pylmer.lmer("Reaction ~ Days + (1 | Subject)", sleep, na_action="exclude")
+    res = pylmer.simulate_residuals(m, n_sim=20, seed=1)
+    assert len(res) == 179 and 3 not in res.scaled_residuals.index
+    assert res.fitted_predicted.notna().all()
+
+
+def test_binomial_proportions_with_weights_are_compared_as_counts():
+    cbpp = pylmer.load_dataset("cbpp")
+    m = _quiet(pylmer.glmer, "prop ~ period + (1 | herd)",
+               cbpp.assign(prop=cbpp["incidence"] / cbpp["size"]), family="binomial",
+               weights=cbpp["size"].to_numpy(dtype=float))
+    res = pylmer.simulate_residuals(m, n_sim=20, seed=1)
+    np.testing.assert_array_equal(res.observed_response, cbpp["incidence"])
+    assert np.all(res.simulated_response == np.rint(res.simulated_response))

@@ -44,7 +44,7 @@ VIGNETTES = sorted((ROOT / "vignettes").glob("*.md"))
 # ```py, not ```python, and are not run
 GUIDE = [ROOT / "docs" / f"{name}.md" for name in
          ("index", "families", "convergence", "inference", "prediction", "quadrature",
-          "many", "outofcore")]
+          "many", "outofcore", "checking")]
 fenced_blocks = docs_figures.fenced_blocks
 
 
