@@ -487,10 +487,12 @@ def _(row):
 
 @check("residuals")
 def _(row):
-    pearson, deviance, scaled = row.run()
+    pearson, deviance, scaled, working = row.run()
     close(pearson[:2], [-4.103656, -14.625218], abs=1e-5)
     close(deviance[:2], [-1.437708, 0.988472], abs=1e-4)
     close(scaled, pearson / row.ns["m"].sigma(), rel=1e-12)
+    close(working[:3], [-4.10365579838611, -14.62521752354803, -42.19557924870989],
+          abs=1e-5)  # lme4 1.1-31
 
 
 @check("vcov")
@@ -543,6 +545,15 @@ def _(row):
     assert list(table.index) == ["Days"]
     close(table.loc["Days", "F value"], 45.853, rel=1e-4)
     close(table.loc["Days", "DenDF"], 17.0, abs=1e-3)
+
+
+@check("anova-types")
+def _(row):
+    type2_kr, type1 = row.run()
+    close(type2_kr.loc["temperature", ["F value", "DenDF"]], [20.514081079964, 220],
+          rel=1e-4)  # lmerTest 3.1-3
+    close(type2_kr.loc["recipe", "Sum Sq"], 10.1887300891, rel=1e-4)
+    close(type1.loc["Days", ["F value", "DenDF"]], [45.8529615559, 16.9999837256], rel=1e-4)
 
 
 @check("drop1")
@@ -747,6 +758,32 @@ def _(row):
     close(r2[["conditional", "marginal"]], [0.799219922782924, 0.27865105816187524],
           rel=1e-4)
     assert 0 < icc["adjusted"] < 1
+
+
+@check("rstudent")
+def _(row):
+    (r,) = row.run()
+    close(r[:3], [-0.182653763074070, -0.627179564317935, -1.764473851177433],
+          rel=1e-5)  # lme4 1.1-31
+
+
+@check("simulateResiduals")
+def _(row):
+    res, dispersion = row.run()
+    r = np.asarray(res.scaled_residuals)
+    assert r.shape == (56,) and ((r >= 0) & (r <= 1)).all()
+    again = row.ns["simulate_residuals"](row.ns["g"], n_sim=250, seed=1)
+    assert np.array_equal(np.asarray(again.scaled_residuals), r)  # seeded
+    assert 0 <= dispersion.p_value <= 1 and dispersion.statistic > 0
+
+
+@check("plot-diagnostics")
+def _(row):
+    import matplotlib.pyplot as plt
+
+    panel, infl = row.run()
+    assert len(panel.axes) == 4 and len(infl.axes) >= 1
+    plt.close("all")
 
 
 @check("emmeans")

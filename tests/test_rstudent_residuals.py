@@ -91,3 +91,14 @@ def test_residual_types_with_weights_are_lme4s(weighted):
 def test_rstudent_refuses_what_is_not_a_model():
     with pytest.raises(TypeError, match="fitted model"):
         pylmer.rstudent("m")
+
+
+def test_rows_dropped_by_na_exclude_come_back_as_nan():
+    data = pylmer.load_dataset("sleepstudy").copy()
+    data.loc[[3, 10], "Reaction"] = np.nan
+    m = pylmer.lmer("Reaction ~ Days + (Days | Subject)", data, na_action="exclude")
+    full = pylmer.lmer("Reaction ~ Days + (Days | Subject)", data.dropna())
+    for f in (pylmer.hatvalues, pylmer.cooks_distance, pylmer.rstudent):
+        padded, plain = f(m), f(full)
+        assert len(padded) == 180 and padded.iloc[[3, 10]].isna().all()
+        np.testing.assert_allclose(padded.dropna().to_numpy(), plain.to_numpy(), rtol=1e-10)

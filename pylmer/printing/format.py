@@ -38,7 +38,7 @@ from .rprint import (
 
 __all__ = ["format_varcorr", "format_lmermod", "header_lines", "varcorr_lines",
            "coefmat_cells", "print_coefmat", "format_anova", "AnovaTable", "lrt_table",
-           "type3_table", "format_ranef", "html_lmermod", "html_pre", "html_table",
+           "format_ranef", "html_lmermod", "html_pre", "html_table",
            "html_varcorr", "html_varcorr_table"]
 
 
@@ -457,12 +457,6 @@ def lrt_table(table: pd.DataFrame, models: dict) -> AnovaTable:
     for name in names:
         heading += [f"{name}: {part}" for part in formula_deparse(models[name].formula)]
     return _with_heading(table, heading)
-
-
-def type3_table(table: pd.DataFrame) -> AnovaTable:
-    """lmerTest's type III table with its heading."""
-    return _with_heading(
-        table, ["Type III Analysis of Variance Table with Satterthwaite's method"])
 
 
 # =========================================================================== ranef
