@@ -798,6 +798,14 @@ def _(row):
     assert np.isinf(period["df"]).all()
 
 
+@check("ref_grid")
+def _(row):
+    cake_grid, days = row.run()
+    assert len(cake_grid) == 18 and list(cake_grid.columns) == ["recipe", "temperature"]
+    assert list(cake_grid["recipe"][:3]) == ["A", "B", "C"]  # the first factor fastest
+    assert list(days["Days"]) == [0.0, 9.0]
+
+
 @check("contrast")
 def _(row):
     recipe_pairs, period_ctrl = row.run()
