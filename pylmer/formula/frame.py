@@ -152,6 +152,12 @@ class ModelFrame:
         out[self.rows] = values
         return pd.Series(out, index=self.data_index, name=name)
 
+    def unpadded(self, values) -> np.ndarray:
+        """The used rows' values of a per-row vector given as :meth:`padded` gives it
+        (the inverse of padding; values of the used rows alone pass through)."""
+        values = np.asarray(values)
+        return values if len(values) == self.n else values[self.rows]
+
     def new_data(self, newdata: pd.DataFrame, labels: list[str],
                  offsets: tuple[Node, ...] = ()) -> tuple[dict[str, RVector], np.ndarray]:
         """The variables ``labels`` and the sum of the ``offsets`` evaluated on new data as

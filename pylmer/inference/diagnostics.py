@@ -57,8 +57,8 @@ def cooks_distance(model) -> pd.Series:
     ``(r / (1 - h))^2 h / (sigma^2 p)``, r the Pearson residuals, p the rank of X. It
     measures leverage and residual together, not the change of a refit without the
     observation."""
-    h = _fitted_rows(model, hatvalues(model))
-    r = _fitted_rows(model, model.residuals(type="pearson"))
+    h = model.lf.fr.unpadded(hatvalues(model))
+    r = model.lf.fr.unpadded(model.residuals(type="pearson"))
     p = np.linalg.matrix_rank(model.getME("X"))
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (r / (1.0 - h)) ** 2 * h / (model.sigma() ** 2 * p)
@@ -82,9 +82,9 @@ def rstudent(model) -> pd.Series:
     lme4's hat values use the trials as prior weights, pylmer's use 1, so there the values
     differ from lme4's. An observation with h = 1 gets NaN (as lme4), with a warning.
     """
-    h = _fitted_rows(model, hatvalues(model))
-    d = _fitted_rows(model, model.residuals(type="deviance"))
-    r = _fitted_rows(model, model.residuals(type="pearson"))
+    h = model.lf.fr.unpadded(hatvalues(model))
+    d = model.lf.fr.unpadded(model.residuals(type="deviance"))
+    r = model.lf.fr.unpadded(model.residuals(type="pearson"))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sign(d) * np.sqrt(d**2 + h * r**2 / (1.0 - h)) / model.sigma()
     bad = ~np.isfinite(out)
@@ -100,11 +100,6 @@ def _by_row(model, values: np.ndarray, name: str) -> pd.Series:
     ``na_action="exclude"`` the dropped rows are there as NaN (R's na.exclude)."""
     return model.lf.fr.padded(values, name)
 
-
-def _fitted_rows(model, series: pd.Series) -> np.ndarray:
-    """The values of the fitted rows of a per-row Series (padded or not)."""
-    values = series.to_numpy()
-    return values if len(values) == model.lf.n else values[model.lf.fr.rows]
 
 
 def check_overdispersion(model) -> pd.Series:

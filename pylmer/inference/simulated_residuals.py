@@ -196,9 +196,9 @@ def simulate_residuals(model, n_sim: int = 250, seed=None, use_u: bool = True,
         scaled = _pit(simulated, observed, rng)
     else:
         scaled = _traditional(simulated, observed, integer_response, rng)
-    fitted = np.asarray(model.predict(re_form="NA", type="response"), dtype=float)
-    if len(fitted) != len(index):  # na_action="exclude" pads the dropped rows: take ours
-        fitted = fitted[np.asarray(model.lf.fr.rows)]
+    # na_action="exclude" pads the dropped rows: take the fitted ones
+    fitted = model.lf.fr.unpadded(
+        np.asarray(model.predict(re_form="NA", type="response"), dtype=float))
     return SimulatedResiduals(
         pd.Series(scaled, index=index, name="scaled_residuals"), simulated,
         pd.Series(observed, index=index, name="observed_response"),
