@@ -57,8 +57,9 @@ def cooks_distance(model) -> pd.Series:
     ``(r / (1 - h))^2 h / (sigma^2 p)``, r the Pearson residuals, p the rank of X. It
     measures leverage and residual together, not the change of a refit without the
     observation."""
-    h = model.lf.fr.unpadded(hatvalues(model))
-    r = model.lf.fr.unpadded(model.residuals(type="pearson"))
+    fr = check_model(model).lf.fr
+    h = fr.unpadded(hatvalues(model))
+    r = fr.unpadded(model.residuals(type="pearson"))
     p = np.linalg.matrix_rank(model.getME("X"))
     with np.errstate(divide="ignore", invalid="ignore"):
         d = (r / (1.0 - h)) ** 2 * h / (model.sigma() ** 2 * p)
@@ -82,9 +83,10 @@ def rstudent(model) -> pd.Series:
     lme4's hat values use the trials as prior weights, pylmer's use 1, so there the values
     differ from lme4's. An observation with h = 1 gets NaN (as lme4), with a warning.
     """
-    h = model.lf.fr.unpadded(hatvalues(model))
-    d = model.lf.fr.unpadded(model.residuals(type="deviance"))
-    r = model.lf.fr.unpadded(model.residuals(type="pearson"))
+    fr = check_model(model).lf.fr
+    h = fr.unpadded(hatvalues(model))
+    d = fr.unpadded(model.residuals(type="deviance"))
+    r = fr.unpadded(model.residuals(type="pearson"))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sign(d) * np.sqrt(d**2 + h * r**2 / (1.0 - h)) / model.sigma()
     bad = ~np.isfinite(out)
