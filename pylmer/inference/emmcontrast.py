@@ -225,10 +225,7 @@ def contrast(emm: EMMGrid, method="pairwise", adjust: str | None = None, by=None
     L = np.array([coef @ info.L[members] for members, coef in estimate_rows])
     est = np.array([coef @ info.estimate[members] for members, coef in estimate_rows])
     ok = np.array([info.estimable[members][coef != 0].all() for members, coef in estimate_rows])
-    se = np.sqrt(np.einsum("mi,ij,mj->m", L, info.inference.V, L))
-    df = np.full(len(L), np.nan)
-    if ok.any():
-        df[ok] = info.inference.ddf(L[ok])
+    se, df = info.inference.se_df(L, ok)
     t = est / se
     group_ids = np.array(group_ids)
     p = np.full(len(L), np.nan)

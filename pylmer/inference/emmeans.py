@@ -48,6 +48,15 @@ class _Inference:
     V: np.ndarray
     ddf: Callable[[np.ndarray], np.ndarray]
 
+    def se_df(self, L: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The SE of each row's ``l' beta`` and its df (NaN where ``ok`` is False: a
+        non-estimable function has none)."""
+        se = np.sqrt(np.einsum("mi,ij,mj->m", L, self.V, L))
+        df = np.full(len(L), np.nan)
+        if ok.any():
+            df[ok] = self.ddf(L[ok])
+        return se, df
+
 
 def _inference(model, lmer_df: str | None, limit: int) -> tuple[_Inference, str | None]:
     """emmeans' choice of covariance and df for the model (and a note when it changed)."""
@@ -111,28 +120,18 @@ def _parse_specs(specs, by) -> tuple[list[str], list[str]]:
     return _names(specs, "specs"), _names(by, "by")
 
 
-def _weights(rg: RefGrid, how: str, cell: np.ndarray, averaged: list[str]) -> np.ndarray:
-    """emmeans' weights for the grid rows of one cell."""
-    counts = rg.counts[cell]
-    if how == "equal":
-        return np.ones(len(counts))
+def _weights(rg: RefGrid, how: str, averaged: list[str]) -> np.ndarray:
+    """emmeans' weight of each grid row in the mean of its cell: equal; its cell count
+    (``cells``); 1 for a non-empty cell (``flat``); or (``proportional``) the frequency
+    of its combination of the averaged-over variables in the whole grid."""
+    if how == "equal" or (how == "proportional" and not averaged):
+        return np.ones(len(rg.grid))
     if how == "cells":
-        return counts
+        return rg.counts
     if how == "flat":
-        return (counts > 0).astype(float)
-    # proportional: the frequencies of the averaged-over combinations in the whole grid
-    if not averaged:
-        return np.ones(len(counts))
-    grid = rg.grid
-    keys = grid[averaged].astype(str).agg("\x1f".join, axis=1)
-    totals = pd.Series(rg.counts).groupby(keys.to_numpy()).sum()
-    return totals.reindex(keys[cell].to_numpy()).to_numpy(dtype=float)
-
-
-def _level_label(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+        return (rg.counts > 0).astype(float)
+    combination = rg.codes(averaged)
+    return np.bincount(combination, weights=rg.counts)[combination]
 
 
 @dataclass
@@ -178,34 +177,32 @@ class EMMGrid(pd.DataFrame):
 
 def _means_rows(rg: RefGrid, specs: list, by: list, weights: str):
     """The rows of the means: each combination of the specs' and by's values (the first
-    spec fastest, by slowest), its linear function of beta and of the full X, its offset."""
+    spec fastest, by slowest), its linear function of beta and of the full X, its offset,
+    and whether its weights left it empty."""
     variables = specs + by
     averaged = [c for c in rg.factors if c not in variables]
-    combos = list(itertools.product(*[rg.levels[c] for c in variables[::-1]]))
-    L, L_full, offset, keys, empty = [], [], [], [], []
-    values = {c: rg.grid[c].astype(object).to_numpy() for c in variables}
-    for combo in combos:
-        combo = combo[::-1]
-        cell = np.ones(len(rg.grid), dtype=bool)
-        for c, v in zip(variables, combo):
-            cell &= np.array([str(x) == str(v) for x in values[c]])
-        rows = np.flatnonzero(cell)
-        w = _weights(rg, weights, rows, averaged)
-        if w.sum() <= 0:
-            w, bad = np.ones(len(rows)), True
-        else:
-            bad = False
-        w = w / w.sum()
-        L.append(w @ rg.X[rows])
-        L_full.append(w @ rg.full_X[rows])
-        offset.append(w @ rg.offset[rows])
-        keys.append(combo)
-        empty.append(bad)
-    keys = pd.DataFrame(keys, columns=variables)
+    cell = rg.codes(variables)  # each grid row's mean, numbered as the means' rows
+    n_cells = int(np.prod([len(rg.levels[c]) for c in variables]))
+    w = _weights(rg, weights, averaged)
+    total = np.bincount(cell, weights=w, minlength=n_cells)
+    empty = total <= 0
+    if empty.any():  # no weight in a cell: its mean is not estimable; equal weights keep
+        w = np.where(empty[cell], 1.0, w)  # the row finite
+        total = np.bincount(cell, weights=w, minlength=n_cells)
+    share = w / total[cell]
+
+    def average(values):
+        out = np.zeros((n_cells,) + values.shape[1:])
+        np.add.at(out, cell, share.reshape((-1,) + (1,) * (values.ndim - 1)) * values)
+        return out
+
+    combos = itertools.product(*[rg.levels[c] for c in variables[::-1]])
+    keys = pd.DataFrame([combo[::-1] for combo in combos], columns=variables)
     for c in variables:
         if all(isinstance(v, str) for v in keys[c]):
             keys[c] = pd.Categorical(keys[c], categories=[str(v) for v in rg.levels[c]])
-    return np.array(L), np.array(L_full), np.array(offset), keys, np.array(empty), averaged
+    return (average(rg.X), average(rg.full_X), average(rg.offset), keys, empty,
+            averaged)
 
 
 def emmeans(model, specs, by=None, at: dict | None = None, type: str = "link",
@@ -288,29 +285,24 @@ def emmeans(model, specs, by=None, at: dict | None = None, type: str = "link",
 
 
 def _means_table(info: _EMMInfo) -> pd.DataFrame:
-    L, ok = info.L, info.estimable
-    se = np.sqrt(np.einsum("mi,ij,mj->m", L, info.inference.V, L))
-    df = np.full(len(L), np.nan)
-    if ok.any():
-        df[ok] = info.inference.ddf(L[ok])
+    ok = info.estimable
+    se, df = info.inference.se_df(info.L, ok)
     q = np.where(np.isinf(df), stats.norm.ppf((1 + info.level) / 2),
                  stats.t.ppf((1 + info.level) / 2, np.where(np.isinf(df), 1.0, df)))
     est = info.estimate.copy()
     lower, upper = est - q * se, est + q * se
     model = info.model
+    info.notes.append(f"Confidence level used: {info.level:g}")
     if info.type == "response" and model.isGLMM():
         link = model.family.link
         mu = link.linkinv(est)
         se = se * np.abs(link.mu_eta(est))
         lo, hi = link.linkinv(lower), link.linkinv(upper)
         est, lower, upper = mu, np.minimum(lo, hi), np.maximum(lo, hi)
-        info.notes.append(f"Confidence level used: {info.level:g}")
         info.notes.append(f"Intervals are back-transformed from the {link.name} scale")
-    else:
-        info.notes.append(f"Confidence level used: {info.level:g}")
-        if model.isGLMM():
-            info.notes.append(f"Results are given on the {model.family.link.name} (not the "
-                              "response) scale.")
+    elif model.isGLMM():
+        info.notes.append(f"Results are given on the {model.family.link.name} (not the "
+                          "response) scale.")
     for a in (est, se, df, lower, upper):
         a[~ok] = np.nan
     table = info.keys.copy()

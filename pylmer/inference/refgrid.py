@@ -48,12 +48,12 @@ class RefGrid:
     counts : numpy.ndarray
         How many fitted rows fall in each grid row's combination of factor values (the
         cell counts that ``weights="proportional"`` and ``"cells"`` use).
-    nonestimable : numpy.ndarray of bool
-        Grid rows whose prediction is not estimable because X lost columns to rank
-        deficiency.
+    full_X : numpy.ndarray
+        The model matrix at the grid's rows with every column, those dropped for rank
+        deficiency included.
     null_basis : numpy.ndarray or None
-        A basis of the null space of the full model matrix (None for a full-rank X), to
-        check the estimability of averages of grid rows.
+        A basis of the null space of the fitted rows' full model matrix (None when X lost
+        no column), to check the estimability of averages of grid rows.
     """
 
     grid: pd.DataFrame
@@ -64,6 +64,17 @@ class RefGrid:
     counts: np.ndarray
     full_X: np.ndarray
     null_basis: np.ndarray | None
+
+    def codes(self, variables: list[str]) -> np.ndarray:
+        """Each grid row's position among the combinations of ``variables``' values, the
+        first variable fastest (the order of ``expand.grid`` over them)."""
+        out = np.zeros(len(self.grid), dtype=np.int64)
+        stride = 1
+        for c in variables:
+            position = {str(v): k for k, v in enumerate(self.levels[c])}
+            out += stride * np.array([position[str(v)] for v in self.grid[c]], dtype=np.int64)
+            stride *= len(self.levels[c])
+        return out
 
     def estimable(self, L_full: np.ndarray) -> np.ndarray:
         """Whether each row of ``L_full`` (over the full model matrix's columns) is
@@ -169,9 +180,13 @@ def _cell_counts(model, grid: pd.DataFrame, factors: tuple) -> np.ndarray:
     return counts.reindex(wanted, fill_value=0).to_numpy(dtype=float)
 
 
-def _null_basis(X_full: np.ndarray, p_kept: int) -> np.ndarray | None:
-    if X_full.shape[1] == p_kept:
+def _null_basis(model) -> np.ndarray | None:
+    """The null space of the fitted rows' full model matrix: built only when X lost
+    columns to rank deficiency (otherwise every linear function is estimable)."""
+    lf = model.lf
+    if not lf.fixed.dropped:
         return None
+    X_full = lf.fixed.plan.build(lf.fr.variables, lf.n)
     _, s, vt = np.linalg.svd(X_full, full_matrices=True)
     rank = int(np.sum(s > s[0] * 1e-7))
     return vt[rank:].T
@@ -215,7 +230,5 @@ def ref_grid(model, at: dict | None = None) -> RefGrid:
     variables, offset = lf.fr.new_data(grid, list(lf.fixed.labels), lf.formula.offsets)
     X = lf.fixed.model_matrix(variables, len(grid))
     full_X = lf.fixed.plan.build(variables, len(grid))
-    train_full = lf.fixed.plan.build(lf.fr.variables, lf.n)
     return RefGrid(grid, X, offset, levels, tuple(factors),
-                   _cell_counts(model, grid, tuple(counted)), full_X,
-                   _null_basis(train_full, X.shape[1]))
+                   _cell_counts(model, grid, tuple(counted)), full_X, _null_basis(model))
