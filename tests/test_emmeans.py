@@ -240,3 +240,31 @@ def test_over_the_observation_limit_df_become_asymptotic_with_a_note():
         emm = pylmer.emmeans(m, "nF", pbkrtest_limit=10)
     assert np.all(np.isinf(emm["df"]))
     np.testing.assert_allclose(emm["SE"], pylmer.emmeans(m, "nF", lmer_df="asymptotic")["SE"])
+
+
+def test_hostile_callers_of_the_grid_and_the_contrasts():
+    m = model("sleep")
+    one = pylmer.emmeans(m, "Days")  # one mean: the covariate at its mean
+    for method in ("pairwise", "poly", "trt.vs.ctrl"):
+        with pytest.raises(pylmer.PylmerError, match="has one mean"):
+            pylmer.contrast(one, method)
+    assert pylmer.contrast(one, {"double": [2.0]})["estimate"].iloc[0] == \
+        pytest.approx(2 * one["emmean"].iloc[0])
+    with pytest.raises(TypeError, match="fitted model"):
+        pylmer.ref_grid("Reaction ~ Days")
+    with pytest.raises(TypeError, match="pbkrtest_limit"):
+        pylmer.emmeans(m, "Days", pbkrtest_limit="3000")
+    with pytest.raises(pylmer.PylmerError, match="not variables of the fixed part"):
+        pylmer.emmeans(m, "__import__('os').system('echo')")
+    with pytest.raises(pylmer.PylmerError, match="finite"):
+        pylmer.emmeans(m, "Days", at={"Days": [np.nan]})
+    with pytest.raises(pylmer.PylmerError, match="finite"):
+        pylmer.emmeans(m, "Days", at={"Days": np.inf})
+    with pytest.raises(pylmer.PylmerError, match="empty"):
+        pylmer.emmeans(m, "Days", at={"Days": []})
+    with pytest.raises(TypeError, match="dict"):
+        pylmer.emmeans(m, "Days", at=[("Days", 1)])
+    with pytest.raises(TypeError, match="specs"):
+        pylmer.emmeans(m, 3)
+    with pytest.raises(pylmer.PylmerError, match="no fixed terms made only of factors"):
+        pylmer.ls_means(m)

@@ -90,6 +90,10 @@ def _eff(labels: list[str]) -> tuple[np.ndarray, list[str]]:
 def _coefficients(method, labels: list[str], raw: list[str], ref
                   ) -> tuple[np.ndarray, list[str], str]:
     if isinstance(method, str):
+        if len(labels) < 2:
+            raise PylmerError(f"method={method!r} compares means, and a group here has one "
+                              f"mean ({labels[0]}): give specs with several levels, fewer "
+                              "by variables, or a dict of coefficients")
         if method in ("pairwise", "revpairwise"):
             return (*_pairwise(labels, method == "revpairwise"), method)
         if method == "trt.vs.ctrl":

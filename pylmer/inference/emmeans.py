@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
-from ..validate import check_model
+from ..validate import check_count, check_model
 from .kenward_roger import kr_pieces
 from .refgrid import RefGrid, ref_grid
 from .refit import refit_REML
@@ -260,6 +260,8 @@ def emmeans(model, specs, by=None, at: dict | None = None, type: str = "link",
                           f"average over {list(rg.levels)}")
     if len(set(spec_names + by_names)) != len(spec_names + by_names):
         raise PylmerError("a variable is named twice in specs and by")
+    pbkrtest_limit = check_count(pbkrtest_limit, "pbkrtest_limit")
+    lmerTest_limit = check_count(lmerTest_limit, "lmerTest_limit")
     limit = lmerTest_limit if lmer_df == "satterthwaite" else pbkrtest_limit
     inference, note = _inference(model, lmer_df, limit)
     if note:

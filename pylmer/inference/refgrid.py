@@ -24,6 +24,7 @@ import pandas as pd
 from ..exceptions import PylmerError
 from ..formula.evaluate import data_names
 from ..formula.rvalue import from_column
+from ..validate import check_model
 
 __all__ = ["RefGrid", "ref_grid"]
 
@@ -207,7 +208,7 @@ def ref_grid(model, at: dict | None = None) -> RefGrid:
     -------
     RefGrid
     """
-    lf = model.lf
+    lf = check_model(model).lf
     predictors = _predictors(model)
     at = {} if at is None else at
     if not isinstance(at, dict):
