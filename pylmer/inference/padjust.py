@@ -22,7 +22,7 @@ ADJUSTMENTS = ("tukey", "sidak", "scheffe", "dunnettx") + P_ADJUST
 def _p_adjust(p: np.ndarray, method: str) -> np.ndarray:
     """R's ``p.adjust``."""
     n = len(p)
-    if method in ("none",) or n <= 1:
+    if method == "none" or n <= 1:
         return p.copy()
     if method == "bonferroni":
         return np.minimum(1.0, n * p)
