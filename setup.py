@@ -13,6 +13,7 @@ setup(
                    extra_compile_args=["-O3"]),
          Extension("pylmer._response", ["pylmer/_response.pyx"],
                    extra_compile_args=["-O3"]),
+         Extension("pylmer._pwrss", ["pylmer/_pwrss.pyx"], extra_compile_args=["-O3"]),
          Extension("pylmer._pirls", ["pylmer/_pirls.pyx"], extra_compile_args=["-O3"]),
          Extension("pylmer._families", ["pylmer/_families.pyx"],
                    extra_compile_args=["-O3"])],

@@ -21,6 +21,7 @@ cdef class ResponseKernel:
     cdef readonly int link
     cdef object bounds_arr
     cdef double[::1] bounds
+    cdef object error  # an exception raised inside a Python-level pass, for the loop
 
     cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
                         double *ratio, double *loglik) noexcept nogil
@@ -30,3 +31,7 @@ cdef class ResponseKernel:
                                     double *w, double *ratio, double *loglik) noexcept nogil
     cdef void laplace_weights(self, const double *eta, double *w) noexcept nogil
     cdef double unit_devres(self, Py_ssize_t i, double eta) noexcept nogil
+
+
+cdef class PythonResponse(ResponseKernel):
+    cdef object owner

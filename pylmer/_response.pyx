@@ -174,6 +174,11 @@ cdef class ResponseKernel:
         self.vx_arr, self.vx2_arr = np.empty(len(y)), np.empty(len(y))
         self.vt, self.ve, self.vx, self.vx2 = self.vt_arr, self.ve_arr, self.vx_arr, self.vx2_arr
 
+    def take_error(self):
+        """The exception a Python-level pass raised (once), or None."""
+        exc, self.error = self.error, None
+        return exc
+
     def set_bounds(self, bounds):
         """The cumulative family's (-inf, thresholds, +inf) for the passes that follow."""
         self.bounds_arr[:] = bounds
@@ -367,3 +372,51 @@ cdef class ResponseKernel:
         if errors is not None:
             np.seterr(**errors)
         return (total, ll, *out)
+
+
+cdef inline object _view(const double *x, Py_ssize_t n):
+    """A NumPy array over n doubles (no copy)."""
+    return np.asarray(<double[:n]> (<double *> x))
+
+
+cdef class PythonResponse(ResponseKernel):
+    """The response kernel's interface over Python, for the families without a compiled
+    pass: ``owner.respond(eta) -> (sum of the deviance residuals, mu, the residuals, the
+    working weights, (y - mu) / mu_eta)`` and ``owner.laplace_weights(eta)`` (None: PIRLS's
+    weights). The loop's log-likelihood part is 0: the model's aic is computed from mu."""
+
+    def __init__(self, owner, Py_ssize_t n):
+        self.owner, self.n, self.kind = owner, n, 0
+
+    cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
+                        double *ratio, double *loglik) noexcept nogil:
+        cdef double total = 0.0
+        cdef Py_ssize_t i
+        cdef double[::1] m, d, ww, r
+        loglik[0] = 0.0
+        with gil:
+            try:
+                total, m_, d_, w_, r_ = self.owner.respond(_view(eta, self.n).copy())
+                m, d = np.ascontiguousarray(m_, float), np.ascontiguousarray(d_, float)
+                ww, r = np.ascontiguousarray(w_, float), np.ascontiguousarray(r_, float)
+            except BaseException as exc:
+                self.error = exc
+                return float("nan")
+            for i in range(self.n):
+                mu[i], devres[i], w[i], ratio[i] = m[i], d[i], ww[i], r[i]
+        return total
+
+    cdef void laplace_weights(self, const double *eta, double *w) noexcept nogil:
+        cdef Py_ssize_t i
+        cdef double[::1] ww
+        with gil:
+            try:
+                lw = self.owner.laplace_weights(_view(eta, self.n).copy())
+                if lw is None:  # PIRLS's weights
+                    lw = self.owner.respond(_view(eta, self.n).copy())[3]
+                ww = np.ascontiguousarray(lw, float)
+            except BaseException as exc:
+                self.error = exc
+                return
+            for i in range(self.n):
+                w[i] = ww[i]

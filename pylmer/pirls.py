@@ -23,9 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import agq, scalar_pirls
+from . import _pirls, agq, pwrss
 from .exceptions import PirlsError, PylmerError
-from .linalg import kernels
 from .linalg.pls import PLSSnapshot, PLSWorkspace
 from .response import Response
 
@@ -78,18 +77,6 @@ class GlmmSnapshot:
     pls: PLSSnapshot
 
 
-class _ZLambdaDiagonal:
-    """Z Lambda for a diagonal Lambda, applied as ``Z (lambda * u)``: no matrix is built."""
-
-    __slots__ = ("Z", "lam")
-
-    def __init__(self, Z, lam):
-        self.Z, self.lam = Z, lam
-
-    def __matmul__(self, u):
-        return self.Z @ (self.lam * u)
-
-
 class GlmerDevfun:
     """The GLMM deviance (R: the function ``mkGlmerDevfun`` returns).
 
@@ -105,14 +92,15 @@ class GlmerDevfun:
         PIRLS convergence tolerance on the relative change of the penalized deviance
         (lme4's ``tolPwrss``).
     maxit : int
-    compiled_loop : bool
-        Use the compiled PIRLS loop where it applies (tests compare it with the NumPy one).
+    scalar_solver : bool
+        Solve PIRLS's steps with the compiled scalar solver where it applies (the default);
+        False: always on the workspace (tests compare the two).
     agq_grid : {"product", "sparse"}
         The quadrature rule over three or more effects per level (see :mod:`pylmer.agq`).
     """
 
     def __init__(self, lf, family, nAGQ: int = 0, tol: float = 1e-7, maxit: int = 100,
-                 backend: str | None = None, compiled_loop: bool = True,
+                 backend: str | None = None, scalar_solver: bool = True,
                  agq_grid: str = "product"):
         self.lf = lf
         self.tol, self.maxit = tol, maxit
@@ -123,8 +111,9 @@ class GlmerDevfun:
         self._max_eta_step = 0.0
         self.warm_start = True
         self._par_cache = None
-        # the compiled loop factors the ordinal family's Laplace weights itself
-        self._exact_final = family.family == "cumulative"
+        # the loop factors the Laplace weights at the modes where they are not PIRLS's
+        # (the observed information of glmmTMB's and ordinal's families)
+        self._exact_final = family.has_extra and family.laplace == "exact"
         if family.has_extra:
             # Fisher scoring (glmer_nb's weights) converges linearly: at 1e-12 it can take
             # a few hundred iterations
@@ -138,14 +127,9 @@ class GlmerDevfun:
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
         mustart = self._set_response(lf)
-        # scalar terms, binomial(logit), poisson(log) or Gamma(log): PIRLS in one
-        # compiled call (see pylmer.scalar_pirls); None otherwise
-        self._scalar = scalar_pirls.build(self.ws, self.response) if compiled_loop else None
-        # small models: PIRLS solves the joint dense system (see _solve)
-        self._ZLX = (np.column_stack([np.zeros((lf.n, self.ws.q)), lf.X])
-                     if self.ws.dense_crossproducts else None)
-        # Z by rows, for Z Lambda u when Lambda is diagonal (see _ZL)
-        self._Z = rt.Zt.T.tocsr()
+        # PIRLS, written once (pylmer._pirls), over this model's solver and its response
+        self._loop = _pirls.Pirls(pwrss.solver(self.ws, rt, scalar_solver),
+                                  self.response.loop_kernel)
         self._start(mustart, nAGQ)
 
     def _set_response(self, lf) -> np.ndarray:
@@ -249,103 +233,35 @@ class GlmerDevfun:
         self._par_cache = (self.family, value)
 
     # ------------------------------------------------------------------ PIRLS
-    def _pdev(self, eta, u):
-        total, mu, devres = self.response.deviance(eta)
-        return total + float(u @ u), mu, devres
-
-    def _ZL(self, theta):
-        """Z Lambda(theta): a dense array (small models), an operator (diagonal Lambda) or
-        a CSR matrix; PIRLS needs only its product with vectors (and, dense, itself)."""
-        rt = self.lf.reTrms
-        values = np.asarray(theta, dtype=float)[rt.Lind]
-        Z = self.ws.Z_dense()
-        if Z is not None:  # small model: dense products beat sparse call overhead
-            return Z @ self.ws.Lambdat_dense(values).T
-        if self.ws.diagonal:  # Lambda's diagonal is its stored values, in column order
-            return _ZLambdaDiagonal(self._Z, values)
-        Lambdat = rt.Lambdat.copy()
-        Lambdat.data = values
-        return (Lambdat @ rt.Zt).T.tocsr()
-
     def pirls(self, theta, beta, eta_start) -> GlmmState:
-        """Conditional modes at theta; beta fixed (given) or estimated (None)."""
-        ws, X = self.ws, self.lf.X
-        u_only = beta is not None
-        if self._scalar is not None and eta_start is not None:
-            return self._pirls_compiled(theta, beta, eta_start)
-        offset = self.offset if not u_only else self.offset + X @ beta
-        eta = np.asarray(eta_start, dtype=float) + (self.offset if eta_start is not None
-                                                    else 0.0)
-        u = np.zeros(ws.q)
-        b_cur = beta if u_only else np.zeros(self.p)
-        oldpdev = np.inf
-        ZL = self._ZL(theta)
-        mu = None
-        for it in range(1, self.maxit + 1):
-            w, z = self.response.working(eta, mu, offset)
-            u_new, b_new, ldL2, L_diag = self._solve(theta, ZL, z, w, u_only)
-            if u_only:
-                b_new = beta
-            du, db = u_new - u, b_new - b_cur
-            step = 1.0
-            eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
-            if self._max_eta_step:
-                # a Newton step where the log-likelihood is nearly linear (far tails) is
-                # too long to halve back: start from one that moves eta by at most this
-                jump = float(np.max(np.abs(eta_new - eta)))
-                if jump > self._max_eta_step:
-                    step = self._max_eta_step / jump
-                    u_new, b_new = u + step * du, b_cur + step * db
-                    eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
-            pdev, mu_new, devres = self._pdev(eta_new, u_new)
-            if np.isfinite(oldpdev):
-                halvings = 0
-                while not (pdev <= oldpdev) and halvings < 10:
-                    step /= 2.0
-                    u_try, b_try = u + step * du, b_cur + step * db
-                    eta_new = offset + ZL @ u_try + (0.0 if u_only else X @ b_try)
-                    pdev, mu_new, devres = self._pdev(eta_new, u_try)
-                    halvings += 1
-                # lme4's test; at the tight tolerance of the extra-parameter families an
-                # increase within rounding of the deviance is no failure
-                if not np.isfinite(pdev) or pdev - oldpdev > max(self.tol, self._noise):
-                    raise PirlsError("PIRLS step-halvings failed to reduce deviance in "
-                                     "pwrssUpdate")
-            u, b_cur = u + step * du, b_cur + step * db
-            eta, mu = eta_new, mu_new
-            if pdev == 0.0 or abs((oldpdev - pdev) / pdev) < self.tol \
-                    or abs(oldpdev - pdev) < self._noise:
-                return GlmmState(np.asarray(theta, dtype=float).copy(), b_cur.copy(), u.copy(),
-                                 eta, mu_new, devres, ldL2, pdev, it, L_diag)
-            oldpdev = pdev
-        raise PirlsError(f"pwrssUpdate did not converge in {self.maxit} iterations")
-
-    def _pirls_compiled(self, theta, beta, eta_start) -> GlmmState:
-        """:meth:`pirls` in one call of the compiled loop."""
+        """Conditional modes at theta from the linear predictor ``eta_start`` (offset
+        excluded); beta fixed (given) or estimated (None). One call of the compiled loop
+        (:class:`pylmer._pirls.Pirls`), whichever solver and response kernel it holds."""
         theta = np.asarray(theta, dtype=float)
-        lam = np.ascontiguousarray(theta[self.lf.reTrms.Lind])
+        loop = self._loop
+        kernel = self.response.loop_kernel
+        if loop.response is not kernel:  # another response (with_response), or family
+            loop.set_response(kernel)
+        loop.solver.set_theta(theta, np.ascontiguousarray(theta[self.lf.reTrms.Lind]))
         offset = self.offset if beta is None else self.offset + self.lf.X @ beta
         eta = np.empty(self.lf.n)
-        loop = self._scalar
-        if loop.response is not self.response.kernel:  # a devfun of another response
-            loop.set_response(self.response.kernel)  # shares this loop (with_response)
-        status = loop.run(lam, np.ascontiguousarray(offset, dtype=float),
+        status = loop.run(np.ascontiguousarray(offset, dtype=float),
                           np.ascontiguousarray(eta_start + self.offset), self.maxit,
                           self.tol, eta, beta is None, self._noise, self._max_eta_step,
                           self._exact_final)
-        if status == scalar_pirls.NOT_POSITIVE_DEFINITE:
+        if status == _pirls.NOT_POSITIVE_DEFINITE:
             raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
                                         "positive definite")
-        if status == scalar_pirls.FIXED_NOT_POSITIVE_DEFINITE:
+        if status == _pirls.FIXED_NOT_POSITIVE_DEFINITE:
             raise np.linalg.LinAlgError("the fixed-effects cross-product is not positive "
                                         "definite at this theta")
-        if status == scalar_pirls.HALVING_FAILED:
+        if status == _pirls.HALVING_FAILED:
             raise PirlsError("PIRLS step-halvings failed to reduce deviance in pwrssUpdate")
-        if status == scalar_pirls.NOT_CONVERGED:
+        if status == _pirls.NOT_CONVERGED:
             raise PirlsError(f"pwrssUpdate did not converge in {self.maxit} iterations")
         u, b, mu, devres, L_diag = loop.state()
         b = b if beta is None else np.asarray(beta, dtype=float).copy()
-        return GlmmState(theta.copy(), b, u, eta, mu, devres, loop.ldL2, loop.pdev,
+        return GlmmState(theta.copy(), b, u, eta, mu, devres, loop.solver.ldL2, loop.pdev,
                          loop.iterations, L_diag,
                          self.response.aic_from_loglik(loop.loglik),
                          laplace_done=self._exact_final)
@@ -364,43 +280,11 @@ class GlmerDevfun:
             return self.state.eta - self.offset
         return self.lp0
 
-    def _exact_laplace(self, state: GlmmState) -> GlmmState:
-        """The state with the extra parameter, and with log|L|^2 (and diag L) at the Laplace
-        weights where they are not PIRLS's (the observed information, as glmmTMB)."""
+    def _with_extra(self, state: GlmmState) -> GlmmState:
+        """The state with the extra parameter's coordinates."""
         if not self.n_extra and not self.response.extra:
             return state
-        extra = self._par_now if self.n_extra else None
-        w = None if state.laplace_done else self.response.laplace_weights(state.eta)
-        if w is None:
-            return replace(state, extra=extra)
-        _, _, ldL2, L_diag = self._solve(state.theta, self._ZL(state.theta),
-                                         np.zeros_like(w), w, True)
-        return replace(state, ldL2=ldL2, L_diag=L_diag, extra=extra)
-
-    def _solve(self, theta, ZL, z, w, u_only):
-        """One penalized weighted least squares solve: (u, beta or None, ldL2, diag(L)).
-
-        Small models solve the joint system [ZL X]' W [ZL X] + diag(I, 0) densely (one
-        product, one Cholesky: the leading block of its factor is L); larger ones go
-        through the sparse workspace.
-        """
-        if self._ZLX is None:
-            ws = self.ws
-            if u_only:
-                return ws.solve_u(theta, z, w), None, ws.ldL2, None
-            ws.reweight(z, w).set_theta(theta)
-            return ws.u(), ws.beta.copy(), ws.ldL2, None
-        q = self.ws.q
-        M = ZL if u_only else self._ZLX
-        if not u_only:
-            M[:, :q] = ZL
-        # one compiled call instead of five NumPy / LAPACK ones
-        L, sol = np.empty((M.shape[1], M.shape[1])), np.empty(M.shape[1])
-        info, ldL2 = kernels.weighted_normal_solve(np.ascontiguousarray(M), w, z, q, L, sol)
-        if info != 0:
-            raise np.linalg.LinAlgError("the penalized weighted cross-product is not "
-                                        "positive definite")
-        return sol[:q], (None if u_only else sol[q:]), ldL2, np.diagonal(L)[:q].copy()
+        return replace(state, extra=self._par_now if self.n_extra else None)
 
     def snapshot(self, pars) -> GlmmSnapshot:
         """The state at ``pars`` (theta, or theta and beta at nAGQ > 0) and the penalized
@@ -467,9 +351,10 @@ class GlmerDevfun:
         if self.response.kernel is not None and self.family.family == "cumulative":
             # the compiled kernel is shared with the stage-1 / stage-2 twin of this devfun
             self.response.kernel.set_bounds(self.family.bounds)
+            self._loop.forget_start()  # the start's weights depend on the thresholds
         try:
             with np.errstate(all="ignore"):  # overflow far from the optimum: PIRLS says so
-                state = self._exact_laplace(self.pirls(theta, beta, self._eta_start()))
+                state = self._with_extra(self.pirls(theta, beta, self._eta_start()))
         except Exception as exc:
             # a failed evaluation leaves the family at the state's parameter (the shared
             # kernel's thresholds are set again by the next evaluation)

@@ -13,7 +13,7 @@ import copy
 
 import numpy as np
 
-from . import scalar_pirls
+from . import _response, scalar_pirls
 
 __all__ = ["Response"]
 
@@ -64,12 +64,29 @@ class Response:
                     dev0 = -2.0 * pw * np.log(y)
                 llk = llf = np.zeros(len(y))
             self.kernel = scalar_pirls.response_kernel(family, y, pw, dev0, llk, llf)
+        self.loop_kernel = self._loop_kernel()
+
+    def _loop_kernel(self):
+        """The PIRLS loop's response kernel: the compiled one, or this object's
+        :meth:`respond` and :meth:`laplace_weights` behind the same interface."""
+        if self.kernel is not None:
+            return self.kernel
+        return _response.PythonResponse(self, len(self.y))
 
     def with_family(self, family) -> Response:
         """This response with another value of an extra-parameter family's parameter."""
         out = copy.copy(self)
         out.family = family  # a shared compiled kernel is set by GlmerDevfun per evaluation
+        out.loop_kernel = out._loop_kernel()
         return out
+
+    def respond(self, eta):
+        """One response pass at eta: (sum of the deviance residuals, mu, the residuals,
+        PIRLS's weights, (y - mu) / mu_eta), the working response being
+        ``eta - offset + (y - mu) / mu_eta`` (the loop's interface, for the families
+        without a compiled pass)."""
+        total, mu, devres = self.deviance(eta)
+        return (total, mu, devres, *self._weights(eta, mu))
 
     def laplace_weights(self, eta):
         """The weights of the Laplace log-determinant at the modes' eta where they are not
@@ -90,16 +107,19 @@ class Response:
 
     def working(self, eta, mu, offset):
         """PIRLS weights and working response at eta (mu = linkinv(eta), if known)."""
+        w, ratio = self._weights(eta, mu)
+        return w, eta - offset + ratio
+
+    def _weights(self, eta, mu):
+        """PIRLS weights and (y - mu) / mu_eta at eta (mu = linkinv(eta), if known)."""
         if self.extra:
             _, w, ratio = self.family.working(self.y, self.pw, eta, mu)
-            return w, eta - offset + ratio
-        if mu is None:
-            mu = self.link.linkinv_lme4(eta)
+            return w, ratio
         if self.kernel is not None:
             _, _, _, _, w, ratio = self.kernel.response(np.ascontiguousarray(eta))
-            return w, eta - offset + ratio
+            return w, ratio
         mu, mu_eta, var = self.mu_parts(eta, mu)
-        return self.pw * mu_eta * mu_eta / var, eta - offset + (self.y - mu) / mu_eta
+        return self.pw * mu_eta * mu_eta / var, (self.y - mu) / mu_eta
 
     def deviance(self, eta):
         """(sum of the deviance residuals, mu, the residuals) at eta."""
@@ -129,6 +149,8 @@ class Response:
         """The aic from the compiled kernel's log-likelihood part: binomial's
         ``sum k log mu + (m - k) log(1 - mu)``, Poisson's ``sum pw (y log mu - mu)``, the
         ordinal family's whole ``sum pw log P``; None for the other kernels."""
+        if self.kernel is None:
+            return None
         if self.family.family == "cumulative":
             return -2.0 * loglik
         if self.kind is None:

@@ -1,11 +1,13 @@
-"""Set-up of the compiled PIRLS loop (``pylmer._pirls``) for scalar random-effects terms.
+"""Set-up of the compiled PIRLS solver for scalar random-effects terms
+(:class:`pylmer._pwrss.ScalarSolver`), and of the compiled response kernels.
 
 With every term scalar, Lambda is diagonal and ``Lambda Z'WZ Lambda + I`` has the pattern
 of Z'Z whatever theta and the weights are. This module builds, once per model, what the
-compiled loop needs: Z by rows, the upper triangle C of the permuted pattern (the
+compiled solver needs: Z by rows, the upper triangle C of the permuted pattern (the
 permutation is the one the workspace's factorization chose: CHOLMOD's fill-reducing
 ordering, or the identity of the blocked factor), and for every observation the pairs of
-its non-zeros with their slot in C. The loop then runs a whole PIRLS without Python.
+its non-zeros with their slot in C. The PIRLS loop (:mod:`pylmer._pirls`) then runs a whole
+PIRLS without Python.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sps
 
-from . import _pirls, _response
+from . import _pirls, _pwrss, _response
 from .linalg import kernels
 from .linalg.pls import csc_keys, observation_pairs
 
@@ -62,12 +64,11 @@ def response_kernel(family, y, pw, dev0, llk, llf):
                                             for a in (y, pw, dev0, llk, llf)), vector=vector)
 
 
-def build(ws, response):
-    """A ``ScalarPirls`` for the workspace ``ws`` (reweightable, so that its Z'Z has the
-    structural pattern; diagonal Lambda; its X) and the ``Response`` of a binomial(logit),
-    poisson(log) or Gamma(log) model; None where the compiled loop does not apply (not
-    another family, a term that is not scalar, or a factor too dense for it)."""
-    if response.kernel is None or not ws.diagonal or not ws.reweightable:
+def build(ws):
+    """A ``ScalarSolver`` for the workspace ``ws`` (reweightable, so that its Z'Z has the
+    structural pattern; diagonal Lambda; its X); None where it does not apply (a term that
+    is not scalar, or a factor too dense for it)."""
+    if not ws.diagonal or not ws.reweightable:
         return None
     q, n = ws.q, ws.n
     perm = np.ascontiguousarray(ws.perm(), dtype=np.intp)
@@ -99,8 +100,8 @@ def build(ws, response):
     # Z'W z's terms, in the same interleaved order
     z_terms = _interleaved(np.repeat(np.arange(n), np.diff(Zt.indptr)), Zt.indices,
                            Zt.data)
-    return _pirls.ScalarPirls(
-        response.kernel, Zt.indptr.astype(np.intp), Zt.indices.astype(np.intp),
+    return _pwrss.ScalarSolver(
+        n, Zt.indptr.astype(np.intp), Zt.indices.astype(np.intp),
         np.ascontiguousarray(Zt.data, dtype=float), *z_terms, obs, slot, prod, *kernel_args,
         rows, cols, perm, np.ascontiguousarray(ws.X, dtype=float), q1=q1)
 

@@ -35,6 +35,64 @@ def weighted_normal_solve(M, w, z, q):
     return sol[:q], sol[q:], 2 * np.sum(np.log(np.diag(L)[:q])), np.diag(L)[:q]
 
 
+# --------------------------------------------------------------------------- PIRLS
+
+def pirls(devfun, theta, beta, eta_start):
+    """lme4's ``pwrssUpdate`` in NumPy, for the compiled loop (:mod:`pylmer._pirls`) to be
+    compared with: (u, beta, eta, mu, devres, ldL2, pdev, iterations) at theta, beta fixed
+    (given) or estimated (None), from ``eta_start`` (offset excluded). The step is solved
+    densely ([Z Lambda, X]' W [Z Lambda, X] + diag(I, 0), :func:`weighted_normal_solve`);
+    the response's own NumPy methods give mu, the weights and the deviance. Families with
+    observed-information Laplace weights get ldL2 at those weights at the modes."""
+    rt, X, response = devfun.lf.reTrms, devfun.lf.X, devfun.response
+    theta = np.asarray(theta, dtype=float)
+    Lt = np.zeros((devfun.ws.q, devfun.ws.q))
+    Lt[rt.Lambdat.indices, np.repeat(np.arange(devfun.ws.q),
+                                     np.diff(rt.Lambdat.indptr))] = theta[rt.Lind]
+    ZL = rt.Zt.T.toarray() @ Lt.T
+    q = ZL.shape[1]
+    u_only = beta is not None
+    offset = devfun.offset + (X @ beta if u_only else 0.0)
+    M = ZL if u_only else np.column_stack([ZL, X])
+    eta = eta_start + devfun.offset
+    u, b = np.zeros(q), (np.asarray(beta, float) if u_only else np.zeros(X.shape[1]))
+    oldpdev, mu = np.inf, None
+    tol, noise, max_step = devfun.tol, devfun._noise, devfun._max_eta_step
+
+    def point(u_, b_):
+        e = offset + ZL @ u_ + (0.0 if u_only else X @ b_)
+        total, m, d = response.deviance(e)
+        return e, total + u_ @ u_, m, d
+
+    for it in range(1, devfun.maxit + 1):
+        w, z = response.working(eta, mu, offset)
+        u_new, b_new, ldL2, _ = weighted_normal_solve(M, w, z, q)
+        if u_only:
+            b_new = b
+        du, db, step = u_new - u, b_new - b, 1.0
+        eta_new = offset + ZL @ u_new + (0.0 if u_only else X @ b_new)
+        jump = np.max(np.abs(eta_new - eta))
+        if max_step and jump > max_step:
+            step = max_step / jump
+        eta_new, pdev, mu_new, devres = point(u + step * du, b + step * db)
+        if np.isfinite(oldpdev):
+            halvings = 0
+            while not (pdev <= oldpdev) and halvings < 10:
+                step /= 2.0
+                eta_new, pdev, mu_new, devres = point(u + step * du, b + step * db)
+                halvings += 1
+            if not np.isfinite(pdev) or pdev - oldpdev > max(tol, noise):
+                raise RuntimeError("step halvings failed")
+        u, b, eta, mu = u + step * du, b + step * db, eta_new, mu_new
+        if pdev == 0.0 or abs((oldpdev - pdev) / pdev) < tol or abs(oldpdev - pdev) < noise:
+            lw = response.laplace_weights(eta)
+            if lw is not None:
+                ldL2 = weighted_normal_solve(ZL, lw, np.zeros_like(lw), q)[2]
+            return {"u": u, "beta": b, "eta": eta, "mu": mu, "devres": devres,
+                    "ldL2": ldL2, "pdev": pdev, "iterations": it}
+        oldpdev = pdev
+    raise RuntimeError("no convergence")
+
 
 # --------------------------------------------------------------------------- ordinal
 

@@ -318,15 +318,16 @@ def test_compiled_trigamma_is_scipys():
 
 
 @pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
-def test_compiled_and_numpy_pirls_give_the_same_clmm_deviance(link):
+def test_either_pirls_solver_gives_the_same_clmm_deviance(link):
     from pylmer.pirls import GlmerDevfun
 
     data = load_families_dataset("wine")
     lf = pylmer.lformula.clmFormula("rating ~ temp + contact + (1 | judge)", data, link=link)
     fam = Cumulative(link, thresholds=(-1.5, 1.4, 4.0, 5.9), levels=lf.family.levels)
     compiled = pylmer.updateGlmerDevfun(GlmerDevfun(lf, fam), 1)
-    plain = pylmer.updateGlmerDevfun(GlmerDevfun(lf, fam, compiled_loop=False), 1)
-    assert compiled._scalar is not None and plain._scalar is None
+    plain = pylmer.updateGlmerDevfun(GlmerDevfun(lf, fam, scalar_solver=False), 1)
+    assert isinstance(compiled._loop.solver, pylmer._pwrss.ScalarSolver)
+    assert isinstance(plain._loop.solver, pylmer._pwrss.WorkspaceSolver)
     for pars in ([1.1, 3.0, 1.8], [0.3, -2.0, 5.0], [2.5, 0.0, 0.0]):
         a, b = compiled(np.array(pars)), plain(np.array(pars))
         assert a == pytest.approx(b, rel=1e-10, abs=1e-8)

@@ -539,22 +539,27 @@ def test_pirls_response_compiled_and_numpy_agree_with_the_family(fam, link):
 
 @pytest.mark.parametrize("u_only", [True, False])
 def test_small_glmm_pirls_step_compiled_equals_numpy(u_only):
-    """A small GLMM's PIRLS step (the joint dense system [Z Lambda | X]) solved by the
-    compiled loop agrees with NumPy's solve."""
+    """A small GLMM's PIRLS step on the workspace (the joint dense system [Z Lambda | X]
+    in one compiled call) agrees with NumPy's solve."""
     import oracles
 
     from pylmer import glFormula, load_dataset
-    from pylmer.fitting import mkGlmerDevfun
+    from pylmer.linalg.pls import PLSWorkspace
+    from pylmer.pwrss import WorkspacePwrss
 
     lf = glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd)",
                    load_dataset("cbpp"), family="binomial")
-    devfun = mkGlmerDevfun(lf, "binomial")
-    assert devfun._ZLX is not None  # the small-model path
+    rt = lf.reTrms
+    ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
+                      weights=np.ones(lf.n), reweightable=True)
+    step = WorkspacePwrss(ws, rt)
+    assert step._ZLX is not None  # the small-model path
     theta = np.array([0.7])
-    ZL = devfun._ZL(theta)
+    step.set_theta(theta)
+    ZL = step.ZL
     rng = np.random.default_rng(5)
     w, z = rng.uniform(0.1, 3.0, lf.n), rng.standard_normal(lf.n)
-    compiled = devfun._solve(theta, ZL, z, w, u_only)
+    compiled = step.solve(z, w, not u_only)
     M = ZL if u_only else np.column_stack([ZL, lf.X])
     plain = oracles.weighted_normal_solve(M, w, z, ZL.shape[1])
     for k, (a, b) in enumerate(zip(compiled, plain)):

@@ -216,13 +216,13 @@ def test_gaussian_with_another_link_is_lme4s_glmm(link, loglik, beta):
 @pytest.mark.parametrize("compiled", [True, False])
 def test_stage2_steps_are_lme4s_on_every_pirls_path(formula, dataset, family, theta,
                                                     expected, compiled):
-    """The steps come from the PIRLS weights at stage 1's theta, whichever loop ran."""
+    """The steps come from the PIRLS weights at stage 1's theta, whichever solver ran."""
     from pylmer.family import get_family
     from pylmer.fitting import _stage2_steps
     from pylmer.pirls import GlmerDevfun
 
     lf = glFormula(formula, load_dataset(dataset), family=family)
-    devfun = GlmerDevfun(lf, get_family(family), nAGQ=0, compiled_loop=compiled)
+    devfun = GlmerDevfun(lf, get_family(family), nAGQ=0, scalar_solver=compiled)
     devfun(np.full(len(theta), 0.3))  # another theta first: nothing stale may remain
     devfun(np.asarray(theta))  # stage 1's optimum; its beta goes with it into stage 2
     steps = _stage2_steps(devfun, np.asarray(theta))

@@ -25,7 +25,7 @@ LAYERS = [
     {"exceptions", "rstyle", "validate", "control", "links", "family", "datasets", "linalg",
      "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
      "_pirls", "_response", "_families"},
-    {"lformula", "objective", "scalar_pirls", "response", "agq", "pirls"},
+    {"lformula", "objective", "scalar_pirls", "pwrss", "response", "agq", "pirls"},
     {"fitting"},
     {"predict", "inference"},
     {"results"},

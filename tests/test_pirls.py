@@ -1,18 +1,23 @@
-"""The compiled PIRLS loop for scalar terms (pylmer._pirls, set up by pylmer.scalar_pirls)
-against the NumPy PIRLS it replaces, and its parts against mathematics."""
+"""PIRLS (pylmer._pirls, one compiled loop) with each of its solvers (pylmer._pwrss: the
+scalar one set up by pylmer.scalar_pirls, and the workspace's, pylmer.pwrss) and response
+kernels (compiled, or the family's NumPy methods), against lme4's pwrssUpdate written in
+NumPy (tests/oracles.py), and its parts against mathematics."""
 
 from __future__ import annotations
 
 import numpy as np
+import oracles
 import pandas as pd
 import pytest
 
 from pylmer import (
     Gamma,
-    _pirls,  # noqa: F401 - built by pip install
+    _pwrss,
     binomial,
     glFormula,
     load_dataset,
+    nbinom2,
+    poisson,
     scalar_pirls,
 )
 from pylmer.exceptions import PirlsError
@@ -41,16 +46,21 @@ def _devfuns(name, nAGQ):
     fam = get_family(family)
     lf = glFormula(formula, load_dataset(data), family=fam)
     return (GlmerDevfun(lf, fam, nAGQ=nAGQ),
-            GlmerDevfun(lf, fam, nAGQ=nAGQ, compiled_loop=False))
+            GlmerDevfun(lf, fam, nAGQ=nAGQ, scalar_solver=False))
+
+
+def _scalar(devfun) -> bool:
+    return isinstance(devfun._loop.solver, _pwrss.ScalarSolver)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("nAGQ", [0, 1])
-def test_compiled_pirls_equals_numpy_pirls(name, nAGQ):
-    """Same conditional modes, beta, deviance, log-determinant and diag(L), at the start
-    and away from it (nAGQ = 0: beta estimated with u; 1: beta fixed)."""
+def test_scalar_solver_equals_workspace_solver(name, nAGQ):
+    """The loop with either solver: same conditional modes, beta, deviance,
+    log-determinant and diag(L), at the start and away from it (nAGQ = 0: beta estimated
+    with u; 1: beta fixed)."""
     compiled, plain = _devfuns(name, nAGQ)
-    assert compiled._scalar is not None and plain._scalar is None
+    assert _scalar(compiled) and not _scalar(plain)
     np.testing.assert_allclose(compiled.beta0, plain.beta0, rtol=1e-10, atol=1e-11)
     np.testing.assert_allclose(compiled.lp0, plain.lp0, rtol=1e-10, atol=1e-11)
     for k in range(3):
@@ -77,8 +87,9 @@ def test_compiled_pirls_equals_numpy_pirls(name, nAGQ):
 
 @pytest.mark.parametrize("name", ["cbpp", "gamma_sim"])
 @pytest.mark.parametrize("nAGQ", [2, 9, 25])
-def test_compiled_agq_equals_numpy_agq(name, nAGQ):
-    """The quadrature's sums over knots and levels in one compiled call, against NumPy."""
+def test_agq_with_either_solver(name, nAGQ):
+    """The quadrature at the modes of either solver (diag(L) from the scalar factor or
+    from the workspace)."""
     compiled, plain = _devfuns(name, nAGQ)
     for k in range(3):
         theta = compiled.theta0 * (1.0 + 0.4 * k) + 0.1 * k
@@ -91,7 +102,7 @@ def test_factor_layout_follows_the_workspace():
     the sparse factor, whose pattern under CHOLMOD's permutation is CHOLMOD's."""
     for name, (_, _, _, layout) in MODELS.items():
         devfun, _ = _devfuns(name, 1)
-        ws, loop = devfun.ws, devfun._scalar
+        ws, loop = devfun.ws, devfun._loop.solver
         if layout == "blocked":
             assert ws.chol.backend == "blocked" and loop.q1 == ws.chol.q1 > 0
             q1, q2 = ws.chol.q1, ws.q - ws.chol.q1
@@ -120,8 +131,8 @@ def test_a_level_with_a_zero_column_of_Z(n_groups):
     fam = get_family("poisson")
     lf = glFormula("y ~ x + (0 + x | g)", data, family=fam)
     compiled = GlmerDevfun(lf, fam, nAGQ=1)
-    plain = GlmerDevfun(lf, fam, nAGQ=1, compiled_loop=False)
-    assert compiled._scalar is not None
+    plain = GlmerDevfun(lf, fam, nAGQ=1, scalar_solver=False)
+    assert _scalar(compiled)
     for scale in (1.0, 2.5):
         pars = np.concatenate([compiled.theta0 * scale, compiled.beta0])
         np.testing.assert_allclose(compiled(pars), plain(pars), rtol=1e-12)
@@ -141,11 +152,11 @@ def test_crossed_products_that_cancel_keep_their_slot(monkeypatch):
     fam = get_family("binomial")
     lf = glFormula("y ~ cond + (1 | subj) + (0 + cond | item)", data, family=fam)
     compiled = GlmerDevfun(lf, fam, nAGQ=1)
-    plain = GlmerDevfun(lf, fam, nAGQ=1, compiled_loop=False)
-    assert compiled._scalar is not None and plain.ws._pairs is not None  # Z'WZ by slots
+    plain = GlmerDevfun(lf, fam, nAGQ=1, scalar_solver=False)
+    assert _scalar(compiled) and plain.ws._pairs is not None  # Z'WZ by slots
     # the reference: one dense product [Z X]' W [Z X], no slots
     monkeypatch.setattr(pls, "DENSE_CROSSPRODUCT_FLOPS", 1e12)
-    dense = GlmerDevfun(lf, fam, nAGQ=1, compiled_loop=False)
+    dense = GlmerDevfun(lf, fam, nAGQ=1, scalar_solver=False)
     assert dense.ws.dense_crossproducts
     for theta in ([1.0, 1.0], [0.5, 2.0]):
         pars = np.concatenate([theta, compiled.beta0])
@@ -172,18 +183,84 @@ def test_interleaved_scatter_sums_like_bincount():
     assert np.all(t[1:17] != t[:16])
 
 
-def test_no_loop_where_it_does_not_apply():
-    """Other families and links, and random slopes, keep the NumPy PIRLS."""
+def test_which_solver_and_kernel():
+    """Scalar terms take the scalar solver whatever the family (probit: the family's NumPy
+    response pass behind the kernel interface); random slopes take the workspace's."""
     cbpp = load_dataset("cbpp")
     lf = glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
                    family="binomial")
     devfun = GlmerDevfun(lf, binomial(link="probit"))
-    assert devfun._scalar is None
+    assert _scalar(devfun) and devfun.response.kernel is None
+    assert devfun._loop.response is devfun.response.loop_kernel
     sleep = load_dataset("sleepstudy").assign(y=lambda d: (d.Reaction > 300).astype(float))
     lf = glFormula("y ~ Days + (Days | Subject)", sleep, family="binomial")
     devfun = GlmerDevfun(lf, get_family("binomial"))
-    assert not devfun.ws.diagonal and devfun._scalar is None
-    assert build(devfun.ws, devfun.response) is None
+    assert not devfun.ws.diagonal and not _scalar(devfun)
+    assert build(devfun.ws) is None
+
+
+def _oracle_cases():
+    rng = np.random.default_rng(11)
+    sleep = load_dataset("sleepstudy").assign(y=lambda d: (d.Reaction > 300).astype(float))
+    counts = _slope_data(rng, 30, 6)
+    return {
+        "cbpp_probit": ("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                        load_dataset("cbpp"), binomial(link="probit")),
+        "grouseticks": (MODELS["grouseticks"][0], load_dataset("grouseticks"),
+                        get_family("poisson")),
+        "slope_binomial": ("y ~ Days + (Days | Subject)", sleep, get_family("binomial")),
+        "slope_poisson_sqrt": ("y ~ x + (x | g)", counts, poisson(link="sqrt")),
+        "nb_exact_laplace": ("y ~ x + (1 | g)", counts, nbinom2(theta=2.0)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_oracle_cases()))
+@pytest.mark.parametrize("scalar_solver", [True, False])
+@pytest.mark.parametrize("nAGQ", [0, 1])
+def test_loop_equals_numpy_pwrss_update(name, scalar_solver, nAGQ):
+    """The compiled loop, with each solver and with compiled or NumPy response passes,
+    against lme4's pwrssUpdate in NumPy: the same iterations, modes, beta, deviance and
+    log-determinant (at the observed-information weights for the negative binomial),
+    away from the start (at the start lp0 is already the modes: the second step changes
+    the deviance by rounding alone, and the two computations may halve it differently),
+    with a PIRLS tolerance of 1e-10."""
+    formula, data, fam = _oracle_cases()[name]
+    lf = glFormula(formula, data, family=fam)
+    devfun = GlmerDevfun(lf, fam, nAGQ=nAGQ, scalar_solver=scalar_solver)
+    devfun.tol = min(devfun.tol, 1e-10)
+    for k in range(1, 4):
+        theta = devfun.theta0 * (1.0 + 0.3 * k) + 0.05 * k
+        beta = None if nAGQ == 0 else devfun.beta0 * (1 - 0.2 * k)
+        got = devfun.pirls(theta, beta, devfun.lp0)
+        want = oracles.pirls(devfun, theta, beta, devfun.lp0)
+        assert got.iterations == want["iterations"]
+        # the modes are where the last step left them: within that step's size (about
+        # 1e-7 here) of each other, where the deviance agrees to rounding
+        for field in ("u", "beta", "eta", "mu", "devres"):
+            np.testing.assert_allclose(getattr(got, field), want[field], rtol=1e-5,
+                                       atol=1e-6, err_msg=field)
+        np.testing.assert_allclose(got.ldL2, want["ldL2"], rtol=1e-7)
+        np.testing.assert_allclose(got.pdev, want["pdev"], rtol=1e-11)
+
+
+def test_python_pass_errors_reach_the_caller():
+    """An exception inside the family's NumPy response pass, called from the compiled
+    loop, is raised by the deviance function as it was raised."""
+    cbpp = load_dataset("cbpp")
+    lf = glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                   family="binomial")
+    devfun = GlmerDevfun(lf, binomial(link="probit"), nAGQ=1)
+
+    class Boom(Exception):
+        pass
+
+    def fail(eta):
+        raise Boom("in the response pass")
+
+    devfun.response.respond = fail
+    pars = np.concatenate([devfun.theta0 * 1.5, devfun.beta0])
+    with pytest.raises(Boom, match="in the response pass"):
+        devfun(pars)
 
 
 def test_compiled_pirls_errors_are_lme4s():
