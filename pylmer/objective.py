@@ -99,13 +99,15 @@ class LmerDevfun:
         self.theta0 = np.array(theta0, dtype=float)
         self.feval = 0
 
-    def snapshot(self, theta) -> PLSSnapshot:
-        """The penalized least squares solution at theta, copied: what ``mkMerMod`` keeps."""
+    def snapshot(self, theta, factor: bool = True) -> PLSSnapshot:
+        """The penalized least squares solution at theta, copied: what ``mkMerMod`` keeps,
+        and what the profile and Satterthwaite's derivatives evaluate (``factor=False``:
+        without the factor's copy)."""
         theta = np.asarray(theta, dtype=float)
         ws = self.workspace
         if ws.theta is None or not np.array_equal(ws.theta, theta):
             self(theta)
-        return ws.snapshot()
+        return ws.snapshot(factor)
 
     def __call__(self, theta) -> float:
         self.feval += 1

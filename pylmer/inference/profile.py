@@ -24,8 +24,9 @@ from tqdm import tqdm
 from ..design import covariance
 from ..exceptions import ConvergenceWarning, NotAvailableError
 from ..fitting import mkGlmerDevfun, updateGlmerDevfun
-from ..linalg.pls import PLSWorkspace, profiled_deviance
+from ..linalg.pls import PLSWorkspace
 from ..linalg.threads import single_threaded_blas
+from ..objective import LmerDevfun
 from ..optimize import minimize
 from ..validate import check_bool, check_count, check_fraction, check_model
 from .names import parameter_names
@@ -76,14 +77,19 @@ def theta_to_psi(theta: np.ndarray, sigma: float, blocks: list[int]) -> np.ndarr
 
 
 class _Deviance:
-    """ML deviance as a function of (sd, cor, sigma) parameters, beta profiled (PLS)."""
+    """ML deviance as a function of (sd, cor, sigma) parameters, beta profiled: the ML
+    devfun's snapshots (of the model, or of one with a fixed effect moved into the
+    response: X and y given)."""
 
     def __init__(self, lf, X=None, y=None):
         rt = lf.reTrms
         self.n = lf.n
         self.blocks = [len(cols) for _, cols in rt.cnms]
-        self.ws = PLSWorkspace(lf.X if X is None else X, lf.y if y is None else y, rt.Zt,
-                               rt.Lambdat, rt.Lind, weights=lf.weights, offset=lf.offset)
+        ws = None
+        if X is not None:
+            ws = PLSWorkspace(X, y, rt.Zt, rt.Lambdat, rt.Lind, weights=lf.weights,
+                              offset=lf.offset)
+        self.devfun = LmerDevfun(lf, REML=False, workspace=ws, theta0=rt.theta)
 
     def theta(self, psi: np.ndarray) -> np.ndarray | None:
         return psi_to_theta(psi, self.blocks)
@@ -95,14 +101,12 @@ class _Deviance:
         theta = self.theta(psi)
         if theta is None:
             return np.inf
-        ws = self.ws.set_theta(theta)
-        return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, 0, False,
-                                       sigma=psi[-1]))
+        return self.devfun.snapshot(theta, factor=False).criterion(self.n, 0, False,
+                                                                   sigma=psi[-1])
 
     def profiled_sigma(self, theta: np.ndarray) -> float:
         """ML deviance at theta with sigma (and beta) profiled out."""
-        ws = self.ws.set_theta(theta)
-        return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, 0, False))
+        return self.devfun.snapshot(theta, factor=False).criterion(self.n, 0, False)
 
 
 def _bounds(dev: _Deviance):

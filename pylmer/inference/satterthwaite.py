@@ -21,32 +21,29 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import PylmerError
-from ..linalg.pls import PLSWorkspace, profiled_deviance
+from ..objective import LmerDevfun
 
 __all__ = ["SatterthwaitePieces", "satterthwaite", "satterthwaite_pieces"]
 
 
 
 class _VarparFunctions:
-    """Deviance and vcov(beta) as functions of (theta, sigma), on a private workspace."""
+    """Deviance and vcov(beta) as functions of (theta, sigma): the devfun's snapshots at
+    theta, on a devfun of its own (the model's is frozen with it)."""
 
     def __init__(self, model):
         lf = model.lf
-        rt = lf.reTrms
         self.REML = model.REML
         self.n, self.p = lf.n, lf.X.shape[1]
-        self.ws = PLSWorkspace(lf.X, lf.y, rt.Zt, rt.Lambdat, rt.Lind, weights=lf.weights,
-                               offset=lf.offset)
+        self.devfun = LmerDevfun(lf, REML=model.REML, theta0=lf.reTrms.theta)
 
     def deviance(self, varpar: np.ndarray) -> float:
-        ws = self.ws.set_theta(varpar[:-1])
-        return float(profiled_deviance(ws.ldL2, ws.ldW, ws.ldRX2, ws.pwrss, self.n, self.p,
-                                       self.REML, sigma=varpar[-1]))
+        return self.devfun.snapshot(varpar[:-1], factor=False).criterion(
+            self.n, self.p, self.REML, sigma=varpar[-1])
 
     def vcov(self, varpar: np.ndarray) -> np.ndarray:
         """vcov(beta) = sigma^2 (RX'RX)^{-1} at (theta, sigma), flattened."""
-        ws = self.ws.set_theta(varpar[:-1])
-        RXinv = np.linalg.inv(ws.RX)
+        RXinv = np.linalg.inv(self.devfun.snapshot(varpar[:-1], factor=False).RX)
         return (varpar[-1] ** 2 * RXinv @ RXinv.T).ravel()
 
 

@@ -105,6 +105,13 @@ class PLSSnapshot:
         for value in (self.theta, self.beta, self.u, self.RX, self.RZX):
             value.flags.writeable = False
 
+    def criterion(self, n: int, p: int, REML: bool, sigma: float | None = None) -> float:
+        """The profiled deviance (ML) or REML criterion of this solution for n observations
+        and p fixed effects, at ``sigma`` or with sigma profiled out (see
+        :func:`profiled_deviance`)."""
+        return float(profiled_deviance(self.ldL2, self.ldW, self.ldRX2, self.pwrss, n, p,
+                                       REML, sigma=sigma))
+
 
 class DenseFactor:
     """A dense factor L (lower triangular, the identity permutation), with the factor
@@ -541,10 +548,14 @@ class PLSWorkspace:
         return profiled_deviance(self.ldL2, self.ldW, self.ldRX2, self.pwrss, self.n, self.p,
                                  REML)
 
-    def snapshot(self) -> PLSSnapshot:
-        """The solution at the current theta, copied (see :class:`PLSSnapshot`)."""
+    def snapshot(self, factor: bool = True) -> PLSSnapshot:
+        """The solution at the current theta, copied (see :class:`PLSSnapshot`); without
+        the factor's copy if ``factor`` is False (criteria and RX alone)."""
         self._check_complete()
-        factor = DenseFactor(self.L_dense.copy()) if self.dense else self.chol.copy()
+        if factor:
+            factor = DenseFactor(self.L_dense.copy()) if self.dense else self.chol.copy()
+        else:
+            factor = None
         return PLSSnapshot(self.theta.copy(), self.beta.copy(), self.u().copy(),
                            self.RX.copy(), self.RZX.copy(), float(self.ldL2),
                            float(self.ldRX2), float(self.pwrss), float(self.ldW),
