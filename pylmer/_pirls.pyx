@@ -130,7 +130,8 @@ cdef class Pirls:
         W[0], W[1], W[2] = &self.w_a[0], &self.w_b[0], &self.start_w[0]
         R[0], R[1], R[2] = &self.ratio_a[0], &self.ratio_b[0], &self.start_ratio[0]
         # NumPy's exp (the vectorized response pass) overflows to inf quietly, as libm's
-        errors = np.seterr(all="ignore")
+        # (a NumPy pass behind PythonResponse runs under its caller's error state)
+        errors = np.seterr(over="ignore") if response.vector else None
         try:
             with nogil:
                 # the weights at the start depend on eta_start alone: computed once for it
@@ -222,7 +223,8 @@ cdef class Pirls:
                     oldpdev = pdev
                 memcpy(&eta[0], E[cur], n * sizeof(double))
         finally:
-            np.seterr(**errors)
+            if errors is not None:
+                np.seterr(**errors)
         exc = response.take_error() or solver.take_error()
         if exc is not None:
             self.final = -1
