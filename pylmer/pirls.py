@@ -110,7 +110,7 @@ class GlmerDevfun:
         self.n_extra = family.n_par if family.estimates_extra else 0
         self._max_eta_step = 0.0
         self.warm_start = True
-        self._par_cache = None
+        self._par_cache = self._start_cache = None
         # the loop factors the Laplace weights at the modes where they are not PIRLS's
         # (the observed information of glmmTMB's and ordinal's families)
         self._exact_final = family.has_extra and family.laplace == "exact"
@@ -242,11 +242,11 @@ class GlmerDevfun:
         kernel = self.response.loop_kernel
         if loop.response is not kernel:  # another response (with_response), or family
             loop.set_response(kernel)
-        loop.solver.set_theta(theta, np.ascontiguousarray(theta[self.lf.reTrms.Lind]))
+        loop.solver.set_theta(theta, theta[self.lf.reTrms.Lind])
         offset = self.offset if beta is None else self.offset + self.lf.X @ beta
         eta = np.empty(self.lf.n)
         status = loop.run(np.ascontiguousarray(offset, dtype=float),
-                          np.ascontiguousarray(eta_start + self.offset), self.maxit,
+                          self._linear_start(eta_start), self.maxit,
                           self.tol, eta, beta is None, self._noise, self._max_eta_step,
                           self._exact_final)
         if status == _pirls.NOT_POSITIVE_DEFINITE:
@@ -265,6 +265,15 @@ class GlmerDevfun:
                          loop.iterations, L_diag,
                          self.response.aic_from_loglik(loop.loglik),
                          laplace_done=self._exact_final)
+
+    def _linear_start(self, eta_start) -> np.ndarray:
+        """The loop's start, ``eta_start + offset`` (the same array for the same lp0: most
+        evaluations start from lme4's fixed lp0)."""
+        cached = self._start_cache
+        if cached is None or cached[0] is not eta_start:
+            cached = self._start_cache = (eta_start, np.ascontiguousarray(
+                eta_start + self.offset, dtype=float))
+        return cached[1]
 
     def _eta_start(self) -> np.ndarray:
         """Where PIRLS starts: lme4's fixed lp0, so that the deviance is a function of its
@@ -322,6 +331,9 @@ class GlmerDevfun:
 
     def _check_pars(self, pars) -> np.ndarray:
         """The arguments as a float vector of the right length (a clear error otherwise)."""
+        if type(pars) is np.ndarray and pars.dtype == np.float64 \
+                and pars.shape == self.lower.shape and np.isfinite(pars).all():
+            return pars  # the optimizers' calls
         parts = [f"theta ({self.ntheta})"]
         if self.nAGQ > 0:
             parts.append(f"beta ({self.p})")
