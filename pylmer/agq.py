@@ -37,7 +37,7 @@ from scipy.special import logsumexp
 from .design import covariance
 from .exceptions import PylmerError
 from .linalg import kernels
-from .linalg.pls import LOG_2PI
+from .linalg.solution import LOG_2PI
 
 __all__ = ["FactorRule", "NestedRule", "Rule", "gh_rule", "plan", "product_rule",
            "sparse_rule"]

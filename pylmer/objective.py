@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .exceptions import PylmerError
-from .linalg.pls import PLSSnapshot, PLSWorkspace
+from .linalg.pls import PLSWorkspace
+from .linalg.solution import PLSSnapshot
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lformula import LFormula

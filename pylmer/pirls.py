@@ -25,7 +25,8 @@ import numpy as np
 
 from . import _pirls, agq, pwrss
 from .exceptions import PirlsError, PylmerError
-from .linalg.pls import PLSSnapshot, PLSWorkspace
+from .linalg.pls import PLSWorkspace
+from .linalg.solution import PLSSnapshot
 from .response import Response
 
 __all__ = ["EXTRA_TOL", "GlmmSnapshot", "GlmmState", "GlmerDevfun"]

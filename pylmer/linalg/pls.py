@@ -23,8 +23,6 @@ q (dense matrices) and large q (sparse products). Small q uses dense LAPACK thro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sps
 from scipy.linalg import lapack
@@ -42,8 +40,9 @@ from .crossprod import (
     structural_pattern,
     weighted_crossproducts,
 )
+from .solution import DenseFactor, PLSSnapshot, profiled_deviance
 
-__all__ = ["PLSSnapshot", "PLSWorkspace", "DENSE_MAX_Q", "LOG_2PI", "csc_keys",
+__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "csc_keys",
            "observation_pairs", "structural_crossproduct",
            "structural_pattern"]
 
@@ -55,88 +54,6 @@ DENSE_MAX_Q = 64
 BLOCKED_MAX_Q2 = 2000
 # Below this many flops, n (q + p + 1)^2, a dense cross-product beats the sparse updates.
 DENSE_CROSSPRODUCT_FLOPS = 500_000
-LOG_2PI = np.log(2.0 * np.pi)
-
-
-def profiled_deviance(ldL2: float, ldW: float, ldRX2: float, pwrss: float, n: int, p: int,
-                      REML: bool, sigma: float | None = None) -> float:
-    """lme4's deviance (ML) or REML criterion from the penalized least-squares results.
-
-    With ``sigma=None`` sigma is profiled out (lme4's objective); with a value, the
-    criterion at that sigma (the profile and Satterthwaite's parametrization). ``ldW`` is
-    the log-determinant of the prior weights.
-    """
-    if sigma is None:
-        if not pwrss > 0:  # a response fitted exactly: log(0), without numpy's warning
-            return -np.inf
-        if REML:
-            nmp = n - p
-            return ldL2 - ldW + ldRX2 + nmp * (1.0 + LOG_2PI + np.log(pwrss / nmp))
-        return ldL2 - ldW + n * (1.0 + LOG_2PI + np.log(pwrss / n))
-    sigma2 = sigma**2
-    dev = ldL2 - ldW + pwrss / sigma2 + n * (LOG_2PI + np.log(sigma2))
-    if REML:
-        dev += ldRX2 - p * (LOG_2PI + np.log(sigma2))
-    return dev
-
-
-@dataclass(frozen=True)
-class PLSSnapshot:
-    """The penalized least squares solution at one theta, copied out of the workspace (its
-    arrays read-only): what a fitted model keeps.
-
-    ``backend`` is the factorization the workspace used (None: dense) and ``factor`` a copy
-    of the factor L at theta (``solve_L``, ``L``), for a model's conditional variances.
-    """
-
-    theta: np.ndarray
-    beta: np.ndarray
-    u: np.ndarray
-    RX: np.ndarray
-    RZX: np.ndarray
-    ldL2: float
-    ldRX2: float
-    pwrss: float
-    ldW: float
-    backend: str | None
-    factor: object = None
-
-    def __post_init__(self):
-        for value in (self.theta, self.beta, self.u, self.RX, self.RZX):
-            value.flags.writeable = False
-
-    def criterion(self, n: int, p: int, REML: bool, sigma: float | None = None) -> float:
-        """The profiled deviance (ML) or REML criterion of this solution for n observations
-        and p fixed effects, at ``sigma`` or with sigma profiled out (see
-        :func:`profiled_deviance`)."""
-        return float(profiled_deviance(self.ldL2, self.ldW, self.ldRX2, self.pwrss, n, p,
-                                       REML, sigma=sigma))
-
-
-class DenseFactor:
-    """A dense factor L (lower triangular, the identity permutation), with the factor
-    interface's ``solve_L``, ``solve_Lt``, ``logdet`` and ``L``."""
-
-    backend = "dense"
-
-    def __init__(self, L: np.ndarray):
-        self._L = L
-
-    def solve_L(self, B: np.ndarray) -> np.ndarray:
-        """``L^{-1} B``."""
-        out, _ = lapack.dtrtrs(self._L, np.asarray(B, dtype=float), lower=1)
-        return out
-
-    def solve_Lt(self, B: np.ndarray) -> np.ndarray:
-        """``L'^{-1} B``."""
-        out, _ = lapack.dtrtrs(self._L, np.asarray(B, dtype=float), lower=1, trans=1)
-        return out
-
-    def logdet(self) -> float:
-        return 2.0 * float(np.sum(np.log(np.diagonal(self._L))))
-
-    def L(self) -> sps.csc_matrix:
-        return sps.csc_matrix(self._L)
 
 
 class PLSWorkspace:

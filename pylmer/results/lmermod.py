@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..exceptions import DeprecatedUseWarning, PylmerError, warn_user
 from ..inference.lmertest_anova import lmertest_anova
-from ..linalg.pls import profiled_deviance
+from ..linalg.solution import profiled_deviance
 from ..validate import check_bool
 from .mermod import LogLik, MerMod
 from .summary import LmerSummary
