@@ -1,4 +1,5 @@
-# R's answers for pylmer's emmeans, contrast and ls_means tests (tests/test_emmeans.py).
+# R's answers for pylmer's emmeans, contrast and ls_means tests
+# (tests/test_inference_emmeans.py).
 # Run from the project root: Rscript scripts/emmeans_reference.R
 # Needs lme4, lmerTest, pbkrtest, emmeans, jsonlite. Writes tests/reference/emmeans/cases.json.
 suppressMessages({library(lme4); library(lmerTest); library(emmeans); library(jsonlite)})

@@ -17,7 +17,8 @@
 #                     initial steps (xst, xt) and linear predictor lp0 as glmer() has them
 #                     after stage 1; and the nAGQ = 0 fit's theta and objective
 #   index.json        the model ids and the versions of R and lme4
-#   neldermead.json   lme4::Nelder_Mead() on test functions (par, fval, feval, NM.result)
+#   neldermead.json   lme4::Nelder_Mead() on test functions (par, fval, feval, NM.result),
+#                     for tests/test_neldermead.py
 #
 # Run from the repository root:  Rscript scripts/stage2_reference.R
 #

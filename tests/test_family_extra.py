@@ -1,6 +1,10 @@
 """The negative binomial, Beta and cumulative-link families against mathematics: their
 derivatives, the Laplace and quadrature deviances against direct integration, simulation
-moments, predictions, and the errors bad input gets."""
+moments, predictions, and the errors bad input gets.
+
+pylmer.family.extra (negative binomial and Beta) and pylmer.family.ordinal (the cumulative
+family, with clmm), tested together; also the compiled kernels they wrap: trigamma
+(pylmer/_families.pyx) and the cumulative-link parts of pylmer/_response.pyx."""
 
 from __future__ import annotations
 

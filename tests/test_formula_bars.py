@@ -1,10 +1,11 @@
-"""Parsing of lme4 formulas: bars, || and / expansion, offsets, R deparse names."""
+"""Parsing of lme4 formulas (pylmer.formula.bars): bars, || and / expansion, offsets,
+backquoted names (R's expression parser and deparse names: test_formula_rexpr.py)."""
 
 import pytest
 
 from pylmer import FormulaSyntaxError
 from pylmer.formula.bars import parse_mixed_formula
-from pylmer.formula.rexpr import BinOp, Name, Num, UnaryOp, deparse, parse
+from pylmer.formula.rexpr import deparse
 
 
 def terms(formula):
@@ -68,32 +69,6 @@ def test_backquoted_names():
     assert deparse(m.response) == "`total fruits`"
     assert m.random[0].group == ("my g",)
     assert m.random[0].group_name == "`my g`"
-
-
-@pytest.mark.parametrize("text, r_name", [
-    ("I(age^2)", "I(age^2)"),
-    ("I(age ** 2)", "I(age^2)"),
-    ("log(x+1)", "log(x + 1)"),
-    ("I(x/2)", "I(x/2)"),
-    ("poly(x,2)", "poly(x, 2)"),
-    ("scale(x, center = TRUE)", "scale(x, center = TRUE)"),
-    ("I(-x^2)", "I(-x^2)"),
-    ("I(2.0 * x)", "I(2 * x)"),
-])
-def test_deparse_like_R(text, r_name):
-    assert deparse(parse(text)) == r_name
-
-
-def test_R_precedence_of_not_and_comparison():
-    # R's ! binds looser than comparisons and tighter than &: !x == 2 & z is (!(x == 2)) & z
-    assert parse("!x == 2 & z") == BinOp("&", UnaryOp("!", BinOp("==", Name("x"), Num("2"))),
-                                         Name("z"))
-
-
-def test_unary_minus_binds_looser_than_power():
-    assert parse("-x^2") == UnaryOp("-", BinOp("^", Name("x"), Num("2")))
-    assert parse("a:b + c") == BinOp("+", BinOp(":", Name("a"), Name("b")), Name("c"))
-    assert parse("1 + x | g") == BinOp("|", BinOp("+", Num("1"), Name("x")), Name("g"))
 
 
 @pytest.mark.parametrize("formula, fragment", [

@@ -1,4 +1,5 @@
-"""pylmer.formula.splines and pylmer.formula.linpack against R 4.2.
+"""pylmer.formula.splines against R 4.2 (pylmer.formula.linpack, R's QR, is checked against
+the same reference file in test_formula_linpack.py).
 
 The reference values come from tests/reference/formula/splines.json, written by
 scripts/make_splines_reference.R (doubles with 17 significant digits, NA as null). R is not
@@ -18,7 +19,6 @@ import numpy as np
 import pytest
 
 from pylmer.exceptions import FormulaError, PylmerWarning
-from pylmer.formula.linpack import dqrdc2, qr_qty, qr_qy
 from pylmer.formula.splines import bs, ns, poly, quantile7, spline_design
 
 REF_FILE = Path(__file__).parent / "reference" / "formula" / "splines.json"
@@ -187,31 +187,6 @@ def test_poly_matches_r(case):
     again, _ = poly(x, case["degree"], coefs=coefs)
     assert_close(again, mat(case["basis"]), {"atol": 1e-10, "rtol": 1e-8},
                  "poly(x, coefs = coefs) at the training x")
-
-
-# ---- LINPACK QR --------------------------------------------------------------------------
-
-@pytest.mark.parametrize("case", REF["qr"], ids=[f"qr{i}" for i in range(len(REF["qr"]))])
-def test_dqrdc2_and_qty_match_r(case):
-    x = mat(case["x"])
-    qr, qraux, rank, pivot = dqrdc2(x)
-    assert rank == case["rank"]
-    assert list(pivot + 1) == list(arr(case["pivot"]).astype(int))
-    assert_close(qr, mat(case["qr"]), POLY_TOL, "qr()$qr")
-    assert_close(qraux, arr(case["qraux"]), POLY_TOL, "qr()$qraux")
-    y = mat(case["y"])
-    assert_close(qr_qty(qr, qraux, rank, y), mat(case["qty"]), POLY_TOL, "qr.qty")
-    assert_close(qr_qy(qr, qraux, rank, y), mat(case["qy"]), POLY_TOL, "qr.qy")
-    # A vector y is transformed like a one-column matrix.
-    assert_close(qr_qty(qr, qraux, rank, y[:, 0]), mat(case["qty"])[:, 0], POLY_TOL,
-                 "qr.qty of a vector")
-
-
-def test_dqrdc2_leaves_input_alone():
-    x = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]])
-    before = x.copy()
-    dqrdc2(x)
-    np.testing.assert_array_equal(x, before)
 
 
 # ---- errors ------------------------------------------------------------------------------

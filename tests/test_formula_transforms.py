@@ -1,4 +1,4 @@
-"""Stateful transforms keep their training state: predict, update, refit, simulate and a
+"""Stateful transforms (pylmer.formula.transforms) keep their training state: predict, update, refit, simulate and a
 pickle round trip encode new data as the training data were."""
 
 from __future__ import annotations

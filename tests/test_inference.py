@@ -1,4 +1,8 @@
-"""anova() and Wald confint() against lme4 1.1-31 (anova_*.json, confint_wald entries)."""
+"""anova() and Wald confint() against lme4 1.1-31 (anova_*.json, confint_wald entries).
+
+The inference package's entry points together (pylmer.inference: anova, with lmerTest's
+type III table, confint by Wald and profile, profile and drop1); its other modules have
+their own test_inference_<module>.py."""
 
 import warnings
 

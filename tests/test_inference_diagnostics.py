@@ -1,5 +1,7 @@
-"""lme4's rstudent.merMod and the residual types of an LMM, against R 4.2.2 / lme4 1.1-31
-(the numbers below were printed by R; tests never run R)."""
+"""lme4's rstudent.merMod (pylmer.inference.diagnostics, with hatvalues and cooks.distance on
+rows dropped by na.exclude) and the residual types of an LMM it is built from, against
+R 4.2.2 / lme4 1.1-31 (the numbers below were printed by R; tests never run R). The other
+checks after a fit are held to R's numbers by test_diagnostics_reference.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """emmeans, contrast, pairs and ls_means against R (emmeans 1.8.4, pbkrtest 0.5.2,
 lmerTest 3.1-3): ``tests/reference/emmeans/cases.json`` from
-``scripts/emmeans_reference.R``. Tolerances as the diagnostics references: rtol 1e-4 for
+``scripts/emmeans_reference.R``. pylmer.inference.emmeans, with what it is built on and
+reaches through it: the reference grid (.refgrid), the contrasts (.emmcontrast), the
+p-value adjustments (.padjust) and lmerTest's ls_means (.lsmeans). Tolerances as the diagnostics references: rtol 1e-4 for
 LMM quantities and 1e-3 for GLMM ones and for Kenward-Roger / Satterthwaite df; p-values
 atol 1e-4 (LMM) and 1e-3 (GLMM)."""
 

@@ -5,6 +5,8 @@ Each reference holds, for one model, the type I, II and III tables with Satterth
 and Kenward-Roger's df, lme4's table (``ddf = "lme4"``), their printed text, and the
 hypothesis matrices (``show_tests``). Tolerances: rtol 1e-4 on F, Sum Sq and Mean Sq,
 1e-3 on DenDF, atol 1e-4 on p-values, NumDF exact (observed at most 1e-7, 3e-9, 2e-8).
+The hypothesis matrices themselves (pylmer.inference.lmertest_contrasts) are checked in
+test_inference_lmertest_contrasts.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 from reference_data import load_diagnostics_dataset
 
 import pylmer
-from pylmer.inference.lmertest_contrasts import doolittle, lmertest_contrasts
+from pylmer.inference.lmertest_contrasts import lmertest_contrasts
 
 REFERENCE = Path(__file__).parent / "reference" / "anova_types"
 IDS = sorted(p.stem for p in REFERENCE.glob("*.json"))
@@ -80,21 +82,6 @@ def test_table_prints_as_r(case_id, key):
     assert str(ours(case_id, key)) == reference(case_id)["tables"][key]["printed"]
 
 
-@pytest.mark.parametrize("kind", [1, 2, 3])
-@pytest.mark.parametrize("case_id", IDS)
-def test_hypotheses_are_lmertests(case_id, kind):
-    """The contrasts themselves (``show_tests(anova(m, type))``); type III's to 1e-6, as R
-    rounds them to 7 significant digits (``zapsmall``) and pylmer does not."""
-    m = fit(case_id)
-    expected = reference(case_id)["hypotheses"][str(kind)]
-    mine = lmertest_contrasts(m, kind)
-    assert list(mine) == list(expected)
-    for term, h in expected.items():
-        assert h["colnames"] == list(m.fixef().index)
-        np.testing.assert_allclose(mine[term], np.array(h["values"], dtype=float),
-                                   rtol=1e-6, atol=1e-6, err_msg=term)
-
-
 def test_type_and_ddf_spellings_and_the_method():
     m = fit("oats_unbal_factors")
     base = pylmer.anova(m, type=2)
@@ -117,17 +104,6 @@ def test_type_ii_is_marginal_for_terms_contained_in_none():
                                three.loc["Variety:nitro", "F value"], rtol=1e-8)
     L = lmertest_contrasts(m, 2)["Variety"]
     np.testing.assert_array_equal(L, np.eye(6)[1:3])
-
-
-def test_doolittle_factors_the_matrix():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(20, 4))
-    A = X.T @ X
-    L = doolittle(A)
-    assert np.allclose(np.diag(L), 1) and np.allclose(np.triu(L, 1), 0)
-    U = np.linalg.solve(L, A)
-    np.testing.assert_allclose(L @ U, A, rtol=1e-12)
-    assert np.allclose(np.tril(U, -1), 0, atol=1e-10)
 
 
 def test_an_aliased_term_gets_a_nan_row_with_a_warning():

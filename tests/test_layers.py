@@ -6,7 +6,11 @@ alike (an import hidden in a function is still a dependency). The tests check:
 - the modules' import graph has no cycle;
 - no private name (``_x``) is imported from another package of pylmer;
 - each layer imports only from the layers below it (``LAYERS``);
-- every module is small (at most 600 lines), the compiled sources included.
+- every module is small (at most 600 lines), the compiled sources included;
+- the test files mirror the modules: each tests/test_*.py is named after the module it
+  tests (pylmer/a.py: test_a.py, pylmer/pkg/b.py: test_pkg_b.py, a package's
+  ``__init__``: test_pkg.py; a compiled pylmer/_x.pyx is tested with the module that wraps
+  it) or is about the package as a whole and listed in ``CROSS_CUTTING``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "pylmer"
+TESTS = Path(__file__).resolve().parent
 
 # From the bottom up. A module may import from its own layer and those below; a package
 # named here stands for all its modules. ``__init__`` (the public names) and the command
@@ -33,6 +38,35 @@ LAYERS = [
     {"api", "plots", "diagnostic_plots", "many"},
     {"cli", "__init__"},
 ]
+
+# The test files about the package as a whole rather than one module, and why.
+CROSS_CUTTING = {
+    "test_bad_input.py": "bad input at every public entry point gets an error naming it",
+    "test_cluster.py": "lmer_many and bootMer on one real Dask LocalCluster, shared",
+    "test_diagnostics_reference.py": "the checks after a fit against R's numbers",
+    "test_families_reference.py": "NB, Beta and ordinal fits against glmmTMB, lme4, ordinal",
+    "test_formula_extra.py": "the formula path, lFormula to lmer, against lme4 (differential)",
+    "test_formula_extra2.py": "formula handling, glmer and predict against lme4 (round 2)",
+    "test_formula_properties.py": "random formulas through the front end: fit or refuse",
+    "test_formula_reference.py": "R's formula functions through lFormula, lmer, predict vs lme4",
+    "test_formula_safety.py": "no formula, argument or CLI text runs Python, at any entry",
+    "test_glmer_behaviour.py": "glmer() end to end beyond the reference set",
+    "test_glmer_reference.py": "glmer() against lme4 for every reference GLMM",
+    "test_layers.py": "the package's structure: import layers, module sizes, test files",
+    "test_lformula_models.py": "lFormula of every reference model against lme4's names, sizes",
+    "test_lmer_behaviour.py": "lmer() end to end beyond the reference set",
+    "test_lmer_reference.py": "lmer() against lme4 for every reference LMM",
+    "test_packaging.py": "the sdist, the declared dependencies, annotations, a fresh install",
+    "test_progress.py": "the progress bars of bootMer, profile and confint",
+    "test_properties.py": "invariants of the random-effects structure over random data",
+    "test_r_migration.py": "docs/r-migration.md's tables and code blocks, run",
+    "test_stage2.py": "glmer's stage 2 (PIRLS, Nelder-Mead, checks) against lme4's fits",
+    "test_structure.py": "lFormula's reTrms and X against lme4's for every structure model",
+    "test_summary.py": "printed LMM summary, model and VarCorr against R's text",
+    "test_summary_glmm.py": "printed GLMM summary, model and VarCorr against R's text",
+    "test_summary_satterthwaite.py": "the printed Satterthwaite summary against lmerTest's",
+    "test_vignettes.py": "the vignettes and user-guide pages run and agree with lme4",
+}
 
 
 def _module_name(path: Path) -> str:
@@ -70,6 +104,19 @@ def _imports(source: str, module: str, is_package: bool = False):
 
 def _modules() -> dict[str, Path]:
     return {_module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def _mirror_name(module: str) -> str:
+    """The test file of a module: pylmer.a.b -> test_a_b.py, pylmer.a (a package) -> test_a.py."""
+    return "test_" + "_".join(module.split(".")[1:]) + ".py"
+
+
+def _mirrors() -> dict[str, str]:
+    """Mirror file name -> module, for every module but pylmer's own ``__init__``."""
+    modules = [m for m in _modules() if m != "pylmer"]
+    mirrors = {_mirror_name(m): m for m in modules}
+    assert len(mirrors) == len(modules), "two modules have the same test file name"
+    return mirrors
 
 
 def _graph() -> dict[str, set[str]]:
@@ -179,3 +226,21 @@ def test_the_walk_sees_imports_inside_functions_and_skips_annotations():
               "def f():\n    from .b import g\n    return g\n")
     found = {target for target, _ in _imports(source, "pylmer.a")}
     assert found == {"pylmer.b"}
+
+
+def test_each_test_file_mirrors_a_module_or_is_cross_cutting():
+    """Not every module needs a file of its own (some are tested through others), but every
+    test file is one module's, or is in CROSS_CUTTING."""
+    mirrors = _mirrors()
+    strays = sorted(p.name for p in TESTS.glob("test_*.py")
+                    if p.name not in mirrors and p.name not in CROSS_CUTTING)
+    assert strays == [], (
+        f"{strays}: name a test file after the module it tests (pylmer/a/b.py: test_a_b.py) "
+        "or, if it is about the package as a whole, add it to CROSS_CUTTING with a reason")
+
+
+def test_cross_cutting_lists_nothing_else():
+    """CROSS_CUTTING names test files that exist and are named after no module."""
+    files = {p.name for p in TESTS.glob("test_*.py")}
+    assert sorted(set(CROSS_CUTTING) - files) == []
+    assert sorted(set(CROSS_CUTTING) & set(_mirrors())) == []

@@ -1,5 +1,6 @@
-"""The formula front end's features, checked against R's rules (values from R 4.2 / lme4
-1.1-31 where noted, otherwise from mathematics)."""
+"""The formula front end's features through its entry points, ``lFormula`` and ``glFormula``
+(pylmer.lformula), checked against R's rules (values from R 4.2 / lme4 1.1-31 where noted,
+otherwise from mathematics)."""
 
 import numpy as np
 import pandas as pd

@@ -1,7 +1,11 @@
-"""The penalized least squares kernel: the objective at lme4's theta, on every path.
+"""The penalized least squares kernel (pylmer.linalg.pls): the objective at lme4's theta, on
+every path.
 
 lme4's objective at its optimum theta must be reproduced to rtol 1e-9 by the dense path,
-the sparse CHOLMOD path and the SciPy fallback backend alike.
+the sparse CHOLMOD path and the SciPy fallback backend alike. The compiled loops the
+workspace calls (pylmer/linalg/_kernels.pyx, through pylmer.linalg.kernels) are checked
+here against NumPy; the factorizations themselves are test_linalg_cholmod.py's and
+test_linalg_blocked.py's.
 """
 
 import numpy as np
@@ -10,16 +14,10 @@ import pytest
 from reference_data import load_json, model_ids
 
 from pylmer import lFormula, load_dataset, mkLmerDevfun, mkMerMod, optimizeLmer
-from pylmer.linalg.cholmod import HAVE_CHOLMOD, SparseCholesky
 from pylmer.linalg.pls import PLSWorkspace
 
 LMMS = model_ids("LMM")
 BACKENDS = ["cholmod", "scipy"]
-
-
-def test_cholmod_is_installed():
-    # the project's set-up installs scikit-sparse; the fallback must not hide its absence
-    assert HAVE_CHOLMOD
 
 
 @pytest.fixture(scope="module")
@@ -110,92 +108,6 @@ def test_fit_with_each_backend(backend):
     m = mkMerMod(lf, devfun, optimizeLmer(devfun))
     np.testing.assert_allclose(m.REMLcrit(), ref["REMLcrit"], rtol=1e-7)
     np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=1e-5)
-
-
-def test_cholmod_factor_is_a_cholesky_factor():
-    lf = lFormula("Reaction ~ Days + (Days | Subject)", load_dataset("sleepstudy"))
-    ZtZ = (lf.reTrms.Zt @ lf.reTrms.Zt.T).tocsc()
-    chol = SparseCholesky(ZtZ)
-    L, P = chol.L().toarray(), chol.P()
-    M = ZtZ.toarray() + np.eye(ZtZ.shape[0])
-    np.testing.assert_allclose(L @ L.T, M[np.ix_(P, P)], rtol=1e-12, atol=1e-10)
-    assert chol.ordering in ("amd", "metis")
-
-
-def test_unknown_backend():
-    with pytest.raises(ValueError, match="backend 'magic'"):
-        SparseCholesky(np.eye(3), backend="magic")
-
-
-def test_fallback_backend_warns_once_with_the_install_command(monkeypatch):
-    import warnings
-
-    from pylmer.linalg import cholmod
-
-    monkeypatch.setattr(cholmod, "HAVE_CHOLMOD", False)
-    monkeypatch.setattr(cholmod, "_warned", False)
-    A = np.eye(4) * 2.0
-    with pytest.warns(cholmod.BackendWarning, match="pip install 'scikit-sparse"):
-        chol = SparseCholesky(A)
-    assert chol.backend == "scipy"
-    np.testing.assert_allclose(chol.logdet(), 4 * np.log(3.0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        SparseCholesky(A)  # only once per process
-
-
-@pytest.mark.parametrize("method", ["dense", "compiled"])
-@pytest.mark.parametrize("formula,dataset", [
-    ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),  # a full cross block
-    ("strength ~ 1 + (1 | sample) + (1 | batch)", "Pastes"),       # a sparse one
-])
-def test_blocked_factor_is_a_cholesky_factor(method, formula, dataset):
-    from pylmer.linalg.blocked import BlockCholesky
-
-    lf = lFormula(formula, load_dataset(dataset))
-    rt = lf.reTrms
-    ws = workspace(lf, dense=False).set_theta([1.5, 3.2])
-    A = ws._A
-    chol = BlockCholesky(A, int(rt.Gp[1]), method=method)
-    assert chol.method == method
-    M = A.toarray() + np.eye(rt.q)
-    L = chol.L().toarray()
-    np.testing.assert_allclose(L @ L.T, M, rtol=1e-12, atol=1e-10)
-    np.testing.assert_allclose(chol.logdet(), np.linalg.slogdet(M)[1], rtol=1e-12)
-    B = np.random.default_rng(3).standard_normal((rt.q, 3))
-    np.testing.assert_allclose(chol.solve_L(B), np.linalg.solve(L, B), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(chol.solve_Lt(B), np.linalg.solve(L.T, B), rtol=1e-10,
-                               atol=1e-12)
-    np.testing.assert_allclose(chol.solve_A(B), np.linalg.solve(M, B), rtol=1e-10,
-                               atol=1e-12)
-    with pytest.raises(ValueError, match="not diagonal"):
-        BlockCholesky(A, rt.q)
-
-
-def test_blocked_factor_chooses_its_product_by_shape():
-    from pylmer.linalg.blocked import BlockCholesky
-
-    # Penicillin: every plate meets every sample, a full 6 x 24 block: one dense product
-    lf = lFormula("diameter ~ 1 + (1 | plate) + (1 | sample)", load_dataset("Penicillin"))
-    A = workspace(lf, dense=False).set_theta([1.5, 3.2])._A
-    assert BlockCholesky(A, int(lf.reTrms.Gp[1])).method == "dense"
-    # Pastes: each of 30 samples meets one of 10 batches, a sparse block
-    lf = lFormula("strength ~ 1 + (1 | sample) + (1 | batch)", load_dataset("Pastes"))
-    A = workspace(lf, dense=False).set_theta([1.5, 3.2])._A
-    assert BlockCholesky(A, int(lf.reTrms.Gp[1])).method == "compiled"
-
-
-def test_blocked_backend_fits_as_lme4():
-    ref = load_json("models", "penicillin_ml")
-    lf = lFormula(ref["formula"], load_dataset(ref["dataset"]), REML=False)
-    devfun = mkLmerDevfun(lf, backend="blocked", dense=False)
-    assert devfun.workspace.chol.backend == "blocked"
-    m = mkMerMod(lf, devfun, optimizeLmer(devfun))
-    np.testing.assert_allclose(m.deviance(), ref["deviance"], rtol=1e-7)
-    np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=1e-5)
-    re = m.ranef()
-    np.testing.assert_allclose(re.condsd("plate").to_numpy(), ref["ranef"]["plate"]["condsd"],
-                               rtol=1e-4)
 
 
 @pytest.mark.parametrize("formula,theta", [

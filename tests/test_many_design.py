@@ -1,7 +1,9 @@
-"""The compiled batch evaluation (``BatchLmm``) against the single-model deviance
-(``LmerDevfun``, itself lme4's numbers) at random thetas, and the batch search against
-the single-model optimum, on designs of every kind: scalar crossed and nested terms,
-correlated and uncorrelated vector terms, prior weights, offsets, ML and REML."""
+"""The design many responses share (pylmer.many.design) and the compiled batch evaluation
+built on it (``BatchLmm``: pylmer/linalg/_many.pyx, which pylmer.linalg.kernels re-exports)
+against the single-model deviance (``LmerDevfun``, itself lme4's numbers) at
+random thetas, on designs of every kind: scalar crossed and nested terms, correlated and
+uncorrelated vector terms, prior weights, offsets, ML and REML. The batch search on the
+same designs is test_many_newton.py's."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import pytest
 
 from pylmer import lFormula, load_dataset, mkLmerDevfun
 from pylmer.many.design import batch_design
-from pylmer.many.newton import grid_start, minimize
 
 DESIGNS = [
     ("Reaction ~ Days + (Days | Subject)", "sleepstudy", {}),
@@ -59,29 +60,3 @@ def test_criterion_equals_single_model_devfun(formula, dataset, kwargs):
         np.testing.assert_allclose(pwrss[0], snap.pwrss, rtol=1e-9)
         RXinv = np.linalg.inv(snap.RX)
         np.testing.assert_allclose(vdiag[0], np.sum(RXinv**2, axis=1), rtol=1e-9)
-
-
-@pytest.mark.filterwarnings("ignore::pylmer.SingularFitWarning")  # lmer's, on Pastes
-@pytest.mark.parametrize("formula,dataset,kwargs", DESIGNS)
-def test_batch_search_reaches_the_single_model_optimum(formula, dataset, kwargs):
-    """From the shared grid, the Newton search ends at the optimum pylmer's lmer finds
-    (BOBYQA, lme4's numbers), or lower."""
-    from pylmer import lmer
-    data = _data(dataset)
-    response = formula.split("~")[0].strip()
-    rng = np.random.default_rng(2)
-    y0 = data[response].to_numpy(dtype=float)
-    Y = y0[:, None] + rng.normal(0, y0.std() / 2, (len(y0), 6))
-    REML = kwargs.get("REML", True)
-    lf = lFormula(formula, data, **kwargs)
-    design = batch_design(lf, Y, REML)
-    crit = design.kernel.criterion
-    res = minimize(crit, grid_start(crit, Y.shape[1], design.diagonal, lf.reTrms.theta),
-                   design.diagonal, design.columns)
-    assert res.converged.all()
-    assert np.all(res.theta[:, design.diagonal] >= 0)
-    for j in range(Y.shape[1]):
-        m = lmer(formula, data.assign(**{response: Y[:, j]}), **kwargs)
-        best = m.REMLcrit() if REML else m.deviance()
-        assert res.fval[j] <= best + 1e-6
-        assert res.fval[j] == pytest.approx(best, abs=1e-4)

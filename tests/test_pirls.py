@@ -1,7 +1,11 @@
 """PIRLS (pylmer._pirls, one compiled loop) with each of its solvers (pylmer._pwrss: the
 scalar one set up by pylmer.scalar_pirls, and the workspace's, pylmer.pwrss) and response
-kernels (compiled, or the family's NumPy methods), against lme4's pwrssUpdate written in
-NumPy (tests/oracles.py), and its parts against mathematics."""
+kernels (pylmer.response: compiled, or the family's NumPy methods), against lme4's
+pwrssUpdate written in NumPy (tests/oracles.py), and its parts against mathematics.
+
+The tests of pylmer.pirls, pylmer.scalar_pirls, pylmer.pwrss and pylmer.response, and of the
+compiled modules they wrap: pylmer/_pirls.pyx, pylmer/_pwrss.pyx, pylmer/_response.pyx (and
+pylmer/linalg/_factor.pyx's factor, which the scalar solver uses)."""
 
 from __future__ import annotations
 
@@ -314,3 +318,71 @@ def test_response_pass_equals_the_family_with_lme4s_clamps(family, vector, monke
     if fam.family != "Gamma":  # Gamma's aic is the family's, from mu after the loop
         np.testing.assert_allclose(devfun.response.aic_from_loglik(ll),
                                    devfun.response.aic(mu_expected, expected), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fam,link", [("binomial", "logit"), ("poisson", "log")])
+def test_pirls_response_compiled_and_numpy_agree_with_the_family(fam, link):
+    """PIRLS's working weights, working response and deviance residuals (compiled loops for
+    the canonical links, NumPy otherwise) equal the family's own functions."""
+    from pylmer.family import get_family
+    from pylmer.response import Response as _Response
+
+    family = get_family(fam)
+    assert family.link.name == link
+    rng = np.random.default_rng(11)
+    n = 500
+    eta = np.concatenate([rng.normal(0, 3, n - 4), [-40.0, 40.0, -800.0, 30.0]])
+    if fam == "binomial":
+        eta = eta[eta > -700]  # exp(800) overflows in R's plogis too; not a PIRLS value
+        y = rng.integers(0, 2, eta.size).astype(float)
+    else:
+        eta = np.clip(eta, -50, 6)
+        y = rng.poisson(3.0, eta.size).astype(float)
+    pw, offset = rng.uniform(0.5, 2.0, eta.size), rng.normal(0, 1, eta.size)
+    mu = family.link.linkinv_lme4(eta)
+    mu_eta = family.link.mu_eta_lme4(eta)
+    w_expected = pw * mu_eta**2 / family.variance_lme4(mu)
+    z_expected = eta - offset + (y - mu) / mu_eta
+    dev_expected = family.dev_resids(y, mu, pw)
+    for compiled in (True, False):
+        resp = _Response(family, y, pw, np.ones_like(y), compiled=compiled)
+        assert (resp.kernel is not None) == compiled
+        w, z = resp.working(eta, None, offset)
+        np.testing.assert_allclose(w, w_expected, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(z, z_expected, rtol=1e-13, atol=1e-13)
+        total, mu_out, devres = resp.deviance(eta)
+        np.testing.assert_allclose(mu_out, mu, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(devres, dev_expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(total, dev_expected.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("u_only", [True, False])
+def test_small_glmm_pirls_step_compiled_equals_numpy(u_only):
+    """A small GLMM's PIRLS step on the workspace (the joint dense system [Z Lambda | X]
+    in one compiled call) agrees with NumPy's solve."""
+    import oracles
+
+    from pylmer import glFormula, load_dataset
+    from pylmer.linalg.pls import PLSWorkspace
+    from pylmer.pwrss import WorkspacePwrss
+
+    lf = glFormula("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                   load_dataset("cbpp"), family="binomial")
+    rt = lf.reTrms
+    ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
+                      weights=np.ones(lf.n), reweightable=True)
+    step = WorkspacePwrss(ws, rt)
+    assert step._ZLX is not None  # the small-model path
+    theta = np.array([0.7])
+    step.set_theta(theta)
+    ZL = step.ZL
+    rng = np.random.default_rng(5)
+    w, z = rng.uniform(0.1, 3.0, lf.n), rng.standard_normal(lf.n)
+    compiled = step.solve(z, w, not u_only)
+    M = ZL if u_only else np.column_stack([ZL, lf.X])
+    plain = oracles.weighted_normal_solve(M, w, z, ZL.shape[1])
+    for k, (a, b) in enumerate(zip(compiled, plain)):
+        if k == 1 and u_only:
+            assert a is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)

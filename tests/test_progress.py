@@ -11,7 +11,7 @@ from pylmer.exceptions import ConvergenceWarning
 from pylmer.inference.profile import profile
 
 # the summary of singular refits ("bootMer: 1 of 10 refits gave warnings: ...") is tested
-# in test_bootstrap.py
+# in test_inference_bootstrap.py
 pytestmark = pytest.mark.filterwarnings("ignore:bootMer:pylmer.exceptions.PylmerWarning")
 
 

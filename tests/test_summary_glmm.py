@@ -49,7 +49,6 @@ from pylmer import (
 from pylmer.convergence import deriv12
 from pylmer.family import Gamma
 from pylmer.printing.format import format_lmermod, glmm_method_title, strwrap, title_lines
-from pylmer.printing.rprint import format_pval
 from pylmer.results.summary import GlmerSummary, format_coefmat
 
 PRINTED = Path(__file__).parent / "reference" / "printed"
@@ -323,20 +322,6 @@ def test_titles_wrap_as_lme4s():
     assert title_lines("Linear mixed model fit by REML", "lmerMod") == [
         "Linear mixed model fit by REML ['lmerMod']"]
     assert strwrap("aaa bbb ccc ddd", 8, exdent=2) == ["aaa bbb", "  ccc", "  ddd"]
-
-
-@pytest.mark.parametrize("pv, digits, expected", [
-    ([0.5, 1e-20], 3, ["0.5", "<2e-16"]),
-    ([0.5, 0.012345, 1e-20], 3, ["0.5000", "0.0123", "<2e-16"]),
-    ([1e-20, 1e-30], 3, ["<2e-16", "<2e-16"]),
-    ([0.00012345, 0.2], 3, ["0.000123", "0.200000"]),
-    ([0.00002345, 0.2, 1e-5], 3, ["2.35e-05", "0.2", "1.00e-05"]),
-    ([0.00012345, 0.2], 1, ["1e-04", "0.2"]),
-    ([0.001, 1], 3, ["0.001", "1.000"]),
-    ([0.123456, 0.5, 1e-20], 5, ["0.12346", "0.50000", "< 2e-16"]),
-])
-def test_format_pval(pv, digits, expected):
-    assert format_pval(pv, digits) == expected
 
 
 def _coefmat(z, p):
