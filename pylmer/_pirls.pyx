@@ -222,6 +222,7 @@ cdef class Pirls:
                         break
                     oldpdev = pdev
                 memcpy(&eta[0], E[cur], n * sizeof(double))
+                solver.finish()
         finally:
             if errors is not None:
                 np.seterr(**errors)

@@ -14,6 +14,7 @@ cdef class PwrssSolver:
                   double *b) noexcept nogil
     cdef void linpred(self, const double *offset, const double *u, const double *b,
                       bint fit_beta, double *eta) noexcept nogil
+    cdef void finish(self) noexcept nogil
 
 
 cdef class ScalarSolver(PwrssSolver):

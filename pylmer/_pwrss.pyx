@@ -5,8 +5,9 @@ The compiled PIRLS loop (:class:`pylmer._pirls.Pirls`) is written once over two 
 interfaces called at C level: the response kernel (:mod:`pylmer._response`) and the solver
 here. At the working weights ``w`` and working response ``z = eta - offset + ratio`` a
 solver's :meth:`PwrssSolver.step` solves the penalized weighted least-squares problem for
-the spherical random effects u (and beta, when the loop estimates it: lme4's nAGQ = 0) and
-records log|L|^2; :meth:`PwrssSolver.linpred` maps (u, beta) to the linear predictor.
+the spherical random effects u (and beta, when the loop estimates it: lme4's nAGQ = 0);
+:meth:`PwrssSolver.finish` records log|L|^2 of the last step, once, after the loop;
+:meth:`PwrssSolver.linpred` maps (u, beta) to the linear predictor.
 
 - :class:`ScalarSolver`, for scalar random-effects terms (Lambda diagonal): Z'WZ by the
   observations' pairs of non-zeros into the pattern of Z'Z, factored by
@@ -53,6 +54,10 @@ cdef class PwrssSolver:
         """eta = offset + Z Lambda u (+ X b)."""
         pass
 
+    cdef void finish(self) noexcept nogil:
+        """After the loop: ldL2 of the last step (computed once, not at every step)."""
+        pass
+
     def set_theta(self, theta, lam):
         """The covariance parameters (and Lambda's stored values ``theta[Lind]``) of the
         steps that follow."""
@@ -96,6 +101,9 @@ cdef class ScalarSolver(PwrssSolver):
     def factor_nnz(self):
         return self.factor.nnz()
 
+    cdef void finish(self) noexcept nogil:
+        self.ldL2 = self.factor.logdet()
+
     @property
     def q1(self):
         """Size of the factor's diagonal leading block (0: the sparse layout)."""
@@ -127,17 +135,24 @@ cdef class ScalarSolver(PwrssSolver):
         cdef double *RZX = &self.RZX[0]
         cdef double *M = &self.M[0, 0]
         cdef double *b = &self.bsol[0]
-        # C's values: Lambda Z'WZ Lambda (+ I on the diagonal)
+        # C's values: Lambda Z'WZ Lambda (+ I on the diagonal); local pointers, so that
+        # the compiler need not reload the arrays after every store
+        cdef double *cx = &Cx[0]
+        cdef const Py_ssize_t *slot = &self.slot[0]
+        cdef const Py_ssize_t *obs = &self.obs[0]
+        cdef const double *prod = &self.prod[0]
+        cdef const double *lamC = &self.lamC[0]
+        cdef const Py_ssize_t *Cp = &self.Cp[0]
+        cdef const Py_ssize_t *Ci = &self.Ci[0]
         Cx[:] = 0.0
         for t in range(self.slot.shape[0]):
-            Cx[self.slot[t]] += self.prod[t] * w[self.obs[t]]
+            cx[slot[t]] += prod[t] * w[obs[t]]
         for k in range(q):
-            for p in range(self.Cp[k], self.Cp[k + 1]):
-                Cx[p] *= self.lamC[p]
-                if self.Ci[p] == k:
-                    Cx[p] += 1.0
-        # Z'W z (and Z'WX, X'WX, X'W z), in the original order; local pointers, so that
-        # the compiler need not reload the arrays after every store
+            for p in range(Cp[k], Cp[k + 1]):
+                cx[p] *= lamC[p]
+                if Ci[p] == k:
+                    cx[p] += 1.0
+        # Z'W z (and Z'WX, X'WX, X'W z), in the original order
         cdef const Py_ssize_t *zp = &self.zp[0]
         cdef const Py_ssize_t *zj = &self.zj[0]
         cdef const double *zx = &self.zx[0]
@@ -182,7 +197,6 @@ cdef class ScalarSolver(PwrssSolver):
             dgemv(_NOTRANS, &pi, &ni, &_PLUS_ONE, Xs, &pi, zs, &_ONE, &_ZERO, Xtwz, &_ONE)
         if self.factor.factorize(self.Cx) != 0:
             return _NOT_POSITIVE_DEFINITE
-        self.ldL2 = self.factor.ldL2
         # cu = L^-1 P Lambda Z'W z
         for j in range(q):
             x[j] = lam[self.perm[j]] * rhs[self.perm[j]]

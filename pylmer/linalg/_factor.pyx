@@ -96,10 +96,40 @@ cdef class CompiledFactor:
             np.zeros(1, dtype=np.intp), np.zeros(q + 1, dtype=np.intp))
         nnzL = self.Lp[q]
         self.Li, self.Lx = np.empty(nnzL, dtype=np.intp), np.empty(nnzL)
+        # the pattern of each row of L (its ereach, in topological order), computed once:
+        # the numeric factorization then walks it without the elimination tree
+        self.rp, self.ri = self._row_patterns() if q1 == 0 else (
+            np.zeros(q + 1, dtype=np.intp), np.zeros(1, dtype=np.intp))
         self.work = np.zeros(q)
-        self.cnext, self.s = np.empty(q, dtype=np.intp), np.empty(q, dtype=np.intp)
-        self.mark = np.zeros(q, dtype=np.intp)
-        self.ldL2 = 0.0
+        self.cnext = np.empty(q, dtype=np.intp)
+
+    def _row_patterns(self):
+        cdef Py_ssize_t q = self.q, k, t, top, at = 0
+        rp_arr = np.zeros(q + 1, dtype=np.intp)
+        ri_arr = np.empty(max(self.Lp[q] - q, 1), dtype=np.intp)
+        cdef Py_ssize_t[::1] rp = rp_arr, ri = ri_arr
+        cdef Py_ssize_t[::1] s = np.empty(q, dtype=np.intp), mark = np.zeros(q, dtype=np.intp)
+        for k in range(q):
+            top = _ereach(self.Cp, self.Ci, k, self.parent, s, mark)
+            for t in range(top, q):
+                ri[at] = s[t]
+                at += 1
+            rp[k + 1] = at
+        return rp_arr, ri_arr
+
+    cdef double logdet(self) noexcept nogil:
+        """log |L|^2 of the last factorization (summed in the order of L's columns)."""
+        cdef Py_ssize_t j
+        cdef double out = 0.0
+        if self.q1 > 0:
+            for j in range(self.q1):
+                out += 2.0 * log(self.sd[j])
+            for j in range(self.q2):
+                out += 2.0 * log(self.S[j * self.q2 + j])
+            return out
+        for j in range(self.q):
+            out += 2.0 * log(self.Lx[self.Lp[j]])
+        return out
 
     def nnz(self):
         """Stored entries of L."""
@@ -115,27 +145,26 @@ cdef class CompiledFactor:
 
     cdef int factorize(self, const double[::1] Cx) noexcept nogil:
         """L of ``P (C + I) P'`` from C's values (the upper triangle, + I already on the
-        diagonal); sets ldL2. 1 if not positive definite."""
-        cdef Py_ssize_t q = self.q, t, i, p, k, top
+        diagonal); its log-determinant is :meth:`logdet`. 1 if not positive definite."""
+        cdef Py_ssize_t q = self.q, t, i, p, k
         cdef double d, lki
         cdef double[::1] Lx = self.Lx, x = self.work
         cdef Py_ssize_t[::1] Li = self.Li, cnext = self.cnext
+        cdef const Py_ssize_t[::1] rp = self.rp, ri = self.ri
         if self.q1 > 0:
             return self._blocked_factor(Cx)
-        # up-looking Cholesky (cs_chol): row k of L from its ereach
+        # up-looking Cholesky (cs_chol): row k of L from its pattern
         for k in range(q):
             cnext[k] = self.Lp[k]
-        self.ldL2 = 0.0
         for k in range(q):
-            top = _ereach(self.Cp, self.Ci, k, self.parent, self.s, self.mark)
             x[k] = 0.0
             for p in range(self.Cp[k], self.Cp[k + 1]):
                 if self.Ci[p] <= k:
                     x[self.Ci[p]] = Cx[p]
             d = x[k]
             x[k] = 0.0
-            for t in range(top, q):
-                i = self.s[t]
+            for t in range(rp[k], rp[k + 1]):
+                i = ri[t]
                 lki = x[i] / Lx[self.Lp[i]]
                 x[i] = 0.0
                 for p in range(self.Lp[i] + 1, cnext[i]):
@@ -151,7 +180,6 @@ cdef class CompiledFactor:
             cnext[k] += 1
             Li[p] = k
             Lx[p] = sqrt(d)
-            self.ldL2 += 2.0 * log(Lx[p])
         return 0
 
     cdef int _blocked_factor(self, const double[::1] Cx) noexcept nogil:
@@ -162,10 +190,8 @@ cdef class CompiledFactor:
         cdef double *sd = &self.sd[0]
         cdef double *L21 = &self.L21[0]
         cdef double *S = &self.S[0]
-        self.ldL2 = 0.0
         for j in range(q1):
             sd[j] = sqrt(Cx[self.Cp[j + 1] - 1])
-            self.ldL2 += 2.0 * log(sd[j])
         self.L21[:] = 0.0
         self.S[:] = 0.0
         for j in range(q1, q1 + q2):  # column j of C: rows < q1 are A21', the rest A22
@@ -181,8 +207,6 @@ cdef class CompiledFactor:
         dpotrf(_UPPER, &q2, S, &q2, &info)
         if info != 0:
             return 1
-        for j in range(q2):
-            self.ldL2 += 2.0 * log(S[j * q2 + j])
         return 0
 
     cdef void forward(self, double *x) noexcept nogil:

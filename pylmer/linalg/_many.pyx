@@ -117,7 +117,7 @@ cdef class BatchLmm:
         self.state = 2
         if self.factor.factorize(self.Cx) != 0:
             return self.state
-        self.ldL2 = self.factor.ldL2
+        self.ldL2 = self.factor.logdet()
         for j in range(p):  # RZX's column j = L^-1 P Lambda' (Z'X)[:, j]
             for i in range(q):
                 self.work[i] = self.ZtX[i, j]
