@@ -85,6 +85,23 @@ cdef class Pirls:
         """Drop the start's cached weights (the response's parameters changed)."""
         self.have_start = False
 
+    cdef double _trial(self, double step, const double *off, bint fit_beta, double *eta,
+                       double *mu, double *devres, double *w, double *ratio,
+                       double *ll) noexcept nogil:
+        """The penalized deviance at ``u + step du`` (and ``b + step db``); step 1 is the
+        solver's solution itself. Fills the trial point's eta and response buffers."""
+        cdef Py_ssize_t j
+        cdef double uu = 0.0
+        if step != 1.0:
+            for j in range(self.q):
+                self.u_new[j] = self.u[j] + step * self.du[j]
+            for j in range(self.p):
+                self.b_new[j] = self.b[j] + step * self.db[j]
+        self.solver.linpred(off, &self.u_new[0], &self.b_new[0], fit_beta, eta)
+        for j in range(self.q):
+            uu += self.u_new[j] * self.u_new[j]
+        return self.response.respond(eta, mu, devres, w, ratio, ll) + uu
+
     def run(self, const double[::1] offset, const double[::1] eta_start, int maxit,
             double tol, double[::1] eta, bint fit_beta=False, double noise=0.0,
             double max_eta_step=0.0, bint exact_final=False):
@@ -106,7 +123,7 @@ cdef class Pirls:
         if offset.shape[0] != n or eta_start.shape[0] != n or eta.shape[0] != n:
             raise ValueError("run(): offset, eta_start and eta need one value per "
                              "observation")
-        cdef double oldpdev = np.inf, pdev = 0.0, step, uu, dev, ll = 0.0, ll_try = 0.0
+        cdef double oldpdev = np.inf, pdev = 0.0, step, ll = 0.0, ll_try = 0.0
         cdef double jump, allowed
         cdef double *u = &self.u[0]
         cdef double *u_new = &self.u_new[0] if q > 0 else NULL
@@ -159,43 +176,25 @@ cdef class Pirls:
                     for j in range(p_):
                         db[j] = b_new[j] - bb[j]
                     step = 1.0
-                    solver.linpred(off, u_new, b_new, fit_beta, E[trial])
                     if max_eta_step > 0.0:
                         # a Newton step where the log-likelihood is nearly linear (far
                         # tails) is too long to halve back: start from one that moves eta
                         # by at most this
+                        solver.linpred(off, u_new, b_new, fit_beta, E[trial])
                         jump = 0.0
                         for i in range(n):
                             if fabs(E[trial][i] - E[cur][i]) > jump:
                                 jump = fabs(E[trial][i] - E[cur][i])
                         if jump > max_eta_step:
                             step = max_eta_step / jump
-                            for j in range(q):
-                                u_new[j] = u[j] + step * du[j]
-                            for j in range(p_):
-                                b_new[j] = bb[j] + step * db[j]
-                            solver.linpred(off, u_new, b_new, fit_beta, E[trial])
-                    uu = 0.0
-                    for j in range(q):
-                        uu += u_new[j] * u_new[j]
-                    dev = response.respond(E[trial], MU[trial], DR[trial], W[trial],
-                                           R[trial], &ll_try)
-                    pdev = dev + uu
+                    pdev = self._trial(step, off, fit_beta, E[trial], MU[trial], DR[trial],
+                                       W[trial], R[trial], &ll_try)
                     if isfinite(oldpdev):
                         halvings = 0
                         while not (pdev <= oldpdev) and halvings < 10:
                             step /= 2.0
-                            for j in range(q):
-                                u_new[j] = u[j] + step * du[j]
-                            for j in range(p_):
-                                b_new[j] = bb[j] + step * db[j]
-                            solver.linpred(off, u_new, b_new, fit_beta, E[trial])
-                            uu = 0.0
-                            for j in range(q):
-                                uu += u_new[j] * u_new[j]
-                            dev = response.respond(E[trial], MU[trial], DR[trial],
-                                                   W[trial], R[trial], &ll_try)
-                            pdev = dev + uu
+                            pdev = self._trial(step, off, fit_beta, E[trial], MU[trial],
+                                               DR[trial], W[trial], R[trial], &ll_try)
                             halvings += 1
                         # lme4's test; at the tight tolerance of the extra-parameter
                         # families an increase within rounding of the deviance is no failure
