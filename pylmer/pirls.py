@@ -123,6 +123,7 @@ class GlmerDevfun:
         self._family_given = family
         self.offset = np.zeros(lf.n) if lf.offset is None else np.asarray(lf.offset, float)
         rt = lf.reTrms
+        self._Lind = rt.Lind
         self.p = lf.X.shape[1]
         self.ntheta = len(rt.theta)
         self.ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
@@ -243,7 +244,7 @@ class GlmerDevfun:
         kernel = self.response.loop_kernel
         if loop.response is not kernel:  # another response (with_response), or family
             loop.set_response(kernel)
-        loop.solver.set_theta(theta, theta[self.lf.reTrms.Lind])
+        loop.solver.set_theta(theta, theta[self._Lind])
         offset = self.offset if beta is None else self.offset + self.lf.X @ beta
         eta = np.empty(self.lf.n)
         status = loop.run(np.ascontiguousarray(offset, dtype=float),
@@ -366,7 +367,10 @@ class GlmerDevfun:
             self.response.kernel.set_bounds(self.family.bounds)
             self._loop.forget_start()  # the start's weights depend on the thresholds
         try:
-            with np.errstate(all="ignore"):  # overflow far from the optimum: PIRLS says so
+            if self.response.kernel is None:  # NumPy's passes: overflow far from the
+                with np.errstate(all="ignore"):  # optimum is PIRLS's to report
+                    state = self._with_extra(self.pirls(theta, beta, self._eta_start()))
+            else:  # the compiled pass is quiet (NumPy's vectorized one set by the loop)
                 state = self._with_extra(self.pirls(theta, beta, self._eta_start()))
         except Exception as exc:
             # a failed evaluation leaves the family at the state's parameter (the shared
