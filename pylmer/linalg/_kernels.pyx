@@ -179,18 +179,29 @@ def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const dou
     """Solve ``(M'WM + diag(1 (first q), 0)) sol = M'Wz`` by a Cholesky factor L (lower,
     row-major, filled in): a small GLMM's PIRLS step, M = [Z Lambda | X]. Returns
     (0, log det of the first q rows' block ldL2) or (1, 0.0) if not positive definite."""
-    cdef Py_ssize_t n = M.shape[0], m = M.shape[1], i, a, b
+    cdef Py_ssize_t n = M.shape[0], m = M.shape[1], i, a, b, ka, kb, k
     cdef double wi, wm, ldL2 = 0.0
     cdef int info = 0
+    # the non-zero columns of the current row: Z Lambda is sparse (a row of a vector-valued
+    # term's Z Lambda has a non-zero per column of its level's block), and skipping exact
+    # zeros leaves every sum as it was
+    cdef Py_ssize_t[::1] nz = np.empty(max(m, 1), dtype=np.intp)
     with nogil:
         L[:, :] = 0.0
         sol[:] = 0.0
         for i in range(n):
             wi = w[i]
+            k = 0
             for a in range(m):
+                if M[i, a] != 0.0:
+                    nz[k] = a
+                    k += 1
+            for ka in range(k):
+                a = nz[ka]
                 wm = wi * M[i, a]
                 sol[a] += wm * z[i]
-                for b in range(a + 1):
+                for kb in range(ka + 1):
+                    b = nz[kb]
                     L[a, b] += wm * M[i, b]
         for a in range(q):
             L[a, a] += 1.0
