@@ -174,6 +174,41 @@ def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
     return info, out[0], out[1], out[2]
 
 
+cdef class DensePls:
+    """:func:`dense_pls` bound to one set of cross-products: the constant inputs are taken
+    once, and every call fills the same output arrays (``L``, ``RZXcu``, ``RX``,
+    ``cbeta``, ``beta``), valid until the next call. A small model's evaluation is a few
+    microseconds of arithmetic, so the per-call conversions are what this saves."""
+
+    cdef const Py_ssize_t[::1] row_ptr, col, at
+    cdef const double[:, ::1] ZtZ, ZtXy, XtX
+    cdef const double[::1] Xty
+    cdef double[:, ::1] T, Lv, RZXcuv, RXv
+    cdef double[::1] cbetav, betav
+    cdef readonly object L, RZXcu, RX, cbeta, beta
+
+    def __init__(self, row_ptr, col, at, ZtZ, ZtXy, XtX, Xty):
+        self.row_ptr, self.col, self.at = row_ptr, col, at
+        self.ZtZ, self.ZtXy = np.ascontiguousarray(ZtZ), np.ascontiguousarray(ZtXy)
+        self.XtX, self.Xty = np.ascontiguousarray(XtX), np.ascontiguousarray(Xty)
+        q, m, p = self.ZtZ.shape[0], self.ZtXy.shape[1], self.XtX.shape[0]
+        self.T = np.empty((max(q, p, 1), max(q, p, 1)))
+        self.L, self.RZXcu = np.empty((q, q)), np.empty((q, m))
+        self.RX, self.cbeta, self.beta = np.empty((p, p)), np.empty(p), np.empty(p)
+        self.Lv, self.RZXcuv, self.RXv = self.L, self.RZXcu, self.RX
+        self.cbetav, self.betav = self.cbeta, self.beta
+
+    def evaluate(self, const double[::1] values, double yty):
+        """(info, ldL2, ldRX2, pwrss) at Lambda's stored ``values``, as :func:`dense_pls`."""
+        cdef double out[3]
+        cdef int info
+        with nogil:
+            info = _dense_pls(values, self.row_ptr, self.col, self.at, self.ZtZ, self.ZtXy,
+                              self.XtX, self.Xty, yty, self.T, self.Lv, self.RZXcuv,
+                              self.RXv, self.cbetav, self.betav, out)
+        return info, out[0], out[1], out[2]
+
+
 def weighted_normal_solve(const double[:, ::1] M, const double[::1] w, const double[::1] z,
                           Py_ssize_t q, double[:, ::1] L, double[::1] sol):
     """Solve ``(M'WM + diag(1 (first q), 0)) sol = M'Wz`` by a Cholesky factor L (lower,

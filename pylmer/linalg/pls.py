@@ -280,7 +280,7 @@ class PLSWorkspace:
         order = np.lexsort((cols, rows))
         self._lt_rows = (np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=q))])
                          .astype(np.intp), cols[order].astype(np.intp), order.astype(np.intp))
-        self._scratch = np.empty((max(q, self.p), max(q, self.p)))
+        self._dense_pls = None  # the compiled evaluator, bound to the cross-products
 
     def _init_sparse(self, backend):
         Z = self.ZtZ
@@ -389,25 +389,28 @@ class PLSWorkspace:
     def _evaluate_compiled(self, values, profile_beta):
         """The dense path in one compiled call (no BLAS call overhead for tiny matrices):
         L, RZX, cu and, with ``profile_beta``, what :meth:`_solve_fixed` gives the sparse
-        path."""
-        q, p = self.q, self.p
-        L, RZXcu = np.empty((q, q)), np.empty((q, p + 1))
-        RX, cbeta, beta = np.empty((p, p)), np.empty(p), np.empty(p)
-        info, ldL2, ldRX2, pwrss = kernels.dense_pls(
-            values, *self._lt_rows, np.ascontiguousarray(self.ZtZ_dense),
-            np.ascontiguousarray(self.ZtXy), np.ascontiguousarray(self.XtX),
-            np.ascontiguousarray(self.Xty), self.yty, self._scratch, L, RZXcu, RX, cbeta,
-            beta)
+        path. The arrays are the compiled evaluator's, valid until the next evaluation
+        (a snapshot copies them)."""
+        p = self.p
+        inputs = (self.ZtZ_dense, self.ZtXy, self.XtX, self.Xty)
+        if self._dense_pls is None or any(a is not b for a, b in
+                                          zip(inputs, self._dense_pls[0])):
+            # new cross-products (reweighted): bound once, until the next reweight
+            self._dense_pls = (inputs, kernels.DensePls(*self._lt_rows, *inputs))
+        ev = self._dense_pls[1]
+        info, ldL2, ldRX2, pwrss = ev.evaluate(values, self.yty)
         if info == 1:
             raise np.linalg.LinAlgError("Lambda'Z'Z Lambda + I is not positive definite")
-        self.L_dense, self.ldL2 = L, ldL2
+        RZXcu = ev.RZXcu
+        self.L_dense, self.ldL2 = ev.L, ldL2
         self.RZX, self.cu = RZXcu[:, :p], RZXcu[:, p]
         if not profile_beta:
             return
         if info == 2:
             raise np.linalg.LinAlgError(
                 "the fixed-effects cross-product is not positive definite at this theta")
-        self.RX, self.ldRX2, self.beta, self.pwrss = RX, ldRX2, beta + self._beta_shift, pwrss
+        self.RX, self.ldRX2, self.pwrss = ev.RX, ldRX2, pwrss
+        self.beta = ev.beta + self._beta_shift
 
     def Lambdat_dense(self, values) -> np.ndarray:
         """Lambda' as a dense array, with these stored values (dense path only). It is the
