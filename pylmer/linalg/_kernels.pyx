@@ -88,7 +88,8 @@ cdef int _dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
                     double[:, ::1] T, double[:, ::1] L, double[:, ::1] RZXcu,
                     double[:, ::1] RX, double[::1] cbeta, double[::1] beta,
                     double *out) noexcept nogil:
-    """:func:`dense_pls` without the GIL; ``out`` receives ldL2, ldRX2, pwrss."""
+    """:class:`DensePls`'s evaluation without the GIL; ``out`` receives ldL2, ldRX2,
+    pwrss."""
     cdef Py_ssize_t q = ZtZ.shape[0], m = ZtXy.shape[1], p = XtX.shape[0]
     cdef Py_ssize_t a, b, c, k, r
     cdef double v, s, pwrss
@@ -154,31 +155,16 @@ cdef int _dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
     return 0
 
 
-def dense_pls(const double[::1] values, const Py_ssize_t[::1] row_ptr,
-              const Py_ssize_t[::1] col, const Py_ssize_t[::1] at,
-              const double[:, ::1] ZtZ, const double[:, ::1] ZtXy, const double[:, ::1] XtX,
-              const double[::1] Xty, double yty, double[:, ::1] T, double[:, ::1] L,
-              double[:, ::1] RZXcu, double[:, ::1] RX, double[::1] cbeta, double[::1] beta):
-    """The penalized least squares problem of a small model at one theta, in one call.
-
-    Lambda' is given by rows (``row_ptr``, ``col``; ``values[at[k]]`` is the k-th stored
-    value). Fills L (``Lambda'Z'Z Lambda + I = L L'``), ``[RZX | cu] = L^-1 Lambda'[Z'X | Z'y]``,
-    RX (upper: ``RX'RX = X'X - RZX'RZX``), cbeta and beta; ``T`` is scratch (q x q).
-    Returns (0, ldL2, ldRX2, pwrss), or (1, ...) / (2, ...) when L / RX is not positive
-    definite."""
-    cdef double out[3]
-    cdef int info
-    with nogil:
-        info = _dense_pls(values, row_ptr, col, at, ZtZ, ZtXy, XtX, Xty, yty, T, L, RZXcu,
-                          RX, cbeta, beta, out)
-    return info, out[0], out[1], out[2]
-
-
 cdef class DensePls:
-    """:func:`dense_pls` bound to one set of cross-products: the constant inputs are taken
-    once, and every call fills the same output arrays (``L``, ``RZXcu``, ``RX``,
-    ``cbeta``, ``beta``), valid until the next call. A small model's evaluation is a few
-    microseconds of arithmetic, so the per-call conversions are what this saves."""
+    """The penalized least squares problem of a small model, bound to one set of
+    cross-products (Z'Z, [Z'X | Z'y], X'X, X'y) and to Lambda' by rows (``row_ptr``,
+    ``col``; ``values[at[k]]`` is the k-th stored value).
+
+    :meth:`evaluate` fills L (``Lambda'Z'Z Lambda + I = L L'``), ``RZXcu = [RZX | cu] =
+    L^-1 Lambda'[Z'X | Z'y]``, RX (upper: ``RX'RX = X'X - RZX'RZX``), cbeta and beta, the
+    same arrays at every call (valid until the next). The constant inputs are converted
+    once: a small model's evaluation is a few microseconds of arithmetic, so per-call
+    conversions would cost as much."""
 
     cdef const Py_ssize_t[::1] row_ptr, col, at
     cdef const double[:, ::1] ZtZ, ZtXy, XtX
@@ -199,7 +185,8 @@ cdef class DensePls:
         self.cbetav, self.betav = self.cbeta, self.beta
 
     def evaluate(self, const double[::1] values, double yty):
-        """(info, ldL2, ldRX2, pwrss) at Lambda's stored ``values``, as :func:`dense_pls`."""
+        """(0, ldL2, ldRX2, pwrss) at Lambda's stored ``values``; info 1 / 2 when L / RX is
+        not positive definite."""
         cdef double out[3]
         cdef int info
         with nogil:

@@ -13,7 +13,6 @@ try:
         accumulate_pairs,
         agq_accumulate,
         agq_level_sums,
-        dense_pls,
         schur_downdate,
         weighted_normal_solve,
     )
@@ -25,5 +24,5 @@ except ImportError as exc:  # pragma: no cover - an unbuilt source tree
         "'pip install -e .' (or 'make venv'), which compiles them with Cython; "
         f"the import error was: {exc}") from exc
 
-__all__ = ["BatchLmm", "CompiledFactor", "DensePls", "accumulate_pairs", "agq_accumulate", "agq_level_sums", "dense_pls", "schur_downdate", "symbolic",
+__all__ = ["BatchLmm", "CompiledFactor", "DensePls", "accumulate_pairs", "agq_accumulate", "agq_level_sums", "schur_downdate", "symbolic",
            "weighted_normal_solve"]
