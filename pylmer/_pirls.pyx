@@ -52,6 +52,7 @@ cdef class Pirls:
     cdef double[::1] eta_b, mu_b, devres_b, w_b, ratio_b
     cdef double[::1] start_eta, start_w, start_ratio
     cdef bint have_start
+    cdef long start_generation  # the response kernel's generation the start was taken at
     cdef int final
     cdef double[::1] u, u_new, du, b, b_new, db
     cdef public double pdev, loglik
@@ -79,10 +80,6 @@ cdef class Pirls:
         if response.n != self.n:
             raise ValueError(f"the response has {response.n} observations, not {self.n}")
         self.response = response
-        self.have_start = False
-
-    def forget_start(self):
-        """Drop the start's cached weights (the response's parameters changed)."""
         self.have_start = False
 
     cdef double _trial(self, double step, const double *off, bint fit_beta, double *eta,
@@ -151,12 +148,14 @@ cdef class Pirls:
         errors = np.seterr(over="ignore") if response.vector else None
         try:
             with nogil:
-                # the weights at the start depend on eta_start alone: computed once for it
-                if not self.have_start or memcmp(E[2], &eta_start[0],
-                                                 n * sizeof(double)) != 0:
+                # the weights at the start depend on eta_start and the response's
+                # parameters alone: computed once for them
+                if not self.have_start or self.start_generation != response.generation \
+                        or memcmp(E[2], &eta_start[0], n * sizeof(double)) != 0:
                     memcpy(E[2], &eta_start[0], n * sizeof(double))
                     response.respond(E[2], MU[2], DR[2], W[2], R[2], &ll)
                     self.have_start = True
+                    self.start_generation = response.generation
                 cur, trial = 2, 0
                 for j in range(q):
                     u[j] = 0.0

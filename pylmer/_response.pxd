@@ -21,6 +21,9 @@ cdef class ResponseKernel:
     cdef readonly int link
     cdef object bounds_arr
     cdef double[::1] bounds
+    # bumped whenever the pass's parameters (the bounds) change: the PIRLS loop's cached
+    # start weights are valid for one generation
+    cdef readonly long generation
     cdef object error  # an exception raised inside a Python-level pass, for the loop
 
     cdef double respond(self, const double *eta, double *mu, double *devres, double *w,

@@ -181,7 +181,9 @@ cdef class ResponseKernel:
 
     def set_bounds(self, bounds):
         """The cumulative family's (-inf, thresholds, +inf) for the passes that follow."""
-        self.bounds_arr[:] = bounds
+        if not np.array_equal(self.bounds_arr, bounds):
+            self.bounds_arr[:] = bounds
+            self.generation += 1
 
     cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
                          double *ratio, double *loglik) noexcept nogil:

@@ -130,7 +130,7 @@ class GlmerDevfun:
                                weights=np.ones(lf.n), reweightable=True, backend=backend)
         mustart = self._set_response(lf)
         # PIRLS, written once (pylmer._pirls), over this model's solver and its response
-        self._loop = _pirls.Pirls(pwrss.solver(self.ws, rt, scalar_solver),
+        self._loop = _pirls.Pirls(pwrss.solver(self.ws, scalar_solver),
                                   self.response.loop_kernel)
         self._start(mustart, nAGQ)
 
@@ -365,7 +365,6 @@ class GlmerDevfun:
         if self.response.kernel is not None and self.family.family == "cumulative":
             # the compiled kernel is shared with the stage-1 / stage-2 twin of this devfun
             self.response.kernel.set_bounds(self.family.bounds)
-            self._loop.forget_start()  # the start's weights depend on the thresholds
         try:
             if self.response.kernel is None:  # NumPy's passes: overflow far from the
                 with np.errstate(all="ignore"):  # optimum is PIRLS's to report
