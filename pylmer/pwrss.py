@@ -31,16 +31,16 @@ class _ZLambdaDiagonal:
 
 
 class WorkspacePwrss:
-    """``set_theta``, ``solve`` and ``ZLu`` on the workspace ``ws`` of a model whose
-    random-effects terms are given by ``reTrms`` (Zt, Lambdat, Lind)."""
+    """``set_theta``, ``solve`` and ``ZLu`` on a model's workspace ``ws`` (its Zt, Lambda'
+    template and Lind give Z Lambda)."""
 
-    def __init__(self, ws, reTrms):
-        self.ws, self.rt = ws, reTrms
+    def __init__(self, ws):
+        self.ws = ws
         # small models: the joint dense system (see solve)
         self._ZLX = (np.column_stack([np.zeros((ws.n, ws.q)), ws.X])
                      if ws.dense_crossproducts else None)
         # Z by rows, for Z Lambda u when Lambda is diagonal
-        self._Z = reTrms.Zt.T.tocsr()
+        self._Z = ws.Zt.T.tocsr()
         self.theta = self.ZL = None
 
     def set_theta(self, theta) -> None:
@@ -50,16 +50,16 @@ class WorkspacePwrss:
     def ZLambda(self, theta):
         """Z Lambda(theta): a dense array (small models), an operator (diagonal Lambda) or
         a CSR matrix; the step needs only its product with vectors (and, dense, itself)."""
-        rt, ws = self.rt, self.ws
-        values = np.asarray(theta, dtype=float)[rt.Lind]
+        ws = self.ws
+        values = np.asarray(theta, dtype=float)[ws.Lind]
         Z = ws.Z_dense()
         if Z is not None:  # small model: dense products beat sparse call overhead
             return Z @ ws.Lambdat_dense(values).T
         if ws.diagonal:  # Lambda's diagonal is its stored values, in column order
             return _ZLambdaDiagonal(self._Z, values)
-        Lambdat = rt.Lambdat.copy()
+        Lambdat = ws.Lambdat.copy()  # the workspace's own is its buffer
         Lambdat.data = values
-        return (Lambdat @ rt.Zt).T.tocsr()
+        return (Lambdat @ ws.Zt).T.tocsr()
 
     def ZLu(self, u):
         return self.ZL @ u
@@ -91,10 +91,10 @@ class WorkspacePwrss:
         return sol[:q], (sol[q:] if fit_beta else None), ldL2, np.diagonal(L)[:q].copy()
 
 
-def solver(ws, reTrms, scalar: bool = True):
+def solver(ws, scalar: bool = True):
     """The PIRLS loop's solver for a model: the compiled scalar one where it applies (and
     ``scalar``), the workspace's otherwise."""
     out = scalar_pirls.build(ws) if scalar else None
     if out is None:
-        out = _pwrss.WorkspaceSolver(WorkspacePwrss(ws, reTrms), ws.n, ws.q, ws.X)
+        out = _pwrss.WorkspaceSolver(WorkspacePwrss(ws), ws.n, ws.q, ws.X)
     return out

@@ -371,7 +371,7 @@ def test_small_glmm_pirls_step_compiled_equals_numpy(u_only):
     rt = lf.reTrms
     ws = PLSWorkspace(lf.X, np.zeros(lf.n), rt.Zt, rt.Lambdat, rt.Lind,
                       weights=np.ones(lf.n), reweightable=True)
-    step = WorkspacePwrss(ws, rt)
+    step = WorkspacePwrss(ws)
     assert step._ZLX is not None  # the small-model path
     theta = np.array([0.7])
     step.set_theta(theta)
