@@ -472,14 +472,13 @@ class PLSWorkspace:
         """The solution at the current theta, copied (see :class:`PLSSnapshot`); without
         the factor's copy if ``factor`` is False (criteria and RX alone)."""
         self._check_complete()
+        copy = None
         if factor:
-            factor = DenseFactor(self.L_dense.copy()) if self.dense else self.chol.copy()
-        else:
-            factor = None
+            copy = DenseFactor(self.L_dense.copy()) if self.dense else self.chol.copy()
         return PLSSnapshot(self.theta.copy(), self.beta.copy(), self.u().copy(),
                            self.RX.copy(), self.RZX.copy(), float(self.ldL2),
                            float(self.ldRX2), float(self.pwrss), float(self.ldW),
-                           None if self.dense else self.chol.backend, factor)
+                           None if self.dense else self.chol.backend, copy)
 
     def u(self) -> np.ndarray:
         """Spherical random effects at the current theta and (profiled) beta."""
