@@ -28,6 +28,9 @@ cdef class ResponseKernel:
 
     cdef double respond(self, const double *eta, double *mu, double *devres, double *w,
                         double *ratio, double *loglik) noexcept nogil
+    cdef void _respond_chunk(self, Py_ssize_t start, Py_ssize_t stop, const double *eta,
+                             double *mu, double *devres, double *w, double *ratio,
+                             double *total_, double *ll_) noexcept nogil
     cdef double _respond_vector(self, const double *eta, double *mu, double *devres,
                                 double *w, double *ratio, double *loglik) noexcept nogil
     cdef double _respond_cumulative(self, const double *eta, double *mu, double *devres,

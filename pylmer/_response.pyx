@@ -20,6 +20,9 @@ cdef double EPS = 2.220446049250313e-16
 cdef double INV_SQRT_2PI = 0.398942280401432677939946059934
 cdef double SQRT1_2 = 0.707106781186547524400844362105
 cdef double TINY = 1e-300
+# observations per step of the vectorized pass: its four scratch buffers hold this many
+# values (2 MB), not four per observation (32 MB a million observations)
+cdef Py_ssize_t VECTOR_CHUNK = 65536
 
 KINDS = {("binomial", "logit"): BINOMIAL_LOGIT, ("poisson", "log"): POISSON_LOG,
          ("Gamma", "log"): GAMMA_LOG, ("cumulative", "logit"): CUMULATIVE,
@@ -170,8 +173,9 @@ cdef class ResponseKernel:
                            and np.all(llk_arr[y_arr == 0.0] == 0.0)
                            and np.all(llf_arr[y_arr == 1.0] == 0.0))
         self.vector = vector
-        self.vt_arr, self.ve_arr = np.empty(len(y)), np.empty(len(y))
-        self.vx_arr, self.vx2_arr = np.empty(len(y)), np.empty(len(y))
+        chunk = min(len(y), VECTOR_CHUNK)
+        self.vt_arr, self.ve_arr = np.empty(chunk), np.empty(chunk)
+        self.vx_arr, self.vx2_arr = np.empty(chunk), np.empty(chunk)
         self.vt, self.ve, self.vx, self.vx2 = self.vt_arr, self.ve_arr, self.vx_arr, self.vx2_arr
 
     def take_error(self):
@@ -239,51 +243,67 @@ cdef class ResponseKernel:
                                 double *w, double *ratio, double *loglik) noexcept nogil:
         """:meth:`respond` for many observations: the same quantities, with NumPy's
         vectorized exp and log (several times faster than the C library's one value at a
-        time) between compiled passes that do the rest."""
-        cdef Py_ssize_t i, n = self.n
-        cdef double *t = &self.vt[0]
-        cdef double *ev = &self.ve[0]
-        cdef double *x = &self.vx[0]
-        cdef double *x2 = &self.vx2[0]
-        cdef double e, inv, m, om, me, v, yi, lm, lom, r, total = 0.0, ll = 0.0
+        time) between compiled passes that do the rest, ``VECTOR_CHUNK`` observations at a
+        time (the scratch buffers stay small; the sums run in the order of the
+        observations, as in one pass)."""
+        cdef Py_ssize_t start = 0, stop
+        cdef double total = 0.0, ll = 0.0
+        while start < self.n:
+            stop = start + VECTOR_CHUNK if start + VECTOR_CHUNK < self.n else self.n
+            self._respond_chunk(start, stop, eta, mu, devres, w, ratio, &total, &ll)
+            start = stop
+        loglik[0] = ll
+        return total
+
+    cdef void _respond_chunk(self, Py_ssize_t start, Py_ssize_t stop, const double *eta,
+                             double *mu, double *devres, double *w, double *ratio,
+                             double *total_, double *ll_) noexcept nogil:
+        """:meth:`_respond_vector` on observations ``start:stop``, adding to the sums."""
+        cdef Py_ssize_t i, m = stop - start
+        cdef double *t = &self.vt[0] - start  # the scratch buffers, indexed as eta is
+        cdef double *ev = &self.ve[0] - start
+        cdef double *x = &self.vx[0] - start
+        cdef double *x2 = &self.vx2[0] - start
+        cdef double e, inv, mm, om, me, v, yi, lm, lom, r
+        cdef double total = total_[0], ll = ll_[0]
         cdef bint binomial = self.kind == BINOMIAL_LOGIT
-        for i in range(n):
+        for i in range(start, stop):
             t[i] = -fabs(eta[i]) if binomial else eta[i]
         with gil:
-            np.exp(self.vt_arr, out=self.ve_arr)
-        for i in range(n):
+            np.exp(self.vt_arr[:m], out=self.ve_arr[:m])
+        for i in range(start, stop):
             yi = self.y[i]
             e = ev[i]
             if binomial:  # as in _respond
-                m = _logit_mu(eta[i], e, &om, &me)
-                v = m * om
+                mm = _logit_mu(eta[i], e, &om, &me)
+                v = mm * om
                 if v < EPS:
                     v = EPS
                 if self.binary:
-                    x[i] = yi * m + (1.0 - yi) * om
+                    x[i] = yi * mm + (1.0 - yi) * om
                 else:
-                    x[i], x2[i] = m, om
+                    x[i], x2[i] = mm, om
             else:  # as in _respond
-                m = e
-                if m < EPS:
-                    m = EPS
-                me = m
+                mm = e
+                if mm < EPS:
+                    mm = EPS
+                me = mm
                 lm = eta[i] if e >= EPS else log(EPS)
-                v = m if self.kind == POISSON_LOG else m * m
-                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
+                v = mm if self.kind == POISSON_LOG else mm * mm
+                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, mm, lm)
                 if self.kind == POISSON_LOG:
-                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - mm)
                 devres[i] = r
                 total += r
-            mu[i] = m
+            mu[i] = mm
             w[i] = self.pw[i] * me * me / v
-            ratio[i] = (yi - m) / me
+            ratio[i] = (yi - mm) / me
         if binomial:
             with gil:
-                np.log(self.vx_arr, out=self.vx_arr)
+                np.log(self.vx_arr[:m], out=self.vx_arr[:m])
                 if not self.binary:
-                    np.log(self.vx2_arr, out=self.vx2_arr)
-            for i in range(n):
+                    np.log(self.vx2_arr[:m], out=self.vx2_arr[:m])
+            for i in range(start, stop):
                 yi = self.y[i]
                 if self.binary:
                     lm = x[i]
@@ -296,8 +316,7 @@ cdef class ResponseKernel:
                         self.llf[i] * lom if self.llf[i] != 0.0 else 0.0)
                 devres[i] = r
                 total += r
-        loglik[0] = ll
-        return total
+        total_[0], ll_[0] = total, ll
 
     cdef double _respond_cumulative(self, const double *eta, double *mu, double *devres,
                                     double *w, double *ratio,

@@ -320,6 +320,44 @@ def test_response_pass_equals_the_family_with_lme4s_clamps(family, vector, monke
                                    devfun.response.aic(mu_expected, expected), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["binary", "binomial trials", "poisson", "Gamma"])
+def test_vectorized_response_pass_runs_in_chunks_like_one_pass(kind):
+    """The vectorized response pass works through 65,536 observations at a time: over
+    three chunks (the last one partial) it equals the one-value-at-a-time pass, and the
+    sums run in the same order."""
+    from pylmer import _response
+
+    rng = np.random.default_rng(5)
+    n = 2 * 65536 + 1001
+    eta = np.ascontiguousarray(rng.normal(0, 2, n))
+    pw = np.ones(n)
+    if kind in ("binary", "binomial trials"):
+        trials = np.ones(n) if kind == "binary" else rng.integers(1, 5, n).astype(float)
+        y = rng.binomial(trials.astype(int), 0.4) / trials
+        pw = trials
+        llk, llf = pw * y, pw * (1 - y)
+        dev0 = np.zeros(n)
+        code = _response.KINDS[("binomial", "logit")]
+    elif kind == "poisson":
+        y = rng.poisson(2.0, n).astype(float)
+        dev0, llk, llf = np.zeros(n), pw, np.zeros(n)
+        code = _response.KINDS[("poisson", "log")]
+    else:
+        y = rng.gamma(2.0, 1.0, n)
+        dev0, llk, llf = -2.0 * np.log(y), np.zeros(n), np.zeros(n)
+        code = _response.KINDS[("Gamma", "log")]
+    passes = [_response.ResponseKernel(code, y, pw, dev0, llk, llf, vector=vector)
+              .response(eta) for vector in (False, True)]
+    (total, ll, *arrays), (total_v, ll_v, *arrays_v) = passes
+    # NumPy's exp and log against the C library's differ in the last bit, which y - mu
+    # and the deviance residuals' differences amplify near their zeros; a pass that
+    # skipped or shifted a chunk would be wrong by whole units
+    for a, b in zip(arrays, arrays_v):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(total_v, total, rtol=1e-12)
+    np.testing.assert_allclose(ll_v, ll, rtol=1e-12)
+
+
 @pytest.mark.parametrize("fam,link", [("binomial", "logit"), ("poisson", "log")])
 def test_pirls_response_compiled_and_numpy_agree_with_the_family(fam, link):
     """PIRLS's working weights, working response and deviance residuals (compiled loops for

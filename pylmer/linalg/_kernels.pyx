@@ -25,16 +25,66 @@ def schur_downdate(double[:, ::1] S, const int[::1] indptr, const int[::1] indic
                     row[indices[ib]] -= va * values[ib]
 
 
-def accumulate_pairs(double[::1] out, const Py_ssize_t[::1] obs, const Py_ssize_t[::1] slot,
-                     const double[::1] prod, const double[::1] w):
-    """``out[slot[t]] += prod[t] * w[obs[t]]`` for every t, after zeroing ``out``: Z'WZ's
-    stored values from the observations' pairs of non-zeros (``np.bincount`` with weights,
-    without building the weights)."""
-    cdef Py_ssize_t t
+ctypedef fused z_index:  # Zt's index arrays (scipy's int32, or int64 when large)
+    int
+    long long
+
+ctypedef fused c_index:  # Z'Z's
+    int
+    long long
+
+ctypedef fused slot_index:
+    int
+    long long
+
+
+def pair_slots(const z_index[::1] indptr, const z_index[::1] indices,
+               const c_index[::1] Cp, const c_index[::1] Ci, slot_index[::1] out):
+    """For each observation (column of Zt, CSC with sorted indices) and each ordered pair
+    (a, b) of its non-zeros (a outer, b inner, a = b included), the slot of the entry
+    (row a, column b) in C (CSC, sorted), written into ``out`` (length: the sum of the
+    squared counts of the columns of Zt). Returns the number of pairs that have no slot in
+    C (0 when C's pattern holds every product of Z's stored entries)."""
+    cdef Py_ssize_t i, a, b, t = 0, lo, hi, mid, missing = 0
+    cdef long long row
+    with nogil:
+        for i in range(indptr.shape[0] - 1):
+            for a in range(indptr[i], indptr[i + 1]):
+                row = indices[a]
+                for b in range(indptr[i], indptr[i + 1]):
+                    lo, hi = Cp[indices[b]], Cp[indices[b] + 1]
+                    while lo < hi:  # the first of column b's rows at or after row a
+                        mid = (lo + hi) // 2
+                        if Ci[mid] < row:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    if lo == Cp[indices[b] + 1] or Ci[lo] != row:
+                        missing += 1
+                        lo = 0
+                    out[t] = lo
+                    t += 1
+    return missing
+
+
+def accumulate_products(double[::1] out, const z_index[::1] indptr,
+                        const double[::1] data, const slot_index[::1] slot,
+                        const double[::1] w):
+    """Z'WZ's stored values (into ``out``, zeroed first) from the products of each
+    observation's pairs of non-zeros in Zt, weighted by ``w``, at the slots
+    :func:`pair_slots` found: ``out[slot[t]] += z_a z_b w_i`` over observations i and
+    their pairs t = (a, b), with no per-pair array but the slots."""
+    cdef Py_ssize_t i, a, b, t = 0
+    cdef double wi, za
     with nogil:
         out[:] = 0.0
-        for t in range(slot.shape[0]):
-            out[slot[t]] += prod[t] * w[obs[t]]
+        for i in range(indptr.shape[0] - 1):
+            wi = w[i]
+            for a in range(indptr[i], indptr[i + 1]):
+                za = data[a]
+                for b in range(indptr[i], indptr[i + 1]):
+                    out[slot[t]] += za * data[b] * wi
+                    t += 1
 
 
 cdef Py_ssize_t _cholesky_lower(double[:, ::1] A, Py_ssize_t n) noexcept nogil:

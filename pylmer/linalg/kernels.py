@@ -10,9 +10,10 @@ try:
     from ._factor import CompiledFactor, symbolic
     from ._kernels import (
         DensePls,
-        accumulate_pairs,
+        accumulate_products,
         agq_accumulate,
         agq_level_sums,
+        pair_slots,
         schur_downdate,
         weighted_normal_solve,
     )
@@ -24,5 +25,5 @@ except ImportError as exc:  # pragma: no cover - an unbuilt source tree
         "'pip install -e .' (or 'make venv'), which compiles them with Cython; "
         f"the import error was: {exc}") from exc
 
-__all__ = ["BatchLmm", "CompiledFactor", "DensePls", "accumulate_pairs", "agq_accumulate", "agq_level_sums", "schur_downdate", "symbolic",
+__all__ = ["BatchLmm", "CompiledFactor", "DensePls", "accumulate_products", "agq_accumulate", "agq_level_sums", "pair_slots", "schur_downdate", "symbolic",
            "weighted_normal_solve"]

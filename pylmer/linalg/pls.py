@@ -92,7 +92,6 @@ class PLSWorkspace:
             and n * (self.q + p + 1) ** 2 <= DENSE_CROSSPRODUCT_FLOPS)
         self._pairs = self._pair_map() if reweightable and not self.dense_crossproducts \
             else None
-        self._Xy = np.column_stack([self.X, np.zeros(n)]) if reweightable else None
         self._ZXy = (np.column_stack([self.Zt.T.toarray(), self.X, np.zeros(n)])
                      if self.dense_crossproducts else None)
         self.reweightable = bool(reweightable)
@@ -125,7 +124,7 @@ class PLSWorkspace:
         self.X = self.Zt = None  # never held: the cross-products are all it needs
         self.dense = (self.q <= DENSE_MAX_Q) if dense is None else bool(dense)
         self.dense_crossproducts = self.reweightable = self._partial = False
-        self._pairs = self._Xy = self._ZXy = None
+        self._pairs = self._ZXy = None
         # Z'Z is taken, not copied (it is as large as the rest together); never changed
         self.ZtZ = sps.csc_matrix(xp.ZtZ)
         self.ZtZ.sort_indices()
@@ -152,16 +151,20 @@ class PLSWorkspace:
         self.theta = None
 
     # ------------------------------------------------------------------ cross-products
-    def _pair_map(self):
-        """For each observation, the pairs of its non-zeros in Zt and their slots in Z'Z.
+    def _pair_map(self) -> np.ndarray:
+        """For each observation, the slots in Z'Z of the pairs of its non-zeros in Zt.
 
-        With these, Z'WZ for new weights is one weighted bincount: O(n k^2) for k
-        non-zeros per row of Z, with no sparse matrix product.
+        With these, Z'WZ for new weights is one compiled pass over Zt's columns: O(n k^2)
+        for k non-zeros per row of Z, with no sparse matrix product, and one integer per
+        pair held (the products are formed from Zt as they are summed).
         """
-        obs, first, second, prod = observation_pairs(self.Zt)
-        key = second.astype(np.int64) * self.q + first  # column-major slot of (a, b)
-        slot = np.searchsorted(csc_keys(self.ZtZ), key)
-        return obs.astype(np.intp), slot.astype(np.intp), prod
+        Zt, ZtZ = self.Zt, self.ZtZ
+        count = np.diff(Zt.indptr).astype(np.int64)
+        slots = np.empty(int(count @ count),
+                         dtype=np.int32 if ZtZ.nnz < 2**31 else np.int64)
+        if kernels.pair_slots(Zt.indptr, Zt.indices, ZtZ.indptr, ZtZ.indices, slots):
+            raise AssertionError("a product of Z's entries has no slot in Z'Z")  # pragma: no cover
+        return slots
 
     def _set_crossproducts(self, yy, weights):
         X, Zt = self.X, self.Zt
@@ -176,18 +179,17 @@ class PLSWorkspace:
 
     def _reweight_ZtZ(self, w):
         """Z'WZ by one compiled pass over the pair map."""
-        obs, slot, prod = self._pairs
-        kernels.accumulate_pairs(self.ZtZ.data, obs, slot, prod,
-                                 np.ascontiguousarray(w, dtype=float))
+        kernels.accumulate_products(self.ZtZ.data, self.Zt.indptr, self.Zt.data,
+                                    self._pairs, np.ascontiguousarray(w, dtype=float))
 
     def _reweighted_crossproducts(self, yy, weights):
-        """The GLMM path: Z'WZ by bincount over the pair map, the rest by dense products
+        """The GLMM path: Z'WZ by the compiled pass over the pair map, the rest by dense products
         with W applied to one side (no sparse matrices are built)."""
         w = np.ones(self.n) if weights is None else np.asarray(weights, dtype=float)
         self._reweight_ZtZ(w)
-        Xy = self._Xy
-        Xy[:, self.p] = yy
-        WXy = Xy * w[:, None]
+        WXy = np.empty((self.n, self.p + 1))  # [X y] weighted, by rows
+        np.multiply(self.X, w[:, None], out=WXy[:, : self.p])
+        np.multiply(yy, w, out=WXy[:, self.p])
         self.ZtXy = np.asarray(self.Zt @ WXy)
         XtWXy = self.X.T @ WXy
         self.XtX = XtWXy[:, : self.p]
