@@ -159,3 +159,30 @@ def test_compiled_dense_evaluation_equals_numpy(formulas, model_id):
     for name in ("L_dense", "RZX", "cu", "RX", "beta"):
         np.testing.assert_allclose(getattr(compiled, name), plain[name], rtol=1e-10,
                                    atol=1e-12)
+
+
+def test_reweighting_by_the_pair_map_equals_the_sparse_product():
+    """Z'WZ from the compiled pass over the pair map (one slot per pair of an observation's
+    non-zeros) against scipy's product, when observations have 0 to 3 non-zeros in Z and
+    some products cancel; the other cross-products against NumPy's."""
+    import scipy.sparse as sps
+
+    rng = np.random.default_rng(3)
+    n, q = 300, 25
+    counts = rng.integers(0, 4, n)
+    rows = [np.sort(rng.choice(q, k, replace=False)) for k in counts]
+    Zt = sps.csc_matrix((np.concatenate([rng.choice([-0.5, 0.5, 1.0, 2.0], k) for k in counts]),
+                         np.concatenate(rows).astype(np.int32),
+                         np.concatenate([[0], np.cumsum(counts)])), shape=(q, n))
+    X = np.column_stack([np.ones(n), rng.standard_normal(n)])
+    Lambdat = sps.identity(q, format="csc")
+    ws = PLSWorkspace(X, np.zeros(n), Zt, Lambdat, np.zeros(q, dtype=int),
+                      weights=np.ones(n), reweightable=True, dense=False)
+    w, z = rng.uniform(0.1, 3.0, n), rng.standard_normal(n)
+    ws.reweight(z, w)
+    np.testing.assert_allclose(ws.ZtZ.toarray(), (Zt @ sps.diags(w) @ Zt.T).toarray(),
+                               rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ws.ZtXy, Zt @ (np.column_stack([X, z]) * w[:, None]),
+                               rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(ws.XtX, X.T @ (X * w[:, None]), rtol=1e-13)
+    np.testing.assert_allclose(ws.Xty, X.T @ (w * z), rtol=1e-13)
