@@ -10,8 +10,8 @@ fixed-effects columns. A workspace built from them
 (:meth:`~pylmer.linalg.pls.PLSWorkspace.from_crossproducts`) never sees a row: this is how
 an out-of-core fit optimizes theta centrally.
 
-The structural helpers (:func:`structural_pattern`, :func:`structural_crossproduct`,
-:func:`observation_pairs`, :func:`csc_keys`) give the pattern of Z'WZ whatever the weights,
+The structural helpers (:func:`structural_pattern`, :func:`observation_pairs`,
+:func:`csc_keys`) give the pattern of Z'WZ whatever the weights,
 for the GLMM paths that reweight it in place.
 """
 
@@ -24,8 +24,7 @@ import scipy.sparse as sps
 from scipy.linalg import solve_triangular
 
 __all__ = ["CrossProducts", "csc_keys", "fitted_exactly", "least_squares_residual",
-           "observation_pairs",
-           "structural_crossproduct", "structural_pattern", "weighted_crossproducts"]
+           "observation_pairs", "structural_pattern", "weighted_crossproducts"]
 
 
 def fitted_exactly(resid: np.ndarray, Y: np.ndarray):
@@ -241,17 +240,4 @@ def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
     ones.data = np.ones_like(ones.data, dtype=float)
     P = sps.csc_matrix(ones @ ones.T)
     P.sort_indices()
-    return P
-
-
-def structural_crossproduct(Zt: sps.spmatrix) -> sps.csc_matrix:
-    """Zt Zt' on :func:`structural_pattern`: an entry whose products cancel (e.g. a +-0.5
-    coded slope crossed with an intercept) is kept as an explicit zero, where a sparse
-    product drops it, so that weighted cross-products Zt W Zt' fit the same slots."""
-    P = structural_pattern(Zt)
-    N = sps.csc_matrix(Zt @ Zt.T)
-    N.sort_indices()
-    at = np.searchsorted(csc_keys(P), csc_keys(N))
-    P.data = np.zeros(P.nnz)
-    P.data[at] = N.data  # N's pattern is within P's
     return P

@@ -36,14 +36,13 @@ from .crossprod import (
     fitted_exactly,
     least_squares_residual,
     observation_pairs,
-    structural_crossproduct,
     structural_pattern,
     weighted_crossproducts,
 )
 from .solution import DenseFactor, PLSSnapshot, profiled_deviance
 
 __all__ = ["PLSWorkspace", "DENSE_MAX_Q", "csc_keys",
-           "observation_pairs", "structural_crossproduct",
+           "observation_pairs",
            "structural_pattern"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
@@ -79,9 +78,11 @@ class PLSWorkspace:
         self.Zt = sps.csc_matrix(Zt)
         self.Zt.sort_indices()
         # the pattern of Z'WZ does not depend on the (positive) weights: a GLMM reweights
-        # into Z'Z's slots, which must include the products that happen to cancel
+        # into Z'Z's slots, which must include the products that happen to cancel. Its
+        # values are set below, by the first reweighting (the small models' dense path
+        # keeps Z'WZ in ZtZ_dense, and only the pattern here)
         if reweightable:
-            self.ZtZ = structural_crossproduct(self.Zt)
+            self.ZtZ = structural_pattern(self.Zt)
         else:
             self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
             self.ZtZ.sort_indices()
