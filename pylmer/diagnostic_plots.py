@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
 from .exceptions import PylmerError
 from .inference.diagnostics import hatvalues
 from .inference.influence import Influence, influence
 from .inference.simulated_residuals import SimulatedResiduals, testDispersion, testUniformity
+from .lazy import stats
 from .plots import _ppoints, _pyplot
 from .validate import check_bool, check_count, check_model
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import nlopt
 import numpy as np
-import scipy.optimize as so
 
 from .exceptions import ConvergenceWarning, PylmerError, warn_user
+from .lazy import optimize as so
 from .neldermead import nelder_mead
 
 __all__ = ["OptInfo", "minimize", "NLOPT_DEFAULTS", "check_boundary", "restart_edge"]

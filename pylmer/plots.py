@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .exceptions import PylmerError
+from .lazy import stats
 from .validate import check_fraction, check_model
 
 __all__ = ["dotplot_ranef", "plot_residuals", "qqplot_ranef", "qqplot_residuals",

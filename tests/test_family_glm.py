@@ -315,3 +315,25 @@ def test_printing():
     assert str(binomial()) == "Family: binomial \nLink function: logit"
     assert str(inverse_gaussian()) == "Family: inverse.gaussian \nLink function: 1/mu^2"
     assert repr(Gamma("log")) == "Gamma(link='log')"
+
+
+def test_discrete_log_densities_are_scipy_stats_to_the_bit():
+    """The binomial and Poisson AICs' log-densities, written with scipy.special, equal
+    scipy.stats' logpmf everywhere, its -inf (outside the support, non-integer k) and NaN
+    (invalid parameters, NaN k) included."""
+    import scipy.stats
+
+    from pylmer.family.glm import binom_logpmf, poisson_logpmf
+
+    rng = np.random.default_rng(2)
+    k = np.concatenate([rng.integers(0, 12, 200).astype(float),
+                        [0.0, 3.0, 2.5, -1.0, 13.0, np.nan, 5.0, 4.0, 0.0, 1e6]])
+    n = np.concatenate([rng.integers(0, 15, 200).astype(float),
+                        [0.0, 3.0, 4.0, 4.0, 12.0, 4.0, 4.5, -1.0, 0.0, 2e6]])
+    p = np.concatenate([rng.uniform(0, 1, 200),
+                        [0.0, 1.0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 1.5, 0.5]])
+    np.testing.assert_array_equal(binom_logpmf(k, n, p), scipy.stats.binom.logpmf(k, n, p))
+    mu = np.concatenate([rng.uniform(0, 20, 200),
+                         [0.0, 0.0, 2.0, 2.0, 2.0, 2.0, -1.0, 1e-300, 3.0, 1e6]])
+    np.testing.assert_array_equal(poisson_logpmf(k, mu), scipy.stats.poisson.logpmf(k, mu))
+    assert binom_logpmf(2.0, 5.0, 0.5) == scipy.stats.binom.logpmf(2.0, 5.0, 0.5)

@@ -28,7 +28,7 @@ TESTS = Path(__file__).resolve().parent
 # line sit above everything.
 LAYERS = [
     {"exceptions", "rstyle", "validate", "control", "links", "family", "datasets", "linalg",
-     "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
+     "lazy", "optimize", "neldermead", "convergence", "formula", "printing", "design", "_kernels",
      "_pirls", "_response", "_families"},
     {"lformula", "objective", "scalar_pirls", "pwrss", "response", "agq", "pirls"},
     {"fitting"},

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..links import EPS, Link, finite_positive
@@ -44,6 +44,43 @@ def _y_log_y(y, mu):
     # R's C y_log_y: y * log(y / mu), defined as 0 when y == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(y != 0, y * np.log(y / mu), 0.0)
+
+
+def _discrete_logpmf(k, valid, inside, formula) -> np.ndarray:
+    """A discrete log-density as ``scipy.stats`` gives it: NaN where the parameters are
+    invalid or k is NaN, -inf at k outside the support or not an integer, else
+    ``formula`` on the values where it applies (scipy.stats itself is left unimported:
+    a fit does not need it)."""
+    out = np.full(k.shape, -np.inf)
+    out[~valid | np.isnan(k)] = np.nan
+    good = valid & inside & (np.floor(k) == k)
+    out[good] = formula(good)
+    return out
+
+
+def binom_logpmf(k, n, p) -> np.ndarray:
+    """``scipy.stats.binom.logpmf(k, n, p)``: its formula and its cases."""
+    k, n, p = (np.asarray(a, dtype=float) for a in np.broadcast_arrays(k, n, p))
+
+    def formula(good):
+        kk, nn, pp = k[good], n[good], p[good]
+        combiln = special.gammaln(nn + 1) - (special.gammaln(kk + 1)
+                                             + special.gammaln(nn - kk + 1))
+        return combiln + special.xlogy(kk, pp) + special.xlog1py(nn - kk, -pp)
+
+    valid = (n >= 0) & (n == np.round(n)) & (p >= 0) & (p <= 1)
+    return _discrete_logpmf(k, valid, (k >= 0) & (k <= n), formula)
+
+
+def poisson_logpmf(k, mu) -> np.ndarray:
+    """``scipy.stats.poisson.logpmf(k, mu)``: its formula and its cases."""
+    k, mu = (np.asarray(a, dtype=float) for a in np.broadcast_arrays(k, mu))
+
+    def formula(good):
+        kk, mm = k[good], mu[good]
+        return special.xlogy(kk, mm) - special.gammaln(kk + 1) - mm
+
+    return _discrete_logpmf(k, mu >= 0, k >= 0, formula)
 
 
 @dataclass(frozen=True, repr=False)
@@ -218,7 +255,7 @@ class Binomial(Family):
         y, n, mu, wt = np.broadcast_arrays(_arr(y), _arr(n), _arr(mu), _arr(wt))
         m = n if np.any(n > 1) else wt
         share = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
-        return float(-2 * np.sum(share * stats.binom.logpmf(np.round(m * y), np.round(m), mu)))
+        return float(-2 * np.sum(share * binom_logpmf(np.round(m * y), np.round(m), mu)))
 
     def _initialize(self, y, weights, start_given):
         if y.ndim == 1:
@@ -280,7 +317,7 @@ class Poisson(Family):
         return 2 * r
 
     def aic(self, y, n, mu, wt, dev):
-        return float(-2 * np.sum(stats.poisson.logpmf(_arr(y), _arr(mu)) * _arr(wt)))
+        return float(-2 * np.sum(poisson_logpmf(_arr(y), _arr(mu)) * _arr(wt)))
 
     def _initialize(self, y, weights, start_given):
         if np.any(y < 0):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
+from ..lazy import stats
 from ..printing.format import lrt_table
 from ..validate import check_model
 from .lmertest_anova import lmertest_anova

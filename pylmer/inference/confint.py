@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError
+from ..lazy import stats
 from ..validate import check_bool, check_choice, check_fraction, check_model
 from .bootstrap import boot_confint
 from .names import parameter_names

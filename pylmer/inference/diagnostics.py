@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sps
-from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
+from ..lazy import stats
 from ..validate import check_model
 
 __all__ = ["AIC", "BIC", "Anova", "check_overdispersion", "cooks_distance", "hatvalues", "icc",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
 from ..formula.rexpr import deparse
+from ..lazy import stats
 from ..validate import check_model
 from .refit import refit_ML
 

@@ -25,9 +25,9 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
+from ..lazy import stats
 from ..validate import check_count, check_model
 from .kenward_roger import kr_pieces
 from .refgrid import RefGrid, ref_grid

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError
+from ..lazy import stats
 
 __all__ = ["KRPieces", "kenward_roger", "kr_pieces"]
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError, PylmerWarning, warn_user
+from ..lazy import stats
 from ..printing.format import AnovaTable
 from .kenward_roger import kr_pieces
 from .lmertest_contrasts import lmertest_contrasts

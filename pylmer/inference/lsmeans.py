@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError
+from ..lazy import stats
 from ..validate import check_model
 from .emmcontrast import contrast
 from .emmeans import emmeans

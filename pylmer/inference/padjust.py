@@ -9,9 +9,9 @@ approximation to Dunnett's distribution (a mix of the Tukey cdf and the Sidak bo
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from ..exceptions import PylmerError
+from ..lazy import stats
 
 __all__ = ["ADJUSTMENTS", "adjust_p", "two_sided_p"]
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 from tqdm import tqdm
 
 from ..design import covariance
 from ..exceptions import ConvergenceWarning, NotAvailableError
 from ..fitting import mkGlmerDevfun, updateGlmerDevfun
+from ..lazy import optimize, stats
 from ..linalg.pls import PLSWorkspace
 from ..linalg.threads import single_threaded_blas
 from ..objective import LmerDevfun

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..control import LmerControl
 from ..design.fixed import rank_pivot
 from ..exceptions import PylmerError
 from ..formula.bars import parse_mixed_formula
+from ..lazy import stats
 from ..lformula import lFormula
 from ..validate import check_model
 from .refit import update

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import PylmerError
+from ..lazy import stats
 from ..objective import LmerDevfun
 
 __all__ = ["SatterthwaitePieces", "satterthwaite", "satterthwaite_pieces"]

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import NotAvailableError, PylmerError, PylmerWarning, warn_user
+from ..lazy import stats
 from ..validate import check_bool, check_choice, check_count, check_model, check_seed
 
 __all__ = ["HTest", "SimulatedResiduals", "simulate_residuals", "testDispersion",
