@@ -25,7 +25,8 @@ class LazyModule:
         return importlib.import_module(self._name)
 
     def __getattr__(self, attribute: str):
-        if attribute.startswith("__"):  # copy, pickle and the like ask for dunders
+        if attribute.startswith("__") or attribute == "_name":
+            # copy and pickle ask for dunders, before (or without) __init__
             raise AttributeError(attribute)
         return getattr(self.module(), attribute)
 

@@ -38,3 +38,18 @@ def test_lazy_module_reads_through_to_the_module():
     np.testing.assert_allclose(lazy.stats.norm.cdf(1.959963984540054), 0.975, rtol=1e-15)
     assert "scipy.stats" in repr(lazy.stats)
     assert not hasattr(lazy.stats, "__wrapped__")
+
+
+def test_lazy_module_copies_and_pickles_without_importing_or_recursing():
+    import copy
+    import pickle
+
+    import pytest
+
+    stand_in = lazy.LazyModule("scipy.stats")
+    for other in (copy.copy(stand_in), copy.deepcopy(stand_in),
+                  pickle.loads(pickle.dumps(stand_in))):
+        assert other.module() is scipy.stats
+    bare = lazy.LazyModule.__new__(lazy.LazyModule)  # as unpickling makes it, before state
+    with pytest.raises(AttributeError):
+        _ = bare.norm

@@ -186,3 +186,30 @@ def test_reweighting_by_the_pair_map_equals_the_sparse_product():
                                rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(ws.XtX, X.T @ (X * w[:, None]), rtol=1e-13)
     np.testing.assert_allclose(ws.Xty, X.T @ (w * z), rtol=1e-13)
+
+
+def test_pair_map_takes_mixed_index_types_and_refuses_wrong_weights():
+    """A Zt whose index arrays differ in integer type (scipy leaves a given matrix's
+    arrays as they are) reweights as one with int32 arrays; weights of the wrong length
+    are refused before the compiled pass reads them."""
+    import scipy.sparse as sps
+
+    rng = np.random.default_rng(4)
+    n, q = 50, 6
+    Zt = sps.csc_matrix((np.ones(2 * n), np.concatenate(
+        [rng.integers(0, 3, n), rng.integers(3, 6, n)]).reshape(2, n).T.ravel(),
+        np.arange(0, 2 * n + 1, 2)), shape=(q, n))
+    Zt.sort_indices()
+    mixed = Zt.copy()
+    mixed.indptr = mixed.indptr.astype(np.int64)
+    mixed.indices = mixed.indices.astype(np.int32)
+    X = np.ones((n, 1))
+    w = rng.uniform(0.5, 2.0, n)
+    spaces = [PLSWorkspace(X, np.zeros(n), Z, sps.identity(q, format="csc"),
+                           np.zeros(q, dtype=int), weights=np.ones(n), reweightable=True,
+                           dense=False) for Z in (Zt, mixed)]
+    for ws in spaces:
+        ws.reweight(np.zeros(n), w)
+    np.testing.assert_array_equal(spaces[1].ZtZ.toarray(), spaces[0].ZtZ.toarray())
+    with pytest.raises(ValueError, match="one per observation"):
+        spaces[0].reweight(np.zeros(n), w[:-1])

@@ -77,6 +77,9 @@ class PLSWorkspace:
         self.X = np.asarray(X, dtype=float)
         self.Zt = sps.csc_matrix(Zt)
         self.Zt.sort_indices()
+        if self.Zt.indptr.dtype != self.Zt.indices.dtype:  # the compiled loops take one type
+            self.Zt.indptr = self.Zt.indptr.astype(np.int64)
+            self.Zt.indices = self.Zt.indices.astype(np.int64)
         # the pattern of Z'WZ does not depend on the (positive) weights: a GLMM reweights
         # into Z'Z's slots, which must include the products that happen to cancel. Its
         # values are set below, by the first reweighting (the small models' dense path
@@ -180,8 +183,12 @@ class PLSWorkspace:
 
     def _reweight_ZtZ(self, w):
         """Z'WZ by one compiled pass over the pair map."""
+        w = np.ascontiguousarray(w, dtype=float)
+        if w.shape != (self.n,):  # the compiled pass reads one weight per observation
+            raise ValueError(f"weights of shape {w.shape}: need one per observation "
+                             f"({self.n})")
         kernels.accumulate_products(self.ZtZ.data, self.Zt.indptr, self.Zt.data,
-                                    self._pairs, np.ascontiguousarray(w, dtype=float))
+                                    self._pairs, w)
 
     def _reweighted_crossproducts(self, yy, weights):
         """The GLMM path: Z'WZ by the compiled pass over the pair map, the rest by dense products
