@@ -43,3 +43,26 @@ def test_fallback_backend_warns_once_with_the_install_command(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SparseCholesky(A)  # only once per process
+
+
+@pytest.mark.parametrize("ordering", ["amd", "metis"])
+def test_analysis_alone_counts_the_factor_and_factors_on_demand(ordering):
+    """factor=False keeps CHOLMOD's analysis only: the column counts of L, from the
+    elimination tree, are those of the numeric factor; the factor is refused until
+    factorize(), and then equals the one factored at construction."""
+    import scipy.sparse as sps
+
+    lf = lFormula("y ~ service + (1 | s) + (1 | d)", load_dataset("InstEval").iloc[:6000])
+    Zt = lf.reTrms.Zt
+    A = sps.csc_matrix(0.3 * (Zt @ Zt.T))
+    full = SparseCholesky(A, ordering=ordering)
+    alone = SparseCholesky(A, ordering=ordering, factor=False)
+    np.testing.assert_array_equal(alone._colcounts, np.diff(full.L().indptr))
+    assert alone.factor_nnz() == full.L().nnz
+    np.testing.assert_array_equal(alone.P(), full.P())
+    with pytest.raises(RuntimeError, match="factorize"):
+        alone.logdet()
+    alone.factorize(A)
+    assert alone.logdet() == full.logdet()
+    b = np.linspace(-1, 1, A.shape[0])
+    np.testing.assert_array_equal(alone.solve_L(b), full.solve_L(b))

@@ -311,19 +311,19 @@ class PLSWorkspace:
             return
         shape = self._blocked_shape() if self.diagonal and backend is None else None
         if shape is not None and HAVE_CHOLMOD:
-            # compare with METIS's factor first: where the blocked factor is cheaper than
-            # that, AMD (the larger factor on crossed designs, and the slowest analysis:
-            # 0.13 s of InstEval's set-up) is not tried
+            # compare with METIS's factor first (its analysis alone: the first evaluation
+            # factors whichever is kept): where the blocked factor is cheaper than that,
+            # AMD (the larger factor on crossed designs) is not tried
             q1, seconds = shape
-            metis = SparseCholesky(self._A, ordering="metis")
+            metis = SparseCholesky(self._A, ordering="metis", factor=False)
             if seconds <= metis.seconds_estimate():
                 del metis  # its analysis freed before the blocked factor is built
                 self.chol = BlockCholesky(self._A, q1)
                 return
-            amd = SparseCholesky(self._A, ordering="amd")  # the smaller factor, as otherwise
+            amd = SparseCholesky(self._A, ordering="amd", factor=False)  # the smaller
             self.chol = amd if amd.factor_nnz() <= metis.factor_nnz() else metis
             return
-        self.chol = SparseCholesky(self._A, backend=backend)
+        self.chol = SparseCholesky(self._A, backend=backend, factor=False)
         if shape is not None and shape[1] <= self.chol.seconds_estimate():
             self.chol = None  # freed before the blocked factor is built
             self.chol = BlockCholesky(self._A, shape[0])
