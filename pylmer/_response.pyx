@@ -259,30 +259,31 @@ cdef class ResponseKernel:
                              double *mu, double *devres, double *w, double *ratio,
                              double *total_, double *ll_) noexcept nogil:
         """:meth:`_respond_vector` on observations ``start:stop``, adding to the sums."""
-        cdef Py_ssize_t i, m = stop - start
-        cdef double *t = &self.vt[0] - start  # the scratch buffers, indexed as eta is
-        cdef double *ev = &self.ve[0] - start
-        cdef double *x = &self.vx[0] - start
-        cdef double *x2 = &self.vx2[0] - start
-        cdef double e, inv, mm, om, me, v, yi, lm, lom, r
+        cdef Py_ssize_t i, k, m = stop - start  # k: i's place in the scratch buffers
+        cdef double *t = &self.vt[0]
+        cdef double *ev = &self.ve[0]
+        cdef double *x = &self.vx[0]
+        cdef double *x2 = &self.vx2[0]
+        cdef double e, mm, om, me, v, yi, lm, lom, r
         cdef double total = total_[0], ll = ll_[0]
         cdef bint binomial = self.kind == BINOMIAL_LOGIT
         for i in range(start, stop):
-            t[i] = -fabs(eta[i]) if binomial else eta[i]
+            t[i - start] = -fabs(eta[i]) if binomial else eta[i]
         with gil:
             np.exp(self.vt_arr[:m], out=self.ve_arr[:m])
         for i in range(start, stop):
+            k = i - start
             yi = self.y[i]
-            e = ev[i]
+            e = ev[k]
             if binomial:  # as in _respond
                 mm = _logit_mu(eta[i], e, &om, &me)
                 v = mm * om
                 if v < EPS:
                     v = EPS
                 if self.binary:
-                    x[i] = yi * mm + (1.0 - yi) * om
+                    x[k] = yi * mm + (1.0 - yi) * om
                 else:
-                    x[i], x2[i] = mm, om
+                    x[k], x2[k] = mm, om
             else:  # as in _respond
                 mm = e
                 if mm < EPS:
@@ -304,13 +305,14 @@ cdef class ResponseKernel:
                 if not self.binary:
                     np.log(self.vx2_arr[:m], out=self.vx2_arr[:m])
             for i in range(start, stop):
+                k = i - start
                 yi = self.y[i]
                 if self.binary:
-                    lm = x[i]
+                    lm = x[k]
                     r = self.dev0[i] - 2.0 * self.pw[i] * lm
                     ll += (self.llk[i] + self.llf[i]) * lm
                 else:
-                    lm, lom = x[i], x2[i]
+                    lm, lom = x[k], x2[k]
                     r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
                     ll += (self.llk[i] * lm if self.llk[i] != 0.0 else 0.0) + (
                         self.llf[i] * lom if self.llf[i] != 0.0 else 0.0)
