@@ -17,7 +17,7 @@ import scipy.sparse as sps
 
 from . import _pirls, _pwrss, _response
 from .linalg import kernels
-from .linalg.pls import csc_keys, observation_pairs
+from .linalg.crossprod import csc_keys, observation_pairs
 
 OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
 HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED

@@ -32,18 +32,14 @@ from .blocked import BlockCholesky
 from .cholmod import HAVE_CHOLMOD, SparseCholesky
 from .crossprod import (
     CrossProducts,
-    csc_keys,
     fitted_exactly,
     least_squares_residual,
-    observation_pairs,
     structural_pattern,
     weighted_crossproducts,
 )
 from .solution import DenseFactor, PLSSnapshot, profiled_deviance
 
-__all__ = ["PLSWorkspace", "DENSE_MAX_Q", "csc_keys",
-           "observation_pairs",
-           "structural_pattern"]
+__all__ = ["PLSWorkspace", "DENSE_MAX_Q"]
 
 # Above this many random effects the sparse factorization wins over dense LAPACK
 # (measured: q = 130, Exam, 0.2 ms sparse against several ms dense).

@@ -18,9 +18,9 @@ import scipy.sparse as sps
 from ..exceptions import PylmerError
 from ..lformula import LFormula
 from ..linalg.cholmod import SparseCholesky
-from ..linalg.crossprod import fitted_exactly, least_squares_residual
+from ..linalg.crossprod import csc_keys, fitted_exactly, least_squares_residual
 from ..linalg.kernels import BatchLmm
-from ..linalg.pls import BLOCKED_MAX_Q2, csc_keys
+from ..linalg.pls import BLOCKED_MAX_Q2
 
 __all__ = ["BatchDesign", "batch_design"]
 
