@@ -110,13 +110,20 @@ cdef class ScalarSolver(PwrssSolver):
         return self.factor.q1
 
     def set_theta(self, theta, lam):
-        cdef Py_ssize_t k, p
+        cdef Py_ssize_t k, p, nnz
         self.lam = np.ascontiguousarray(lam, dtype=float)
         if self.lam.shape[0] != self.q:
             raise ValueError("set_theta(): lam needs one value per random effect")
-        for k in range(self.q):
-            for p in range(self.Cp[k], self.Cp[k + 1]):
-                self.lamC[p] = self.lam[self.cr[p]] * self.lam[self.cc[p]]
+        nnz = self.Cp[self.q]  # C's stored entries, each lam_row lam_col
+        if nnz == 0:
+            return
+        cdef const double *lam_ = &self.lam[0]
+        cdef double *lamC = &self.lamC[0]
+        cdef const Py_ssize_t *cr = &self.cr[0]
+        cdef const Py_ssize_t *cc = &self.cc[0]
+        with nogil:
+            for p in range(nnz):
+                lamC[p] = lam_[cr[p]] * lam_[cc[p]]
 
     def L_diagonal(self):
         out = np.empty(self.q)
@@ -234,16 +241,23 @@ cdef class ScalarSolver(PwrssSolver):
 
     cdef void linpred(self, const double *offset, const double *u, const double *b,
                       bint fit_beta, double *eta) noexcept nogil:
-        cdef Py_ssize_t i, p, c
+        cdef Py_ssize_t i, p, c, j, p_ = self.p
         cdef double acc, xb
+        # local pointers: the stores to eta would otherwise reload each array from self
+        cdef const Py_ssize_t *zp = &self.zp[0]
+        cdef const Py_ssize_t *zj = &self.zj[0]
+        cdef const double *zx = &self.zx[0]
+        cdef const double *lam = &self.lam[0]
+        cdef const double *X = &self.X[0, 0] if p_ > 0 else NULL
         for i in range(self.n):
             acc = offset[i]
-            for p in range(self.zp[i], self.zp[i + 1]):
-                acc += self.zx[p] * self.lam[self.zj[p]] * u[self.zj[p]]
+            for p in range(zp[i], zp[i + 1]):
+                j = zj[p]
+                acc += zx[p] * lam[j] * u[j]
             if fit_beta:
                 xb = 0.0
-                for c in range(self.p):
-                    xb += self.X[i, c] * b[c]
+                for c in range(p_):
+                    xb += X[i * p_ + c] * b[c]
                 acc += xb
             eta[i] = acc
 

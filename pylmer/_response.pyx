@@ -258,64 +258,87 @@ cdef class ResponseKernel:
     cdef void _respond_chunk(self, Py_ssize_t start, Py_ssize_t stop, const double *eta,
                              double *mu, double *devres, double *w, double *ratio,
                              double *total_, double *ll_) noexcept nogil:
-        """:meth:`_respond_vector` on observations ``start:stop``, adding to the sums."""
+        """:meth:`_respond_vector` on observations ``start:stop``, adding to the sums. The
+        arrays are read through local pointers and the family's branches are taken once per
+        chunk: Python's extensions are compiled without strict aliasing, so each store
+        through an output pointer would otherwise reload every array from ``self``."""
         cdef Py_ssize_t i, k, m = stop - start  # k: i's place in the scratch buffers
         cdef double *t = &self.vt[0]
         cdef double *ev = &self.ve[0]
         cdef double *x = &self.vx[0]
         cdef double *x2 = &self.vx2[0]
+        cdef const double *y = &self.y[0]
+        cdef const double *pw = &self.pw[0]
+        cdef const double *dev0 = &self.dev0[0]
+        cdef const double *llk = &self.llk[0]
+        cdef const double *llf = &self.llf[0]
         cdef double e, mm, om, me, v, yi, lm, lom, r
         cdef double total = total_[0], ll = ll_[0]
-        cdef bint binomial = self.kind == BINOMIAL_LOGIT
-        for i in range(start, stop):
-            t[i - start] = -fabs(eta[i]) if binomial else eta[i]
+        cdef int kind = self.kind
+        cdef bint binary = self.binary
+        if kind == BINOMIAL_LOGIT:
+            for i in range(start, stop):
+                t[i - start] = -fabs(eta[i])
+        else:
+            for i in range(start, stop):
+                t[i - start] = eta[i]
         with gil:
             np.exp(self.vt_arr[:m], out=self.ve_arr[:m])
-        for i in range(start, stop):
-            k = i - start
-            yi = self.y[i]
-            e = ev[k]
-            if binomial:  # as in _respond
-                mm = _logit_mu(eta[i], e, &om, &me)
-                v = mm * om
-                if v < EPS:
-                    v = EPS
-                if self.binary:
-                    x[k] = yi * mm + (1.0 - yi) * om
-                else:
-                    x[k], x2[k] = mm, om
-            else:  # as in _respond
+        if kind != BINOMIAL_LOGIT:  # as in respond()
+            for i in range(start, stop):
+                yi = y[i]
+                e = ev[i - start]
                 mm = e
                 if mm < EPS:
                     mm = EPS
                 me = mm
                 lm = eta[i] if e >= EPS else log(EPS)
-                v = mm if self.kind == POISSON_LOG else mm * mm
-                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, mm, lm)
-                if self.kind == POISSON_LOG:
-                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - mm)
+                v = mm if kind == POISSON_LOG else mm * mm
+                r = _log_link_devres(kind, dev0[i], pw[i], yi, mm, lm)
+                if kind == POISSON_LOG:
+                    ll += pw[i] * ((yi * lm if yi != 0.0 else 0.0) - mm)
                 devres[i] = r
                 total += r
+                mu[i] = mm
+                w[i] = pw[i] * me * me / v
+                ratio[i] = (yi - mm) / me
+            total_[0], ll_[0] = total, ll
+            return
+        # binomial(logit), as in respond(): mu and the weights, the logs' arguments in x
+        # (x2), one vectorized log, then the deviance residuals
+        for i in range(start, stop):
+            k = i - start
+            yi = y[i]
+            mm = _logit_mu(eta[i], ev[k], &om, &me)
+            v = mm * om
+            if v < EPS:
+                v = EPS
+            if binary:
+                x[k] = yi * mm + (1.0 - yi) * om
+            else:
+                x[k], x2[k] = mm, om
             mu[i] = mm
-            w[i] = self.pw[i] * me * me / v
+            w[i] = pw[i] * me * me / v
             ratio[i] = (yi - mm) / me
-        if binomial:
-            with gil:
-                np.log(self.vx_arr[:m], out=self.vx_arr[:m])
-                if not self.binary:
-                    np.log(self.vx2_arr[:m], out=self.vx2_arr[:m])
+        with gil:
+            np.log(self.vx_arr[:m], out=self.vx_arr[:m])
+            if not binary:
+                np.log(self.vx2_arr[:m], out=self.vx2_arr[:m])
+        if binary:
+            for i in range(start, stop):
+                lm = x[i - start]
+                r = dev0[i] - 2.0 * pw[i] * lm
+                ll += (llk[i] + llf[i]) * lm
+                devres[i] = r
+                total += r
+        else:
             for i in range(start, stop):
                 k = i - start
-                yi = self.y[i]
-                if self.binary:
-                    lm = x[k]
-                    r = self.dev0[i] - 2.0 * self.pw[i] * lm
-                    ll += (self.llk[i] + self.llf[i]) * lm
-                else:
-                    lm, lom = x[k], x2[k]
-                    r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
-                    ll += (self.llk[i] * lm if self.llk[i] != 0.0 else 0.0) + (
-                        self.llf[i] * lom if self.llf[i] != 0.0 else 0.0)
+                yi = y[i]
+                lm, lom = x[k], x2[k]
+                r = _binomial_devres(dev0[i], pw[i], yi, lm, lom)
+                ll += (llk[i] * lm if llk[i] != 0.0 else 0.0) + (
+                    llf[i] * lom if llf[i] != 0.0 else 0.0)
                 devres[i] = r
                 total += r
         total_[0], ll_[0] = total, ll
