@@ -202,9 +202,20 @@ cdef class ResponseKernel:
             return self._respond_cumulative(eta, mu, devres, w, ratio, loglik)
         cdef Py_ssize_t i
         cdef double m, om, lm, lom, me, v, r, yi, total = 0.0, ll = 0.0
+        # local pointers and flags (see _respond_chunk)
+        cdef const double *y = &self.y[0]
+        cdef const double *pw = &self.pw[0]
+        cdef const double *dev0 = &self.dev0[0]
+        cdef const double *llk = &self.llk[0]
+        cdef const double *llf = &self.llf[0]
+        cdef int kind = self.kind
+        cdef bint binary = self.binary
+        if self.n == 0:
+            loglik[0] = 0.0
+            return 0.0
         for i in range(self.n):
-            yi = self.y[i]
-            if self.kind == BINOMIAL_LOGIT:
+            yi = y[i]
+            if kind == BINOMIAL_LOGIT:
                 # lme4's quantities and rounding (1 - mu from the clamped mu, V = mu (1 - mu)),
                 # with one exp and, for a 0/1 response, one log; written without branches
                 # on y or on eta's sign, which are unpredictable
@@ -212,29 +223,29 @@ cdef class ResponseKernel:
                 v = m * om
                 if v < EPS:
                     v = EPS
-                if self.binary:  # y log mu + (1 - y) log(1 - mu) is one of the two logs
+                if binary:  # y log mu + (1 - y) log(1 - mu) is one of the two logs
                     lm = log(yi * m + (1.0 - yi) * om)  # exactly m or 1 - m
-                    r = self.dev0[i] - 2.0 * self.pw[i] * lm
-                    ll += (self.llk[i] + self.llf[i]) * lm
+                    r = dev0[i] - 2.0 * pw[i] * lm
+                    ll += (llk[i] + llf[i]) * lm
                 else:
-                    lm = log(m) if yi != 0.0 or self.llk[i] != 0.0 else 0.0
-                    lom = log(om) if yi != 1.0 or self.llf[i] != 0.0 else 0.0
-                    r = _binomial_devres(self.dev0[i], self.pw[i], yi, lm, lom)
-                    ll += self.llk[i] * lm + self.llf[i] * lom
+                    lm = log(m) if yi != 0.0 or llk[i] != 0.0 else 0.0
+                    lom = log(om) if yi != 1.0 or llf[i] != 0.0 else 0.0
+                    r = _binomial_devres(dev0[i], pw[i], yi, lm, lom)
+                    ll += llk[i] * lm + llf[i] * lom
             else:  # log link: Poisson (V = mu) or Gamma (V = mu^2)
                 m = exp(eta[i])
                 lm = eta[i]
                 if m < EPS:
                     m, lm = EPS, log(EPS)
                 me = m
-                v = m if self.kind == POISSON_LOG else m * m
-                r = _log_link_devres(self.kind, self.dev0[i], self.pw[i], yi, m, lm)
-                if self.kind == POISSON_LOG:
-                    ll += self.pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
+                v = m if kind == POISSON_LOG else m * m
+                r = _log_link_devres(kind, dev0[i], pw[i], yi, m, lm)
+                if kind == POISSON_LOG:
+                    ll += pw[i] * ((yi * lm if yi != 0.0 else 0.0) - m)
             mu[i] = m
             devres[i] = r
             total += r
-            w[i] = self.pw[i] * me * me / v
+            w[i] = pw[i] * me * me / v
             ratio[i] = (yi - m) / me
         loglik[0] = ll
         return total
