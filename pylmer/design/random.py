@@ -25,7 +25,7 @@ from . import covariance
 from .modelmatrix import DesignPlan, plan_design
 
 __all__ = ["ReTerm", "ReTrms", "check_levels", "grouping_factor", "mkReTrms", "term_model_matrix",
-           "term_zt"]
+           "stacked_zt"]
 
 
 @dataclass(frozen=True)
@@ -164,14 +164,29 @@ def term_model_matrix(term: RandomTerm, frame: ModelFrame
     return values, list(plan.colnames), plan
 
 
-def term_zt(mm: np.ndarray, codes: np.ndarray, nl: int) -> sps.csc_matrix:
-    """Zt block of one term: row ``level * nc + column``, one column per observation."""
-    n, nc = mm.shape
-    rows = (codes[:, None] * nc + np.arange(nc)[None, :]).ravel()
-    cols = np.repeat(np.arange(n), nc)
-    block = sps.csc_matrix((mm.ravel(), (rows, cols)), shape=(nl * nc, n))
-    block.eliminate_zeros()
-    return block
+def stacked_zt(blocks: list[tuple[np.ndarray, np.ndarray, int]], n: int) -> sps.csc_matrix:
+    """Zt of the terms ``(mm, codes, nl)`` in order (R's ``rbind`` of the terms' blocks):
+    term k's rows are ``level * nc + column`` after the rows of the terms before it, and
+    column i holds observation i's values, term after term. Every observation has the same
+    number of entries, so the compressed columns are written directly (sorted, explicit
+    zeros dropped), with no triplet form and no stacking of separate blocks."""
+    width = sum(mm.shape[1] for mm, _, _ in blocks)
+    rows = np.empty((n, width), dtype=np.int64)
+    values = np.empty((n, width))
+    start = col = 0
+    for mm, codes, nl in blocks:
+        nc = mm.shape[1]
+        rows[:, col:col + nc] = start + np.asarray(codes, dtype=np.int64)[:, None] * nc \
+            + np.arange(nc)
+        values[:, col:col + nc] = mm
+        start += nl * nc
+        col += nc
+    index = np.int32 if max(start, n * width) < 2**31 else np.int64
+    Zt = sps.csc_matrix((values.ravel(), rows.ravel().astype(index),
+                         np.arange(0, n * width + 1, width, dtype=index)), shape=(start, n))
+    Zt.has_sorted_indices = True  # each column's rows increase: term after term, then nc
+    Zt.eliminate_zeros()
+    return Zt
 
 
 def _lme4_order(nls: list[int]) -> list[int]:
@@ -247,11 +262,7 @@ def mkReTrms(random: tuple[RandomTerm, ...], frame: ModelFrame,
     assign = np.array([list(flist).index(t.group_name) for t in terms], dtype=np.int64)
     check_levels(terms, flist, frame.n, control)
 
-    Zt = sps.vstack(
-        [term_zt(t.mm, np.asarray(t.factor.codes, dtype=np.int64), t.nl) for t in terms],
-        format="csc",
-    )
-    Zt.sort_indices()
+    Zt = stacked_zt([(t.mm, t.factor.codes, t.nl) for t in terms], frame.n)
     ncs, nls = [t.nc for t in terms], [t.nl for t in terms]
     Lambdat, Lind = covariance.lambdat_template(ncs, nls)
     names: list[str] = []

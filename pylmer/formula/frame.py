@@ -68,7 +68,8 @@ def as_pandas(data: object) -> pd.DataFrame:
         raise FormulaError("the data has MultiIndex (several-level) column names; flatten them "
                            "to single names first, e.g. data.columns = ['_'.join(c) for c in "
                            "data.columns]")
-    duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    duplicated = [] if frame.columns.is_unique else \
+        sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if duplicated:
         raise FormulaError(f"the data has more than one column named {duplicated[0]!r}; give "
                            "the columns distinct names")
@@ -357,8 +358,11 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
     for name in groups:
         if name not in columns:
             columns.append(name)
-    frame = data[columns].iloc[rows].copy() if len(rows) < len(data) else \
-        data[columns].copy(deep=False)
+    # the model's columns (a new frame: the caller's is never changed); taken by position,
+    # which costs a fraction of selecting them by a list of labels
+    chosen = data.copy(deep=False) if columns == list(data.columns) else \
+        data.take(data.columns.get_indexer(columns), axis=1)
+    frame = chosen.iloc[rows].copy() if len(rows) < len(data) else chosen
     for name in frame.columns:
         column = frame[name]
         if isinstance(column.dtype, pd.CategoricalDtype):

@@ -26,10 +26,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sps
 
 from ..design.modelmatrix import DesignPlan
-from ..design.random import grouping_factor, term_zt
+from ..design.random import grouping_factor, stacked_zt
 from ..exceptions import FormulaError, PylmerError
 from ..formula.bars import MixedFormula
 from ..formula.evaluate import Evaluator
@@ -292,9 +291,8 @@ def partition_sums(frame: pd.DataFrame, spec: DesignSpec) -> PartitionSums | Non
         mm = term.plan.build(variables, n)
         _check_finite(mm, term.plan.colnames, f"random term {term.text}")
         codes.append(_term_codes(fr.data, term))
-        blocks.append(term_zt(mm, codes[-1], len(term.levels)))
-    Zt = sps.vstack(blocks, format="csc")
-    Zt.sort_indices()
+        blocks.append((mm, codes[-1], len(term.levels)))
+    Zt = stacked_zt(blocks, n)
     y = np.asarray(fr.response, dtype=float)
     yy = y if fr.offset is None else y - fr.offset
     xp = CrossProducts.from_rows(X, yy, Zt, fr.weights)
