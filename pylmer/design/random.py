@@ -118,6 +118,10 @@ class ReTrms:
         return int(self.Gp[-1])
 
 
+# the dtype pandas gives an Index of labels (the categories of a factor made here)
+_TEXT_INDEX_DTYPE = pd.Index(["a"]).dtype
+
+
 def _level_labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """R's ``factor()`` of one grouping column: codes and level labels (a Categorical keeps
     its order, numbers are sorted and printed as R prints them)."""
@@ -132,7 +136,15 @@ def grouping_factor(frame: pd.DataFrame, variables: tuple[str, ...]) -> pd.Categ
     combinations that do not occur are dropped, as R's ``factor()`` drops them.
     """
     if len(variables) == 1:
-        codes, levels = _level_labels(frame[variables[0]])
+        column = frame[variables[0]]
+        codes, levels = _level_labels(column)
+        dtype = column.dtype
+        if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered \
+                and dtype.categories.dtype == _TEXT_INDEX_DTYPE \
+                and dtype.categories.tolist() == levels:
+            # the column's own (validated) categories are the levels: validating a new
+            # dtype's would cost several times the rest of this function
+            return pd.Categorical.from_codes(codes, dtype=dtype)
         return pd.Categorical.from_codes(codes, categories=levels)
     code = np.zeros(len(frame), dtype=np.int64)
     labels: list[list[str]] = []

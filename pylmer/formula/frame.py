@@ -340,7 +340,7 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
     for node, value in zip(formula.offsets, offsets):
         missing[f"offset({deparse(node)})"] = value.na()
     for name in groups:
-        missing[deparse(Name(name))] = data[name].isna().to_numpy()
+        missing[deparse(Name(name))] = np.asarray(pd.isna(data[name].array))
     for name, value in extras.items():
         if value is not None:
             missing[name] = value.na()
@@ -361,13 +361,13 @@ def model_frame(formula: MixedFormula, data: object, weights: object = None,
     # the model's columns (a new frame: the caller's is never changed); taken by position,
     # which costs a fraction of selecting them by a list of labels
     chosen = data.copy(deep=False) if columns == list(data.columns) else \
-        data.take(data.columns.get_indexer(columns), axis=1)
+        data.take([data.columns.get_loc(c) for c in columns], axis=1)
     frame = chosen.iloc[rows].copy() if len(rows) < len(data) else chosen
     for name in frame.columns:
         column = frame[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.cat.codes.to_numpy()
-            used = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)) > 0
+            codes = column.array.codes  # the Categorical's own codes (no Series made)
+            used = np.bincount(codes[codes >= 0], minlength=len(column.dtype.categories)) > 0
             if not used.all():  # re-coding a factor is slow: only when a level is unused
                 frame[name] = column.cat.remove_unused_categories()
 

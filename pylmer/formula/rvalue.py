@@ -205,7 +205,7 @@ def from_column(series: pd.Series, name: str) -> RVector:
     double, categorical -> factor (ordered kept), text -> character."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)
+        codes = series.array.codes.astype(np.int64)  # the Categorical's codes, copied
         levels = tuple(_category_label(c) for c in dtype.categories)
         if len(set(levels)) != len(levels):
             raise FormulaError(f"column {name!r}: its categories print alike ({levels}); "
