@@ -79,12 +79,9 @@ class PLSWorkspace:
         # the pattern of Z'WZ does not depend on the (positive) weights: a GLMM reweights
         # into Z'Z's slots, which must include the products that happen to cancel. Its
         # values are set below, by the first reweighting (the small models' dense path
-        # keeps Z'WZ in ZtZ_dense, and only the pattern here)
-        if reweightable:
-            self.ZtZ = structural_pattern(self.Zt)
-        else:
-            self.ZtZ = sps.csc_matrix(self.Zt @ self.Zt.T)
-            self.ZtZ.sort_indices()
+        # keeps Z'WZ in ZtZ_dense, and only the pattern here). An LMM's Z'WZ is formed with
+        # its other cross-products, below.
+        self.ZtZ = structural_pattern(self.Zt) if reweightable else None
         self.dense = (self.q <= DENSE_MAX_Q) if dense is None else bool(dense)
         # small models reweight through one dense product [Z X y]' W [Z X y]
         self.dense_crossproducts = bool(
@@ -398,10 +395,11 @@ class PLSWorkspace:
         path. The arrays are the compiled evaluator's, valid until the next evaluation
         (a snapshot copies them)."""
         p = self.p
-        inputs = (self.ZtZ_dense, self.ZtXy, self.XtX, self.Xty)
-        if self._dense_pls is None or any(a is not b for a, b in
-                                          zip(inputs, self._dense_pls[0])):
+        bound = self._dense_pls
+        if bound is None or bound[0][0] is not self.ZtZ_dense or bound[0][1] is not \
+                self.ZtXy or bound[0][2] is not self.XtX or bound[0][3] is not self.Xty:
             # new cross-products (reweighted): bound once, until the next reweight
+            inputs = (self.ZtZ_dense, self.ZtXy, self.XtX, self.Xty)
             self._dense_pls = (inputs, kernels.DensePls(*self._lt_rows, *inputs))
         ev = self._dense_pls[1]
         info, ldL2, ldRX2, pwrss = ev.evaluate(values, self.yty)
