@@ -17,7 +17,7 @@ import scipy.sparse as sps
 
 from . import _pirls, _pwrss, _response
 from .linalg import kernels
-from .linalg.crossprod import csc_keys, observation_pairs
+from .linalg.crossprod import csc_keys, observation_pairs, pattern_with_diagonal
 
 OK, NOT_POSITIVE_DEFINITE = _pirls.OK, _pirls.NOT_POSITIVE_DEFINITE
 HALVING_FAILED, NOT_CONVERGED = _pirls.HALVING_FAILED, _pirls.NOT_CONVERGED
@@ -76,11 +76,7 @@ def build(ws):
     pinv[perm] = np.arange(q)
     # the workspace's Z'Z has a slot for every product of Z's stored entries (those that
     # cancel too); add every diagonal entry (a level whose column of Z is zero gets its + 1)
-    ones = sps.csc_matrix(ws.ZtZ, copy=True)
-    ones.data[:] = 1.0  # positive: the sum with the identity drops nothing
-    pattern = sps.csc_matrix(ones + sps.identity(q, format="csc"))
-    pattern.sort_indices()
-    C, rows, cols = _upper_pattern(pattern, pinv)
+    C, rows, cols = _upper_pattern(pattern_with_diagonal(ws.ZtZ), pinv)
     kernel_args = (np.ascontiguousarray(C.indptr, dtype=np.intp),
                    np.ascontiguousarray(C.indices, dtype=np.intp))
     # the workspace's blocked factor with a dense L21 (VerbAgg) stays blocked: its

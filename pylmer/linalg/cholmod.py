@@ -22,6 +22,7 @@ import scipy.sparse as sps
 
 from ..exceptions import PylmerWarning, warn_user
 from . import kernels
+from .crossprod import pattern_with_diagonal
 
 try:  # pragma: no branch
     from sksparse.cholmod import analyze
@@ -100,9 +101,7 @@ class SparseCholesky:
         factorization (InstEval: 35 ms, a crossed design of 1e5 rows: 120 ms)."""
         candidates = (ordering,) if ordering else _ORDERINGS
         best = None
-        pattern = sps.csc_matrix(A, copy=True)
-        pattern.data = np.ones_like(pattern.data, dtype=float)
-        pattern = pattern + sps.identity(A.shape[0], format="csc")  # L's diagonal
+        pattern = pattern_with_diagonal(A)  # with L's diagonal
         for method in candidates:
             factor = analyze(A, mode="simplicial", ordering_method=method)
             perm = np.asarray(factor.P())

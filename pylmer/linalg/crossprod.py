@@ -10,8 +10,8 @@ fixed-effects columns. A workspace built from them
 (:meth:`~pylmer.linalg.pls.PLSWorkspace.from_crossproducts`) never sees a row: this is how
 an out-of-core fit optimizes theta centrally.
 
-The structural helpers (:func:`structural_pattern`, :func:`observation_pairs`,
-:func:`csc_keys`) give the pattern of Z'WZ whatever the weights,
+The structural helpers (:func:`structural_pattern`, :func:`pattern_with_diagonal`,
+:func:`observation_pairs`, :func:`csc_keys`) give the pattern of Z'WZ whatever the weights,
 for the GLMM paths that reweight it in place.
 """
 
@@ -24,7 +24,8 @@ import scipy.sparse as sps
 from scipy.linalg import solve_triangular
 
 __all__ = ["CrossProducts", "csc_keys", "fitted_exactly", "least_squares_residual",
-           "observation_pairs", "structural_pattern", "weighted_crossproducts"]
+           "observation_pairs", "pattern_with_diagonal", "structural_pattern",
+           "weighted_crossproducts"]
 
 
 def fitted_exactly(resid: np.ndarray, Y: np.ndarray):
@@ -241,3 +242,14 @@ def structural_pattern(Zt: sps.spmatrix) -> sps.csc_matrix:
     P = sps.csc_matrix(ones @ ones.T)
     P.sort_indices()
     return P
+
+
+def pattern_with_diagonal(A: sps.spmatrix) -> sps.csc_matrix:
+    """The pattern of A + I (sorted CSC): A's stored entries, those whose values are zero
+    or cancel included, and every diagonal entry. Its values are positive (A's entries
+    count 1), so that the sum drops nothing; only the pattern is meant."""
+    ones = sps.csc_matrix(A, copy=True)
+    ones.data = np.ones_like(ones.data, dtype=float)
+    pattern = sps.csc_matrix(ones + sps.identity(A.shape[0], format="csc"))
+    pattern.sort_indices()
+    return pattern
